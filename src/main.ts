@@ -1,0 +1,140 @@
+#!/usr/bin/env bun
+// The plinth command line: serve | migrate … | keys [--json] | config print | tui | admin … | --version
+import { apiKeys } from "./auth/jwt.ts";
+import { ConfigError, formatConfig, loadConfig, resolveJwtSecret, unsafeSettings, type LoadedConfig } from "./config/index.ts";
+import { createLogger } from "./log.ts";
+import { VERSION } from "./version.ts";
+
+const USAGE = `plinth ${VERSION}: a Supabase-compatible backend in one executable
+
+Usage: plinth [--config FILE] <command>
+
+Commands:
+  serve                      start the server (auth, rest, realtime, storage, admin)
+  migrate new NAME           create up/down SQL files in the migrations dir
+  migrate up [--to V]        apply pending migrations (all, or up to version V)
+  migrate down [N]           revert the last N applied migrations (default 1)
+  migrate status [--json]    list migrations and whether each is applied
+  migrate history            list applied migrations with their times
+  keys [--json]              print the anon and service_role API keys
+  config print               print the effective configuration, secrets masked
+  tui                        the terminal admin console
+  --version                  print the version
+
+Configuration comes from plinth.yaml (or --config FILE) and PLINTH_* environment variables.
+`;
+
+/** Splits out the global --config option; everything else is the command and its arguments. */
+function parseGlobal(argv: string[]): { file?: string; rest: string[] } {
+  const rest: string[] = [];
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--config" || a === "-c") {
+      file = argv[++i];
+      if (!file) fail("--config needs a file name");
+    } else if (a.startsWith("--config=")) file = a.slice("--config=".length);
+    else rest.push(a);
+  }
+  return { file, rest };
+}
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`plinth: ${message}\n`);
+  process.exit(code);
+}
+
+function load(file?: string): LoadedConfig {
+  try {
+    return loadConfig({ file });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { file, rest } = parseGlobal(argv);
+  const [command, ...args] = rest;
+  switch (command) {
+    case "--version":
+    case "-v":
+    case "version":
+      process.stdout.write(`plinth ${VERSION}\n`);
+      return;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return;
+    case "serve":
+      return runServe(load(file));
+    case "keys": {
+      const { config } = load(file);
+      const keys = apiKeys(secretOrExit(config));
+      if (args.includes("--json")) process.stdout.write(JSON.stringify(keys) + "\n");
+      else process.stdout.write(`anon:         ${keys.anon}\nservice_role: ${keys.service_role}\n`);
+      return;
+    }
+    case "config":
+      if (args[0] !== "print") fail("usage: plinth config print", 2);
+      process.stdout.write(formatConfig(load(file).config));
+      return;
+    case "migrate": {
+      const { runMigrate } = await import("./cli/migrate.ts");
+      process.exitCode = await runMigrate(args, load(file).config);
+      return;
+    }
+    case "tui":
+    case "admin":
+      fail(`'${command}' is not part of this build yet`, 2);
+    default:
+      fail(`unknown command '${command}'\n\n${USAGE}`, 2);
+  }
+}
+
+function secretOrExit(config: LoadedConfig["config"]): string {
+  try {
+    return resolveJwtSecret(config, config.dataDir);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+async function runServe(loaded: LoadedConfig): Promise<void> {
+  const { config } = loaded;
+  const problems = unsafeSettings(loaded);
+  if (problems.length) {
+    fail(`refusing to start in production with unsafe settings:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+  const log = createLogger(config.log.level);
+  const jwtSecret = secretOrExit(config);
+  const { serve } = await import("./server.ts");
+  let server: Awaited<ReturnType<typeof serve>>;
+  try {
+    server = await serve({ config, jwtSecret, log });
+  } catch (err) {
+    fail(`could not start: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    if (++signals > 1) {
+      log.warn("second signal, exiting now", { signal: sig });
+      process.exit(130);
+    }
+    log.info("signal received", { signal: sig });
+    server.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error("shutdown failed", { error: err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,31 @@
+// Builds the gateway + routes in-process against a real test database, without opening a port.
+import { configSchema, type Config, type ConfigInput } from "../../src/config/schema.ts";
+import { signJwt } from "../../src/auth/jwt.ts";
+import { createGateway } from "../../src/http/gateway.ts";
+import { Metrics } from "../../src/http/metrics.ts";
+import { createRoutes } from "../../src/http/routes.ts";
+import { createLogger } from "../../src/log.ts";
+import type { Database } from "../../src/db/pool.ts";
+
+export const TEST_SECRET = "test-secret-that-is-at-least-32-characters-long";
+
+export function testConfig(overrides: ConfigInput = {}): Config {
+  return configSchema.parse(overrides);
+}
+
+export function tokenFor(claims: Record<string, unknown>, secret = TEST_SECRET, ttl = 3600): string {
+  const now = Math.floor(Date.now() / 1000);
+  return signJwt({ iat: now, exp: now + ttl, ...claims }, secret);
+}
+
+export function buildApp(db: Database, overrides: ConfigInput = {}) {
+  const config = testConfig(overrides);
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger("info", (line) => lines.push(JSON.parse(line)));
+  const metrics = new Metrics();
+  const routes = createRoutes({ db, metrics, log, isServing: () => true, databaseLabel: "test" });
+  const gateway = createGateway({ config, jwtSecret: TEST_SECRET, log, metrics, handle: (r) => routes.handle(r) });
+  const request = (path: string, init: RequestInit = {}) =>
+    gateway.fetch(new Request(`http://localhost${path}`, init), { requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 1 }) });
+  return { config, gateway, request, logs: lines, metrics };
+}

@@ -8,6 +8,7 @@ import { createGateway, type Gateway } from "./http/gateway.ts";
 import { Metrics } from "./http/metrics.ts";
 import { createRoutes } from "./http/routes.ts";
 import type { Logger } from "./log.ts";
+import type { Elysia } from "elysia";
 
 export interface RunningServer {
   url: string;
@@ -24,9 +25,11 @@ export interface ServeOptions {
   log: Logger;
   /** Where the start banner goes (stderr by default; tests pass a no-op). */
   banner?: (text: string) => void;
+  /** Service modules mounted behind the gateway (see createRoutes). */
+  services?: (deps: { database: OpenedDatabase }) => Elysia[];
 }
 
-export async function serve({ config, jwtSecret, log, banner = (t) => process.stderr.write(t) }: ServeOptions): Promise<RunningServer> {
+export async function serve({ config, jwtSecret, log, banner = (t) => process.stderr.write(t), services }: ServeOptions): Promise<RunningServer> {
   const database = await openDatabase(config, log);
   let serving = true;
   const metrics = new Metrics();
@@ -36,6 +39,7 @@ export async function serve({ config, jwtSecret, log, banner = (t) => process.st
     log,
     isServing: () => serving,
     databaseLabel: database.embedded ? "embedded" : "external",
+    services: services?.({ database }),
   });
   const gateway = createGateway({ config, jwtSecret, log, metrics, handle: (req) => routes.handle(req) });
   let server: ReturnType<typeof Bun.serve>;

@@ -127,7 +127,7 @@ describe("logging", () => {
 describe("body size", () => {
   test("a declared oversize body is refused with 413 JSON before any work", async () => {
     const big = "x".repeat(app.config.http.bodyLimit + 1);
-    const res = await app.request("/rest/v1/t", { method: "POST", body: big, headers: { apikey: keys.anon, "content-type": "application/json" } });
+    const res = await app.request("/rest/v1/t", { method: "POST", body: big, headers: { apikey: keys.anon, "content-type": "application/json", "content-length": String(big.length) } });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { code: string }).code).toBe("payload_too_large");
   });

@@ -26,12 +26,12 @@ describe("system migrations", () => {
 
   test("start refuses when an applied file has changed", async () => {
     const changed = systemMigrations.map((m) => (m.version === 2 ? { ...m, sql: m.sql + "\n-- edited\n" } : m));
-    expect(applySystemMigrations(sql, changed)).rejects.toBeInstanceOf(MigrationChecksumError);
+    await expect(applySystemMigrations(sql, changed)).rejects.toBeInstanceOf(MigrationChecksumError);
   });
 
   test("a failing file rolls back completely and is not recorded", async () => {
     const bad = [...systemMigrations, { version: 9001, name: "broken", sql: "create table public.half_done(id int); select 1/0;" }];
-    expect(applySystemMigrations(sql, bad)).rejects.toThrow(/division by zero/);
+    await expect(applySystemMigrations(sql, bad)).rejects.toThrow(/division by zero/);
     expect((await sql`select to_regclass('public.half_done') as t`)[0]!.t).toBeNull();
     expect((await sql`select count(*)::int as n from plinth.system_migrations where version = 9001`)[0]!.n).toBe(0);
   });
@@ -89,7 +89,7 @@ describe("bootstrap", () => {
 
   test("plinth schema is not reachable by API roles", async () => {
     const db = connect(raw.url, { max: 1 });
-    expect(db.withPrincipal({ role: "service_role", claims: {} }, (tx) => tx`select * from plinth.system_migrations`)).rejects.toThrow(/permission denied/);
+    await expect(db.withPrincipal({ role: "service_role", claims: {} }, (tx) => tx`select * from plinth.system_migrations`)).rejects.toThrow(/permission denied/);
     await Bun.sleep(50);
     await db.close();
   });

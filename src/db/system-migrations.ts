@@ -11,7 +11,7 @@ export const SYSTEM_MIGRATION_LOCK = 0x706c696e74;
 export class MigrationChecksumError extends Error {
   constructor(readonly version: number, readonly migrationName: string) {
     super(
-      `system migration ${String(version).padStart(4, "0")}_${name} was changed after it was applied ` +
+      `system migration ${String(version).padStart(4, "0")}_${migrationName} was changed after it was applied ` +
         `(checksum mismatch); restore the original file — applied migrations are immutable`,
     );
   }
@@ -51,12 +51,19 @@ export async function applySystemMigrations(
           report.skipped.push(m.version);
           continue;
         }
-        await conn.begin(async (tx) => {
+        // A reserved connection has no .begin() in postgres.js 3.4 (the types say otherwise), so the
+        // transaction is spelled out; it must stay on this connection, which holds the lock.
+        await conn.unsafe("begin");
+        try {
           // Safe: the text is one of our own embedded migration files, never user input.
-          await tx.unsafe(m.sql);
-          await tx`insert into plinth.system_migrations (version, name, checksum)
-                   values (${m.version}, ${m.name}, ${sum})`;
-        });
+          await conn.unsafe(m.sql);
+          await conn`insert into plinth.system_migrations (version, name, checksum)
+                     values (${m.version}, ${m.name}, ${sum})`;
+          await conn.unsafe("commit");
+        } catch (err) {
+          await conn.unsafe("rollback").catch(() => {});
+          throw err;
+        }
         report.applied.push(m.version);
       }
     } finally {

@@ -16,10 +16,12 @@ export interface RouteDeps {
   /** False once shutdown began: /health answers 503 so load balancers stop sending traffic. */
   isServing: () => boolean;
   databaseLabel: string;
+  /** Service modules (auth, rest, …), each an Elysia instance with its own prefix. */
+  services?: Elysia[];
 }
 
 export function createRoutes(deps: RouteDeps) {
-  return new Elysia()
+  let app = new Elysia()
     .onError(({ code, error, request }) => {
       const area = areaOf(new URL(request.url).pathname).area;
       const apiVersion = request.headers.get("x-supabase-api-version");
@@ -63,4 +65,6 @@ export function createRoutes(deps: RouteDeps) {
         { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
       ),
     );
+  for (const service of deps.services ?? []) app = app.use(service) as unknown as typeof app;
+  return app;
 }

@@ -1,0 +1,268 @@
+// `plinth migrate …`: parses the arguments, opens the same database the server uses (embedded —
+// attaching to a running `plinth serve` — or PLINTH_DB_URL), calls src/db/user-migrations.ts and
+// prints the outcome. Exit codes: 0 done, 1 failed (nothing half-applied), 2 usage error.
+import { resolve } from "node:path";
+import type { Config } from "../config/schema.ts";
+import { openDatabase } from "../database.ts";
+import type { Sql } from "../db/pool.ts";
+import {
+  createMigration,
+  MigrationError,
+  MigrationFailedError,
+  migrateDown,
+  migrateUp,
+  migrationHistory,
+  migrationStatus,
+  type HistoryEntry,
+  type MigrationState,
+  type MigrationWarning,
+  type RunOptions,
+  type StepReport,
+} from "../db/user-migrations.ts";
+import { createLogger } from "../log.ts";
+
+export interface Output {
+  stdout(s: string): void;
+  stderr(s: string): void;
+}
+
+const processOutput: Output = {
+  stdout: (s) => void process.stdout.write(s),
+  stderr: (s) => void process.stderr.write(s),
+};
+
+export const MIGRATE_USAGE = `usage: plinth migrate <command>
+
+  new NAME             create <version>_<name>.up.sql and .down.sql in the migrations dir
+  up [--to VERSION]    apply pending migrations (all, or up to and including VERSION)
+  down [N]             revert the last N applied migrations (default 1)
+  status [--json]      list migrations: applied or pending, changed or missing files
+  history [--json]     list every up and down run, oldest first
+
+The migrations dir is PLINTH_MIGRATIONS_DIR (default ./plinth_migrations).
+`;
+
+export type MigrateCommand =
+  | { kind: "new"; name: string }
+  | { kind: "up"; to?: string }
+  | { kind: "down"; steps: number }
+  | { kind: "status"; json: boolean }
+  | { kind: "history"; json: boolean };
+
+class UsageError extends Error {}
+
+/** Pure: the arguments after `migrate`, or a UsageError saying what is wrong. */
+export function parseMigrateArgs(args: string[]): MigrateCommand {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case "new": {
+      const name = rest.join(" ").trim(); // `new add posts` works like `new add_posts`
+      if (!name || name.startsWith("-")) throw new UsageError("'new' needs a NAME");
+      return { kind: "new", name };
+    }
+    case "up":
+      return { kind: "up", to: parseTo(rest) };
+    case "down": {
+      if (rest.length > 1) throw new UsageError(`unexpected argument '${rest[1]}'`);
+      if (rest[0] === undefined) return { kind: "down", steps: 1 };
+      if (!/^[1-9]\d*$/.test(rest[0])) throw new UsageError(`'down' takes a positive number of migrations, not '${rest[0]}'`);
+      return { kind: "down", steps: Number(rest[0]) };
+    }
+    case "status":
+    case "history":
+      for (const a of rest) if (a !== "--json") throw new UsageError(`unexpected argument '${a}'`);
+      return { kind: sub, json: rest.includes("--json") };
+    case undefined:
+      throw new UsageError("missing command");
+    default:
+      throw new UsageError(`unknown command '${sub}'`);
+  }
+}
+
+function parseTo(rest: string[]): string | undefined {
+  if (rest.length === 0) return undefined;
+  const [flag, value, ...extra] = rest[0]!.startsWith("--to=") ? ["--to", rest[0]!.slice(5), ...rest.slice(1)] : rest;
+  if (flag !== "--to") throw new UsageError(`unexpected argument '${flag}'`);
+  if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  if (!value || !/^\d{14}$/.test(value)) throw new UsageError("--to needs a version (YYYYMMDDHHMMSS, as in the file name)");
+  return value;
+}
+
+export async function runMigrate(args: string[], config: Config, out: Output = processOutput): Promise<number> {
+  let command: MigrateCommand;
+  try {
+    command = parseMigrateArgs(args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    out.stderr(`plinth migrate: ${err.message}\n\n${MIGRATE_USAGE}`);
+    return 2;
+  }
+  const dir = resolve(config.migrationsDir);
+  try {
+    if (command.kind === "new") {
+      const created = await createMigration(dir, command.name);
+      out.stdout(`created ${created.upFile}\ncreated ${created.downFile}\n`);
+      return 0;
+    }
+    return await withDatabase(config, out, (sql) => runOnDatabase(command, sql, dir, out));
+  } catch (err) {
+    reportError(err, out);
+    return 1;
+  }
+}
+
+/** Opens the database, runs `fn`, and always closes it (stopping an embedded server only if we started it). */
+async function withDatabase(config: Config, out: Output, fn: (sql: Sql) => Promise<number>): Promise<number> {
+  // Log lines go to stderr so that stdout stays parseable for `status --json`.
+  const log = createLogger("warn", (line) => out.stderr(line + "\n"));
+  let opened: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    opened = await openDatabase(config, log, { poolMax: 2 });
+  } catch (err) {
+    throw new Error(`could not open the database: ${messageOf(err)}`);
+  }
+  try {
+    return await fn(opened.db.sql);
+  } finally {
+    await opened.close();
+  }
+}
+
+async function runOnDatabase(command: Exclude<MigrateCommand, { kind: "new" }>, sql: Sql, dir: string, out: Output): Promise<number> {
+  const opts: RunOptions = {
+    onLockWait: () => out.stderr("waiting for another `plinth migrate` run to finish…\n"),
+    onStep: (step) => out.stdout(formatStep(step)),
+    onWarning: (w) => out.stderr(`warning: ${formatWarning(w)}\n`),
+  };
+  switch (command.kind) {
+    case "up": {
+      const report = await migrateUp(sql, dir, { ...opts, to: command.to });
+      if (!report.applied.length) out.stdout("no pending migrations\n");
+      return 0;
+    }
+    case "down": {
+      const report = await migrateDown(sql, dir, { ...opts, steps: command.steps });
+      if (!report.reverted.length) out.stdout("no applied migrations to revert\n");
+      else if (report.reverted.length < command.steps) {
+        out.stdout(`${command.steps} requested, but only ${report.reverted.length} applied: all of them reverted\n`);
+      }
+      return 0;
+    }
+    case "status": {
+      const states = await migrationStatus(sql, dir, { onLockWait: opts.onLockWait });
+      out.stdout(command.json ? JSON.stringify(states.map(statusJson), null, 2) + "\n" : formatStatus(states, dir));
+      return 0;
+    }
+    case "history": {
+      const entries = await migrationHistory(sql, { onLockWait: opts.onLockWait });
+      out.stdout(command.json ? JSON.stringify(entries.map(historyJson), null, 2) + "\n" : formatHistory(entries));
+      return 0;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Output
+
+const label = (version: string, name: string) => `${version}_${name}`;
+
+function formatStep(step: StepReport): string {
+  const verb = step.direction === "up" ? "applied " : "reverted";
+  return `${verb} ${label(step.version, step.name)} (${step.durationMs} ms)\n`;
+}
+
+function formatWarning(w: MigrationWarning): string {
+  const m = label(w.version, w.name);
+  switch (w.kind) {
+    case "changed":
+      return `${m}.up.sql changed after it was applied (checksum differs); the database has the old version`;
+    case "missing_file":
+      return `${m} is applied but its up file is missing from the migrations dir`;
+    case "out_of_order":
+      return `${m} is older than the newest applied migration; applying it out of order`;
+  }
+}
+
+/** The JSON shape of `status --json` (snake_case, like the rest of Plinth's JSON). */
+function statusJson(s: MigrationState) {
+  return {
+    version: s.version,
+    name: s.name,
+    applied: s.applied,
+    applied_at: s.appliedAt?.toISOString() ?? null,
+    duration_ms: s.durationMs,
+    missing_file: s.missingFile,
+    changed: s.changed,
+    has_down_file: s.downFile !== undefined,
+  };
+}
+
+function historyJson(e: HistoryEntry) {
+  return { id: e.id, version: e.version, name: e.name, direction: e.direction, at: e.at.toISOString(), duration_ms: e.durationMs };
+}
+
+function formatStatus(states: MigrationState[], dir: string): string {
+  if (!states.length) return `no migrations in ${dir}\n`;
+  const rows = states.map((s) => {
+    const flags = [s.changed && "changed", s.missingFile && "missing file", !s.downFile && "no down file"].filter(Boolean);
+    return [s.version, s.name, s.applied ? "applied" : "pending", s.appliedAt?.toISOString() ?? "", flags.join(", ")];
+  });
+  const applied = states.filter((s) => s.applied).length;
+  const summary = `${applied} applied, ${states.length - applied} pending (${dir})\n`;
+  return table(["VERSION", "NAME", "STATE", "APPLIED AT", "NOTES"], rows) + summary;
+}
+
+function formatHistory(entries: HistoryEntry[]): string {
+  if (!entries.length) return "no migrations have run yet\n";
+  const rows = entries.map((e) => [e.at.toISOString(), e.direction, e.version, e.name, e.durationMs === null ? "" : `${e.durationMs} ms`]);
+  return table(["AT", "DIRECTION", "VERSION", "NAME", "DURATION"], rows);
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n";
+  return line(head) + rows.map(line).join("");
+}
+
+/** One clear message per failure; never a stack trace. */
+function reportError(err: unknown, out: Output): void {
+  if (err instanceof MigrationFailedError) {
+    out.stderr(formatFailure(err));
+  } else if (err instanceof MigrationError) {
+    out.stderr(`plinth migrate: ${err.message}\n`);
+  } else {
+    const code = (err as { code?: unknown } | null)?.code;
+    const sqlState = (err as { name?: unknown } | null)?.name === "PostgresError" ? ` (SQLSTATE ${code})` : "";
+    out.stderr(`plinth migrate: ${messageOf(err)}${sqlState}\n`);
+  }
+}
+
+function formatFailure(err: MigrationFailedError): string {
+  const where = err.position ? `${err.file}:${err.position.line}:${err.position.column}` : err.file!;
+  const pg = err.postgres;
+  const lines = [
+    `plinth migrate: ${err.direction} ${label(err.version, err.migrationName)} failed and was rolled back completely`,
+    `  file:    ${where}`,
+    `  error:   ${pg.message}${pg.code ? ` (SQLSTATE ${pg.code})` : ""}`,
+  ];
+  if (pg.detail) lines.push(`  detail:  ${pg.detail}`);
+  if (pg.hint) lines.push(`  hint:    ${pg.hint}`);
+  if (pg.where) lines.push(`  context: ${pg.where}`);
+  if (err.position && err.sourceLine !== undefined) {
+    const gutter = String(err.position.line);
+    // Keep tabs in the caret line so the caret lands under the right character.
+    const pad = [...err.sourceLine].slice(0, err.position.column - 1).map((c) => (c === "\t" ? "\t" : " ")).join("");
+    lines.push("", `  ${gutter} | ${err.sourceLine}`, `  ${" ".repeat(gutter.length)} | ${pad}^`);
+  }
+  lines.push(
+    "",
+    err.direction === "up"
+      ? "Migrations applied before it in this run stay applied; fix the file and run `plinth migrate up` again."
+      : "Migrations reverted before it in this run stay reverted; fix the down file and run `plinth migrate down` again.",
+  );
+  return lines.join("\n") + "\n";
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -42,7 +42,9 @@ function readSecret(file: string): string {
  * two processes starting at once agree on one secret, and no reader ever sees a half-written file.
  */
 function createSecret(dataDir: string, file: string): string {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // 0711, not 0700: others cannot list it, but the embedded PostgreSQL (another OS user when we run
+  // as root) must be able to reach <dataDir>/pg. The secret file itself is 0600.
+  mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   const secret = randomBytes(48).toString("base64url");
   const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   writeFileSync(temp, `${secret}\n`, { mode: 0o600 });

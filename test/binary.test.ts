@@ -1,0 +1,90 @@
+// The single executable: built once per run, copied into a directory with no node_modules, and run
+// the way an operator would: --version, keys, migrate, serve with its embedded PostgreSQL.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freshDatabase } from "./support/db.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const dir = mkdtempSync(join(tmpdir(), "plinth-bin-"));
+chmodSync(dir, 0o755);
+const bin = join(dir, "plinth");
+const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PLINTH_")));
+
+beforeAll(() => {
+  const build = Bun.spawnSync([process.execPath, "run", "build"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
+  copyFileSync(join(ROOT, "dist", "plinth"), bin);
+  chmodSync(bin, 0o755);
+}, 120_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const p = Bun.spawnSync([bin, ...args], { cwd: dir, env: { ...clean, ...env }, stdout: "pipe", stderr: "pipe" });
+  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+}
+
+/** Pids of postgres processes whose command line names this test's directory. */
+function postgresUnder(path: string): number[] {
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(path);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe("dist/plinth without node_modules", () => {
+  test("has no node_modules beside it", () => {
+    expect(existsSync(join(dir, "node_modules"))).toBe(false);
+  });
+
+  test("--version and keys --json", () => {
+    expect(run(["--version"]).out).toMatch(/^plinth /);
+    const keys = JSON.parse(run(["keys", "--json"], { PLINTH_JWT_SECRET: "binary-test-secret-binary-test-secret" }).out);
+    expect(Object.keys(keys).sort()).toEqual(["anon", "service_role"]);
+  });
+
+  test("migrate new/up/status against a database URL", async () => {
+    const { url } = await freshDatabase();
+    const migrations = join(dir, "migrations");
+    const env = { PLINTH_DB_URL: url, PLINTH_MIGRATIONS_DIR: migrations };
+    expect(run(["migrate", "new", "create_things"], env).code).toBe(0);
+    const up = readdirSync(migrations).find((f) => f.endsWith(".up.sql"))!;
+    writeFileSync(join(migrations, up), "create table things (id int primary key);\n");
+    const applied = run(["migrate", "up"], env);
+    expect(applied.code).toBe(0);
+    const status = JSON.parse(run(["migrate", "status", "--json"], env).out) as Array<{ applied: boolean }>;
+    expect(status).toHaveLength(1);
+    expect(status[0]!.applied).toBe(true);
+  });
+
+  test("serve starts its bundled PostgreSQL, answers /health, and stops leaving nothing behind", async () => {
+    const dataDir = join(dir, "data");
+    mkdirSync(dataDir, { mode: 0o755 });
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const proc = Bun.spawn([bin, "serve"], {
+      cwd: dir,
+      env: { ...clean, PLINTH_DATA_DIR: dataDir, PLINTH_PORT: String(port), PLINTH_LOG_LEVEL: "warn" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    let status = 0;
+    for (let i = 0; i < 600 && status !== 200; i++) {
+      status = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
+      if (status !== 200) await Bun.sleep(50);
+    }
+    expect(status).toBe(200);
+    expect(postgresUnder(dataDir).length).toBeGreaterThan(0);
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    await Bun.sleep(200);
+    expect(postgresUnder(dataDir)).toEqual([]);
+  }, 60_000);
+});

@@ -8,7 +8,7 @@ import { createGateway, type Gateway } from "./http/gateway.ts";
 import { Metrics } from "./http/metrics.ts";
 import { createRoutes } from "./http/routes.ts";
 import type { Logger } from "./log.ts";
-import type { Elysia } from "elysia";
+import { createServices, type AnyElysia, type Service } from "./services.ts";
 
 export interface RunningServer {
   url: string;
@@ -25,12 +25,19 @@ export interface ServeOptions {
   log: Logger;
   /** Where the start banner goes (stderr by default; tests pass a no-op). */
   banner?: (text: string) => void;
-  /** Service modules mounted behind the gateway (see createRoutes). */
-  services?: (deps: { database: OpenedDatabase }) => Elysia[];
+  /** Extra routes mounted behind the gateway (tests); the real services come from createServices. */
+  extraRoutes?: AnyElysia[];
 }
 
-export async function serve({ config, jwtSecret, log, banner = (t) => process.stderr.write(t), services }: ServeOptions): Promise<RunningServer> {
+export async function serve({ config, jwtSecret, log, banner = (t) => process.stderr.write(t), extraRoutes = [] }: ServeOptions): Promise<RunningServer> {
   const database = await openDatabase(config, log);
+  let services: Service[];
+  try {
+    services = await createServices({ config, db: database.db, log, jwtSecret, dbUrl: database.url });
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
   let serving = true;
   const metrics = new Metrics();
   const routes = createRoutes({
@@ -39,7 +46,7 @@ export async function serve({ config, jwtSecret, log, banner = (t) => process.st
     log,
     isServing: () => serving,
     databaseLabel: database.embedded ? "embedded" : "external",
-    services: services?.({ database }),
+    services: [...services.map((s) => s.routes), ...extraRoutes],
   });
   const gateway = createGateway({ config, jwtSecret, log, metrics, handle: (req) => routes.handle(req) });
   let server: ReturnType<typeof Bun.serve>;
@@ -76,6 +83,7 @@ export async function serve({ config, jwtSecret, log, banner = (t) => process.st
       while (gateway.inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
       await server.stop(true);
       gateway.close();
+      for (const s of services) await s.stop?.();
       await database.close();
       log.info("stopped");
     })());

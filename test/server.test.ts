@@ -23,7 +23,7 @@ async function start(overrides = {}) {
     jwtSecret: TEST_SECRET,
     log: createLogger("silent"),
     banner: (t) => (banner += t),
-    services: () => [slow],
+    extraRoutes: [slow],
   });
   return { server, banner };
 }

@@ -1,6 +1,7 @@
 // The routed application behind the gateway: system endpoints here, each service mounted under its
 // prefix by its own module. Unknown routes answer 404 JSON, and no error ever leaks a stack trace.
 import { Elysia } from "elysia";
+import type { AnyElysia } from "../services.ts";
 import { json, isPlinthError } from "../errors.ts";
 import type { Database } from "../db/pool.ts";
 import type { Logger } from "../log.ts";
@@ -17,7 +18,7 @@ export interface RouteDeps {
   isServing: () => boolean;
   databaseLabel: string;
   /** Service modules (auth, rest, …), each an Elysia instance with its own prefix. */
-  services?: Elysia[];
+  services?: AnyElysia[];
 }
 
 export function createRoutes(deps: RouteDeps) {

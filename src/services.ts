@@ -1,0 +1,33 @@
+// The services mounted behind the gateway, each an Elysia instance under its own URL prefix. A
+// service gets this context and nothing global: config, the database, the logger and the JWT secret.
+import type { Elysia } from "elysia";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Elysia instances differ in their route types; the mount list only needs .handle.
+export type AnyElysia = Elysia<any, any, any, any, any, any, any>;
+import type { Config } from "./config/schema.ts";
+import type { Database } from "./db/pool.ts";
+import type { Logger } from "./log.ts";
+
+export interface ServiceContext {
+  config: Config;
+  db: Database;
+  log: Logger;
+  jwtSecret: string;
+  /** The database URL the pool uses (for services that need their own connection, e.g. LISTEN). */
+  dbUrl: string;
+}
+
+/** A running service: its routes, and what to do at shutdown (close listeners, timers). */
+export interface Service {
+  name: string;
+  routes: AnyElysia;
+  stop?(): Promise<void> | void;
+}
+
+/**
+ * Every service, in mount order. Each entry is added by the service's own module; keep this list the
+ * only place that knows them all.
+ */
+export async function createServices(_ctx: ServiceContext): Promise<Service[]> {
+  return [];
+}

@@ -26,6 +26,8 @@ export function maskedConfig(config: Config): Config {
   if (copy.jwt.secret !== undefined) copy.jwt.secret = maskSecret(copy.jwt.secret);
   if (copy.smtp.pass !== undefined) copy.smtp.pass = maskSecret(copy.smtp.pass);
   if (copy.sms.arkesel.apiKey !== undefined) copy.sms.arkesel.apiKey = maskSecret(copy.sms.arkesel.apiKey);
+  if (copy.sms.twilio.authToken !== undefined) copy.sms.twilio.authToken = maskSecret(copy.sms.twilio.authToken);
+  if (copy.sms.webhook.secret !== undefined) copy.sms.webhook.secret = maskSecret(copy.sms.webhook.secret);
   if (copy.db.url !== undefined) copy.db.url = maskDbUrl(copy.db.url);
   return copy;
 }

@@ -52,6 +52,55 @@ export const configSchema = z
       .object({
         /** Sign-ups are confirmed without an email/SMS round trip. */
         autoconfirm: bool.optional(),
+        /** The app's URL: default redirect target of e-mail links. */
+        siteUrl: z.string().url().default("http://localhost:3000"),
+        /** Other allowed redirect targets (exact URLs, or prefixes ending in `*`). */
+        redirectUrls: stringList.default([]),
+        enableSignup: bool.default(true),
+        enableAnonymous: bool.default(false),
+        password: z
+          .object({
+            minLength: z.coerce.number().int().min(6).max(256).default(8),
+            /** Character classes every password must contain. */
+            require: z.array(z.enum(["lower", "upper", "digit", "symbol"])).default([]),
+          })
+          .strict()
+          .prefault({}),
+        otp: z
+          .object({
+            /** Seconds a one-time code or link token stays valid. */
+            expiry: z.coerce.number().int().min(30).max(86400).default(600),
+            length: z.coerce.number().int().min(6).max(10).default(6),
+            /** Wrong codes allowed per issued code before it is burnt. */
+            maxAttempts: z.coerce.number().int().min(1).max(100).default(5),
+          })
+          .strict()
+          .prefault({}),
+        /** Seconds within which a reused refresh token returns the current one instead of revoking. */
+        refreshReuseInterval: z.coerce.number().int().min(0).max(3600).default(10),
+        /** Per-IP buckets for the sensitive endpoints, and per-recipient buckets for sends. */
+        rateLimits: z
+          .object({
+            token: bucket.default({ capacity: 30, perSecond: 0.5 }),
+            otp: bucket.default({ capacity: 10, perSecond: 0.05 }),
+            verify: bucket.default({ capacity: 30, perSecond: 0.5 }),
+            recover: bucket.default({ capacity: 10, perSecond: 0.05 }),
+            /** Mails to one address. */
+            emailSend: bucket.default({ capacity: 5, perSecond: 1 / 60 }),
+            /** SMS to one number. */
+            smsSend: bucket.default({ capacity: 5, perSecond: 1 / 60 }),
+          })
+          .strict()
+          .prefault({}),
+        /** Mail templates: files (HTML and text) and subjects overriding the built-in ones. */
+        templates: z
+          .partialRecord(
+            z.enum(["confirmation", "magicLink", "recovery", "invite", "emailChange"]),
+            z.object({ subject: z.string().optional(), html: z.string().optional(), text: z.string().optional() }).strict(),
+          )
+          .default({}),
+        /** SMS text; {{code}} is replaced by the one-time code. */
+        smsTemplate: z.string().min(1).default("Your code is {{code}}"),
       })
       .strict()
       .prefault({}),
@@ -78,6 +127,25 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        twilio: z
+          .object({
+            url: z.string().url().default("https://api.twilio.com"),
+            accountSid: z.string().optional(),
+            authToken: z.string().optional(),
+            from: z.string().optional(),
+          })
+          .strict()
+          .prefault({}),
+        /** Generic provider: POST {to, message} as JSON, signed with an HMAC of the body. */
+        webhook: z
+          .object({
+            url: z.string().url().optional(),
+            secret: z.string().optional(),
+          })
+          .strict()
+          .prefault({}),
+        /** ISO country for numbers written without a country code (e.g. "GH"). */
+        defaultCountry: z.string().length(2).optional(),
       })
       .strict()
       .prefault({}),

@@ -3,6 +3,9 @@
 import m0001 from "./0001_roles_and_schemas.sql" with { type: "text" };
 import m0002 from "./0002_auth_helpers.sql" with { type: "text" };
 import m0003 from "./0003_realtime_and_schema_events.sql" with { type: "text" };
+import m0004 from "./0004_auth.sql" with { type: "text" };
+import m0005 from "./0005_storage.sql" with { type: "text" };
+import m0006 from "./0006_realtime.sql" with { type: "text" };
 
 export interface SystemMigration {
   version: number;
@@ -14,4 +17,7 @@ export const systemMigrations: SystemMigration[] = [
   { version: 1, name: "roles_and_schemas", sql: m0001 },
   { version: 2, name: "auth_helpers", sql: m0002 },
   { version: 3, name: "realtime_and_schema_events", sql: m0003 },
+  { version: 4, name: "auth", sql: m0004 },
+  { version: 5, name: "storage", sql: m0005 },
+  { version: 6, name: "realtime", sql: m0006 },
 ];

@@ -30,6 +30,8 @@ export interface WireError {
   status: number;
   code: string;
   message: string;
+  details?: string | null;
+  hint?: string | null;
   headers?: Record<string, string>;
 }
 
@@ -40,7 +42,7 @@ export function renderError(area: Area, e: WireError, apiVersion: string | null)
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8", ...e.headers };
   switch (area) {
     case "rest":
-      body = { code: e.code, message: e.message, details: null, hint: null };
+      body = { code: e.code, message: e.message, details: e.details ?? null, hint: e.hint ?? null };
       break;
     case "auth":
       // auth-js reads `code` as the error code only when the API version header is echoed.

@@ -30,7 +30,8 @@ export function createRoutes(deps: RouteDeps) {
         return renderError(area, { status: 404, code: "not_found", message: "No route matches this request" }, apiVersion);
       }
       if (isPlinthError(error)) {
-        return renderError(area, { status: error.status, code: error.code, message: error.message, headers: error.headers }, apiVersion);
+        const { status, code: errorCode, message, details, hint, headers } = error;
+        return renderError(area, { status, code: errorCode, message, details, hint, headers }, apiVersion);
       }
       if (code === "PARSE") {
         return renderError(area, { status: 400, code: "bad_json", message: "Request body could not be parsed" }, apiVersion);

@@ -1,0 +1,2 @@
+-- Reserved: filled in by the service that owns it.
+select 1;

@@ -173,6 +173,46 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    rest: z
+      .object({
+        /** Schemas the REST API exposes (Accept-Profile / Content-Profile pick one; the first is the default). */
+        schemas: stringList.default(["public"]),
+        /** Hard cap on rows a single read returns (unset: no cap, as PostgREST's db-max-rows). */
+        maxRows: z.coerce.number().int().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        backend: z.enum(["local", "s3"]).default("local"),
+        /** Directory for object bytes with the local backend (default <dataDir>/storage). */
+        localDir: z.string().min(1).optional(),
+        /** Largest object accepted, in bytes, whatever the bucket says (default 50 GiB). */
+        fileSizeLimit: z.coerce.number().int().min(1).default(50 * 1024 ** 3),
+        s3: z
+          .object({
+            endpoint: z.string().url().optional(),
+            bucket: z.string().min(1).optional(),
+            region: z.string().min(1).default("us-east-1"),
+            accessKeyId: z.string().optional(),
+            secretAccessKey: z.string().optional(),
+            /** Path-style addressing (http://host/bucket/key), needed by most self-hosted S3 servers. */
+            forcePathStyle: bool.default(true),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    realtime: z
+      .object({
+        /** Largest number of bytes buffered for one slow socket before it is disconnected. */
+        maxSocketBuffer: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
+        /** Name of the logical replication slot (one per database; nodes take turns). */
+        slotName: z.string().regex(/^[a-z0-9_]{1,63}$/).default("plinth_realtime"),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),

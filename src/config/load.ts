@@ -182,7 +182,21 @@ function resolvePaths(config: Config, cwd: string): Config {
     dataDir: resolve(cwd, config.dataDir),
     migrationsDir: resolve(cwd, config.migrationsDir),
     db: { ...config.db, pgBin: config.db.pgBin === undefined ? undefined : resolve(cwd, config.db.pgBin) },
+    storage: { ...config.storage, localDir: config.storage.localDir === undefined ? undefined : resolve(cwd, config.storage.localDir) },
+    auth: { ...config.auth, templates: resolveTemplatePaths(config.auth.templates, cwd) },
   };
+}
+
+function resolveTemplatePaths(templates: Config["auth"]["templates"], cwd: string): Config["auth"]["templates"] {
+  const out: Config["auth"]["templates"] = {};
+  for (const [kind, t] of Object.entries(templates) as [keyof typeof templates, NonNullable<(typeof templates)[keyof typeof templates]>][]) {
+    out[kind] = {
+      ...t,
+      html: t.html === undefined ? undefined : resolve(cwd, t.html),
+      text: t.text === undefined ? undefined : resolve(cwd, t.text),
+    };
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

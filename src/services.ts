@@ -7,6 +7,7 @@ export type AnyElysia = Elysia<any, any, any, any, any, any, any>;
 import type { Config } from "./config/schema.ts";
 import type { Database } from "./db/pool.ts";
 import type { Logger } from "./log.ts";
+import { createAuthService } from "./auth/service.ts";
 
 export interface ServiceContext {
   config: Config;
@@ -28,6 +29,6 @@ export interface Service {
  * Every service, in mount order. Each entry is added by the service's own module; keep this list the
  * only place that knows them all.
  */
-export async function createServices(_ctx: ServiceContext): Promise<Service[]> {
-  return [];
+export async function createServices(ctx: ServiceContext): Promise<Service[]> {
+  return [await createAuthService(ctx)];
 }

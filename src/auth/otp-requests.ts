@@ -1,0 +1,195 @@
+// Requests that send a one-time code: /otp (passwordless sign-in by email or SMS), /recover
+// (password reset) and /resend. Each takes its per-recipient send limit before any work, issues the
+// code in a transaction, and sends after commit; a failed send removes what was created.
+import type postgres from "postgres";
+import type { AuthContext, Client } from "./context.ts";
+import { takeSend } from "./context.ts";
+import { AuthErrors } from "./errors.ts";
+import { normaliseEmail, normalisePhoneNumber, toE164 } from "./input.ts";
+import { requireMailer, requireSms, sendEmail, sendSms } from "./messages.ts";
+import { deleteToken, issueToken, type IssuedToken, type TokenType } from "./otp.ts";
+import { createFlow } from "./pkce.ts";
+import { userWriteError } from "./signup.ts";
+import { USER_COLUMNS, findUser, insertUser, type UserRow } from "./users.ts";
+
+type Pkce = { challenge: string; method: "s256" | "plain" } | null;
+
+export interface OtpInput {
+  email?: string;
+  phone?: string;
+  data?: Record<string, unknown>;
+  createUser: boolean;
+  pkce: Pkce;
+  redirectTo: string;
+}
+
+interface Issued {
+  user: UserRow;
+  token: IssuedToken;
+  created: boolean;
+  confirmed: boolean;
+}
+
+async function markSent(tx: postgres.TransactionSql, userId: string, type: TokenType): Promise<void> {
+  if (type === "recovery_token") await tx`update auth.users set recovery_sent_at = now() where id = ${userId}`;
+  else if (type === "confirmation_token") await tx`update auth.users set confirmation_sent_at = now() where id = ${userId}`;
+  else if (type === "email_change_token_new") await tx`update auth.users set email_change_sent_at = now() where id = ${userId}`;
+  else if (type === "phone_change_token") await tx`update auth.users set phone_change_sent_at = now() where id = ${userId}`;
+}
+
+const undoFor = (ctx: AuthContext, issued: Issued) => () =>
+  issued.created ? ctx.db.sql`delete from auth.users where id = ${issued.user.id}` : deleteToken(ctx.db.sql, issued.token.id);
+
+/** POST /otp: a code (and, by email, a magic link) for an existing or — if allowed — new user. */
+export async function requestOtp(ctx: AuthContext, client: Client, input: OtpInput): Promise<{ message_id?: string }> {
+  if (input.email) {
+    const email = normaliseEmail(input.email);
+    requireMailer(ctx);
+    takeSend(ctx, "email", email);
+    const issued = await issueFor(ctx, { email }, input, (u) => (u.email_confirmed_at ? "recovery_token" : "confirmation_token"), email);
+    const confirmed = issued.confirmed;
+    await sendEmail(
+      ctx,
+      client,
+      { kind: confirmed ? "magicLink" : "confirmation", to: email, token: issued.token, type: confirmed ? "magiclink" : "signup", redirectTo: input.redirectTo },
+      undoFor(ctx, issued),
+    );
+    return {};
+  }
+  if (input.phone) {
+    const phone = normalisePhoneNumber(ctx.config, input.phone);
+    requireSms(ctx);
+    takeSend(ctx, "sms", phone.stored);
+    const issued = await issueFor(ctx, { phone: phone.stored }, { ...input, pkce: null }, () => "confirmation_token", phone.stored);
+    const messageId = await sendSms(ctx, phone.e164, issued.token.code, undoFor(ctx, issued));
+    return messageId ? { message_id: messageId } : {};
+  }
+  throw AuthErrors.validation("An email address or phone number is required");
+}
+
+async function issueFor(
+  ctx: AuthContext,
+  who: { email: string } | { phone: string },
+  input: OtpInput,
+  typeFor: (u: UserRow) => TokenType,
+  relatesTo: string,
+): Promise<Issued> {
+  try {
+    return await ctx.db.sql.begin(async (tx) => {
+      let user = await findUser(tx, who);
+      let created = false;
+      if (!user) {
+        if (!input.createUser || !ctx.config.auth.enableSignup) throw AuthErrors.otpSignupDisabled();
+        user = await insertUser(tx, { ...who, userMetadata: input.data });
+        created = true;
+      }
+      const type = typeFor(user);
+      const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, type === "recovery_token" ? "magiclink" : "email/signup") : null;
+      const token = await issueToken(ctx, tx, user.id, type, relatesTo, flowId);
+      await markSent(tx, user.id, type);
+      return { user, token, created, confirmed: type === "recovery_token" };
+    });
+  } catch (err) {
+    throw userWriteError(ctx, err);
+  }
+}
+
+/** POST /recover: the same answer whether or not the address has an account. */
+export async function requestRecovery(ctx: AuthContext, client: Client, input: { email?: string; pkce: Pkce; redirectTo: string }): Promise<Record<string, never>> {
+  if (!input.email) throw AuthErrors.validation("Password recovery requires an email");
+  const email = normaliseEmail(input.email);
+  takeSend(ctx, "email", email);
+  requireMailer(ctx);
+  const issued = await ctx.db.sql.begin(async (tx) => {
+    const user = await findUser(tx, { email });
+    if (!user || user.deleted_at) return null;
+    const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, "recovery") : null;
+    const token = await issueToken(ctx, tx, user.id, "recovery_token", email, flowId);
+    await markSent(tx, user.id, "recovery_token");
+    return { user, token, created: false, confirmed: true } satisfies Issued;
+  });
+  if (issued) {
+    await sendEmail(ctx, client, { kind: "recovery", to: email, token: issued.token, type: "recovery", redirectTo: input.redirectTo }, undoFor(ctx, issued));
+  }
+  return {};
+}
+
+export const RESEND_TYPES = ["signup", "email_change", "sms", "phone_change"] as const;
+export type ResendType = (typeof RESEND_TYPES)[number];
+
+/** POST /resend: a fresh code for a pending confirmation; silently nothing when none is pending. */
+export async function resend(
+  ctx: AuthContext,
+  client: Client,
+  input: { type: ResendType; email?: string; phone?: string; pkce: Pkce; redirectTo: string },
+): Promise<{ message_id?: string }> {
+  if (input.type === "signup" || input.type === "email_change") {
+    if (!input.email) throw AuthErrors.validation("Resending this type requires an email");
+    const email = normaliseEmail(input.email);
+    requireMailer(ctx);
+    takeSend(ctx, "email", email);
+    const issued = await ctx.db.sql.begin(async (tx) => {
+      let user: UserRow | undefined;
+      let to: string;
+      let type: TokenType;
+      if (input.type === "signup") {
+        user = (await findUser(tx, { email })) ?? undefined;
+        if (!user || user.email_confirmed_at) return null;
+        to = email;
+        type = "confirmation_token";
+      } else {
+        const rows: UserRow[] = await tx.unsafe(
+          `select ${USER_COLUMNS} from auth.users u where (u.email = $1 or u.email_change = $1) and coalesce(u.email_change, '') <> '' limit 1`,
+          [email],
+        );
+        user = rows[0];
+        if (!user) return null;
+        to = user.email_change!;
+        type = "email_change_token_new";
+      }
+      const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, type === "confirmation_token" ? "email/signup" : "email_change") : null;
+      const token = await issueToken(ctx, tx, user.id, type, to, flowId);
+      await markSent(tx, user.id, type);
+      return { issued: { user, token, created: false, confirmed: false } satisfies Issued, to };
+    });
+    if (issued) {
+      const signup = input.type === "signup";
+      await sendEmail(
+        ctx,
+        client,
+        {
+          kind: signup ? "confirmation" : "emailChange",
+          to: issued.to,
+          token: issued.issued.token,
+          type: signup ? "signup" : "email_change",
+          redirectTo: input.redirectTo,
+          newEmail: signup ? undefined : issued.to,
+        },
+        undoFor(ctx, issued.issued),
+      );
+    }
+    return {};
+  }
+  if (!input.phone) throw AuthErrors.validation("Resending this type requires a phone number");
+  const phone = normalisePhoneNumber(ctx.config, input.phone).stored;
+  requireSms(ctx);
+  takeSend(ctx, "sms", phone);
+  const issued = await ctx.db.sql.begin(async (tx) => {
+    let user: UserRow | undefined;
+    if (input.type === "sms") {
+      user = (await findUser(tx, { phone })) ?? undefined;
+      if (!user || user.phone_confirmed_at) return null;
+    } else {
+      const rows: UserRow[] = await tx.unsafe(`select ${USER_COLUMNS} from auth.users u where u.phone_change = $1 limit 1`, [phone]);
+      user = rows[0];
+      if (!user) return null;
+    }
+    const type: TokenType = input.type === "sms" ? "confirmation_token" : "phone_change_token";
+    const token = await issueToken(ctx, tx, user.id, type, phone);
+    await markSent(tx, user.id, type);
+    return { user, token, created: false, confirmed: false } satisfies Issued;
+  });
+  if (!issued) return {};
+  const messageId = await sendSms(ctx, toE164(phone), issued.token.code, undoFor(ctx, issued));
+  return messageId ? { message_id: messageId } : {};
+}

@@ -1,0 +1,68 @@
+// The auth service: GoTrue-compatible routes under /auth/v1, one file per flow in routes/, the rules
+// in the modules beside this one. Mail and SMS providers come in through `providers` (tests inject
+// doubles); a timer sweeps expired codes, flows and rate-limit buckets.
+import { Elysia } from "elysia";
+import { createMailer, createSmsSender, type Mailer, type SmsSender } from "../delivery/index.ts";
+import type { Service, ServiceContext } from "../services.ts";
+import { createAuthContext, sweepBuckets, type AuthContext } from "./context.ts";
+import { sweepExpired } from "./otp.ts";
+import { prepareDummyHash } from "./passwords.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { metaRoutes } from "./routes/meta.ts";
+import { otpRoutes } from "./routes/otp.ts";
+import { signupRoutes } from "./routes/signup.ts";
+import { tokenRoutes } from "./routes/token.ts";
+import { userRoutes } from "./routes/user.ts";
+import { verifyRoutes } from "./routes/verify.ts";
+
+export interface AuthProviders {
+  mailer?: Mailer | null;
+  sms?: SmsSender | null;
+}
+
+export interface AuthService extends Service {
+  context: AuthContext;
+  /** Runs the expiry sweep now (the timer runs it every minute). */
+  sweep(): Promise<void>;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+export async function createAuthService(svc: ServiceContext, providers: AuthProviders = {}): Promise<AuthService> {
+  const ctx = createAuthContext({
+    config: svc.config,
+    db: svc.db,
+    log: svc.log,
+    secret: svc.jwtSecret,
+    mailer: providers.mailer !== undefined ? providers.mailer : createMailer(svc.config),
+    sms: providers.sms !== undefined ? providers.sms : createSmsSender(svc.config),
+  });
+  await prepareDummyHash();
+  const routes = new Elysia({ prefix: "/auth/v1" })
+    .use(metaRoutes(ctx))
+    .use(signupRoutes(ctx))
+    .use(tokenRoutes(ctx))
+    .use(userRoutes(ctx))
+    .use(otpRoutes(ctx))
+    .use(verifyRoutes(ctx))
+    .use(adminRoutes(ctx));
+
+  const sweep = async () => {
+    sweepBuckets(ctx);
+    try {
+      await sweepExpired(svc.db.sql, svc.config);
+    } catch (err) {
+      svc.log.warn("auth: sweep failed", { error: err });
+    }
+  };
+  const timer = setInterval(() => void sweep(), SWEEP_INTERVAL_MS);
+  timer.unref?.();
+
+  return {
+    name: "auth",
+    routes,
+    context: ctx,
+    sweep,
+    stop: () => clearInterval(timer),
+  };
+}

@@ -1,0 +1,131 @@
+// Verification of a one-time code or link: consume the token, apply what it proves (an address
+// confirmed, an email or phone changed, a password reset allowed) and sign the user in — or, for a
+// PKCE flow followed by link, hand out the authorisation code for the redirect.
+import type postgres from "postgres";
+import type { AuthContext, Client } from "./context.ts";
+import { AuthErrors } from "./errors.ts";
+import { normaliseEmail, normalisePhoneNumber } from "./input.ts";
+import { ACCEPTS, consumeCode, consumeLinkToken, type ConsumedToken, type VerifyType } from "./otp.ts";
+import { issueAuthCode } from "./pkce.ts";
+import { startSession, type AuthMethod, type SessionJson } from "./sessions.ts";
+import { USER_COLUMNS, confirmEmail, confirmPhone, ensureIdentity, findUser, isBanned, type UserRow } from "./users.ts";
+
+export interface VerifyInput {
+  type: VerifyType;
+  /** The numeric code (with email or phone), or on GET /verify the link token. */
+  token?: string;
+  /** The link token (POST /verify with token_hash). */
+  tokenHash?: string;
+  email?: string;
+  phone?: string;
+}
+
+export type Verified = { session: SessionJson; authCode?: undefined } | { authCode: string; session?: undefined };
+
+const METHOD: Record<VerifyType, AuthMethod> = {
+  signup: "otp",
+  email: "otp",
+  magiclink: "magiclink",
+  invite: "invite",
+  recovery: "recovery",
+  email_change: "email_change",
+  sms: "otp",
+  phone_change: "otp",
+};
+
+type Tx = postgres.TransactionSql;
+
+/** The user a typed code is for, and the address the code was sent to. */
+async function codeTarget(ctx: AuthContext, tx: Tx, input: VerifyInput): Promise<{ user: UserRow; relatesTo: string } | null> {
+  if (input.email) {
+    const email = normaliseEmail(input.email);
+    if (input.type === "email_change") {
+      // Either address may be given (GoTrue's FindUserForEmailChange); the code went to the new one.
+      const rows: UserRow[] = await tx.unsafe(
+        `select ${USER_COLUMNS} from auth.users u where (u.email_change = $1 or u.email = $1) and coalesce(u.email_change, '') <> '' limit 1`,
+        [email],
+      );
+      const user = rows[0];
+      return user ? { user, relatesTo: user.email_change! } : null;
+    }
+    const user = await findUser(tx, { email });
+    return user ? { user, relatesTo: email } : null;
+  }
+  if (input.phone) {
+    const phone = normalisePhoneNumber(ctx.config, input.phone).stored;
+    if (input.type === "phone_change") {
+      const rows: UserRow[] = await tx.unsafe(`select ${USER_COLUMNS} from auth.users u where u.phone_change = $1 limit 1`, [phone]);
+      return rows[0] ? { user: rows[0], relatesTo: phone } : null;
+    }
+    const user = await findUser(tx, { phone });
+    return user ? { user, relatesTo: phone } : null;
+  }
+  throw AuthErrors.validation("Verify requires an email or a phone number with the token, or a token_hash");
+}
+
+/** What a consumed token proves. */
+async function applyToken(tx: Tx, consumed: ConsumedToken): Promise<void> {
+  const { userId, relatesTo } = consumed;
+  switch (consumed.tokenType) {
+    case "confirmation_token":
+    case "recovery_token":
+      if (relatesTo.includes("@")) await confirmEmail(tx, userId);
+      else await confirmPhone(tx, userId);
+      return;
+    case "email_change_token_new":
+    case "email_change_token_current": {
+      try {
+        await tx`update auth.users set email = email_change, email_change = '', email_change_sent_at = null,
+                   email_confirmed_at = coalesce(email_confirmed_at, now()), is_anonymous = false, updated_at = now()
+                 where id = ${userId} and email_change = ${relatesTo}`;
+      } catch (err) {
+        if ((err as { code?: string }).code === "23505") throw AuthErrors.emailExists();
+        throw err;
+      }
+      await ensureIdentity(tx, userId, "email", { email: relatesTo, email_verified: true });
+      return;
+    }
+    case "phone_change_token":
+      try {
+        await tx`update auth.users set phone = phone_change, phone_change = '', phone_change_sent_at = null,
+                   phone_confirmed_at = now(), is_anonymous = false, updated_at = now()
+                 where id = ${userId} and phone_change = ${relatesTo}`;
+      } catch (err) {
+        if ((err as { code?: string }).code === "23505") throw AuthErrors.phoneExists();
+        throw err;
+      }
+      await ensureIdentity(tx, userId, "phone", { phone: relatesTo, phone_verified: true });
+      return;
+    case "reauthentication_token":
+      return;
+  }
+}
+
+/**
+ * Verifies and signs in. `redirect` is true for GET /verify (a browser following a link): a PKCE
+ * flow then yields an authorisation code instead of a session.
+ */
+export async function verifyToken(ctx: AuthContext, client: Client, input: VerifyInput, redirect: boolean): Promise<Verified> {
+  const accepts = ACCEPTS[input.type];
+  const linkToken = input.tokenHash ?? (redirect ? input.token : undefined);
+  if (!linkToken && !input.token) throw AuthErrors.validation("Verify requires either a token or a token hash");
+  const result = await ctx.db.sql.begin(async (tx): Promise<Verified | null> => {
+    let consumed: ConsumedToken | null;
+    if (linkToken) {
+      consumed = linkToken.length <= 256 ? await consumeLinkToken(tx, linkToken, accepts) : null;
+    } else {
+      const target = await codeTarget(ctx, tx, input);
+      consumed = target ? await consumeCode(ctx, tx, target.user.id, target.relatesTo, input.token!.trim(), accepts) : null;
+    }
+    // A wrong code is committed (its attempt counted) and answered after the transaction.
+    if (!consumed) return null;
+    const user = await findUser(tx, { id: consumed.userId });
+    if (!user || user.deleted_at) return null;
+    if (isBanned(user)) throw AuthErrors.userBanned();
+    await applyToken(tx, consumed);
+    if (redirect && consumed.flowStateId) return { authCode: await issueAuthCode(tx, consumed.flowStateId) };
+    return { session: await startSession(ctx, tx, user.id, METHOD[input.type], client) };
+  });
+  if (!result) throw AuthErrors.otpExpired();
+  return result;
+}

@@ -8,6 +8,7 @@ import type { Config } from "./config/schema.ts";
 import type { Database } from "./db/pool.ts";
 import type { Logger } from "./log.ts";
 import { createAuthService } from "./auth/service.ts";
+import { createStorageService } from "./storage/index.ts";
 
 export interface ServiceContext {
   config: Config;
@@ -30,5 +31,5 @@ export interface Service {
  * only place that knows them all.
  */
 export async function createServices(ctx: ServiceContext): Promise<Service[]> {
-  return [await createAuthService(ctx)];
+  return [await createAuthService(ctx), await createStorageService(ctx)];
 }

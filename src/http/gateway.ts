@@ -180,7 +180,8 @@ function withHeaders(res: Response, requestId: string, extra: Record<string, str
 
 const ALLOWED_HEADERS =
   "authorization, apikey, content-type, x-client-info, x-supabase-api-version, accept-profile, content-profile, prefer, range, x-upsert, x-request-id, cache-control, x-metadata, if-none-match, tus-resumable, upload-length, upload-offset, upload-metadata";
-const EXPOSED_HEADERS = "content-range, x-total-count, link, x-request-id, x-sb-error-code, location, etag, retry-after";
+const EXPOSED_HEADERS =
+  "content-range, x-total-count, link, x-request-id, x-sb-error-code, location, etag, retry-after, content-disposition, content-length, accept-ranges, upload-offset, upload-length, upload-expires, tus-resumable, tus-version, tus-extension, tus-max-size";
 
 function corsHeaders(config: Config) {
   const origins = config.cors.origins;

@@ -1,0 +1,33 @@
+// The storage service: Supabase Storage's HTTP API under /storage/v1 (routes/), the domain
+// (buckets.ts, objects.ts, uploads.ts, tus.ts), and the adapters (db.ts for metadata under RLS,
+// backends/ for bytes). createStorageService wires them from the service context.
+import { Elysia } from "elysia";
+import type { Service, ServiceContext } from "../services.ts";
+import { createBackend } from "./backends/index.ts";
+import type { StorageBackend } from "./backends/backend.ts";
+import type { StorageContext } from "./context.ts";
+import { bucketRoutes } from "./routes/buckets.ts";
+import { objectRoutes } from "./routes/objects.ts";
+import { tusRoutes } from "./routes/tus.ts";
+import { startSweeper } from "./sweeper.ts";
+import { createTus } from "./tus.ts";
+
+export interface StorageServiceOptions {
+  /** Replaces the configured backend (tests). */
+  backend?: StorageBackend;
+  /** Sweeper period in ms (default 15 min). */
+  sweepIntervalMs?: number;
+}
+
+export async function createStorageService(ctx: ServiceContext, opts: StorageServiceOptions = {}): Promise<Service> {
+  const storage: StorageContext = {
+    db: ctx.db,
+    backend: opts.backend ?? (await createBackend(ctx.config)),
+    secret: ctx.jwtSecret,
+    log: ctx.log,
+    globalFileSizeLimit: ctx.config.storage.fileSizeLimit,
+  };
+  const sweeper = startSweeper(storage, opts.sweepIntervalMs);
+  const routes = new Elysia().use(bucketRoutes(storage)).use(objectRoutes(storage)).use(tusRoutes(storage, createTus(storage)));
+  return { name: "storage", routes, stop: () => sweeper.stop() };
+}

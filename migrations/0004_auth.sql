@@ -47,6 +47,8 @@ create table if not exists auth.users (
   is_super_admin bool null,
   created_at timestamptz null default now(),
   updated_at timestamptz null default now(),
+  -- E.164 digits without the "+" ("233241234567"), as GoTrue stores them; phone_change likewise.
+  -- SMS providers get the "+" form (src/auth/input.ts normalisePhoneNumber).
   phone text null default null,
   phone_confirmed_at timestamptz null,
   phone_change text null default '',
@@ -54,6 +56,7 @@ create table if not exists auth.users (
   phone_change_sent_at timestamptz null,
   confirmed_at timestamptz generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,
   email_change_token_current varchar(255) null default '',
+  -- Secure email change: 1 once the first of the two addresses has confirmed (src/auth/email-change.ts).
   email_change_confirm_status smallint null default 0
     check (email_change_confirm_status >= 0 and email_change_confirm_status <= 2),
   banned_until timestamptz null,
@@ -160,7 +163,8 @@ create table if not exists auth.one_time_tokens (
   relates_to text not null,
   created_at timestamp without time zone not null default now(),
   updated_at timestamp without time zone not null default now(),
-  -- Plinth: sha256 of the link token carried by the e-mailed link (the client's `token_hash`).
+  -- Plinth: sha256 of the link token carried by the e-mailed link (the client's `token_hash`;
+  -- "pkce_"-prefixed for PKCE flows, as GoTrue's are).
   link_hash text null,
   -- Plinth: wrong codes tried against this row; it is burnt at auth.otp.maxAttempts.
   attempts integer not null default 0,

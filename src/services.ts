@@ -9,6 +9,8 @@ import type { Database } from "./db/pool.ts";
 import type { Logger } from "./log.ts";
 import { createAuthService } from "./auth/service.ts";
 import { createStorageService } from "./storage/index.ts";
+import { createRestService } from "./rest/index.ts";
+import type { Server, WebSocketHandler } from "bun";
 
 export interface ServiceContext {
   config: Config;
@@ -24,6 +26,13 @@ export interface Service {
   name: string;
   routes: AnyElysia;
   stop?(): Promise<void> | void;
+  /** Bun websocket handlers for the sockets this service upgrades (Bun.serve takes one set). */
+  websocket?: WebSocketHandler<unknown>;
+  /**
+   * Called (after the gateway admitted the request) before routing: returns a response when the
+   * service took the request over, e.g. upgraded it to a websocket; undefined to route normally.
+   */
+  upgrade?(req: Request, server: Server<unknown>): Response | undefined;
 }
 
 /**
@@ -31,5 +40,5 @@ export interface Service {
  * only place that knows them all.
  */
 export async function createServices(ctx: ServiceContext): Promise<Service[]> {
-  return [await createAuthService(ctx), await createStorageService(ctx)];
+  return [await createAuthService(ctx), await createRestService(ctx), await createStorageService(ctx)];
 }

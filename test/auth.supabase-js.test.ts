@@ -1,7 +1,7 @@
 // Every auth flow through the real @supabase/supabase-js client, against a whole Plinth server with
 // a real SMTP sink and an Arkesel-shaped SMS sink.
 import { afterAll, describe, expect, test } from "bun:test";
-import { client, codeOf, follow, fragmentOf, linkOf, uniqueEmail, uniquePhone } from "./support/auth.ts";
+import { claimsOf, client, codeOf, follow, fragmentOf, linkOf, uniqueEmail, uniquePhone } from "./support/auth.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 import { startSmsSink, type SmsSink } from "./support/sms-sink.ts";
 import { startSmtpSink, type SmtpSink } from "./support/smtp-sink.ts";
@@ -15,6 +15,11 @@ const common = { smtp: { host: "127.0.0.1", port: smtp.port }, sms: sms.config("
 const confirmSrv: TestServer = await startTestServer({
   ...common,
   auth: { autoconfirm: false, enableAnonymous: true, siteUrl: SITE, redirectUrls: [`${SITE}/*`] },
+});
+/** The two secure-change switches turned the other way. */
+const strictSrv: TestServer = await startTestServer({
+  ...common,
+  auth: { autoconfirm: false, siteUrl: SITE, secureEmailChange: false, securePasswordChange: true },
 });
 /** autoconfirm on: sign-ups answer with a session. */
 const openSrv: TestServer = await startTestServer({ ...common, auth: { autoconfirm: true, enableAnonymous: true, siteUrl: SITE } });
@@ -291,7 +296,7 @@ describe("confirmations (autoconfirm off)", () => {
     expect(ok.error).toBeNull();
   });
 
-  test("email change: confirmation mail to the new address, then verify", async () => {
+  test("secure email change: codes to both addresses, the change applies at the second", async () => {
     const admin = client(confirmSrv.url, confirmSrv.keys.service_role);
     const email = uniqueEmail("old");
     await admin.auth.admin.createUser({ email, password: "correct horse 1", email_confirm: true });
@@ -302,13 +307,57 @@ describe("confirmations (autoconfirm off)", () => {
     expect(upd.error).toBeNull();
     expect(upd.data.user?.email).toBe(email);
     expect(upd.data.user?.new_email).toBe(newEmail);
-    const mail = await mailTo(newEmail);
-    expect(mail.subject).toBe("Confirm your new email address");
-    const v = await sb.auth.verifyOtp({ email: newEmail, token: codeOf(mail.text), type: "email_change" });
-    expect(v.error).toBeNull();
-    expect(v.data.user?.email).toBe(newEmail);
+    const [toNew, toOld] = [await mailTo(newEmail), await mailTo(email)];
+    expect(toNew.subject).toBe("Confirm your new email address");
+    expect(toOld.subject).toBe("Confirm your new email address");
+    expect(codeOf(toOld.text)).not.toBe(linkOf(toNew).searchParams.get("token"));
+
+    const first = await sb.auth.verifyOtp({ email: newEmail, token: codeOf(toNew.text), type: "email_change" });
+    expect(first.error).toBeNull();
+    expect(first.data.session).toBeNull();
+    expect(first.data.user).toBeNull();
+    expect((await sb.auth.getUser()).data.user?.email).toBe(email);
+    const early = await client(confirmSrv.url, confirmSrv.keys.anon).auth.signInWithPassword({ email: newEmail, password: "correct horse 1" });
+    expect(early.error?.code).toBe("invalid_credentials");
+
+    const second = await sb.auth.verifyOtp({ email, token: codeOf(toOld.text), type: "email_change" });
+    expect(second.error).toBeNull();
+    expect(second.data.session?.user.email).toBe(newEmail);
     const s = await client(confirmSrv.url, confirmSrv.keys.anon).auth.signInWithPassword({ email: newEmail, password: "correct horse 1" });
     expect(s.error).toBeNull();
+    const old = await client(confirmSrv.url, confirmSrv.keys.anon).auth.signInWithPassword({ email, password: "correct horse 1" });
+    expect(old.error?.code).toBe("invalid_credentials");
+  });
+
+  test("secure email change by links with PKCE: message, then ?code=; a spent link's error is in the query", async () => {
+    const admin = client(confirmSrv.url, confirmSrv.keys.service_role);
+    const email = uniqueEmail("pold");
+    await admin.auth.admin.createUser({ email, password: "correct horse 1", email_confirm: true });
+    const sb = client(confirmSrv.url, confirmSrv.keys.anon, "pkce");
+    await sb.auth.signInWithPassword({ email, password: "correct horse 1" });
+    const newEmail = uniqueEmail("pnew");
+    expect((await sb.auth.updateUser({ email: newEmail }, { emailRedirectTo: `${SITE}/cb` })).error).toBeNull();
+    const [linkNew, linkOld] = [linkOf(await mailTo(newEmail)), linkOf(await mailTo(email))];
+    expect(linkNew.searchParams.get("token")).toStartWith("pkce_");
+
+    const first = await follow(linkOld);
+    expect(first.location.origin + first.location.pathname).toBe(`${SITE}/cb`);
+    const message = "Confirmation link accepted. Please proceed to confirm link sent to the other email";
+    expect(first.location.searchParams.get("message")).toBe(message);
+    expect(fragmentOf(first.location).get("message")).toBe(message);
+    expect(first.location.searchParams.get("code")).toBeNull();
+
+    const second = await follow(linkNew);
+    const code = second.location.searchParams.get("code");
+    expect(code).toBeString();
+    const ex = await sb.auth.exchangeCodeForSession(code!);
+    expect(ex.error).toBeNull();
+    expect(ex.data.session?.user.email).toBe(newEmail);
+
+    const spent = await follow(linkOld);
+    expect(spent.location.searchParams.get("error_code")).toBe("otp_expired");
+    expect(spent.location.searchParams.get("error_description")).toBe("Token has expired or is invalid");
+    expect(fragmentOf(spent.location).get("error_code")).toBe("otp_expired");
   });
 
   test("SMS: phone sign-up confirmed by code over Arkesel, then OTP sign-in", async () => {
@@ -439,5 +488,73 @@ describe("admin", () => {
     expect(frag.get("type")).toBe("invite");
     const u = await client(confirmSrv.url, confirmSrv.keys.anon).auth.getUser(frag.get("access_token")!);
     expect(u.data.user?.email_confirmed_at).toBeString();
+  });
+});
+
+describe("secureEmailChange off, securePasswordChange on", () => {
+  test("email change: only the new address confirms", async () => {
+    const admin = client(strictSrv.url, strictSrv.keys.service_role);
+    const email = uniqueEmail("sold");
+    await admin.auth.admin.createUser({ email, password: "correct horse 1", email_confirm: true });
+    const sb = client(strictSrv.url, strictSrv.keys.anon);
+    await sb.auth.signInWithPassword({ email, password: "correct horse 1" });
+    const newEmail = uniqueEmail("snew");
+    smtp.clear();
+    expect((await sb.auth.updateUser({ email: newEmail })).error).toBeNull();
+    const mail = await mailTo(newEmail);
+    const v = await sb.auth.verifyOtp({ email: newEmail, token: codeOf(mail.text), type: "email_change" });
+    expect(v.error).toBeNull();
+    expect(v.data.session?.user.email).toBe(newEmail);
+    expect(smtp.messages.filter((m) => m.to.includes(email))).toEqual([]);
+    // and generate_link refuses a link for the current address
+    const gen = await admin.auth.admin.generateLink({ type: "email_change_current", email: newEmail, newEmail: uniqueEmail("x") });
+    expect(gen.error?.code).toBe("validation_failed");
+  });
+
+  test("reauthenticate() mails a nonce; an old session needs it to change the password", async () => {
+    const admin = client(strictSrv.url, strictSrv.keys.service_role);
+    const email = uniqueEmail("reauth");
+    const { data: created } = await admin.auth.admin.createUser({ email, password: "correct horse 1", email_confirm: true });
+    const sb = client(strictSrv.url, strictSrv.keys.anon);
+    const { data: signedIn } = await sb.auth.signInWithPassword({ email, password: "correct horse 1" });
+
+    // A fresh sign-in is recent enough (GoTrue: 24 hours).
+    expect((await sb.auth.updateUser({ password: "battery staple 2" })).error).toBeNull();
+    await strictSrv.database.db.sql`update auth.sessions set created_at = now() - interval '25 hours' where id = ${claimsOf(signedIn.session!.access_token).session_id}`;
+    const needed = await sb.auth.updateUser({ password: "third pass 3" });
+    expect(needed.error?.code).toBe("reauthentication_needed");
+    expect(needed.error?.status).toBe(400);
+
+    const re = await sb.auth.reauthenticate();
+    expect(re.error).toBeNull();
+    const mail = await mailTo(email);
+    expect(mail.subject).toBe("Confirm reauthentication");
+    const nonce = codeOf(mail.text);
+    const [row] = await strictSrv.database.db.sql`select token_hash from auth.one_time_tokens where user_id = ${created.user!.id} and token_type = 'reauthentication_token'`;
+    expect(row!.token_hash).not.toContain(nonce);
+    expect((await sb.auth.getUser()).data.user as unknown as { reauthentication_sent_at?: string }).toHaveProperty("reauthentication_sent_at");
+
+    const wrong = await sb.auth.updateUser({ password: "third pass 3", nonce: nonce === "000000" ? "111111" : "000000" });
+    expect(wrong.error?.code).toBe("reauthentication_not_valid");
+    expect(wrong.error?.status).toBe(422);
+    // A weak password is refused before the nonce is spent.
+    expect((await sb.auth.updateUser({ password: "short", nonce })).error?.code).toBe("weak_password");
+    const ok = await sb.auth.updateUser({ password: "third pass 3", nonce });
+    expect(ok.error).toBeNull();
+    const reused = await sb.auth.updateUser({ password: "fourth pass 4", nonce });
+    expect(reused.error?.code).toBe("reauthentication_not_valid");
+    const s = await client(strictSrv.url, strictSrv.keys.anon).auth.signInWithPassword({ email, password: "third pass 3" });
+    expect(s.error).toBeNull();
+  });
+
+  test("password recovery still works: the recovery session is recent", async () => {
+    const admin = client(strictSrv.url, strictSrv.keys.service_role);
+    const email = uniqueEmail("srec");
+    await admin.auth.admin.createUser({ email, password: "correct horse 1", email_confirm: true });
+    const anon = client(strictSrv.url, strictSrv.keys.anon);
+    await anon.auth.resetPasswordForEmail(email);
+    const v = await anon.auth.verifyOtp({ email, token: codeOf((await mailTo(email)).text), type: "recovery" });
+    expect(v.error).toBeNull();
+    expect((await anon.auth.updateUser({ password: "new password 2" })).error).toBeNull();
   });
 });

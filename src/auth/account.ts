@@ -1,13 +1,16 @@
 // The signed-in user's own account: who the bearer token names (GET /user), changes to it
-// (PUT /user: metadata, password, email and phone with confirmation), and signing out.
+// (PUT /user: metadata; password, with a reauthentication nonce when auth.securePasswordChange asks
+// for one; email and phone with confirmation, see email-change.ts), GET /reauthenticate, and
+// signing out.
 import type postgres from "postgres";
 import type { Principal } from "../db/pool.ts";
 import type { AuthContext, Client } from "./context.ts";
 import { takeSend } from "./context.ts";
 import { AuthErrors } from "./errors.ts";
 import { normaliseEmail, normalisePhoneNumber } from "./input.ts";
-import { requireMailer, requireSms, sendEmail, sendSms } from "./messages.ts";
-import { deleteToken, issueToken, type IssuedToken } from "./otp.ts";
+import { issueEmailChange, sendEmailChange, takeEmailChangeSends, type EmailChangeTokens } from "./email-change.ts";
+import { requireMailer, requireSms, sendReauthenticationEmail, sendSms } from "./messages.ts";
+import { consumeCode, deleteToken, issueToken, type IssuedToken } from "./otp.ts";
 import { assertPasswordAcceptable, hashPassword, verifyPassword } from "./passwords.ts";
 import { createFlow } from "./pkce.ts";
 import { endSessions, type LogoutScope } from "./sessions.ts";
@@ -52,15 +55,43 @@ export interface UserUpdate {
   phone?: string;
   password?: string;
   currentPassword?: string;
+  /** The code GET /reauthenticate sent (auth.securePasswordChange). */
+  nonce?: string;
   data?: Record<string, unknown>;
   appMetadata?: Record<string, unknown>;
   pkce: { challenge: string; method: "s256" | "plain" } | null;
   redirectTo: string;
 }
 
-type Pending =
-  | { kind: "email"; to: string; token: IssuedToken }
-  | { kind: "phone"; e164: string; token: IssuedToken };
+type Pending = { kind: "email"; tokens: EmailChangeTokens } | { kind: "phone"; e164: string; token: IssuedToken };
+
+/**
+ * With auth.securePasswordChange, a session signed in longer ago than this needs a reauthentication
+ * nonce to change the password (GoTrue's rule: a recent sign-in, e.g. from a recovery link, is
+ * proof enough).
+ */
+export const REAUTHENTICATION_WINDOW_SECONDS = 24 * 3600;
+
+/** The addresses a reauthentication code may have been sent to. */
+const reauthTargets = (u: UserRow): string[] => [u.email, u.phone].filter((a): a is string => !!a);
+
+/**
+ * Enforces auth.securePasswordChange before a password change: a nonce, when given, must be valid
+ * (it is spent); without one, the session must be recent. A wrong nonce counts as a wrong code.
+ * An account with neither email nor phone (anonymous) has nowhere to receive a nonce: its session
+ * is its only credential, so it is not asked for one.
+ */
+async function checkReauthentication(ctx: AuthContext, user: UserRow, caller: Caller, nonce: string | undefined): Promise<void> {
+  if (!ctx.config.auth.securePasswordChange || reauthTargets(user).length === 0) return;
+  if (nonce === undefined) {
+    const [s] = await ctx.db.sql<{ age: number }[]>`
+      select extract(epoch from now() - created_at)::float8 as age from auth.sessions where id = ${caller.sessionId}`;
+    if (s && s.age < REAUTHENTICATION_WINDOW_SECONDS) return;
+    throw AuthErrors.reauthenticationNeeded();
+  }
+  const consumed = await ctx.db.sql.begin((tx) => consumeCode(ctx, tx, user.id, reauthTargets(user), nonce.trim(), ["reauthentication_token"]));
+  if (!consumed) throw AuthErrors.reauthenticationNotValid();
+}
 
 export async function updateUser(ctx: AuthContext, client: Client, caller: Caller, input: UserUpdate): Promise<UserJson> {
   if (input.appMetadata !== undefined) throw AuthErrors.notAdmin("Updating app_metadata requires admin privileges");
@@ -74,7 +105,7 @@ export async function updateUser(ctx: AuthContext, client: Client, caller: Calle
   const confirmPhoneDirectly = phoneChanges && ctx.autoconfirm;
   if (emailChanges && !confirmEmailDirectly) {
     requireMailer(ctx);
-    takeSend(ctx, "email", email!);
+    takeEmailChangeSends(ctx, user.email, email!);
   }
   if (phoneChanges && !confirmPhoneDirectly) {
     requireSms(ctx);
@@ -87,6 +118,8 @@ export async function updateUser(ctx: AuthContext, client: Client, caller: Calle
       throw AuthErrors.unprocessable("Updating password of an anonymous user without an email or phone is not allowed");
     }
     assertPasswordAcceptable(ctx.config, input.password);
+    // After the strength check (a weak password must not spend the nonce), before the rest (GoTrue).
+    await checkReauthentication(ctx, user, caller, input.nonce);
     if (user.encrypted_password && (await verifyPassword(user.encrypted_password, input.password))) throw AuthErrors.samePassword();
     newHash = await hashPassword(input.password);
   }
@@ -112,8 +145,7 @@ export async function updateUser(ctx: AuthContext, client: Client, caller: Calle
           await ensureIdentity(tx, user.id, "email", { email, email_verified: true });
         } else {
           const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, "email_change") : null;
-          await tx`update auth.users set email_change = ${email!}, email_change_sent_at = now(), updated_at = now() where id = ${user.id}`;
-          pending.push({ kind: "email", to: email!, token: await issueToken(ctx, tx, user.id, "email_change_token_new", email!, flowId) });
+          pending.push({ kind: "email", tokens: await issueEmailChange(ctx, tx, user, email!, flowId) });
         }
       }
       if (phoneChanges) {
@@ -134,11 +166,7 @@ export async function updateUser(ctx: AuthContext, client: Client, caller: Calle
 
   for (const p of pending) {
     if (p.kind === "email") {
-      const undo = async () => {
-        await deleteToken(ctx.db.sql, p.token.id);
-        await ctx.db.sql`update auth.users set email_change = '', email_change_sent_at = null where id = ${user.id}`;
-      };
-      await sendEmail(ctx, client, { kind: "emailChange", to: p.to, token: p.token, type: "email_change", redirectTo: input.redirectTo, newEmail: p.to }, undo);
+      await sendEmailChange(ctx, client, user.id, p.tokens, input.redirectTo, true);
     } else {
       const undo = async () => {
         await deleteToken(ctx.db.sql, p.token.id);
@@ -150,3 +178,35 @@ export async function updateUser(ctx: AuthContext, client: Client, caller: Calle
   return userJson((await findUser(ctx.db.sql, { id: user.id }))!);
 }
 
+
+/**
+ * GET /reauthenticate: a one-time code (the nonce PUT /user takes with a new password) to the
+ * user's confirmed email, or else by SMS to the confirmed phone. Stored hashed like every code.
+ */
+export async function reauthenticate(ctx: AuthContext, caller: Caller): Promise<{ message_id?: string }> {
+  const user = await currentUser(ctx, caller);
+  const email = user.email || null;
+  const phone = user.phone || null;
+  if (!email && !phone) throw AuthErrors.validation("Reauthentication requires the user to have an email or a phone number");
+  if (email) {
+    if (!user.email_confirmed_at) throw AuthErrors.verifyEmailFirst();
+    requireMailer(ctx);
+    takeSend(ctx, "email", email);
+  } else {
+    if (!user.phone_confirmed_at) throw AuthErrors.verifyPhoneFirst();
+    requireSms(ctx);
+    takeSend(ctx, "sms", phone!);
+  }
+  const token = await ctx.db.sql.begin(async (tx) => {
+    const issued = await issueToken(ctx, tx, user.id, "reauthentication_token", (email ?? phone)!);
+    await tx`update auth.users set reauthentication_sent_at = now() where id = ${user.id}`;
+    return issued;
+  });
+  const undo = () => deleteToken(ctx.db.sql, token.id);
+  if (email) {
+    await sendReauthenticationEmail(ctx, email, token.code, undo);
+    return {};
+  }
+  const messageId = await sendSms(ctx, phone!, token.code, undo);
+  return messageId ? { message_id: messageId } : {};
+}

@@ -38,15 +38,69 @@ function bannedUntil(banDuration: string | undefined): Date | null | undefined {
   return new Date(Date.now() + ms);
 }
 
-export async function listUsers(ctx: AuthContext, page: number, perPage: number): Promise<{ users: UserJson[]; total: number }> {
-  const offset = (page - 1) * perPage;
+export type SortField = "created_at" | "updated_at" | "last_sign_in_at" | "email";
+export interface SortKey {
+  field: SortField;
+  dir: "asc" | "desc";
+}
+
+/** Columns /admin/users may sort by: GoTrue's created_at, plus a few an admin UI wants. */
+const SORT_COLUMNS: Record<SortField, string> = {
+  created_at: "u.created_at",
+  updated_at: "u.updated_at",
+  last_sign_in_at: "u.last_sign_in_at",
+  email: "u.email",
+};
+
+/**
+ * GoTrue's `sort` parameter: "created_at", "created_at asc", "created_at desc" (repeatable; here
+ * also comma-separated). Default: newest first.
+ */
+export function parseSort(values: readonly string[]): SortKey[] {
+  const keys: SortKey[] = [];
+  for (const value of values.flatMap((v) => v.split(","))) {
+    const [field, dir, ...rest] = value.trim().split(/\s+/);
+    if (!field) continue;
+    if (!(field in SORT_COLUMNS) || rest.length > 0) {
+      throw AuthErrors.validation(`Bad Sort Parameters: bad field for sort '${field}' (use ${Object.keys(SORT_COLUMNS).join(", ")})`);
+    }
+    const d = (dir ?? "desc").toLowerCase();
+    if (d !== "asc" && d !== "desc") throw AuthErrors.validation(`Bad Sort Parameters: bad direction for sort '${dir}', only 'asc' and 'desc' allowed`);
+    keys.push({ field: field as SortField, dir: d });
+  }
+  return keys.length > 0 ? keys : [{ field: "created_at", dir: "desc" }];
+}
+
+/** A LIKE pattern matching `text` anywhere, with LIKE's own metacharacters taken literally. */
+const containsPattern = (text: string): string => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+export interface ListUsersQuery {
+  page: number;
+  perPage: number;
+  /** Substring of the email (GoTrue), full_name in user_metadata (GoTrue), phone or username. */
+  filter?: string;
+  sort?: SortKey[];
+}
+
+export async function listUsers(ctx: AuthContext, q: ListUsersQuery): Promise<{ users: UserJson[]; total: number }> {
+  const offset = (q.page - 1) * q.perPage;
+  const filter = q.filter?.trim() ? q.filter.trim() : null;
+  // Phones are stored as E.164 digits without "+": "+233 24…" finds them by its digits.
+  const phoneDigits = filter && /^[+\d\s().-]+$/.test(filter) ? filter.replace(/\D/g, "") : "";
+  const params: (string | number | null)[] = [filter ? containsPattern(filter) : null, phoneDigits ? containsPattern(phoneDigits) : null];
+  // Fixed text only: columns from SORT_COLUMNS, directions from the parser; values are parameters.
+  const where = `($1::text is null or u.email ilike $1 or u.username ilike $1 or u.raw_user_meta_data->>'full_name' ilike $1
+                  or ($2::text is not null and u.phone like $2))`;
+  const sort = q.sort ?? parseSort([]);
+  // The default order is users_created_at_idx's (created_at desc, id); u.id keeps pages stable.
+  const order = [...sort.map((k) => `${SORT_COLUMNS[k.field]} ${k.dir}${k.field === "last_sign_in_at" ? " nulls last" : ""}`), "u.id"].join(", ");
   const rows = (await ctx.db.sql.unsafe(
-    `select ${USER_COLUMNS}, count(*) over () as total from auth.users u order by u.created_at desc, u.id limit $1 offset $2`,
-    [perPage, offset],
+    `select ${USER_COLUMNS}, count(*) over () as total from auth.users u where ${where} order by ${order} limit $3 offset $4`,
+    [...params, q.perPage, offset],
   )) as (UserRow & { total: string })[];
   let total = rows[0] ? Number(rows[0].total) : 0;
   if (!rows[0] && offset > 0) {
-    const [c] = await ctx.db.sql<{ n: string }[]>`select count(*) as n from auth.users`;
+    const [c] = (await ctx.db.sql.unsafe(`select count(*) as n from auth.users u where ${where}`, params)) as { n: string }[];
     total = Number(c!.n);
   }
   return { users: rows.map(userJson), total };
@@ -129,7 +183,8 @@ export async function updateUserById(ctx: AuthContext, id: string, a: AdminAttri
       if (!user) throw AuthErrors.userNotFound();
       if (email && email !== user.email) {
         if (await findUser(tx, { email })) throw AuthErrors.emailExists();
-        await tx`update auth.users set email = ${email}, email_change = '', is_anonymous = false, updated_at = now() where id = ${id}`;
+        await tx`update auth.users set email = ${email}, email_change = '', email_change_confirm_status = 0, is_anonymous = false, updated_at = now()
+                 where id = ${id}`;
         await ensureIdentity(tx, id, "email", { email, email_verified: !!a.email_confirm });
       }
       if (phone && phone !== user.phone) {
@@ -176,7 +231,7 @@ export async function deleteUser(ctx: AuthContext, id: string, soft: boolean): P
   // Soft delete (GoTrue): the row stays for foreign keys, but nothing can sign in as it again.
   await ctx.db.sql.begin(async (tx) => {
     const rows = await tx`update auth.users set deleted_at = now(), email = null, phone = null, username = null,
-                            encrypted_password = null, email_change = '', phone_change = '',
+                            encrypted_password = null, email_change = '', email_change_confirm_status = 0, phone_change = '',
                             raw_user_meta_data = '{}'::jsonb, updated_at = now()
                           where id = ${id} and deleted_at is null returning id`;
     if (rows.length === 0) throw AuthErrors.userNotFound();
@@ -203,6 +258,9 @@ export async function generateLink(ctx: AuthContext, client: Client, input: Gene
   const email = normaliseEmail(input.email);
   const newEmail = input.newEmail ? normaliseEmail(input.newEmail) : undefined;
   if (input.type.startsWith("email_change") && !newEmail) throw AuthErrors.validation("Changing an email requires new_email");
+  if (input.type === "email_change_current" && !ctx.config.auth.secureEmailChange) {
+    throw AuthErrors.validation("Enable secure email change to generate link for current email");
+  }
   let encryptedPassword: string | undefined;
   if (input.type === "signup") {
     if (!input.password) throw AuthErrors.unprocessable("Signup requires a valid password");
@@ -232,12 +290,19 @@ export async function generateLink(ctx: AuthContext, client: Client, input: Gene
           verifyType = input.type;
           break;
         default:
+          // One link per call, for the current or the new address (GoTrue): in secure mode both
+          // links must be generated and followed before the change applies (email-change.ts).
           if (!user) throw AuthErrors.userNotFound();
           if (await findUser(tx, { email: newEmail! })) throw AuthErrors.emailExists();
-          await tx`update auth.users set email_change = ${newEmail!}, email_change_sent_at = now() where id = ${user.id}`;
-          tokenType = "email_change_token_new";
+          await tx`update auth.users set email_change = ${newEmail!}, email_change_sent_at = now(), email_change_confirm_status = 0
+                   where id = ${user.id}`;
           verifyType = "email_change";
-          relatesTo = newEmail!;
+          if (input.type === "email_change_current") {
+            tokenType = "email_change_token_current";
+          } else {
+            tokenType = "email_change_token_new";
+            relatesTo = newEmail!;
+          }
       }
       const token = await issueToken(ctx, tx, user.id, tokenType, relatesTo);
       const fresh = (await findUser(tx, { id: user.id }))!;

@@ -1,9 +1,10 @@
 // Mail and SMS for auth flows. Messages are sent after the database work committed; when a send
 // fails, the flow's `undo` removes what it created (the new user, the code) before the error goes
 // back to the client, so nothing half-made is left behind.
-import { renderEmail, renderSms, type EmailKind } from "../delivery/index.ts";
+import { escapeHtml, renderEmail, renderSms, type EmailKind } from "../delivery/index.ts";
 import type { AuthContext, Client } from "./context.ts";
 import { AuthErrors } from "./errors.ts";
+import { toE164 } from "./input.ts";
 import type { IssuedToken, VerifyType } from "./otp.ts";
 
 export function actionLink(client: Client, token: string, type: VerifyType, redirectTo: string): string {
@@ -23,6 +24,8 @@ export function requireSms(ctx: AuthContext): void {
 export interface EmailRequest {
   kind: EmailKind;
   to: string;
+  /** The account's address, GoTrue's {{ .Email }} (default `to`); an email change mails both addresses. */
+  email?: string;
   token: IssuedToken;
   type: VerifyType;
   redirectTo: string;
@@ -55,7 +58,7 @@ export async function sendEmail(ctx: AuthContext, client: Client, req: EmailRequ
       siteUrl: ctx.config.auth.siteUrl,
       actionLink: actionLink(client, req.token.linkToken, req.type, req.redirectTo),
       code: req.token.code,
-      email: req.to,
+      email: req.email ?? req.to,
       newEmail: req.newEmail,
       redirectTo: req.redirectTo,
       tokenHash: req.token.linkToken,
@@ -65,8 +68,52 @@ export async function sendEmail(ctx: AuthContext, client: Client, req: EmailRequ
   await runOrUndo(ctx, () => mailer.send({ to: req.to, ...rendered }), undo);
 }
 
-/** Sends the code by SMS to an E.164 number; returns the provider's message id when it gave one. */
-export async function sendSms(ctx: AuthContext, e164: string, code: string, undo: () => Promise<unknown>): Promise<string | undefined> {
+/**
+ * The reauthentication mail (GoTrue's "Confirm reauthentication"): a code only, there is nothing to
+ * follow. Built here because the delivery templates have no kind for it yet, so it cannot be
+ * overridden from auth.templates.
+ */
+export function renderReauthenticationEmail(code: string): { subject: string; html: string; text: string } {
+  const subject = "Confirm reauthentication";
+  const ignore = "If you did not ask for this, you can ignore this email.";
+  return {
+    subject,
+    html: `<!doctype html>
+<html>
+<head><meta charset="utf-8"><title>${subject}</title></head>
+<body style="font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #222; line-height: 1.5">
+<h2>${subject}</h2>
+<p>Enter this code: <strong style="font-size: 1.2em; letter-spacing: 2px">${escapeHtml(code)}</strong></p>
+<p style="color: #777; font-size: 0.9em">${ignore}</p>
+</body>
+</html>
+`,
+    text: `${subject}
+
+Enter this code: ${code}
+
+${ignore}
+`,
+  };
+}
+
+export async function sendReauthenticationEmail(ctx: AuthContext, to: string, code: string, undo: () => Promise<unknown>): Promise<void> {
+  const mailer = ctx.mailer;
+  if (!mailer) {
+    await undo();
+    throw AuthErrors.emailProviderDisabled();
+  }
+  const rendered = renderReauthenticationEmail(code);
+  await runOrUndo(ctx, () => mailer.send({ to, ...rendered }), undo);
+}
+
+/**
+ * Sends the code by SMS; returns the provider's message id when it gave one. `phone` may be the
+ * stored form ("233241234567", as in auth.users.phone) or "+E.164": providers always get the
+ * "+" form, which is all the delivery layer accepts.
+ */
+export async function sendSms(ctx: AuthContext, phone: string, code: string, undo: () => Promise<unknown>): Promise<string | undefined> {
+  const e164 = phone.startsWith("+") ? phone : toE164(phone);
   const sms = ctx.sms;
   if (!sms) {
     await undo();

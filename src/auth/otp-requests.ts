@@ -4,6 +4,7 @@
 import type postgres from "postgres";
 import type { AuthContext, Client } from "./context.ts";
 import { takeSend } from "./context.ts";
+import { issueEmailChange, sendEmailChange } from "./email-change.ts";
 import { AuthErrors } from "./errors.ts";
 import { normaliseEmail, normalisePhoneNumber, toE164 } from "./input.ts";
 import { requireMailer, requireSms, sendEmail, sendSms } from "./messages.ts";
@@ -33,7 +34,6 @@ interface Issued {
 async function markSent(tx: postgres.TransactionSql, userId: string, type: TokenType): Promise<void> {
   if (type === "recovery_token") await tx`update auth.users set recovery_sent_at = now() where id = ${userId}`;
   else if (type === "confirmation_token") await tx`update auth.users set confirmation_sent_at = now() where id = ${userId}`;
-  else if (type === "email_change_token_new") await tx`update auth.users set email_change_sent_at = now() where id = ${userId}`;
   else if (type === "phone_change_token") await tx`update auth.users set phone_change_sent_at = now() where id = ${userId}`;
 }
 
@@ -123,50 +123,22 @@ export async function resend(
   client: Client,
   input: { type: ResendType; email?: string; phone?: string; pkce: Pkce; redirectTo: string },
 ): Promise<{ message_id?: string }> {
-  if (input.type === "signup" || input.type === "email_change") {
+  if (input.type === "email_change") return resendEmailChange(ctx, client, input);
+  if (input.type === "signup") {
     if (!input.email) throw AuthErrors.validation("Resending this type requires an email");
     const email = normaliseEmail(input.email);
     requireMailer(ctx);
     takeSend(ctx, "email", email);
     const issued = await ctx.db.sql.begin(async (tx) => {
-      let user: UserRow | undefined;
-      let to: string;
-      let type: TokenType;
-      if (input.type === "signup") {
-        user = (await findUser(tx, { email })) ?? undefined;
-        if (!user || user.email_confirmed_at) return null;
-        to = email;
-        type = "confirmation_token";
-      } else {
-        const rows: UserRow[] = await tx.unsafe(
-          `select ${USER_COLUMNS} from auth.users u where (u.email = $1 or u.email_change = $1) and coalesce(u.email_change, '') <> '' limit 1`,
-          [email],
-        );
-        user = rows[0];
-        if (!user) return null;
-        to = user.email_change!;
-        type = "email_change_token_new";
-      }
-      const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, type === "confirmation_token" ? "email/signup" : "email_change") : null;
-      const token = await issueToken(ctx, tx, user.id, type, to, flowId);
-      await markSent(tx, user.id, type);
-      return { issued: { user, token, created: false, confirmed: false } satisfies Issued, to };
+      const user = await findUser(tx, { email });
+      if (!user || user.email_confirmed_at) return null;
+      const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, "email/signup") : null;
+      const token = await issueToken(ctx, tx, user.id, "confirmation_token", email, flowId);
+      await markSent(tx, user.id, "confirmation_token");
+      return { user, token, created: false, confirmed: false } satisfies Issued;
     });
     if (issued) {
-      const signup = input.type === "signup";
-      await sendEmail(
-        ctx,
-        client,
-        {
-          kind: signup ? "confirmation" : "emailChange",
-          to: issued.to,
-          token: issued.issued.token,
-          type: signup ? "signup" : "email_change",
-          redirectTo: input.redirectTo,
-          newEmail: signup ? undefined : issued.to,
-        },
-        undoFor(ctx, issued.issued),
-      );
+      await sendEmail(ctx, client, { kind: "confirmation", to: email, token: issued.token, type: "signup", redirectTo: input.redirectTo }, undoFor(ctx, issued));
     }
     return {};
   }
@@ -192,4 +164,29 @@ export async function resend(
   if (!issued) return {};
   const messageId = await sendSms(ctx, toE164(phone), issued.token.code, undoFor(ctx, issued));
   return messageId ? { message_id: messageId } : {};
+}
+
+/**
+ * Resend of a pending email change (either address may be given): fresh tokens for every address
+ * that must confirm, and the confirmation count starts again, as GoTrue's sendEmailChange does.
+ * A failed send removes the tokens but leaves the change pending.
+ */
+async function resendEmailChange(ctx: AuthContext, client: Client, input: { email?: string; pkce: Pkce; redirectTo: string }): Promise<Record<string, never>> {
+  if (!input.email) throw AuthErrors.validation("Resending this type requires an email");
+  const email = normaliseEmail(input.email);
+  requireMailer(ctx);
+  takeSend(ctx, "email", email);
+  const issued = await ctx.db.sql.begin(async (tx) => {
+    const rows: UserRow[] = await tx.unsafe(
+      `select ${USER_COLUMNS} from auth.users u where (u.email = $1 or u.email_change = $1) and coalesce(u.email_change, '') <> ''
+       order by (u.email = $1) desc, u.email_change_sent_at desc nulls last limit 1`,
+      [email],
+    );
+    const user = rows[0];
+    if (!user) return null;
+    const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, "email_change") : null;
+    return { userId: user.id, tokens: await issueEmailChange(ctx, tx, user, user.email_change!, flowId) };
+  });
+  if (issued) await sendEmailChange(ctx, client, issued.userId, issued.tokens, input.redirectTo, false);
+  return {};
 }

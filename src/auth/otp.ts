@@ -32,6 +32,14 @@ export const ACCEPTS: Record<VerifyType, TokenType[]> = {
   phone_change: ["phone_change_token"],
 };
 
+/**
+ * Link tokens of a PKCE flow start with this (as GoTrue's do), so GET /verify knows the flow type
+ * even when the token is unknown or spent, and can put an error in the query string as well.
+ */
+export const PKCE_PREFIX = "pkce_";
+
+export const isPkceLinkToken = (token: string | undefined): boolean => token !== undefined && token.startsWith(PKCE_PREFIX);
+
 export interface IssuedToken {
   id: string;
   code: string;
@@ -53,7 +61,7 @@ export async function issueToken(
   flowStateId: string | null = null,
 ): Promise<IssuedToken> {
   const code = numericCode(deps.config.auth.otp.length);
-  const linkToken = randomToken();
+  const linkToken = flowStateId ? `${PKCE_PREFIX}${randomToken()}` : randomToken();
   const id = crypto.randomUUID();
   const [row] = await q<{ id: string }[]>`
     insert into auth.one_time_tokens (id, user_id, token_type, token_hash, relates_to, link_hash, attempts, expires_at, flow_state_id, created_at, updated_at)
@@ -93,14 +101,23 @@ export async function consumeLinkToken(tx: Q, linkToken: string, accepts: TokenT
 }
 
 /**
- * Consumes a numeric code the user typed for `relatesTo`. A wrong code counts against every live
- * candidate row of the user; a row at the attempt limit is deleted. Null on failure: the caller
- * must still commit, so that the attempt is counted, and answer otp_expired after.
+ * Consumes a numeric code the user typed, sent to one of `relatesTo` (an address or a number, or
+ * both addresses of an email change). A wrong code counts against every live candidate row of the
+ * user; a row at the attempt limit is deleted. Null on failure: the caller must still commit, so
+ * that the attempt is counted, and answer otp_expired after.
  */
-export async function consumeCode(deps: OtpDeps, tx: Q, userId: string, relatesTo: string, code: string, accepts: TokenType[]): Promise<ConsumedToken | null> {
-  const rows = await tx<{ id: string; token_type: TokenType; token_hash: string; flow_state_id: string | null }[]>`
-    select id, token_type::text as token_type, token_hash, flow_state_id from auth.one_time_tokens
-    where user_id = ${userId} and relates_to = ${relatesTo} and token_type = any(${accepts}::auth.one_time_token_type[])
+export async function consumeCode(
+  deps: OtpDeps,
+  tx: Q,
+  userId: string,
+  relatesTo: string | readonly string[],
+  code: string,
+  accepts: TokenType[],
+): Promise<ConsumedToken | null> {
+  const targets = typeof relatesTo === "string" ? [relatesTo] : [...relatesTo];
+  const rows = await tx<{ id: string; token_type: TokenType; token_hash: string; relates_to: string; flow_state_id: string | null }[]>`
+    select id, token_type::text as token_type, token_hash, relates_to, flow_state_id from auth.one_time_tokens
+    where user_id = ${userId} and relates_to = any(${targets}::text[]) and token_type = any(${accepts}::auth.one_time_token_type[])
       and expires_at > now() and attempts < ${deps.config.auth.otp.maxAttempts}
     for update`;
   // Compare against every candidate (constant work whether or not the first one matches).
@@ -115,7 +132,7 @@ export async function consumeCode(deps: OtpDeps, tx: Q, userId: string, relatesT
     return null;
   }
   await tx`delete from auth.one_time_tokens where id = ${match.id}`;
-  return { userId, tokenType: match.token_type, relatesTo, flowStateId: match.flow_state_id };
+  return { userId, tokenType: match.token_type, relatesTo: match.relates_to, flowStateId: match.flow_state_id };
 }
 
 /** Deletes expired tokens, stale PKCE flows and long-revoked refresh tokens. */

@@ -33,9 +33,12 @@ export interface UserRow {
   recovery_sent_at: Date | null;
   email_change_sent_at: Date | null;
   email_change: string | null;
+  /** Confirmations received for the pending email change (0 or 1; see email-change.ts). */
+  email_change_confirm_status: number;
   phone_change: string | null;
   phone_change_sent_at: Date | null;
   invited_at: Date | null;
+  reauthentication_sent_at: Date | null;
   last_sign_in_at: Date | null;
   raw_app_meta_data: Record<string, unknown> | null;
   raw_user_meta_data: Record<string, unknown> | null;
@@ -54,8 +57,8 @@ export interface UserRow {
  */
 export const USER_COLUMNS = `u.id, u.aud, u.role, u.email, u.phone, u.username, u.encrypted_password,
   u.email_confirmed_at, u.phone_confirmed_at, u.confirmed_at, u.confirmation_sent_at, u.recovery_sent_at,
-  u.email_change_sent_at, u.email_change, u.phone_change, u.phone_change_sent_at, u.invited_at,
-  u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data, u.created_at, u.updated_at,
+  u.email_change_sent_at, u.email_change, coalesce(u.email_change_confirm_status, 0)::int as email_change_confirm_status,
+  u.phone_change, u.phone_change_sent_at, u.invited_at, u.reauthentication_sent_at, u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data, u.created_at, u.updated_at,
   u.banned_until, u.deleted_at, u.is_anonymous, u.is_sso_user,
   coalesce((select json_agg(json_build_object(
       'identity_id', i.id, 'id', i.provider_id, 'user_id', i.user_id, 'identity_data', i.identity_data,
@@ -87,6 +90,7 @@ export function userJson(u: UserRow): UserJson {
     phone_change_sent_at: iso(u.phone_change_sent_at),
     new_phone: u.phone_change || undefined,
     invited_at: iso(u.invited_at),
+    reauthentication_sent_at: iso(u.reauthentication_sent_at),
     last_sign_in_at: iso(u.last_sign_in_at),
     app_metadata: u.raw_app_meta_data ?? {},
     user_metadata: u.raw_user_meta_data ?? {},

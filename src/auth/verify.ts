@@ -1,8 +1,10 @@
 // Verification of a one-time code or link: consume the token, apply what it proves (an address
 // confirmed, an email or phone changed, a password reset allowed) and sign the user in — or, for a
-// PKCE flow followed by link, hand out the authorisation code for the redirect.
+// PKCE flow followed by link, hand out the authorisation code for the redirect. The first of the two
+// confirmations of a secure email change signs nobody in: it answers with GoTrue's message.
 import type postgres from "postgres";
 import type { AuthContext, Client } from "./context.ts";
+import { SINGLE_CONFIRMATION_ACCEPTED, confirmEmailChange, emailChangeAddresses } from "./email-change.ts";
 import { AuthErrors } from "./errors.ts";
 import { normaliseEmail, normalisePhoneNumber } from "./input.ts";
 import { ACCEPTS, consumeCode, consumeLinkToken, type ConsumedToken, type VerifyType } from "./otp.ts";
@@ -20,7 +22,11 @@ export interface VerifyInput {
   phone?: string;
 }
 
-export type Verified = { session: SessionJson; authCode?: undefined } | { authCode: string; session?: undefined };
+export type Verified =
+  | { session: SessionJson; authCode?: undefined; message?: undefined }
+  | { authCode: string; session?: undefined; message?: undefined }
+  /** The first confirmation of a secure email change: nothing to sign in with yet. */
+  | { message: string; session?: undefined; authCode?: undefined };
 
 const METHOD: Record<VerifyType, AuthMethod> = {
   signup: "otp",
@@ -35,18 +41,21 @@ const METHOD: Record<VerifyType, AuthMethod> = {
 
 type Tx = postgres.TransactionSql;
 
-/** The user a typed code is for, and the address the code was sent to. */
-async function codeTarget(ctx: AuthContext, tx: Tx, input: VerifyInput): Promise<{ user: UserRow; relatesTo: string } | null> {
+/** The user a typed code is for, and the addresses the code may have been sent to. */
+async function codeTarget(ctx: AuthContext, tx: Tx, input: VerifyInput): Promise<{ user: UserRow; relatesTo: string | string[] } | null> {
   if (input.email) {
     const email = normaliseEmail(input.email);
     if (input.type === "email_change") {
-      // Either address may be given (GoTrue's FindUserForEmailChange); the code went to the new one.
+      // Either address may be given (GoTrue's FindUserForEmailChange), with either code: the new
+      // address's, or in secure mode the current address's. An account's own address wins over
+      // someone else's pending change to it.
       const rows: UserRow[] = await tx.unsafe(
-        `select ${USER_COLUMNS} from auth.users u where (u.email_change = $1 or u.email = $1) and coalesce(u.email_change, '') <> '' limit 1`,
+        `select ${USER_COLUMNS} from auth.users u where (u.email_change = $1 or u.email = $1) and coalesce(u.email_change, '') <> ''
+         order by (u.email = $1) desc, u.email_change_sent_at desc nulls last limit 1`,
         [email],
       );
       const user = rows[0];
-      return user ? { user, relatesTo: user.email_change! } : null;
+      return user ? { user, relatesTo: emailChangeAddresses(user) } : null;
     }
     const user = await findUser(tx, { email });
     return user ? { user, relatesTo: email } : null;
@@ -63,41 +72,41 @@ async function codeTarget(ctx: AuthContext, tx: Tx, input: VerifyInput): Promise
   throw AuthErrors.validation("Verify requires an email or a phone number with the token, or a token_hash");
 }
 
-/** What a consumed token proves. */
-async function applyToken(tx: Tx, consumed: ConsumedToken): Promise<void> {
+/**
+ * What a consumed token proves. False when it proves nothing any more (an email change that was
+ * superseded or cancelled) and "pending" for the first of two email-change confirmations.
+ */
+async function applyToken(ctx: AuthContext, tx: Tx, consumed: ConsumedToken): Promise<boolean | "pending"> {
   const { userId, relatesTo } = consumed;
   switch (consumed.tokenType) {
     case "confirmation_token":
     case "recovery_token":
       if (relatesTo.includes("@")) await confirmEmail(tx, userId);
       else await confirmPhone(tx, userId);
-      return;
+      return true;
     case "email_change_token_new":
     case "email_change_token_current": {
-      try {
-        await tx`update auth.users set email = email_change, email_change = '', email_change_sent_at = null,
-                   email_confirmed_at = coalesce(email_confirmed_at, now()), is_anonymous = false, updated_at = now()
-                 where id = ${userId} and email_change = ${relatesTo}`;
-      } catch (err) {
-        if ((err as { code?: string }).code === "23505") throw AuthErrors.emailExists();
-        throw err;
-      }
-      await ensureIdentity(tx, userId, "email", { email: relatesTo, email_verified: true });
-      return;
+      const outcome = await confirmEmailChange(ctx, tx, consumed);
+      return outcome === null ? false : outcome === "pending" ? "pending" : true;
     }
-    case "phone_change_token":
+    case "phone_change_token": {
+      let changed: readonly unknown[];
       try {
-        await tx`update auth.users set phone = phone_change, phone_change = '', phone_change_sent_at = null,
+        changed = await tx`update auth.users set phone = phone_change, phone_change = '', phone_change_sent_at = null,
                    phone_confirmed_at = now(), is_anonymous = false, updated_at = now()
-                 where id = ${userId} and phone_change = ${relatesTo}`;
+                 where id = ${userId} and phone_change = ${relatesTo} returning id`;
       } catch (err) {
         if ((err as { code?: string }).code === "23505") throw AuthErrors.phoneExists();
         throw err;
       }
+      // The change was superseded or cancelled since this code was sent.
+      if (changed.length === 0) return false;
       await ensureIdentity(tx, userId, "phone", { phone: relatesTo, phone_verified: true });
-      return;
+      return true;
+    }
     case "reauthentication_token":
-      return;
+      // Never accepted by /verify (see ACCEPTS): PUT /user spends it.
+      return false;
   }
 }
 
@@ -122,7 +131,9 @@ export async function verifyToken(ctx: AuthContext, client: Client, input: Verif
     const user = await findUser(tx, { id: consumed.userId });
     if (!user || user.deleted_at) return null;
     if (isBanned(user)) throw AuthErrors.userBanned();
-    await applyToken(tx, consumed);
+    const applied = await applyToken(ctx, tx, consumed);
+    if (!applied) return null;
+    if (applied === "pending") return { message: SINGLE_CONFIRMATION_ACCEPTED };
     if (redirect && consumed.flowStateId) return { authCode: await issueAuthCode(tx, consumed.flowStateId) };
     return { session: await startSession(ctx, tx, user.id, METHOD[input.type], client) };
   });

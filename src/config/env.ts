@@ -46,6 +46,8 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "PLINTH_AUTH_ENABLE_ANONYMOUS", path: "auth.enableAnonymous", kind: "boolean", description: "Allow anonymous sign-ins" },
   { name: "PLINTH_AUTH_PASSWORD_MIN_LENGTH", path: "auth.password.minLength", kind: "number", description: "Minimum password length" },
   { name: "PLINTH_AUTH_OTP_EXPIRY", path: "auth.otp.expiry", kind: "number", description: "Seconds a one-time code stays valid" },
+  { name: "PLINTH_AUTH_SECURE_EMAIL_CHANGE", path: "auth.secureEmailChange", kind: "boolean", description: "Confirm email changes from both the current and the new address" },
+  { name: "PLINTH_AUTH_SECURE_PASSWORD_CHANGE", path: "auth.securePasswordChange", kind: "boolean", description: "Require a reauthentication nonce to change a password (sessions older than 24 h)" },
   { name: "PLINTH_SMS_TWILIO_ACCOUNT_SID", path: "sms.twilio.accountSid", kind: "string", description: "Twilio account SID" },
   { name: "PLINTH_SMS_TWILIO_AUTH_TOKEN", path: "sms.twilio.authToken", kind: "string", description: "Twilio auth token" },
   { name: "PLINTH_SMS_TWILIO_FROM", path: "sms.twilio.from", kind: "string", description: "Twilio sender number" },

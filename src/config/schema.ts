@@ -76,6 +76,16 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /**
+         * An email change is confirmed from both the current and the new address (GoTrue's secure
+         * email change); off, the new address alone confirms it.
+         */
+        secureEmailChange: bool.default(true),
+        /**
+         * A password change needs a nonce from GET /reauthenticate, unless the session was signed
+         * in within the last 24 hours (GoTrue's secure password change).
+         */
+        securePasswordChange: bool.default(false),
         /** Seconds within which a reused refresh token returns the current one instead of revoking. */
         refreshReuseInterval: z.coerce.number().int().min(0).max(3600).default(10),
         /** Per-IP buckets for the sensitive endpoints, and per-recipient buckets for sends. */

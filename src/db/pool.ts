@@ -4,6 +4,8 @@
 import postgres from "postgres";
 
 export type Sql = postgres.Sql;
+// What withPrincipal hands its callback: a reserved connection inside an explicit transaction. Typed as
+// postgres.js's TransactionSql so helpers work with either; savepoint()/prepare() are not available on it.
 export type Tx = postgres.TransactionSql;
 
 /** The roles a request may run as. Anything else in a JWT's `role` claim is refused at the gateway. */
@@ -59,12 +61,27 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
     max: opts.max ?? 10,
     async withPrincipal(principal, fn, request) {
       active++;
+      const conn = await sql.reserve();
       try {
-        return (await sql.begin(async (tx) => {
-          await setRequestContext(tx, principal, request);
-          return fn(tx);
-        })) as Awaited<ReturnType<typeof fn>>;
+        // Pipelined: BEGIN and the context setup are sent together with the callback's first query,
+        // so a one-statement request costs two round trips (that batch, then COMMIT) instead of the
+        // four of sql.begin(). postgres.js sends a connection's queries in the order they are started.
+        const setup = Promise.all([conn.unsafe("begin"), setRequestContext(conn, principal, request)]);
+        setup.catch(() => {}); // observed below; a failed setup also fails the callback's queries
+        let result: Awaited<ReturnType<typeof fn>>;
+        try {
+          result = await fn(conn as unknown as Tx);
+          await setup;
+        } catch (err) {
+          await conn.unsafe("rollback").catch(() => {});
+          // A refused role or claims makes every later query fail with "transaction is aborted":
+          // report the cause, not the symptom.
+          throw (await setup.then(() => null, (e: unknown) => e)) ?? err;
+        }
+        await conn.unsafe("commit");
+        return result;
       } finally {
+        conn.release();
         active--;
       }
     },
@@ -78,11 +95,11 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
  * nothing leaks to the next transaction on the same pooled connection. `set_config('role', …)` is
  * what `SET LOCAL ROLE` does, but takes a bind parameter.
  */
-async function setRequestContext(tx: Tx, principal: Principal, request: RequestInfo = {}): Promise<void> {
+function setRequestContext(tx: postgres.ReservedSql, principal: Principal, request: RequestInfo = {}): postgres.PendingQuery<postgres.Row[]> {
   const claims = principal.claims;
   const sub = typeof claims.sub === "string" ? claims.sub : "";
   const email = typeof claims.email === "string" ? claims.email : "";
-  await tx`select
+  return tx`select
     set_config('role', ${principal.role}, true),
     set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
     set_config('request.jwt.claim.sub', ${sub}, true),

@@ -1,4 +1,4 @@
-// Phone numbers to E.164, the only form stored in auth.users.phone and handed to SMS providers.
+// Phone numbers to +E.164, the form SMS providers are handed; auth stores the same digits without the "+" (src/auth/input.ts).
 //
 // Uses the `max` metadata: the default (`min`) set only checks lengths, so isValid() would accept
 // numbers in ranges no operator has ever assigned.

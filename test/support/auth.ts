@@ -63,3 +63,57 @@ export async function call(
   }
   return { status: res.status, body, headers: res.headers };
 }
+
+/** JWT claims of an access token (no verification: for assertions). */
+export const claimsOf = (jwt: string): Record<string, any> => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString());
+
+export interface InProcessAuth {
+  /** A JSON request through the gateway (anon key unless `bearer`). */
+  call(method: string, path: string, body?: unknown, bearer?: string): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * An auth service with injected mail and SMS doubles, behind a real gateway, in this process, on an
+ * existing test server's database (no port, no new database): for what the sinks cannot show, such
+ * as the exact address a provider was handed, or a failing mailer.
+ */
+export async function inProcessAuth(
+  srv: { database: { db: import("../../src/db/pool.ts").Database; url: string }; secret: string; keys: { anon: string } },
+  overrides: import("../../src/config/schema.ts").ConfigInput,
+  providers: { mailer?: import("../../src/delivery/index.ts").Mailer | null; sms?: import("../../src/delivery/index.ts").SmsSender | null },
+): Promise<InProcessAuth> {
+  const { createAuthService } = await import("../../src/auth/service.ts");
+  const { createRoutes } = await import("../../src/http/routes.ts");
+  const { createGateway } = await import("../../src/http/gateway.ts");
+  const { Metrics } = await import("../../src/http/metrics.ts");
+  const { silentLogger } = await import("../../src/log.ts");
+  const { testConfig } = await import("./app.ts");
+  const config = testConfig({ rateLimit: { enabled: false }, ...overrides });
+  const db = srv.database.db;
+  const svc = await createAuthService(
+    { config, db, log: silentLogger, jwtSecret: srv.secret, dbUrl: srv.database.url },
+    { mailer: providers.mailer ?? null, sms: providers.sms ?? null },
+  );
+  const metrics = new Metrics();
+  const routes = createRoutes({ db, metrics, log: silentLogger, isServing: () => true, databaseLabel: "test", services: [svc.routes] });
+  const gw = createGateway({ config, jwtSecret: srv.secret, log: silentLogger, metrics, handle: (r) => routes.handle(r) });
+  return {
+    async call(method, path, body, bearer) {
+      const res = await gw.fetch(
+        new Request(`http://localhost/auth/v1${path}`, {
+          method,
+          headers: { apikey: srv.keys.anon, authorization: `Bearer ${bearer ?? srv.keys.anon}`, "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+        { requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 1 }) },
+      );
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    },
+    async stop() {
+      await svc.stop?.();
+      gw.close();
+    },
+  };
+}

@@ -18,7 +18,7 @@ export interface TestServer {
 
 /** Starts a server for the calling test file; it is stopped when the file's tests end. */
 export async function startTestServer(overrides: ConfigInput = {}): Promise<TestServer> {
-  const database = await freshDatabase();
+  const database = await freshDatabase({ autoDrop: false });
   const config = testConfig({
     port: 0,
     ...overrides,
@@ -31,6 +31,10 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
     log: createLogger(process.env.PLINTH_TEST_LOG ? "debug" : "silent"),
     banner: () => {},
   });
-  afterAll(() => server.stop());
+  // Stop first, then drop: the server's realtime replication slot must be gone before the database.
+  afterAll(async () => {
+    await server.stop();
+    await database.drop();
+  });
   return { url: server.url, keys: apiKeys(TEST_SECRET), server, database, secret: TEST_SECRET };
 }

@@ -1,7 +1,7 @@
 // /admin/users[...], /admin/generate_link and /invite: service_role only.
 import { Elysia } from "elysia";
 import { z } from "zod";
-import { LINK_TYPES, createUser, deleteUser, generateLink, getUser, invite, listUsers, requireServiceRole, updateUserById, type LinkType } from "../admin.ts";
+import { LINK_TYPES, createUser, deleteUser, generateLink, getUser, invite, listUsers, parseSort, requireServiceRole, updateUserById, type LinkType } from "../admin.ts";
 import type { AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { metadata, optString, parseBody } from "../input.ts";
@@ -55,12 +55,22 @@ export const adminRoutes = (ctx: AuthContext) =>
       admin(async (c) => {
         const page = positiveInt(c.query.page, 1, 1_000_000);
         const perPage = positiveInt(c.query.per_page, 50, 1000);
-        const { users, total } = await listUsers(ctx, page, perPage);
+        const search = new URL(c.request.url).searchParams;
+        const filter = search.get("filter") ?? undefined;
+        if (filter !== undefined && filter.length > 320) throw AuthErrors.validation("filter is too long");
+        const sortValues = search.getAll("sort");
+        const sort = parseSort(sortValues);
+        const { users, total } = await listUsers(ctx, { page, perPage, filter, sort });
         const last = Math.max(1, Math.ceil(total / perPage));
+        // auth-js reads the page as the first '=' value of each link and splits the header on ',':
+        // keep `page` first, and the rest percent-encoded (URLSearchParams encodes ',').
+        const rest = new URLSearchParams({ per_page: String(perPage) });
+        if (filter) rest.set("filter", filter);
+        for (const v of sortValues) rest.append("sort", v);
+        const link = (p: number) => `</admin/users?page=${p}&${rest.toString()}>`;
         const links: string[] = [];
-        // auth-js reads the page as the first '=' value of each link: keep `page` first.
-        if (page < last) links.push(`</admin/users?page=${page + 1}&per_page=${perPage}>; rel="next"`);
-        links.push(`</admin/users?page=${last}&per_page=${perPage}>; rel="last"`);
+        if (page < last) links.push(`${link(page + 1)}; rel="next"`);
+        links.push(`${link(last)}; rel="last"`);
         return reply({ users, aud: "authenticated" }, 200, { "x-total-count": String(total), link: links.join(", ") });
       }),
     )

@@ -1,7 +1,7 @@
-// GET /user, PUT /user, POST /logout: the bearer's own account.
+// GET /user, PUT /user, GET /reauthenticate, POST /logout: the bearer's own account.
 import { Elysia } from "elysia";
 import { z } from "zod";
-import { callerOf, currentUser, logout, updateUser } from "../account.ts";
+import { callerOf, currentUser, logout, reauthenticate, updateUser } from "../account.ts";
 import type { AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { metadata, optString, parseBody, pkceChallenge, pkceFields } from "../input.ts";
@@ -39,6 +39,7 @@ export const userRoutes = (ctx: AuthContext) =>
           phone: body.phone,
           password: body.password,
           currentPassword: body.current_password,
+          nonce: body.nonce,
           data: body.data,
           appMetadata: body.app_metadata,
           pkce: pkceChallenge(body),
@@ -46,6 +47,10 @@ export const userRoutes = (ctx: AuthContext) =>
         });
         return reply(user);
       }),
+    )
+    .get(
+      "/reauthenticate",
+      guarded(async (c) => reply(await reauthenticate(ctx, callerOf(principalOf(c.request))))),
     )
     .post(
       "/logout",

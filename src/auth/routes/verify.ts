@@ -6,7 +6,7 @@ import { isPlinthError } from "../../errors.ts";
 import { takeIp, type AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { optString, parseBody } from "../input.ts";
-import { VERIFY_TYPES, type VerifyType } from "../otp.ts";
+import { VERIFY_TYPES, isPkceLinkToken, type VerifyType } from "../otp.ts";
 import { verifyToken } from "../verify.ts";
 import { clientOf, guarded, redirectOf } from "./http.ts";
 
@@ -40,6 +40,8 @@ export const verifyRoutes = (ctx: AuthContext) =>
           { type: verifyType(body.type), token: body.token, tokenHash: body.token_hash, email: body.email, phone: body.phone },
           false,
         );
+        // The first confirmation of a secure email change: GoTrue's {msg, code}, no session.
+        if (result.message) return reply({ msg: result.message, code: "200" });
         return reply(result.session);
       }),
     )
@@ -47,10 +49,18 @@ export const verifyRoutes = (ctx: AuthContext) =>
       const client = clientOf(ctx, c.request);
       const target = redirectOf(ctx, c);
       const type = c.query.type;
+      // PKCE links carry a marked token, so even a spent or unknown one is known to be PKCE: then,
+      // as GoTrue does, results go in the query string too (the fragment never reaches a server).
+      const pkce = isPkceLinkToken(c.query.token);
       try {
         takeIp(ctx, "verify", client.ip);
         const result = await verifyToken(ctx, client, { type: verifyType(type), token: c.query.token }, true);
         const url = new URL(target);
+        if (result.message) {
+          if (pkce) url.searchParams.set("message", result.message);
+          url.hash = new URLSearchParams({ message: result.message, sb: "" }).toString();
+          return seeOther(url.toString());
+        }
         if (result.authCode) {
           url.searchParams.set("code", result.authCode);
           return seeOther(url.toString());
@@ -70,13 +80,9 @@ export const verifyRoutes = (ctx: AuthContext) =>
       } catch (err) {
         if (!isPlinthError(err)) throw err;
         const url = new URL(target);
-        const params = new URLSearchParams({
-          error: OAUTH_ERROR[err.status] ?? "server_error",
-          error_code: err.code,
-          error_description: err.message,
-          sb: "",
-        });
-        url.hash = params.toString();
+        const error = { error: OAUTH_ERROR[err.status] ?? "server_error", error_code: err.code, error_description: err.message };
+        if (pkce) for (const [k, v] of Object.entries(error)) url.searchParams.set(k, v);
+        url.hash = new URLSearchParams({ ...error, sb: "" }).toString();
         return seeOther(url.toString());
       }
     });

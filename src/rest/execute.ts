@@ -1,0 +1,196 @@
+// The only part of the REST service that touches the database. It runs a plan's statement(s) in one
+// transaction as the caller (db.withPrincipal: role + claims set locally, so RLS and column grants
+// decide) and turns the rows into status, headers and body text. JSON is built by PostgreSQL and
+// passed through as text, so bigint/numeric precision is never lost in JavaScript.
+import type { Database, Principal, RequestInfo, Tx } from "../db/pool.ts";
+import { PlinthError } from "../errors.ts";
+import { fromPostgresError, invalidRange, maxAffectedViolation, singularity } from "./errors.ts";
+import { outputLabels } from "./sql/read.ts";
+import type { CallPlan, ReadPlan, WritePlan } from "./plan/types.ts";
+import type { PlannedRequest } from "./plan/index.ts";
+import { callStatement, INSERTED, plannedCountStatement, readStatement, tracksInserted, writeStatements, type Statement } from "./sql/statements.ts";
+
+export interface RestResult {
+  status: number;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+export interface ExecuteOptions {
+  /** Observes every statement before it runs (tests assert on identifiers and parameters). */
+  onStatement?: (s: Statement) => void;
+  /** Path prefix for Location headers, e.g. "/rest/v1". */
+  basePath?: string;
+}
+
+/** Thrown inside the transaction to roll it back while still answering with a result. */
+class Rollback {
+  constructor(readonly result: RestResult) {}
+}
+
+const CONTENT_TYPES = {
+  json: "application/json; charset=utf-8",
+  object: "application/vnd.pgrst.object+json; charset=utf-8",
+  csv: "text/csv; charset=utf-8",
+} as const;
+
+export async function executePlan(db: Database, principal: Principal, info: RequestInfo, planned: PlannedRequest, opts: ExecuteOptions = {}): Promise<RestResult> {
+  const { plan } = planned;
+  const run = async (tx: Tx, s: Statement) => {
+    opts.onStatement?.(s);
+    // Safe: statements come from sql/statements.ts — fixed SQL, cache-matched identifiers quoted by
+    // one function, and every request value as a $n parameter.
+    // Prepared: the statement text depends only on the request's shape, so repeated requests reuse
+    // the plan (and skip the extra describe round trip postgres.js makes for unprepared queries).
+    return tx.unsafe(s.text, s.params as string[], { prepare: true });
+  };
+  const authenticated = principal.role !== "anon";
+  try {
+    return await db.withPrincipal(
+      principal,
+      async (tx) => {
+        let result: RestResult;
+        if (plan.kind === "read") result = await executeRead(tx, run, plan);
+        else if (plan.kind === "write") result = await executeWrite(tx, run, plan, opts.basePath ?? "");
+        else result = await executeCall(tx, run, plan);
+        if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
+        if ((plan.kind === "write" || plan.kind === "call") && plan.rollback) throw new Rollback(result);
+        return result;
+      },
+      info,
+    );
+  } catch (e) {
+    if (e instanceof Rollback) return e.result;
+    if (e instanceof PlinthError) throw e;
+    const mapped = fromPostgresError(e, authenticated);
+    if (mapped) throw mapped;
+    throw e;
+  }
+}
+
+type Run = (tx: Tx, s: Statement) => Promise<readonly Record<string, unknown>[]>;
+
+async function plannedCount(tx: Tx, run: Run, plan: ReadPlan): Promise<number | null> {
+  const rows = await run(tx, plannedCountStatement(plan.root));
+  const planJson = rows[0]?.["QUERY PLAN"] as Array<{ Plan?: { "Plan Rows"?: number } }> | string | undefined;
+  const parsed = typeof planJson === "string" ? (JSON.parse(planJson) as Array<{ Plan?: { "Plan Rows"?: number } }>) : planJson;
+  const n = parsed?.[0]?.Plan?.["Plan Rows"];
+  return typeof n === "number" ? n : null;
+}
+
+function contentRange(offset: number, pageTotal: number, total: number | null): string {
+  const totalText = total === null ? "*" : String(total);
+  if (pageTotal === 0 || total === 0) return `*/${totalText}`;
+  return `${offset}-${offset + pageTotal - 1}/${totalText}`;
+}
+
+/** Status for a read: 206 when a count shows the page is partial, 416 past the end. */
+function rangeStatus(offset: number, pageTotal: number, total: number | null): number {
+  if (total === null) return 200;
+  if (offset > total && !(offset === 0 && total === 0)) return 416;
+  if (pageTotal < total) return 206;
+  return 200;
+}
+
+function mediaHeaders(media: { kind: string }): Record<string, string> {
+  const ct = CONTENT_TYPES[media.kind as keyof typeof CONTENT_TYPES] ?? CONTENT_TYPES.json;
+  return { "content-type": ct };
+}
+
+function csvHeader(labels: string[]): string {
+  return labels.map((l) => (/[",\n\r]/.test(l) ? `"${l.replaceAll('"', '""')}"` : l)).join(",");
+}
+
+async function executeRead(tx: Tx, run: Run, plan: ReadPlan): Promise<RestResult> {
+  let planned: number | null = null;
+  if (plan.count === "planned" || plan.count === "estimated") planned = await plannedCount(tx, run, plan);
+  const stmt = readStatement(plan);
+  const rows = await run(tx, stmt);
+  const row = rows[0]!;
+  const pageTotal = Number(row.page_total);
+  let total: number | null = null;
+  if (plan.count === "exact" || plan.count === "estimated") {
+    total = stmt.totalInSql ? Number(row.total) : plan.range.offset + pageTotal;
+    if (!stmt.totalInSql && plan.range.offset > 0 && pageTotal === 0) total = Number(row.total ?? 0);
+  }
+  if (plan.count === "planned") total = planned;
+  if (plan.count === "estimated" && planned !== null && planned > 1000) total = planned;
+  const offset = plan.range.offset;
+  if (total !== null && offset > 0 && offset >= total && pageTotal === 0 && !(total === 0 && offset === 0)) {
+    throw invalidRange(`An offset of ${offset} was requested, but there are only ${total} rows.`);
+  }
+  if (plan.media.kind === "object" && pageTotal !== 1) throw singularity(pageTotal);
+  const headers: Record<string, string> = { "content-range": contentRange(offset, pageTotal, total), ...mediaHeaders(plan.media) };
+  let body = plan.head ? null : String(row.body);
+  if (plan.media.kind === "csv" && body !== null) body = csvHeader(outputLabels(plan.root)) + "\n" + body;
+  return { status: rangeStatus(offset, pageTotal, total), headers, body };
+}
+
+async function executeWrite(tx: Tx, run: Run, plan: WritePlan, basePath: string): Promise<RestResult> {
+  const { plain, shaped } = writeStatements(plan);
+  let affected = 0;
+  let body: string | null = null;
+  let location: string | null = null;
+  let inserted: number | null = null;
+  const m = plan.mutation;
+  const tracking = m.kind === "insert" && tracksInserted(m);
+  if (shaped) {
+    const row = (await run(tx, shaped))[0]!;
+    affected = Number(row.page_total);
+    if (plan.representation === "representation") body = String(row.body);
+    if (typeof row.location === "string") location = row.location;
+    if (tracking) inserted = Number(row.inserted ?? 0);
+  } else {
+    for (const s of plain) {
+      const res = (await run(tx, s)) as unknown as { count: number };
+      affected += Number(res.count ?? 0);
+    }
+    if (tracking) {
+      // Fixed text, no parameters: reads the counter the upsert left in this transaction.
+      const [r] = await tx.unsafe(`select ${INSERTED} as inserted`);
+      inserted = Number(r?.inserted ?? 0);
+    }
+  }
+  if (plan.maxAffected !== undefined && affected > plan.maxAffected) throw maxAffectedViolation(affected);
+  const isInsert = plan.mutation.kind === "insert";
+  if (plan.media.kind === "object" && affected !== 1) throw singularity(affected);
+  const headers: Record<string, string> = {};
+  const total = plan.count ? String(affected) : "*";
+  headers["content-range"] = isInsert ? `*/${total}` : affected > 0 ? `0-${affected - 1}/${total}` : `*/${total}`;
+  if (location) {
+    const t = plan.mutation.target.table;
+    headers.location = `${basePath}/${encodeURIComponent(t.name)}?${location}`;
+  }
+  const put = m.kind === "insert" && m.put;
+  // Inserts answer 201, merging upserts that inserted nothing 200; PUT without a body 204.
+  const insertStatus = inserted !== null && inserted <= 0 ? 200 : 201;
+  if (body !== null) {
+    Object.assign(headers, mediaHeaders(plan.media));
+    if (plan.media.kind === "csv") body = csvHeader(outputLabels(plan.returning)) + "\n" + body;
+    return { status: isInsert ? insertStatus : 200, headers, body };
+  }
+  return { status: isInsert && !put ? insertStatus : 204, headers, body: null };
+}
+
+async function executeCall(tx: Tx, run: Run, plan: CallPlan): Promise<RestResult> {
+  // GET/HEAD calls run read-only, as PostgREST does: a volatile function that writes fails (405).
+  if (plan.readOnly) await tx.unsafe("set transaction read only");
+  const stmt = callStatement(plan);
+  const rows = await run(tx, stmt);
+  const row = rows[0]!;
+  if (stmt.shape === "void") {
+    return { status: 204, headers: {}, body: null };
+  }
+  const pageTotal = stmt.shape === "scalar" || stmt.shape === "single" ? 1 : Number(row.page_total);
+  if (plan.maxAffected !== undefined) {
+    if (!plan.routine.returnsSet) throw new PlinthError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is used with handling=strict");
+    if (pageTotal > plan.maxAffected) throw maxAffectedViolation(pageTotal);
+  }
+  let total: number | null = null;
+  if (plan.count) total = row.total === null || row.total === undefined ? plan.range.offset + pageTotal : Number(row.total);
+  if (plan.media.kind === "object" && Number(row.page_total) !== 1) throw singularity(Number(row.page_total));
+  const headers: Record<string, string> = { "content-range": contentRange(plan.range.offset, pageTotal, total), ...mediaHeaders(plan.media) };
+  let body = plan.head ? null : String(row.body);
+  if (plan.media.kind === "csv" && body !== null && plan.read) body = csvHeader(outputLabels(plan.read)) + "\n" + body;
+  return { status: rangeStatus(plan.range.offset, pageTotal, total), headers, body };
+}

@@ -1,0 +1,18 @@
+// The REST service: PostgREST's API under /rest/v1 over the schema cache of the exposed schemas.
+import { createSchemaCache } from "../schema-cache/index.ts";
+import type { Service, ServiceContext } from "../services.ts";
+import { restRoutes } from "./routes.ts";
+
+export async function createRestService(ctx: ServiceContext): Promise<Service> {
+  const cache = await createSchemaCache({
+    sql: ctx.db.sql,
+    listenUrl: ctx.dbUrl,
+    schemas: ctx.config.rest.schemas,
+    log: ctx.log,
+  });
+  return {
+    name: "rest",
+    routes: restRoutes({ db: ctx.db, cache, log: ctx.log, maxRows: ctx.config.rest.maxRows }),
+    stop: () => cache.stop(),
+  };
+}

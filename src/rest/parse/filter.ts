@@ -1,0 +1,227 @@
+// Horizontal filters: `col=op.value`, `not.`, `in.(…)`, `is.`, full-text search, quantifiers, and
+// the logic trees of `or=(…)` / `and=(…)` (also under an embed path: `rel.or=(…)`).
+import { QUANTIFIABLE, type EmbedPath, type FieldRef, type Filter, type LogicTree, type OpExpr, type Operation, type SimpleOp } from "./ast.ts";
+import { Cursor, fieldName, identifier, ParseFailure, quoted } from "./cursor.ts";
+import { jsonPath } from "./select.ts";
+import { parseError } from "../errors.ts";
+
+const SIMPLE_OPS: SimpleOp[] = ["neq", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"];
+const QUANT_OPS: SimpleOp[] = ["eq", "gte", "gt", "lte", "lt", "like", "ilike", "match", "imatch"];
+const FTS_OPS = ["fts", "plfts", "phfts", "wfts"] as const;
+const IS_VALUES = ["null", "not_null", "true", "false", "unknown"] as const;
+
+/** `a.b.c->x` → path [a, b], field c->x. */
+export function parseTreePath(key: string): { path: EmbedPath; field: FieldRef } {
+  const c = new Cursor(key);
+  try {
+    const names = [fieldName(c)];
+    while (c.eat(".")) names.push(fieldName(c));
+    const json = jsonPath(c);
+    c.end();
+    return { path: names.slice(0, -1), field: { name: names[names.length - 1]!, json } };
+  } catch (e) {
+    if (e instanceof ParseFailure) throw parseError("tree path", key, e.details);
+    throw e;
+  }
+}
+
+/** `op.value` as a query parameter value, or null when it has no operator (RPC arguments). */
+export function parseOpExpr(value: string, allowNoOp = false): OpExpr | null {
+  const c = new Cursor(value);
+  try {
+    return opExpr(c, "single");
+  } catch (e) {
+    if (e instanceof ParseFailure) {
+      if (allowNoOp) return null;
+      throw parseError("filter", value, e.details);
+    }
+    throw e;
+  }
+}
+
+type ValueMode = "single" | "logic";
+
+function opExpr(c: Cursor, mode: ValueMode): OpExpr {
+  let not = false;
+  if (c.startsWith("not.")) {
+    c.pos += 4;
+    not = true;
+  }
+  return { not, operation: operation(c, mode) };
+}
+
+function operation(c: Cursor, mode: ValueMode): Operation {
+  if (c.eat("in.")) return { op: "in", values: listValue(c) };
+  if (c.startsWith("isdistinct.")) {
+    c.pos += "isdistinct.".length;
+    return { op: "isdistinct", value: singleValue(c, mode) };
+  }
+  if (c.eat("is.")) {
+    const rest = c.text.slice(c.pos);
+    for (const v of IS_VALUES) {
+      if (rest.toLowerCase().startsWith(v)) {
+        c.pos += v.length;
+        if (mode === "single") c.end();
+        return { op: "is", value: v };
+      }
+    }
+    c.fail("isVal: (null, not_null, true, false, unknown)");
+  }
+  for (const op of FTS_OPS) {
+    if (c.startsWith(op + ".") || c.startsWith(op + "(")) {
+      c.pos += op.length;
+      let config: string | undefined;
+      if (c.eat("(")) {
+        config = identifier(c, "a text search configuration");
+        c.expect(")");
+      }
+      c.expect(".", "delimiter (.)");
+      return { op, config, value: singleValue(c, mode) };
+    }
+  }
+  for (const op of SIMPLE_OPS) {
+    if (c.startsWith(op + ".")) {
+      c.pos += op.length + 1;
+      return { op, value: singleValue(c, mode) };
+    }
+  }
+  for (const op of QUANT_OPS) {
+    if (!c.startsWith(op)) continue;
+    const save = c.pos;
+    c.pos += op.length;
+    let quant: "any" | "all" | undefined;
+    if (c.eat("(any)")) quant = "any";
+    else if (c.eat("(all)")) quant = "all";
+    if (!c.eat(".")) {
+      c.pos = save;
+      continue;
+    }
+    if (quant && !QUANTIFIABLE.has(op)) c.fail("operator (eq, gt, ...)");
+    return { op, quant, value: singleValue(c, mode) };
+  }
+  c.fail("operator (eq, gt, ...)");
+}
+
+function singleValue(c: Cursor, mode: ValueMode): string {
+  if (mode === "single") {
+    const v = c.text.slice(c.pos);
+    c.pos = c.text.length;
+    return v;
+  }
+  // Inside a logic tree: a quoted value, a {pg,array}, or everything up to , or ).
+  if (c.peek() === '"') {
+    const save = c.pos;
+    const v = quoted(c);
+    if (c.done || c.peek() === "," || c.peek() === ")") return v;
+    c.pos = save;
+  }
+  if (c.peek() === "{") {
+    const close = c.text.indexOf("}", c.pos);
+    const inner = close < 0 ? "" : c.text.slice(c.pos + 1, close);
+    if (close >= 0 && !inner.includes("{")) {
+      const v = c.text.slice(c.pos, close + 1);
+      c.pos = close + 1;
+      return v;
+    }
+  }
+  const start = c.pos;
+  // JSON values for cs/cd may contain brackets and quotes; stop only at an unnested , or ).
+  let depth = 0;
+  while (!c.done) {
+    const ch = c.peek();
+    if (ch === "[" ) depth++;
+    else if (ch === "]" && depth > 0) depth--;
+    else if (depth === 0 && (ch === "," || ch === ")")) break;
+    c.pos++;
+  }
+  return c.text.slice(start, c.pos);
+}
+
+/** `(a,"b,c",d)`. */
+function listValue(c: Cursor): string[] {
+  c.skipSpaces();
+  c.expect("(");
+  c.skipSpaces();
+  const values: string[] = [];
+  if (c.eat(")")) {
+    c.skipSpaces();
+    return values;
+  }
+  for (;;) {
+    let v: string | null = null;
+    if (c.peek() === '"') {
+      const save = c.pos;
+      const q = quoted(c);
+      if (c.peek() === "," || c.peek() === ")") v = q;
+      else c.pos = save;
+    }
+    if (v === null) {
+      const start = c.pos;
+      while (!c.done && c.peek() !== "," && c.peek() !== ")") c.pos++;
+      v = c.text.slice(start, c.pos);
+    }
+    values.push(v);
+    if (c.eat(",")) continue;
+    c.skipSpaces();
+    c.expect(")", '"," or ")"');
+    c.skipSpaces();
+    return values;
+  }
+}
+
+/** A logic parameter: key `or`, `not.and`, `rel.or`, `rel.not.or`; value `(f1,f2,and(f3,f4))`. */
+export function parseLogic(key: string, value: string): { path: EmbedPath; tree: LogicTree } {
+  const parts = key.split(".");
+  const op = parts[parts.length - 1] as "and" | "or";
+  const not = parts.includes("not");
+  const path = parts.slice(0, -1).filter((p) => p !== "not");
+  const c = new Cursor(value);
+  try {
+    c.skipSpaces();
+    c.expect("(");
+    const children = logicChildren(c, 0);
+    c.end();
+    return { path, tree: { kind: "logic", not, op, children } };
+  } catch (e) {
+    if (e instanceof ParseFailure) throw parseError("logic tree", value, e.details);
+    throw e;
+  }
+}
+
+const MAX_DEPTH = 32;
+
+function logicChildren(c: Cursor, depth: number): LogicTree[] {
+  if (depth > MAX_DEPTH) c.fail("less nesting");
+  const out: LogicTree[] = [];
+  for (;;) {
+    c.skipSpaces();
+    out.push(logicTree(c, depth));
+    c.skipSpaces();
+    if (c.eat(",")) continue;
+    c.expect(")", '"," or ")"');
+    c.skipSpaces();
+    return out;
+  }
+}
+
+function logicTree(c: Cursor, depth: number): LogicTree {
+  const save = c.pos;
+  // and(…), or(…), not.and(…), not.or(…)
+  let not = false;
+  if (c.startsWith("not.")) {
+    c.pos += 4;
+    not = true;
+  }
+  for (const op of ["and", "or"] as const) {
+    if (c.startsWith(op + "(")) {
+      c.pos += op.length + 1;
+      return { kind: "logic", not, op, children: logicChildren(c, depth + 1) };
+    }
+  }
+  c.pos = save;
+  const field: FieldRef = { name: fieldName(c), json: jsonPath(c) };
+  c.expect(".", "delimiter (.)");
+  const expr = opExpr(c, "logic");
+  const filter: Filter = { field, expr };
+  return { kind: "filter", filter };
+}

@@ -1,0 +1,92 @@
+// RPC plans: which overload a call means, its arguments, and how its result is shaped.
+import { tableKey, type Routine } from "../../schema-cache/types.ts";
+import type { QueryAst } from "../parse/ast.ts";
+import { ambiguousFunction, invalidBody, noFunction } from "../errors.ts";
+import { cached } from "../sql/ident.ts";
+import type { CallPlan } from "./types.ts";
+import type { PlanContext } from "./read.ts";
+
+const JSON_TYPES = new Set(["json", "jsonb"]);
+
+export interface ResolvedCall {
+  routine: Routine;
+  args: CallPlan["args"];
+  /** Query parameters consumed as arguments (not filters). */
+  argKeys: Set<string>;
+}
+
+const required = (r: Routine) => r.params.filter((p) => !p.hasDefault);
+const singleUnnamed = (r: Routine) => r.params.length === 1 && r.params[0]!.name === "";
+
+export function resolveCall(ctx: PlanContext, name: string, ast: QueryAst, post: { body: unknown } | null): ResolvedCall {
+  const overloads = ctx.cache.routines.get(tableKey(ctx.schema, name)) ?? [];
+  if (post) {
+    const body = post.body;
+    const isObject = typeof body === "object" && body !== null && !Array.isArray(body);
+    const keys = isObject ? Object.keys(body as object) : [];
+    const named = isObject
+      ? overloads.filter(
+          (r) =>
+            r.params.every((p) => p.name !== "") &&
+            keys.every((k) => r.params.some((p) => p.name === k)) &&
+            required(r).every((p) => keys.includes(p.name)),
+        )
+      : [];
+    const pick = choose(named, keys.length);
+    if (pick) {
+      const obj = body as Record<string, unknown>;
+      return {
+        routine: pick,
+        argKeys: new Set(),
+        args: {
+          kind: "named",
+          values: pick.params
+            .filter((p) => Object.hasOwn(obj, p.name))
+            .map((p) => ({ param: cached(p.name), type: p.type, value: obj[p.name], variadic: p.variadic })),
+        },
+      };
+    }
+    // One unnamed json/jsonb parameter takes the whole body.
+    const single = overloads.filter((r) => singleUnnamed(r) && JSON_TYPES.has(r.params[0]!.baseType));
+    if (single.length === 1) return { routine: single[0]!, argKeys: new Set(), args: { kind: "single", type: single[0]!.params[0]!.type, body } };
+    if (!isObject && body !== undefined) throw invalidBody("Empty or invalid json");
+    throw noFunction(ctx.schema, name, keys, true);
+  }
+  // GET/HEAD: query parameters named like parameters are arguments; the rest are filters.
+  const given = new Map<string, string>();
+  for (const [k, v] of ast.rpcArgs) given.set(k, v);
+  const noOpKeys = new Set(ast.rpcArgs.filter(([k]) => !ast.filters.some((f) => f.path.length === 0 && f.filter.field.name === k && f.filter.field.json.length === 0)).map(([k]) => k));
+  const candidates = overloads.filter((r) => {
+    if (!r.params.every((p) => p.name !== "")) return r.params.length === 0 && noOpKeys.size === 0;
+    const names = new Set(r.params.map((p) => p.name));
+    return [...noOpKeys].every((k) => names.has(k)) && required(r).every((p) => given.has(p.name));
+  });
+  const argCount = (r: Routine) => r.params.filter((p) => given.has(p.name)).length;
+  const pick = choose(candidates, Math.max(0, ...candidates.map(argCount)), argCount);
+  if (!pick) throw noFunction(ctx.schema, name, [...given.keys()], false);
+  const values = pick.params
+    .filter((p) => given.has(p.name))
+    .map((p) => ({ param: cached(p.name), type: p.type, value: getArgValue(given.get(p.name)!, p.baseType), variadic: p.variadic }));
+  return { routine: pick, argKeys: new Set(values.map((v) => v.param.name)), args: { kind: "named", values } };
+}
+
+/** A GET argument is text; json parameters get the parsed JSON when it parses. */
+function getArgValue(raw: string, baseType: string): unknown {
+  if (JSON_TYPES.has(baseType)) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+function choose(list: Routine[], argCount: number, count: (r: Routine) => number = () => argCount): Routine | null {
+  if (list.length === 0) return null;
+  if (list.length === 1) return list[0]!;
+  // Prefer the overload whose parameter count equals the arguments given (no defaults used).
+  const exact = list.filter((r) => r.params.length === count(r) && count(r) === argCount);
+  if (exact.length === 1) return exact[0]!;
+  throw ambiguousFunction(list.map((r) => `${r.schema}.${r.name}(${r.params.map((p) => `${p.name} => ${p.type}`).join(", ")})`));
+}

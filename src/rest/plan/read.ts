@@ -1,0 +1,214 @@
+// Read plans: the select tree resolved against the schema cache (columns, casts, relationships), with
+// filters, logic trees, orders and ranges attached to the node they address.
+import { tableKey, type Column, type SchemaCache, type Table } from "../../schema-cache/types.ts";
+import type { EmbedPath, FieldRef, LogicTree, OpExpr, OrderTerm, QueryAst, SelectItem } from "../parse/ast.ts";
+import {
+  aggregatesNotAllowed,
+  notEmbedded,
+  relatedOrderNotToOne,
+  tableNotFound,
+  unacceptableFilter,
+  undefinedColumn,
+  undefinedType,
+} from "../errors.ts";
+import { cached, label } from "../sql/ident.ts";
+import { findRelationship, isToMany } from "./relationship.ts";
+import type { Embed, PlannedCond, PlannedOrder, PlannedSelect, PlannedType, ReadNode, TableRef } from "./types.ts";
+import { PlinthError } from "../../errors.ts";
+
+export interface PlanContext {
+  cache: SchemaCache;
+  schema: string;
+  aggregatesEnabled: boolean;
+}
+
+export function tableRef(table: Table): TableRef {
+  return { table, schema: cached(table.schema), name: cached(table.name) };
+}
+
+export function lookupTable(ctx: PlanContext, name: string): Table {
+  const t = ctx.cache.tables.get(tableKey(ctx.schema, name));
+  if (!t) throw tableNotFound(ctx.schema, name, suggestTable(ctx, name));
+  return t;
+}
+
+function suggestTable(ctx: PlanContext, name: string): string | undefined {
+  let best: string | undefined;
+  let bestScore = 0.75;
+  for (const t of ctx.cache.tables.values()) {
+    if (t.schema !== ctx.schema) continue;
+    const s = similarity(name.toLowerCase(), t.name.toLowerCase());
+    if (s >= bestScore) {
+      bestScore = s;
+      best = t.name;
+    }
+  }
+  return best;
+}
+
+function similarity(a: string, b: string): number {
+  if (a === b) return 1;
+  if (a.length > 64 || b.length > 64) return 0;
+  const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return 1 - d[b.length]! / Math.max(a.length, b.length);
+}
+
+export function lookupColumn(table: Table, name: string): Column {
+  const c = table.columns.get(name);
+  if (!c) throw undefinedColumn(table.name, name);
+  return c;
+}
+
+export function planCast(ctx: PlanContext, name: string | undefined): PlannedType | undefined {
+  if (name === undefined) return undefined;
+  const t = ctx.cache.castTypes.get(name.toLowerCase().replace(/\s+/g, " "));
+  if (!t) throw undefinedType(name);
+  return { type: t, schema: cached(t.schema), name: cached(t.name) };
+}
+
+/** Builds the node tree for a select list over `table`. */
+export function planSelectTree(ctx: PlanContext, table: Table, items: SelectItem[]): ReadNode {
+  const node: ReadNode = { from: tableRef(table), select: [], embeds: [], where: [], order: [], hasAggregates: false };
+  for (const item of items) {
+    switch (item.kind) {
+      case "star":
+        for (const c of table.columnList) node.select.push({ kind: "column", column: c, col: cached(c.name), json: [], label: label(c.name) });
+        break;
+      case "count":
+        if (!ctx.aggregatesEnabled) throw aggregatesNotAllowed();
+        node.hasAggregates = true;
+        node.select.push({ kind: "count", aggCast: planCast(ctx, item.aggCast), label: label(item.alias ?? "count") });
+        break;
+      case "field": {
+        // `select=count` / `rel(count)` with no such column: PostgREST's backwards-compatible count().
+        if (item.field.name === "count" && !table.columns.has("count") && !item.field.json.length && !item.cast && !item.agg) {
+          if (!ctx.aggregatesEnabled) throw aggregatesNotAllowed();
+          node.hasAggregates = true;
+          node.select.push({ kind: "count", aggCast: planCast(ctx, item.aggCast), label: label(item.alias ?? "count") });
+          break;
+        }
+        const column = lookupColumn(table, item.field.name);
+        if (item.agg) {
+          if (!ctx.aggregatesEnabled) throw aggregatesNotAllowed();
+          node.hasAggregates = true;
+        }
+        node.select.push({
+          kind: "column",
+          column,
+          col: cached(column.name),
+          json: item.field.json,
+          cast: planCast(ctx, item.cast),
+          agg: item.agg,
+          aggCast: planCast(ctx, item.aggCast),
+          label: label(item.alias ?? (item.agg ? item.agg : defaultLabel(item.field))),
+        });
+        break;
+      }
+      case "embed":
+        node.embeds.push(planEmbed(ctx, table, item));
+        break;
+    }
+  }
+  return node;
+}
+
+function defaultLabel(f: FieldRef): string {
+  for (let i = f.json.length - 1; i >= 0; i--) if (!f.json[i]!.index) return f.json[i]!.key;
+  return f.name;
+}
+
+function planEmbed(ctx: PlanContext, parent: Table, item: Extract<SelectItem, { kind: "embed" }>): Embed {
+  const rel = findRelationship(ctx.cache, parent, item.name, item.hint, ctx.schema);
+  const node = planSelectTree(ctx, rel.target, item.children);
+  const toMany = isToMany(rel);
+  const outName = item.alias ?? item.name;
+  return {
+    label: label(outName),
+    pathName: outName,
+    rel,
+    junction: rel.kind === "m2m" ? tableRef(rel.junction) : undefined,
+    join: item.join ?? "left",
+    spread: item.spread,
+    toMany,
+    empty: item.children.length === 0,
+    node,
+  };
+}
+
+/** The node at an embed path, by alias (or name when no alias was given). */
+export function nodeAt(root: ReadNode, path: EmbedPath): ReadNode {
+  let node = root;
+  for (const name of path) {
+    const e = node.embeds.find((x) => x.pathName === name);
+    if (!e) throw notEmbedded(name);
+    node = e.node;
+  }
+  return node;
+}
+
+export function planCond(node: ReadNode, field: FieldRef, expr: OpExpr): PlannedCond {
+  const embed = field.json.length === 0 ? node.embeds.find((e) => e.pathName === field.name) : undefined;
+  if (embed && !node.from.table.columns.has(field.name)) {
+    if (expr.operation.op === "is" && (expr.operation.value === "null" || expr.operation.value === "not_null")) {
+      const isNull = (expr.operation.value === "null") !== expr.not;
+      return { kind: "embedNull", embed, isNull };
+    }
+    throw unacceptableFilter(field.name);
+  }
+  const column = lookupColumn(node.from.table, field.name);
+  return { kind: "filter", column, col: cached(column.name), json: field.json, expr };
+}
+
+export function planLogic(node: ReadNode, tree: LogicTree): PlannedCond {
+  if (tree.kind === "filter") return planCond(node, tree.filter.field, tree.filter.expr);
+  return { kind: "logic", not: tree.not, op: tree.op, children: tree.children.map((c) => planLogic(node, c)) };
+}
+
+function planOrder(node: ReadNode, term: OrderTerm): PlannedOrder {
+  if (term.relation) {
+    const embed = node.embeds.find((e) => e.pathName === term.relation);
+    if (!embed) throw notEmbedded(term.relation);
+    if (embed.toMany) throw relatedOrderNotToOne(node.from.table.name, term.relation);
+    const column = lookupColumn(embed.node.from.table, term.field.name);
+    return { col: cached(column.name), json: term.field.json, direction: term.direction, nulls: term.nulls, embed };
+  }
+  const column = lookupColumn(node.from.table, term.field.name);
+  return { col: cached(column.name), json: term.field.json, direction: term.direction, nulls: term.nulls };
+}
+
+/** Attaches the query's filters, logic, orders and embedded ranges to the tree. */
+export function attachQuery(root: ReadNode, ast: QueryAst, opts: { skipRootFilters?: Set<string> } = {}): void {
+  for (const { path, filter } of ast.filters) {
+    if (path.length === 0 && filter.field.json.length === 0 && opts.skipRootFilters?.has(filter.field.name)) continue;
+    const node = nodeAt(root, path);
+    node.where.push(planCond(node, filter.field, filter.expr));
+  }
+  for (const { path, tree } of ast.logic) {
+    const node = nodeAt(root, path);
+    node.where.push(planLogic(node, tree));
+  }
+  for (const { path, terms } of ast.order) {
+    const node = nodeAt(root, path);
+    node.order.push(...terms.map((t) => planOrder(node, t)));
+  }
+  for (const [key, r] of ast.ranges) {
+    if (key === "") continue;
+    const node = nodeAt(root, key.split("."));
+    node.limit = r.limit;
+    node.offset = r.offset;
+  }
+}
+
+/** Whether any embed (at any depth) was requested with !inner: then the count must honour it. */
+export function assertPlainColumnsOnly(node: ReadNode, what: string): void {
+  if (node.hasAggregates) throw new PlinthError(400, "PGRST123", `Aggregates are not allowed in ${what}`);
+}

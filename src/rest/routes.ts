@@ -1,0 +1,123 @@
+// HTTP ↔ REST service, and nothing else: read the request into a RestRequest, plan it, execute it,
+// write the result. Errors are rendered here in PostgREST's shape ({code, message, details, hint}).
+import { Elysia } from "elysia";
+import type { Database, Principal } from "../db/pool.ts";
+import { isPlinthError, type PlinthError } from "../errors.ts";
+import { requestContext } from "../http/gateway.ts";
+import type { Logger } from "../log.ts";
+import type { LiveSchemaCache } from "../schema-cache/index.ts";
+import { executePlan, type ExecuteOptions } from "./execute.ts";
+import { openApiDocument } from "./openapi.ts";
+import { negotiate } from "./parse/headers.ts";
+import { planRequest, resolveSchema, type RestRequest } from "./plan/index.ts";
+
+export interface RestRouteDeps {
+  db: Database;
+  cache: LiveSchemaCache;
+  log: Logger;
+  maxRows?: number;
+  /** Test hook: observe statements. */
+  onStatement?: ExecuteOptions["onStatement"];
+}
+
+const PREFIX = "/rest/v1";
+
+export function restRoutes(deps: RestRouteDeps) {
+  const handle = async (request: Request): Promise<Response> => {
+    try {
+      return await serve(deps, request);
+    } catch (e) {
+      return renderRestError(e, deps.log, request);
+    }
+  };
+  return new Elysia({ prefix: PREFIX })
+    .get("/", ({ request }) => handle(request))
+    .all("/*", ({ request }) => handle(request), { parse: "none" });
+}
+
+async function serve(deps: RestRouteDeps, request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const rest = url.pathname.slice(PREFIX.length).replace(/^\/+/, "");
+  const segments = rest === "" ? [] : rest.split("/").map(safeDecode);
+  const principal: Principal = requestContext(request)?.principal ?? { role: "anon", claims: {} };
+  const headers = {
+    accept: request.headers.get("accept"),
+    prefer: request.headers.get("prefer") ? [request.headers.get("prefer")!] : [],
+    range: request.headers.get("range"),
+    acceptProfile: request.headers.get("accept-profile"),
+    contentProfile: request.headers.get("content-profile"),
+    contentType: request.headers.get("content-type"),
+  };
+  const method = request.method.toUpperCase();
+  const cache = deps.cache.current;
+
+  if (segments.length === 0) {
+    if (method !== "GET" && method !== "HEAD") return errorResponse(405, "PGRST117", `Unsupported HTTP method: ${method}`);
+    const schema = resolveSchema(cache, "GET", headers);
+    negotiate(headers.accept, { root: true });
+    const doc = openApiDocument(cache, schema, url);
+    return new Response(method === "HEAD" ? null : JSON.stringify(doc), { headers: { "content-type": "application/openapi+json; charset=utf-8" } });
+  }
+  let target: RestRequest["target"];
+  if (segments.length === 1 && segments[0]) target = { kind: "table", name: segments[0] };
+  else if (segments.length === 2 && segments[0] === "rpc" && segments[1]) target = { kind: "rpc", name: segments[1] };
+  else return errorResponse(404, "PGRST125", "Invalid path specified in request URL");
+
+  const hasBody = method !== "GET" && method !== "HEAD" && method !== "DELETE";
+  const body = hasBody ? await request.text() : null;
+  const planned = planRequest(
+    cache,
+    { method, target, query: [...url.searchParams], headers, body },
+    { maxRows: deps.maxRows },
+  );
+  const info = { method, path: url.pathname, headers: headerObject(request.headers) };
+  const result = await executePlan(deps.db, principal, info, planned, { onStatement: deps.onStatement, basePath: PREFIX });
+  const h = new Headers(result.headers);
+  // Tell the client which schema answered when it asked for one (PostgREST's Content-Profile).
+  if (headers.acceptProfile || headers.contentProfile) h.set("content-profile", planned.schema);
+  return new Response(method === "HEAD" ? null : result.body, { status: result.status, headers: h });
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+const SENSITIVE = new Set(["authorization", "apikey", "cookie"]);
+
+/** request.headers as PostgREST exposes them: lower-case names; credentials are left out. */
+function headerObject(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  h.forEach((v, k) => {
+    if (!SENSITIVE.has(k)) out[k] = v;
+  });
+  return out;
+}
+
+function errorResponse(status: number, code: string, message: string, details: unknown = null, hint: string | null = null, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ code, details, hint, message }), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+function renderRestError(e: unknown, log: Logger, request: Request): Response {
+  if (isPlinthError(e)) {
+    const err = e as PlinthError;
+    let details: unknown = err.details;
+    // PGRST201 lists the candidate relationships as a JSON array, as PostgREST does.
+    if (err.code === "PGRST201" && typeof details === "string") {
+      try {
+        details = JSON.parse(details);
+      } catch {
+        /* keep text */
+      }
+    }
+    return errorResponse(err.status, err.code, err.message, details, err.hint, err.headers);
+  }
+  log.error("rest error", { request_id: requestContext(request)?.id, error: e });
+  return errorResponse(500, "PGRST000", "Internal server error");
+}

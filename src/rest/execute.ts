@@ -46,6 +46,16 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
   };
   const authenticated = principal.role !== "anon";
   try {
+    if (plan.kind === "read" && plan.count !== "planned" && plan.count !== "estimated") {
+      // The common case, one statement that writes nothing: one round trip (see db.readAs).
+      const stmt = readStatement(plan);
+      opts.onStatement?.(stmt);
+      // Safe: as in run() below — fixed SQL, quoted cache-matched identifiers, values as parameters.
+      const rows = await db.readAs(principal, (tx) => tx.unsafe(stmt.text, stmt.params as string[], { prepare: true }), info);
+      const result = readResult(plan, stmt, rows, null);
+      if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
+      return result;
+    }
     return await db.withPrincipal(
       principal,
       async (tx) => {
@@ -106,6 +116,10 @@ async function executeRead(tx: Tx, run: Run, plan: ReadPlan): Promise<RestResult
   if (plan.count === "planned" || plan.count === "estimated") planned = await plannedCount(tx, run, plan);
   const stmt = readStatement(plan);
   const rows = await run(tx, stmt);
+  return readResult(plan, stmt, rows, planned);
+}
+
+function readResult(plan: ReadPlan, stmt: ReturnType<typeof readStatement>, rows: readonly Record<string, unknown>[], planned: number | null): RestResult {
   const row = rows[0]!;
   const pageTotal = Number(row.page_total);
   let total: number | null = null;

@@ -49,6 +49,29 @@ const bundledPg: import("bun").BunPlugin = {
   },
 };
 
+// libpg-query (the SQL guard's parser) finds its .wasm next to its own file at run time; inside the
+// binary that is this checkout's absolute path, which works here and nowhere else. Its loader takes
+// a `locateFile` option, but the package calls it without options at import, so that call is
+// rewritten to point at the wasm embedded as a file asset. The bundle uses the package's ESM entry
+// (wasm/index.js); the build fails loudly if a new version changes the call, and
+// test/binary.test.ts checks that the wasm bytes are inside the binary.
+const pgQueryWasm = createRequire(join(root, "package.json")).resolve("libpg-query/wasm/libpg-query.wasm");
+const embeddedPgQueryWasm: import("bun").BunPlugin = {
+  name: "plinth-libpg-query-wasm",
+  setup(build) {
+    build.onLoad({ filter: /libpg-query[\\/]wasm[\\/]index\.js$/ }, async (args) => {
+      const source = await Bun.file(args.path).text();
+      if (!/\bPgQueryModule\(\)/.test(source)) throw new Error(`build: libpg-query's loader changed (${args.path}); update scripts/build.ts`);
+      return {
+        loader: "js",
+        contents:
+          `import __plinthPgQueryWasm from ${JSON.stringify(pgQueryWasm)} with { type: "file" };\n` +
+          source.replace(/\bPgQueryModule\(\)/, "PgQueryModule({ locateFile: () => __plinthPgQueryWasm })"),
+      };
+    });
+  },
+};
+
 const result = await Bun.build({
   entrypoints: [join(root, "src", "main.ts")],
   compile: { outfile },
@@ -57,7 +80,7 @@ const result = await Bun.build({
   minify: true,
   target: "bun",
   define: { "process.env.NODE_ENV": '"production"' },
-  plugins: [bundledPg],
+  plugins: [bundledPg, embeddedPgQueryWasm],
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);

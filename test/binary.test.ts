@@ -65,6 +65,46 @@ describe("dist/plinth without node_modules", () => {
     expect(status[0]!.applied).toBe(true);
   });
 
+  test("serve runs the SQL guard: libpg-query's wasm is embedded", async () => {
+    // Without the build plugin the bundle would read the wasm from this checkout's node_modules by
+    // absolute path: it works here and nowhere else. So the bytes must be inside the binary.
+    const wasm = readFileSync(join(ROOT, "node_modules", "libpg-query", "wasm", "libpg-query.wasm"));
+    expect(readFileSync(bin).includes(wasm.subarray(1000, 5000))).toBe(true);
+    const { url } = await freshDatabase();
+    const secret = "binary-test-secret-binary-test-secret";
+    const keys = JSON.parse(run(["keys", "--json"], { PLINTH_JWT_SECRET: secret }).out) as { service_role: string };
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const proc = Bun.spawn([bin, "serve"], {
+      cwd: dir,
+      env: { ...clean, PLINTH_DB_URL: url, PLINTH_JWT_SECRET: secret, PLINTH_PORT: String(port), PLINTH_LOG_LEVEL: "warn" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      let status = 0;
+      for (let i = 0; i < 400 && status !== 200; i++) {
+        status = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
+        if (status !== 200) await Bun.sleep(50);
+      }
+      expect(status).toBe(200);
+      const sql = (query: string) =>
+        fetch(`http://127.0.0.1:${port}/admin/v1/sql`, {
+          method: "POST",
+          headers: { apikey: keys.service_role, "content-type": "application/json" },
+          body: JSON.stringify({ query }),
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as { code?: string; results?: { rows: unknown[] }[] } }));
+      const refused = await sql("select 1; /* hidden */ drop table if exists nothing");
+      expect(refused.status).toBe(409);
+      expect(refused.body.code).toBe("dangerous_statement");
+      const ok = await sql("select 1 as one");
+      expect(ok.status).toBe(200);
+      expect(ok.body.results![0]!.rows).toEqual([{ one: 1 }]);
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    }
+  }, 60_000);
+
   test("serve starts its bundled PostgreSQL, answers /health, and stops leaving nothing behind", async () => {
     const dataDir = join(dir, "data");
     mkdirSync(dataDir, { mode: 0o755 });

@@ -1,0 +1,69 @@
+// Errors of the admin API (/admin/v1): PlinthError with a stable code, plus structured `details`
+// (an array of dependents, of dangerous statements, a syntax error's position), which the app-wide
+// renderer cannot express. One renderer puts them on the wire as {code, message, details?}.
+import { PlinthError, isPlinthError, json } from "../errors.ts";
+
+export class AdminError extends PlinthError {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    /** Structured details, sent as-is (JSON). */
+    readonly data?: unknown,
+  ) {
+    super(status, code, message);
+    this.name = "AdminError";
+  }
+}
+
+export const AdminErrors = {
+  unauthorized: () => new AdminError(401, "unauthorized", "The admin API needs the service_role key"),
+  forbidden: () => new AdminError(403, "forbidden", "This key may not use the admin API"),
+  validation: (message: string, issues?: unknown) => new AdminError(400, "validation_failed", message, issues),
+  notFound: (what: string) => new AdminError(404, "not_found", `${what} not found`),
+  conflict: (code: string, message: string, details?: unknown) => new AdminError(409, code, message, details),
+};
+
+/** The wire body of an admin error. Internal errors never get here: they are logged and become 500. */
+export function renderAdminError(err: unknown): Response | null {
+  if (err instanceof AdminError) {
+    return json({ code: err.code, message: err.message, ...(err.data !== undefined ? { details: err.data } : {}) }, err.status, err.headers);
+  }
+  if (isPlinthError(err)) {
+    return json({ code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) }, err.status, err.headers);
+  }
+  const pg = postgresErrorOf(err);
+  if (pg) return renderAdminError(fromPostgres(pg));
+  return null;
+}
+
+/** The fields of a PostgreSQL error as postgres.js exposes them. */
+export interface PostgresErrorFields {
+  code: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+  position?: string | number;
+  where?: string;
+}
+
+export function postgresErrorOf(err: unknown): PostgresErrorFields | null {
+  if (!err || typeof err !== "object") return null;
+  const e = err as Record<string, unknown>;
+  if (e.name !== "PostgresError" || typeof e.code !== "string" || !/^[0-9A-Z]{5}$/.test(e.code)) return null;
+  return e as unknown as PostgresErrorFields;
+}
+
+/**
+ * A PostgreSQL error raised by an admin operation: 400 with PostgreSQL's own SQLSTATE as the code
+ * (the admin is the database's owner; its messages are for them). Connection and server failures
+ * (class 08, 53, 57P, 58, XX) are not the caller's fault and stay 500s.
+ */
+export function fromPostgres(pg: PostgresErrorFields, extra: Record<string, unknown> = {}): AdminError {
+  const serverSide = /^(08|53|58|XX|57P)/.test(pg.code);
+  const details: Record<string, unknown> = { ...extra };
+  if (pg.detail) details.detail = pg.detail;
+  if (pg.hint) details.hint = pg.hint;
+  if (pg.position !== undefined && pg.position !== "") details.position = Number(pg.position);
+  return new AdminError(serverSide ? 503 : 400, pg.code, pg.message, Object.keys(details).length ? details : undefined);
+}

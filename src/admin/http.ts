@@ -1,0 +1,111 @@
+// What every /admin/v1 route shares: the capability check, the error guard (admin errors carry
+// structured details the app-wide renderer cannot express), and exactly one audit record per call,
+// written whatever the outcome once the work is done (after commit: rule 6).
+import { json } from "../errors.ts";
+import type { Sql } from "../db/pool.ts";
+import { requestContext } from "../http/gateway.ts";
+import type { Logger } from "../log.ts";
+import { maskLiterals } from "../audit/mask.ts";
+import { recordAudit, type AuditOutcome } from "../audit/log.ts";
+import { actorOf, authorizeAdmin, type AdminActor, type Capability } from "./authorize.ts";
+import { renderAdminError } from "./errors.ts";
+
+export interface RouteContext {
+  body: unknown;
+  query: Record<string, string | undefined>;
+  params: Record<string, string>;
+  request: Request;
+}
+
+/** What the audit record will say about a call; handlers fill it in as they learn it. */
+export interface AuditNote {
+  target: string | null;
+  /** Statements run (raw: masked before they are written). */
+  statements: string[];
+  rowCount: number | null;
+}
+
+export interface AdminCall extends RouteContext {
+  actor: AdminActor;
+  audit: AuditNote;
+}
+
+export interface AdminHttpDeps {
+  /** The owner connection the audit log is written with. */
+  sql: Sql;
+  log: Logger;
+}
+
+export interface AdminRouteSpec {
+  /** Audit action name, e.g. "tables.create". */
+  action: string;
+  capability: Capability;
+}
+
+/** A handler's answer: a Response as-is, anything else as a 200 JSON body. */
+export type AdminReply = Response | object;
+
+export const created = (body: unknown): Response => json(body, 201);
+
+export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call: AdminCall) => Promise<AdminReply>) {
+  return async (c: RouteContext): Promise<Response> => {
+    const started = performance.now();
+    const ctx = requestContext(c.request);
+    const actor = actorOf(ctx?.principal ?? null);
+    // Elysia leaves params (and query) undefined on routes that have none.
+    const params = c.params ?? {};
+    const query = c.query ?? {};
+    const audit: AuditNote = { target: defaultTarget(params), statements: [], rowCount: null };
+    let res: Response;
+    let errorCode: string | null = null;
+    try {
+      authorizeAdmin(actor, spec.capability);
+      const reply = await fn({ body: c.body, query, params, request: c.request, actor, audit });
+      res = reply instanceof Response ? reply : json(reply);
+    } catch (err) {
+      const rendered = renderAdminError(err);
+      if (!rendered) {
+        deps.log.error("admin route error", { request_id: ctx?.id, action: spec.action, error: err });
+        res = json({ code: "internal_error", message: "Internal server error" }, 500);
+        errorCode = "internal_error";
+      } else {
+        res = rendered;
+        errorCode = (err as { code?: string }).code ?? null;
+      }
+    }
+    try {
+      const masked = audit.statements.length ? await maskLiterals(audit.statements.join(";\n")) : null;
+      await recordAudit(deps.sql, {
+        actorRole: actor.role,
+        actorKind: actor.kind,
+        actorSub: actor.sub,
+        action: spec.action,
+        target: audit.target,
+        statement: masked,
+        outcome: outcomeOf(res.status, errorCode),
+        status: res.status,
+        errorCode,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        rowCount: audit.rowCount,
+        requestId: ctx?.id ?? null,
+        clientIp: ctx?.ip ?? null,
+      });
+    } catch (err) {
+      // The call itself is done (and possibly committed); a failing audit write must be loud.
+      deps.log.error("audit: could not record admin call", { request_id: ctx?.id, action: spec.action, error: err });
+    }
+    return res;
+  };
+}
+
+function outcomeOf(status: number, code: string | null): AuditOutcome {
+  if (status < 400) return "ok";
+  if (status === 401 || status === 403) return "denied";
+  if (code === "dangerous_statement") return "refused";
+  return "error";
+}
+
+function defaultTarget(params: Record<string, string>): string | null {
+  const parts = [params.schema, params.table ?? params.name, params.policy].filter((p): p is string => !!p);
+  return parts.length ? parts.join(".") : null;
+}

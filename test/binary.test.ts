@@ -127,4 +127,44 @@ describe("dist/plinth without node_modules", () => {
     await Bun.sleep(200);
     expect(postgresUnder(dataDir)).toEqual([]);
   }, 60_000);
+
+  test("runs as an ordinary user: its own PostgreSQL, no user switching, nothing left behind", async () => {
+    // As root, drop to `nobody` (present on every Debian/Ubuntu); as an ordinary user, run as is.
+    const home = mkdtempSync(join(tmpdir(), "plinth-user-"));
+    chmodSync(home, 0o755);
+    const userBin = join(home, "plinth");
+    copyFileSync(bin, userBin);
+    chmodSync(userBin, 0o755);
+    const root = process.getuid?.() === 0;
+    if (root) Bun.spawnSync(["chown", "-R", "nobody:nogroup", home]);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const argv = root ? ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", userBin, "serve"] : [userBin, "serve"];
+    const proc = Bun.spawn(argv, {
+      cwd: home,
+      env: { ...clean, HOME: home, TMPDIR: home, PLINTH_PORT: String(port), PLINTH_LOG_LEVEL: "warn" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      let status = 0;
+      for (let i = 0; i < 600 && status !== 200; i++) {
+        status = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
+        if (status !== 200) await Bun.sleep(50);
+      }
+      expect(status).toBe(200);
+      const pids = postgresUnder(home);
+      expect(pids.length).toBeGreaterThan(0);
+      if (root) {
+        // PostgreSQL runs as the invoking user, not as a switched-to system user.
+        const uid = readFileSync(`/proc/${pids[0]}/status`, "utf8").match(/^Uid:\s+(\d+)/m)?.[1];
+        expect(uid).toBe("65534");
+      }
+    } finally {
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+    }
+    await Bun.sleep(200);
+    expect(postgresUnder(home)).toEqual([]);
+    rmSync(home, { recursive: true, force: true });
+  }, 60_000);
 });

@@ -48,16 +48,29 @@ export async function serve({ config, jwtSecret, log, banner = (t) => process.st
     databaseLabel: database.embedded ? "embedded" : "external",
     services: [...services.map((s) => s.routes), ...extraRoutes],
   });
-  const gateway = createGateway({ config, jwtSecret, log, metrics, handle: (req) => routes.handle(req) });
-  let server: ReturnType<typeof Bun.serve>;
+  // Services may take a request over before routing (realtime upgrades its websocket here), after
+  // the gateway admitted and logged it; `server` is assigned before the first request arrives.
+  const upgraders = services.filter((s) => s.upgrade);
+  const handle = (req: Request) => {
+    for (const s of upgraders) {
+      const res = s.upgrade!(req, server);
+      if (res) return res;
+    }
+    return routes.handle(req);
+  };
+  const gateway = createGateway({ config, jwtSecret, log, metrics, handle });
+  // Bun.serve takes one websocket handler set; without a service that upgrades, a no-op one.
+  const websocket = services.find((s) => s.websocket)?.websocket ?? { message() {} };
+  let server: Bun.Server<unknown>;
   try {
-    server = Bun.serve({
+    server = Bun.serve<unknown>({
       hostname: config.host,
       port: config.port,
       // Bodies above this are cut by Bun itself; the gateway refuses declared oversize bodies earlier
       // with a JSON 413. Storage uploads (later) stream and need more, hence the generous ceiling.
       maxRequestBodySize: Math.max(config.http.bodyLimit, 5 * 1024 ** 3),
       fetch: (req, srv) => gateway.fetch(req, srv),
+      websocket,
       error: (err) => {
         log.error("server error", { error: err });
         return new Response(JSON.stringify({ code: "internal_error", message: "Internal server error" }), {

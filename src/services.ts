@@ -10,6 +10,7 @@ import type { Logger } from "./log.ts";
 import { createAuthService } from "./auth/service.ts";
 import { createStorageService } from "./storage/index.ts";
 import { createRestService } from "./rest/index.ts";
+import { createRealtimeService } from "./realtime/index.ts";
 import { createMetaService } from "./meta/index.ts";
 import type { Server, WebSocketHandler } from "bun";
 
@@ -41,5 +42,5 @@ export interface Service {
  * only place that knows them all.
  */
 export async function createServices(ctx: ServiceContext): Promise<Service[]> {
-  return [await createAuthService(ctx), await createRestService(ctx), await createStorageService(ctx), await createMetaService(ctx)];
+  return [await createAuthService(ctx), await createRestService(ctx), await createStorageService(ctx), await createRealtimeService(ctx), await createMetaService(ctx)];
 }

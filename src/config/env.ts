@@ -65,6 +65,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "PLINTH_RATE_LIMIT_USER_PER_SECOND", path: "rateLimit.perUser.perSecond", kind: "number", description: "Refill rate per user" },
   { name: "PLINTH_REST_SCHEMAS", path: "rest.schemas", kind: "list", description: "Schemas the REST API exposes, comma-separated" },
   { name: "PLINTH_REST_MAX_ROWS", path: "rest.maxRows", kind: "number", description: "Hard cap on rows one REST read returns" },
+  { name: "PLINTH_REST_PLAN_ENABLED", path: "rest.planEnabled", kind: "boolean", description: "Answer Accept: application/vnd.pgrst.plan+json|text with EXPLAIN output" },
   { name: "PLINTH_STORAGE_BACKEND", path: "storage.backend", kind: "string", description: "local or s3" },
   { name: "PLINTH_STORAGE_LOCAL_DIR", path: "storage.localDir", kind: "string", description: "Directory for object bytes (default <dataDir>/storage)" },
   { name: "PLINTH_STORAGE_FILE_SIZE_LIMIT", path: "storage.fileSizeLimit", kind: "number", description: "Largest object in bytes" },

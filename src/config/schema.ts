@@ -189,6 +189,8 @@ export const configSchema = z
         schemas: stringList.default(["public"]),
         /** Hard cap on rows a single read returns (unset: no cap, as PostgREST's db-max-rows). */
         maxRows: z.coerce.number().int().min(1).optional(),
+        /** Answer `Accept: application/vnd.pgrst.plan+json|text` with the query's EXPLAIN (PostgREST's db-plan-enabled). */
+        planEnabled: bool.default(false),
       })
       .strict()
       .prefault({}),
@@ -218,7 +220,7 @@ export const configSchema = z
       .object({
         /** Largest number of bytes buffered for one slow socket before it is disconnected. */
         maxSocketBuffer: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
-        /** Name of the logical replication slot (one per database; nodes take turns). */
+        /** Prefix of each node's temporary logical replication slot (<prefix>_<node id>). */
         slotName: z.string().regex(/^[a-z0-9_]{1,63}$/).default("plinth_realtime"),
       })
       .strict()

@@ -24,7 +24,7 @@ function principalFromToken(token: string, secret: string): PrincipalResult {
 
 /** Resolves keys; `principal: null` means no key at all was given (the caller decides if that's ok). */
 export function resolvePrincipal(req: Request, url: URL, secret: string): PrincipalResult {
-  const apikey = req.headers.get("apikey") ?? url.searchParams.get("apikey");
+  const apikey = req.headers.get("apikey") ?? req.headers.get("x-api-key") ?? url.searchParams.get("apikey");
   const bearer = bearerToken(req.headers.get("authorization"));
   if (bearer === undefined) return { ok: false, reason: "bad_scheme" };
   let result: PrincipalResult = { ok: true, principal: null };

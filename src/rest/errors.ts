@@ -54,12 +54,13 @@ export const ambiguousRelationship = (parent: string, child: string, details: un
     JSON.stringify(details),
     `Try changing '${child}' to one of the following: ${hints.join(", ")}. Find the desired relationship in the 'details' key.`);
 
-export const noFunction = (schema: string, name: string, args: string[], singleJsonAllowed: boolean) => {
+export const noFunction = (schema: string, name: string, args: string[], singleJsonAllowed: boolean, suggestion?: string) => {
   const list = args.join(", ");
   const message = `Could not find the function ${schema}.${name}${args.length ? `(${list})` : " without parameters"} in the schema cache`;
   const det = args.length ? ` with parameter${args.length > 1 ? "s" : ""} ${list}` : " without parameters";
   return new PlinthError(404, "PGRST202", message,
-    `Searched for the function ${schema}.${name}${det}${singleJsonAllowed ? " or with a single unnamed json/jsonb parameter" : ""}, but no matches were found in the schema cache.`);
+    `Searched for the function ${schema}.${name}${det}${singleJsonAllowed ? " or with a single unnamed json/jsonb parameter" : ""}, but no matches were found in the schema cache.`,
+    suggestion ? `Perhaps you meant to call the function ${suggestion}` : null);
 };
 
 export const ambiguousFunction = (candidates: string[]) =>

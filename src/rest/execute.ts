@@ -8,7 +8,18 @@ import { fromPostgresError, invalidRange, maxAffectedViolation, singularity } fr
 import { outputLabels } from "./sql/read.ts";
 import type { CallPlan, ReadPlan, WritePlan } from "./plan/types.ts";
 import type { PlannedRequest } from "./plan/index.ts";
-import { callStatement, INSERTED, plannedCountStatement, readStatement, tracksInserted, writeStatements, type Statement } from "./sql/statements.ts";
+import type { MediaType } from "./parse/headers.ts";
+import {
+  callStatement,
+  deleteRemovedFilesStatement,
+  INSERTED,
+  missingFileRefStatement,
+  plannedCountStatement,
+  readStatement,
+  tracksInserted,
+  writeStatements,
+  type Statement,
+} from "./sql/statements.ts";
 
 export interface RestResult {
   status: number;
@@ -46,6 +57,11 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
   };
   const authenticated = principal.role !== "anon";
   try {
+    if (plan.media.kind === "plan") {
+      const media = plan.media;
+      // EXPLAIN runs in a transaction that is always rolled back: with ANALYZE a write really executes.
+      return await db.withPrincipal(principal, async (tx) => { throw new Rollback(await executeExplain(tx, run, plan, media)); }, info);
+    }
     if (plan.kind === "read" && plan.count !== "planned" && plan.count !== "estimated") {
       // The common case, one statement that writes nothing: one round trip (see db.readAs).
       const stmt = readStatement(plan);
@@ -111,6 +127,24 @@ function csvHeader(labels: string[]): string {
   return labels.map((l) => (/[",\n\r]/.test(l) ? `"${l.replaceAll('"', '""')}"` : l)).join(",");
 }
 
+/** Accept: application/vnd.pgrst.plan+json|text — the EXPLAIN of the statement the request would run. */
+async function executeExplain(tx: Tx, run: Run, plan: PlannedRequest["plan"], media: Extract<MediaType, { kind: "plan" }>): Promise<RestResult> {
+  let stmt: Statement;
+  if (plan.kind === "read") stmt = readStatement(plan);
+  else if (plan.kind === "call") stmt = callStatement(plan);
+  else {
+    const { plain, shaped } = writeStatements(plan);
+    stmt = shaped ?? plain[0]!;
+  }
+  // Options come from a fixed set (parse/headers.ts), never from request text.
+  const opts = [`FORMAT ${media.format === "json" ? "JSON" : "TEXT"}`, ...media.options.map((o) => o.toUpperCase())].join(", ");
+  const rows = await run(tx, { ...stmt, text: `EXPLAIN (${opts}) ${stmt.text}` });
+  const lines = rows.map((r) => r["QUERY PLAN"]);
+  const body = media.format === "json" ? (typeof lines[0] === "string" ? lines[0] : JSON.stringify(lines[0])) : lines.join("\n");
+  const ct = `application/vnd.pgrst.plan+${media.format}; for="${media.for.replace(/["\\]/g, "")}"; charset=utf-8`;
+  return { status: 200, headers: { "content-type": ct }, body };
+}
+
 async function executeRead(tx: Tx, run: Run, plan: ReadPlan): Promise<RestResult> {
   let planned: number | null = null;
   if (plan.count === "planned" || plan.count === "estimated") planned = await plannedCount(tx, run, plan);
@@ -140,7 +174,23 @@ function readResult(plan: ReadPlan, stmt: ReturnType<typeof readStatement>, rows
   return { status: rangeStatus(offset, pageTotal, total), headers, body };
 }
 
+/** A file reference that names no storage object the caller can see: like a foreign key violation. */
+const missingFileRef = (bucket: string, path: string) =>
+  new PlinthError(409, "23503", `File reference ${bucket}/${path} does not name a storage object you can access`,
+    `Key (bucket, path)=(${bucket}, ${path}) is not present in storage.objects.`,
+    "Upload the object first, or check the storage policies that let this role see it.");
+
 async function executeWrite(tx: Tx, run: Run, plan: WritePlan, basePath: string): Promise<RestResult> {
+  if (plan.noop) {
+    // PATCH {}: nothing to set. PostgREST answers as for an update that matched no row.
+    const body = plan.representation === "representation" ? (plan.media.kind === "csv" ? "" : "[]") : null;
+    if (plan.media.kind === "object") throw singularity(0);
+    return { status: body === null ? 204 : 200, headers: { "content-range": "*/*", ...(body !== null ? mediaHeaders(plan.media) : {}) }, body };
+  }
+  if (plan.fileRefChecks) {
+    const [missing] = await run(tx, missingFileRefStatement(plan.fileRefChecks));
+    if (missing) throw missingFileRef(String(missing.bucket), String(missing.path));
+  }
   const { plain, shaped } = writeStatements(plan);
   let affected = 0;
   let body: string | null = null;
@@ -154,6 +204,8 @@ async function executeWrite(tx: Tx, run: Run, plan: WritePlan, basePath: string)
     if (plan.representation === "representation") body = String(row.body);
     if (typeof row.location === "string") location = row.location;
     if (tracking) inserted = Number(row.inserted ?? 0);
+    const removed = row.removed_refs;
+    if (removed !== null && removed !== undefined) await run(tx, deleteRemovedFilesStatement(plan, typeof removed === "string" ? JSON.parse(removed) : removed));
   } else {
     for (const s of plain) {
       const res = (await run(tx, s)) as unknown as { count: number };

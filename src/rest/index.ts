@@ -12,7 +12,7 @@ export async function createRestService(ctx: ServiceContext): Promise<Service> {
   });
   return {
     name: "rest",
-    routes: restRoutes({ db: ctx.db, cache, log: ctx.log, maxRows: ctx.config.rest.maxRows }),
+    routes: restRoutes({ db: ctx.db, cache, log: ctx.log, maxRows: ctx.config.rest.maxRows, publicUrl: ctx.config.publicUrl, planEnabled: ctx.config.rest.planEnabled }),
     stop: () => cache.stop(),
   };
 }

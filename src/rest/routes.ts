@@ -16,6 +16,10 @@ export interface RestRouteDeps {
   cache: LiveSchemaCache;
   log: Logger;
   maxRows?: number;
+  /** Answer Accept: application/vnd.pgrst.plan+json|text with the EXPLAIN (config rest.planEnabled). */
+  planEnabled?: boolean;
+  /** Public origin of this server (config publicUrl); storage URLs of file references start with it. */
+  publicUrl?: string;
   /** Test hook: observe statements. */
   onStatement?: ExecuteOptions["onStatement"];
 }
@@ -68,7 +72,7 @@ async function serve(deps: RestRouteDeps, request: Request): Promise<Response> {
   const planned = planRequest(
     cache,
     { method, target, query: [...url.searchParams], headers, body },
-    { maxRows: deps.maxRows },
+    { maxRows: deps.maxRows, publicUrl: deps.publicUrl ?? url.origin, planEnabled: deps.planEnabled },
   );
   const info = { method, path: url.pathname, headers: headerObject(request.headers) };
   const result = await executePlan(deps.db, principal, info, planned, { onStatement: deps.onStatement, basePath: PREFIX });

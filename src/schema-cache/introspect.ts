@@ -13,7 +13,8 @@ import {
   type SchemaCache,
   type Table,
 } from "./types.ts";
-import { buildRelationships } from "./relationships.ts";
+import { buildComputed, buildRelationships } from "./relationships.ts";
+import { resolveViewSources } from "./view-lineage.ts";
 
 const KIND: Record<string, RelationKind> = {
   r: "table",
@@ -48,6 +49,8 @@ interface ColRow {
   enum_values: string[] | null;
   description: string | null;
   element_type: string | null;
+  type_schema: string;
+  type_name: string;
 }
 
 interface KeyRow {
@@ -85,10 +88,15 @@ interface ProcRow {
   in_base_types: string[];
   n_defaults: number;
   description: string | null;
+  ret_base_type: string;
+  /** prorows: an estimate of 1 marks a set-returning function as returning one row (to-one). */
+  rows: number;
+  /** The relation whose row type the first input parameter is (0 when it is not a row type). */
+  first_arg_relid: number;
 }
 
 export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Promise<SchemaCache> {
-  const [rels, cols, keys, fks, procs, types] = await Promise.all([
+  const [rels, cols, keys, fks, procs, types, views] = await Promise.all([
     sql<RelRow[]>`
       select c.oid::int8::float8 as oid, n.nspname as schema, c.relname as name, c.relkind as kind,
         obj_description(c.oid, 'pg_class') as description,
@@ -111,11 +119,13 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Pro
         (select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_enum e
           where e.enumtypid = coalesce(bt.oid, t.oid)) as enum_values,
         col_description(a.attrelid, a.attnum) as description,
-        format_type(nullif(coalesce(bt.typelem, t.typelem), 0), null) as element_type
+        format_type(nullif(coalesce(bt.typelem, t.typelem), 0), null) as element_type,
+        tn.nspname as type_schema, t.typname as type_name
       from pg_attribute a
         join pg_class c on c.oid = a.attrelid
         join pg_namespace n on n.oid = c.relnamespace
         join pg_type t on t.oid = a.atttypid
+        join pg_namespace tn on tn.oid = t.typnamespace
         left join pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
         left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
       where n.nspname = any(${schemas}) and c.relkind in ('r','v','m','f','p','c')
@@ -153,14 +163,23 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Pro
         array(select coalesce(bt.typname, t.typname)::text from unnest(p.proargtypes::oid[]) with ordinality u(x, o)
               join pg_type t on t.oid = u.x left join pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype order by o) as in_base_types,
         p.pronargdefaults::int as n_defaults,
-        obj_description(p.oid, 'pg_proc') as description
+        obj_description(p.oid, 'pg_proc') as description,
+        coalesce(rbt.typname, rt.typname) as ret_base_type,
+        p.prorows::float8 as rows,
+        coalesce((select t.typrelid from pg_type t where t.oid = p.proargtypes[0]), 0)::int8::float8 as first_arg_relid
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_type rt on rt.oid = p.prorettype
+        left join pg_type rbt on rt.typtype = 'd' and rbt.oid = rt.typbasetype
       where n.nspname = any(${schemas}) and p.prokind = 'f'`,
     sql<{ schema: string; name: string }[]>`
       select n.nspname as schema, t.typname as name from pg_type t join pg_namespace n on n.oid = t.typnamespace
       where (n.nspname = 'pg_catalog' or n.nspname = any(${schemas}))
         and t.typtype in ('b','e','d','r','m','c') and t.typname !~ '^_' and t.typname !~ '^pg_'
         and (t.typtype <> 'c' or exists (select 1 from pg_class c where c.oid = t.typrelid and c.relkind = 'c'))`,
+    // The stored query tree of each view: where its columns come from (see view-lineage.ts).
+    sql<{ oid: number; action: string }[]>`
+      select c.oid::int8::float8 as oid, r.ev_action::text as action
+      from pg_rewrite r join pg_class c on c.oid = r.ev_class join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('v', 'm') and r.rulename = '_RETURN' and n.nspname = any(${schemas})`,
   ]);
 
   const byOid = new Map<number, Table>();
@@ -199,6 +218,7 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Pro
       description: c.description,
       elementType: c.element_type,
     };
+    if (c.type_schema === "plinth" && (c.type_name === "rich_text" || c.type_name === "file_ref")) col.plinthType = c.type_name;
     const relid = Number(c.relid);
     let list = colsByRel.get(relid);
     if (!list) colsByRel.set(relid, (list = []));
@@ -246,13 +266,17 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Pro
     if (target) castTypes.set(alias, target);
   }
 
+  const viewSources = resolveViewSources(views, byOid);
+  const { computedFields, computedRelationships } = buildComputed(routines);
   return {
     schemas,
     tables,
     routines,
     foreignKeys,
-    relationships: buildRelationships(tables, foreignKeys),
+    relationships: buildRelationships(tables, foreignKeys, viewSources),
     castTypes,
+    computedFields,
+    computedRelationships,
     loadedAt: Date.now(),
   };
 }
@@ -333,6 +357,9 @@ function toRoutine(p: ProcRow, byOid: Map<number, Table>, colsByRel: Map<number,
     result,
     resultRelation,
     description: p.description,
+    returnBaseType: p.ret_base_type,
+    rows: Number(p.rows),
+    rowParamRelation: params.length === 1 && Number(p.first_arg_relid) ? (byOid.get(Number(p.first_arg_relid)) ?? null) : null,
   };
 }
 

@@ -21,6 +21,8 @@ export interface Column {
   description: string | null;
   /** Element type name for arrays (for OpenAPI). */
   elementType: string | null;
+  /** Plinth's own column types (migration 0007's domains), which the REST write path treats specially. */
+  plinthType?: "rich_text" | "file_ref";
 }
 
 export type RelationKind = "table" | "view" | "materialized_view" | "foreign_table" | "partitioned_table" | "function_result";
@@ -107,6 +109,36 @@ export interface Routine {
   /** When the result is a table or view's row type, that relation (for embedding from results). */
   resultRelation: Table | null;
   description: string | null;
+  /** Base type name of the result (after domains), e.g. "text", "numeric". */
+  returnBaseType?: string;
+  /** prorows: 1 makes a set-returning computed relationship to-one, as in PostgREST. */
+  rows?: number;
+  /** When the only parameter is the row type of an exposed table or view: that relation. */
+  rowParamRelation?: Table | null;
+}
+
+/**
+ * A function taking one row of `origin` (PostgREST's computed fields and relationships). With a
+ * scalar result it is a computed field, selected/filtered/ordered like a column but never part of
+ * `*`; with rows of a table or view it is a computed relationship, embedded like a foreign key.
+ */
+export interface ComputedField {
+  routine: Routine;
+  origin: Table;
+  /** The result described as a column (name = the function's name), for filters and casts. */
+  column: Column;
+}
+
+export interface ComputedRelationship {
+  kind: "computed";
+  routine: Routine;
+  origin: Table;
+  target: Table;
+  /** Not SETOF, or SETOF with ROWS 1: a single row (to-one). */
+  toOne: boolean;
+  /** The function name (what embeds and hints match). */
+  constraint: string;
+  isSelf: boolean;
 }
 
 /** A type that casts in select (`col::type`) may name. */
@@ -127,6 +159,10 @@ export interface SchemaCache {
   relationships: Map<string, Relationship[]>;
   /** Lower-cased type name or alias ("integer", "int4", "double precision", "mood") → type. */
   castTypes: Map<string, CastType>;
+  /** "schema.name" of a table/view → its computed fields by function name. */
+  computedFields?: Map<string, Map<string, ComputedField>>;
+  /** "schema.name" of a table/view → functions embeddable from its rows. */
+  computedRelationships?: Map<string, ComputedRelationship[]>;
   loadedAt: number;
 }
 

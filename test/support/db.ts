@@ -16,7 +16,12 @@ let server: Promise<{ embedded: EmbeddedServer; admin: postgres.Sql }> | null = 
 export function testCluster(): Promise<{ embedded: EmbeddedServer; admin: postgres.Sql }> {
   server ??= (async () => {
     const embedded = await startEmbedded({ dataDir: TEST_DATA_DIR });
-    const admin = postgres(embedded.url, { max: 2, onnotice: () => {} });
+    // The admin connection lives in template1 so that it can also recreate `postgres` (below).
+    const admin = postgres(withDatabase(embedded.url, "template1"), { max: 2, onnotice: () => {} });
+    // `postgres` is what a CLI test attaching to this cluster migrates, like `plinth migrate` would:
+    // start it fresh, so a migration file edited since an earlier local run cannot fail that test.
+    await admin.unsafe(`drop database if exists postgres with (force)`);
+    await admin.unsafe(`create database postgres`);
     // Leftovers of an interrupted run, and a template rebuilt each run so migration changes apply.
     const stale = await admin<{ datname: string }[]>`
       select datname from pg_database where datname like 't\\_%' or datname = ${TEMPLATE}`;

@@ -97,6 +97,8 @@ export interface Preferences {
   maxAffected?: number;
   params?: "single-object";
   timezone?: string;
+  /** Plinth's own: `plinth-file-refs=expand` answers file_ref columns with their object's metadata. */
+  fileRefs?: "expand";
   /** Preferences that were not understood (refused with handling=strict). */
   invalid: string[];
 }

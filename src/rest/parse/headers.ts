@@ -47,6 +47,10 @@ export function parsePrefer(headers: string[]): Preferences {
         case "timezone":
           prefs.timezone = v;
           break;
+        case "plinth-file-refs":
+          if (v === "expand") prefs.fileRefs = v;
+          else prefs.invalid.push(token);
+          break;
         default:
           prefs.invalid.push(token);
       }
@@ -72,7 +76,11 @@ export type MediaType =
   | { kind: "object" }
   | { kind: "csv" }
   | { kind: "openapi" }
-  | { kind: "plan" };
+  /** EXPLAIN of the query (Accept: application/vnd.pgrst.plan+json|text; options=analyze|verbose|…). */
+  | { kind: "plan"; format: "json" | "text"; options: PlanOption[]; for: string };
+
+export type PlanOption = "analyze" | "verbose" | "settings" | "buffers" | "wal";
+const PLAN_OPTIONS = new Set<PlanOption>(["analyze", "verbose", "settings", "buffers", "wal"]);
 
 export interface Negotiated {
   media: MediaType;
@@ -108,6 +116,14 @@ export function negotiate(accept: string | null, opts: { root?: boolean } = {}):
         return { media: { kind: "object" }, stripNulls };
       case "text/csv":
         return { media: { kind: "csv" }, stripNulls: false };
+      case "application/vnd.pgrst.plan":
+      case "application/vnd.pgrst.plan+json":
+      case "application/vnd.pgrst.plan+text": {
+        const param = (name: string) => e.params.find((p) => p.toLowerCase().startsWith(name + "="))?.slice(name.length + 1).replace(/^"|"$/g, "").trim();
+        const options = (param("options") ?? "").replace(/;$/, "").split("|").map((o) => o.trim().toLowerCase()).filter((o): o is PlanOption => PLAN_OPTIONS.has(o as PlanOption));
+        const format = e.type.endsWith("+json") ? "json" : "text";
+        return { media: { kind: "plan", format, options, for: param("for") ?? "application/json" }, stripNulls: false };
+      }
       case "application/openapi+json":
         if (opts.root) return { media: { kind: "openapi" }, stripNulls: false };
         break;

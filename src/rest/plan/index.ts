@@ -5,11 +5,11 @@ import type { Preferences, QueryAst } from "../parse/ast.ts";
 import { negotiate, parsePrefer, parseRangeHeader, type Negotiated } from "../parse/headers.ts";
 import { parseQuery } from "../parse/query.ts";
 import { parseCsv } from "../parse/csv.ts";
-import { invalidBody, invalidPreferences, invalidRpcMethod, unacceptableSchema, unsupportedMethod } from "../errors.ts";
-import { cached } from "../sql/ident.ts";
+import { invalidBody, invalidPreferences, mediaTypeError, invalidRpcMethod, unacceptableSchema, unsupportedMethod } from "../errors.ts";
+import { cached, type Ident } from "../sql/ident.ts";
 import { resolveCall } from "./call.ts";
 import { attachQuery, lookupTable, planSelectTree, type PlanContext } from "./read.ts";
-import type { Plan, RangeSpec } from "./types.ts";
+import type { Plan, RangeSpec, ReadNode } from "./types.ts";
 import { checkPut, planDelete, planInsert, planReturning, planUpdate, type Body } from "./write.ts";
 
 export type Method = "GET" | "HEAD" | "POST" | "PATCH" | "PUT" | "DELETE";
@@ -33,6 +33,21 @@ export interface RestRequest {
 export interface PlanOptions {
   maxRows?: number;
   aggregatesEnabled?: boolean;
+  /** Accept: application/vnd.pgrst.plan answers the query's EXPLAIN (config rest.planEnabled). */
+  planEnabled?: boolean;
+  /** Origin that storage URLs of expanded file references start with (config publicUrl or the request's). */
+  publicUrl?: string;
+}
+
+/**
+ * Marks every plinth.file_ref column selected as a whole (no JSON path, cast or aggregate), at any
+ * depth, to be answered as {bucket, path, size, mimetype, url} instead of the raw {bucket, path}.
+ */
+function markFileRefs(node: ReadNode, base: string): void {
+  for (const s of node.select) {
+    if (s.kind === "column" && s.column.plinthType === "file_ref" && !s.json.length && !s.cast && !s.agg) s.expandFile = { base };
+  }
+  for (const e of node.embeds) markFileRefs(e.node, base);
 }
 
 export interface PlannedRequest {
@@ -62,6 +77,8 @@ export function planRequest(cache: SchemaCache, req: RestRequest, opts: PlanOpti
   const isRpc = req.target.kind === "rpc";
   const ast = parseQuery(req.query, { rpcRead: isRpc && read });
   const neg: Negotiated = negotiate(req.headers.accept);
+  // EXPLAIN output is off unless configured (PostgREST's db-plan-enabled): plans reveal the schema.
+  if (neg.media.kind === "plan" && !opts.planEnabled) throw mediaTypeError([`application/vnd.pgrst.plan+${neg.media.format}`]);
   const applied: string[] = [];
   const range = rangeOf(ast, read ? req.headers.range : null, opts.maxRows);
   if (prefs.count) applied.push(`count=${prefs.count}`);
@@ -71,6 +88,9 @@ export function planRequest(cache: SchemaCache, req: RestRequest, opts: PlanOpti
   if (maxAffected !== undefined) applied.push(`max-affected=${maxAffected}`);
   const rollback = prefs.tx === "rollback";
   if (prefs.tx) applied.push(`tx=${prefs.tx}`);
+  // Prefer: plinth-file-refs=expand answers file_ref columns with the object's metadata and URL.
+  const fileRefBase = prefs.fileRefs === "expand" ? (opts.publicUrl ?? "").replace(/\/+$/, "") : null;
+  if (fileRefBase !== null) applied.push("plinth-file-refs=expand");
 
   if (isRpc) {
     if (method !== "GET" && method !== "HEAD" && method !== "POST") throw invalidRpcMethod(method);
@@ -81,6 +101,7 @@ export function planRequest(cache: SchemaCache, req: RestRequest, opts: PlanOpti
     if (r.result && !r.returnsScalar) {
       readNode = planSelectTree(ctx, r.result, ast.select);
       attachQuery(readNode, ast, { skipRootFilters: call.argKeys });
+      if (fileRefBase) markFileRefs(readNode, fileRefBase);
     }
     return {
       schema,
@@ -108,6 +129,7 @@ export function planRequest(cache: SchemaCache, req: RestRequest, opts: PlanOpti
   if (read) {
     const root = planSelectTree(ctx, table, ast.select);
     attachQuery(root, ast);
+    if (fileRefBase) markFileRefs(root, fileRefBase);
     return {
       schema,
       prefs,
@@ -119,17 +141,30 @@ export function planRequest(cache: SchemaCache, req: RestRequest, opts: PlanOpti
   const representation = prefs.return ?? "minimal";
   if (prefs.return) applied.push(`return=${prefs.return}`);
   let mutation;
+  let fileRefChecks: Array<{ bucket: string; path: string }> = [];
+  let owned: Ident[] = [];
+  let noop = false;
   if (method === "POST" || method === "PUT") {
     const body = parseBody(req, false);
     if (method === "PUT") checkPut(table, ast, body);
     if (prefs.missing && method === "POST") applied.push(`missing=${prefs.missing}`);
     if (prefs.resolution && method === "POST") applied.push(`resolution=${prefs.resolution}`);
-    mutation = planInsert(ctx, table, ast, prefs, body, method === "PUT");
+    const { fileRefs, ...insert } = planInsert(ctx, table, ast, prefs, body, method === "PUT");
+    mutation = insert;
+    fileRefChecks = fileRefs;
   } else if (method === "PATCH") {
-    mutation = planUpdate(table, ast, parseBody(req, false));
+    const u = planUpdate(ctx, table, ast, parseBody(req, false));
+    mutation = u.mutation;
+    fileRefChecks = u.fileRefs;
+    owned = u.owned;
+    noop = u.noop;
   } else {
-    mutation = planDelete(table, ast);
+    const d = planDelete(ctx, table, ast);
+    mutation = d.mutation;
+    owned = d.owned;
   }
+  const returning = planReturning(ctx, table, ast);
+  if (fileRefBase) markFileRefs(returning, fileRefBase);
   return {
     schema,
     prefs,
@@ -137,7 +172,10 @@ export function planRequest(cache: SchemaCache, req: RestRequest, opts: PlanOpti
     plan: {
       kind: "write",
       mutation,
-      returning: planReturning(ctx, table, ast),
+      noop,
+      fileRefChecks: fileRefChecks.length ? fileRefChecks : undefined,
+      ownedFileColumns: owned.length ? owned : undefined,
+      returning,
       representation,
       count: prefs.count,
       media: neg.media,

@@ -13,7 +13,7 @@ import {
 } from "../errors.ts";
 import { cached, label } from "../sql/ident.ts";
 import { findRelationship, isToMany } from "./relationship.ts";
-import type { Embed, PlannedCond, PlannedOrder, PlannedSelect, PlannedType, ReadNode, TableRef } from "./types.ts";
+import type { ComputedRef, Embed, PlannedCond, PlannedOrder, PlannedSelect, PlannedType, ReadNode, TableRef } from "./types.ts";
 import { PlinthError } from "../../errors.ts";
 
 export interface PlanContext {
@@ -46,7 +46,7 @@ function suggestTable(ctx: PlanContext, name: string): string | undefined {
   return best;
 }
 
-function similarity(a: string, b: string): number {
+export function similarity(a: string, b: string): number {
   if (a === b) return 1;
   if (a.length > 64 || b.length > 64) return 0;
   const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -77,7 +77,7 @@ export function planCast(ctx: PlanContext, name: string | undefined): PlannedTyp
 
 /** Builds the node tree for a select list over `table`. */
 export function planSelectTree(ctx: PlanContext, table: Table, items: SelectItem[]): ReadNode {
-  const node: ReadNode = { from: tableRef(table), select: [], embeds: [], where: [], order: [], hasAggregates: false };
+  const node: ReadNode = { from: tableRef(table), select: [], embeds: [], where: [], order: [], hasAggregates: false, computed: computedOf(ctx, table) };
   for (const item of items) {
     switch (item.kind) {
       case "star":
@@ -96,7 +96,8 @@ export function planSelectTree(ctx: PlanContext, table: Table, items: SelectItem
           node.select.push({ kind: "count", aggCast: planCast(ctx, item.aggCast), label: label(item.alias ?? "count") });
           break;
         }
-        const column = lookupColumn(table, item.field.name);
+        const computed = !table.columns.has(item.field.name) ? computedField(ctx, table, item.field.name) : undefined;
+        const column = computed?.column ?? lookupColumn(table, item.field.name);
         if (item.agg) {
           if (!ctx.aggregatesEnabled) throw aggregatesNotAllowed();
           node.hasAggregates = true;
@@ -105,6 +106,7 @@ export function planSelectTree(ctx: PlanContext, table: Table, items: SelectItem
           kind: "column",
           column,
           col: cached(column.name),
+          fn: computed?.fn,
           json: item.field.json,
           cast: planCast(ctx, item.cast),
           agg: item.agg,
@@ -121,6 +123,24 @@ export function planSelectTree(ctx: PlanContext, table: Table, items: SelectItem
   return node;
 }
 
+export const computedOf = (ctx: { cache: SchemaCache }, table: Table) => ctx.cache.computedFields?.get(tableKey(table.schema, table.name));
+
+/** A column of the node's relation, or else one of its computed fields. */
+function nodeField(node: ReadNode, name: string): { column: Column; fn?: ComputedRef } {
+  const c = node.from.table.columns.get(name);
+  if (c) return { column: c };
+  const f = node.computed?.get(name);
+  if (f) return { column: f.column, fn: { schema: cached(f.routine.schema), name: cached(f.routine.name) } };
+  throw undefinedColumn(node.from.table.name, name);
+}
+
+/** A computed field of `table` (a function taking its row), planned as `fn(row)`. */
+export function computedField(ctx: { cache: SchemaCache }, table: Table, name: string): { column: Column; fn: ComputedRef } | undefined {
+  const f = ctx.cache.computedFields?.get(tableKey(table.schema, table.name))?.get(name);
+  if (!f) return undefined;
+  return { column: f.column, fn: { schema: cached(f.routine.schema), name: cached(f.routine.name) } };
+}
+
 function defaultLabel(f: FieldRef): string {
   for (let i = f.json.length - 1; i >= 0; i--) if (!f.json[i]!.index) return f.json[i]!.key;
   return f.name;
@@ -135,6 +155,7 @@ function planEmbed(ctx: PlanContext, parent: Table, item: Extract<SelectItem, { 
     label: label(outName),
     pathName: outName,
     rel,
+    fn: rel.kind === "computed" ? { schema: cached(rel.routine.schema), name: cached(rel.routine.name) } : undefined,
     junction: rel.kind === "m2m" ? tableRef(rel.junction) : undefined,
     join: item.join ?? "left",
     spread: item.spread,
@@ -164,8 +185,8 @@ export function planCond(node: ReadNode, field: FieldRef, expr: OpExpr): Planned
     }
     throw unacceptableFilter(field.name);
   }
-  const column = lookupColumn(node.from.table, field.name);
-  return { kind: "filter", column, col: cached(column.name), json: field.json, expr };
+  const { column, fn } = nodeField(node, field.name);
+  return { kind: "filter", column, col: cached(column.name), fn, json: field.json, expr };
 }
 
 export function planLogic(node: ReadNode, tree: LogicTree): PlannedCond {
@@ -173,7 +194,7 @@ export function planLogic(node: ReadNode, tree: LogicTree): PlannedCond {
   return { kind: "logic", not: tree.not, op: tree.op, children: tree.children.map((c) => planLogic(node, c)) };
 }
 
-function planOrder(node: ReadNode, term: OrderTerm): PlannedOrder {
+export function planOrder(node: ReadNode, term: OrderTerm): PlannedOrder {
   if (term.relation) {
     const embed = node.embeds.find((e) => e.pathName === term.relation);
     if (!embed) throw notEmbedded(term.relation);
@@ -181,8 +202,8 @@ function planOrder(node: ReadNode, term: OrderTerm): PlannedOrder {
     const column = lookupColumn(embed.node.from.table, term.field.name);
     return { col: cached(column.name), json: term.field.json, direction: term.direction, nulls: term.nulls, embed };
   }
-  const column = lookupColumn(node.from.table, term.field.name);
-  return { col: cached(column.name), json: term.field.json, direction: term.direction, nulls: term.nulls };
+  const { column, fn } = nodeField(node, term.field.name);
+  return { col: cached(column.name), fn, json: term.field.json, direction: term.direction, nulls: term.nulls };
 }
 
 /** Attaches the query's filters, logic, orders and embedded ranges to the tree. */

@@ -1,11 +1,17 @@
 // Which relationship an embed means: PostgREST's rules for the target name (table, constraint or
 // column) and the `!hint` (constraint, column on either side, or junction table).
-import { tableKey, type Relationship, type SchemaCache, type Table } from "../../schema-cache/types.ts";
+import { tableKey, type ComputedRelationship, type Relationship, type SchemaCache, type Table } from "../../schema-cache/types.ts";
 import { ambiguousRelationship, noRelationship } from "../errors.ts";
 
 const single = (cols: Array<[string, string]>, side: 0 | 1): string | null => (cols.length === 1 ? cols[0]![side] : null);
 
-export function findRelationship(cache: SchemaCache, origin: Table, target: string, hint: string | undefined, schema: string): Relationship {
+export function findRelationship(cache: SchemaCache, origin: Table, target: string, hint: string | undefined, schema: string): Relationship | ComputedRelationship {
+  // A computed relationship is named by its function and wins over a foreign key of the same name,
+  // as in PostgREST; overloads differ by the row type they take, so at most one fits `origin`.
+  const computed = (cache.computedRelationships?.get(tableKey(origin.schema, origin.name)) ?? []).find(
+    (r) => r.constraint === target && (!hint || hint === r.target.name),
+  );
+  if (computed) return computed;
   const all = (cache.relationships.get(tableKey(origin.schema, origin.name)) ?? []).filter((r) => r.target.schema === schema);
   const matches = all.filter((r) => {
     if (r.kind === "m2m") {
@@ -48,4 +54,4 @@ export function findRelationship(cache: SchemaCache, origin: Table, target: stri
   throw ambiguousRelationship(origin.name, target, details, hints);
 }
 
-export const isToMany = (r: Relationship): boolean => r.kind === "o2m" || r.kind === "m2m";
+export const isToMany = (r: Relationship | ComputedRelationship): boolean => (r.kind === "computed" ? !r.toOne : r.kind === "o2m" || r.kind === "m2m");

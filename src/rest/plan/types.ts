@@ -1,12 +1,18 @@
 // Plans: requests resolved against the schema cache. Every name in here is an Ident that matched the
 // cache (or an alias/label); every value is still raw text that the SQL builder binds as a parameter.
-import type { CastType, Column, Relationship, Routine, Table } from "../../schema-cache/types.ts";
+import type { CastType, Column, ComputedField, ComputedRelationship, Relationship, Routine, Table } from "../../schema-cache/types.ts";
 import type { Aggregate, JsonStep, OpExpr, Preferences } from "../parse/ast.ts";
 import type { MediaType } from "../parse/headers.ts";
 import type { Ident } from "../sql/ident.ts";
 
 export interface TableRef {
   table: Table;
+  schema: Ident;
+  name: Ident;
+}
+
+/** A computed field: `fn(row)` stands where a column would. */
+export interface ComputedRef {
   schema: Ident;
   name: Ident;
 }
@@ -22,22 +28,26 @@ export type PlannedSelect =
       kind: "column";
       column: Column;
       col: Ident;
+      fn?: ComputedRef;
       json: JsonStep[];
       cast?: PlannedType;
       agg?: Aggregate;
       aggCast?: PlannedType;
       label: Ident;
+      /** A plinth.file_ref column answered with the object's metadata (Prefer: plinth-file-refs=expand). */
+      expandFile?: { base: string };
     }
   | { kind: "count"; aggCast?: PlannedType; label: Ident };
 
 export type PlannedCond =
-  | { kind: "filter"; column: Column; col: Ident; json: JsonStep[]; expr: OpExpr }
+  | { kind: "filter"; column: Column; col: Ident; fn?: ComputedRef; json: JsonStep[]; expr: OpExpr }
   /** `rel=is.null` / `rel=not.is.null` on an embedded resource. */
   | { kind: "embedNull"; embed: Embed; isNull: boolean }
   | { kind: "logic"; not: boolean; op: "and" | "or"; children: PlannedCond[] };
 
 export interface PlannedOrder {
   col: Ident;
+  fn?: ComputedRef;
   json: JsonStep[];
   direction?: "asc" | "desc";
   nulls?: "first" | "last";
@@ -54,6 +64,8 @@ export interface ReadNode {
   limit?: number;
   offset?: number;
   hasAggregates: boolean;
+  /** Computed fields of `from` (filters and order may name them). */
+  computed?: Map<string, ComputedField>;
 }
 
 export interface Embed {
@@ -61,7 +73,9 @@ export interface Embed {
   label: Ident;
   /** How filters/order address it (the alias if given, else the name). */
   pathName: string;
-  rel: Relationship;
+  rel: Relationship | ComputedRelationship;
+  /** The function of a computed relationship. */
+  fn?: ComputedRef;
   /** Junction table for many-to-many. */
   junction?: TableRef;
   join: "left" | "inner";
@@ -97,18 +111,27 @@ export interface InsertPlan {
   put: boolean;
 }
 
+/** PATCH/DELETE with `limit` (and `order`): only the first rows in that order are affected. */
+export interface LimitedMutation {
+  limit: number;
+  offset?: number;
+  order: PlannedOrder[];
+}
+
 export interface UpdatePlan {
   kind: "update";
   target: TableRef;
   columns: Array<{ column: Column; col: Ident }>;
   body: Record<string, unknown>;
   where: PlannedCond[];
+  limited?: LimitedMutation;
 }
 
 export interface DeletePlan {
   kind: "delete";
   target: TableRef;
   where: PlannedCond[];
+  limited?: LimitedMutation;
 }
 
 export type MutationPlan = InsertPlan | UpdatePlan | DeletePlan;
@@ -124,6 +147,12 @@ export interface WritePlan {
   stripNulls: boolean;
   rollback: boolean;
   maxAffected?: number;
+  /** PATCH with an empty object: nothing to set, so nothing runs (PostgREST answers empty). */
+  noop?: boolean;
+  /** plinth.file_ref values written: each must be a storage object the caller can see. */
+  fileRefChecks?: Array<{ bucket: string; path: string }>;
+  /** file_ref columns whose objects are deleted when a write removes the reference. */
+  ownedFileColumns?: Ident[];
 }
 
 export interface CallPlan {

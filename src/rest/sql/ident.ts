@@ -28,7 +28,18 @@ export function quoteIdent(id: Ident): string {
 export class SqlWriter {
   readonly params: unknown[] = [];
   readonly idents: Ident[] = [];
+  /**
+   * FROM aliases whose row is not their relation's row type, mapped to an expression that is: the
+   * representation of a write selects from a CTE, whose whole row (`RETURNING alias AS pgrst_row`)
+   * is what a computed field or relationship must be given.
+   */
+  readonly rowExprs = new Map<string, string>();
   private aliasCounter = 0;
+
+  /** The row-typed value of the FROM item `alias` (for `fn(row)`). */
+  rowOf(alias: string): string {
+    return this.rowExprs.get(alias) ?? alias;
+  }
 
   id(i: Ident): string {
     this.idents.push(i);

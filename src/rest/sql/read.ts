@@ -3,7 +3,7 @@
 // so 100 parents with their children are one statement, not 101.
 import type { Column } from "../../schema-cache/types.ts";
 import type { JsonStep, OpExpr } from "../parse/ast.ts";
-import type { Embed, PlannedCond, PlannedOrder, PlannedSelect, PlannedType, ReadNode } from "../plan/types.ts";
+import type { ComputedRef, Embed, PlannedCond, PlannedOrder, PlannedSelect, PlannedType, ReadNode } from "../plan/types.ts";
 import { cached, internal, label as labelIdent, type Ident, type SqlWriter } from "./ident.ts";
 
 export interface NodeSource {
@@ -100,6 +100,9 @@ function embedJoin(w: SqlWriter, parentAlias: string, e: Embed, parentAggregates
     from += `, ${w.qualified(e.junction!.schema, e.junction!.name)} AS ${jAlias}`;
     for (const [targetCol, jCol] of rel.targetColumns) conds.push(`${jAlias}.${w.id(col(jCol))} = ${src.alias}.${w.id(col(targetCol))}`);
     for (const [originCol, jCol] of rel.originColumns) conds.push(`${jAlias}.${w.id(col(jCol))} = ${parentAlias}.${w.id(col(originCol))}`);
+  } else if (rel.kind === "computed") {
+    // A computed relationship: the function of the parent's row is the source; no join condition.
+    from = `${w.qualified(e.fn!.schema, e.fn!.name)}(${w.rowOf(parentAlias)}) AS ${src.alias}`;
   } else {
     for (const [originCol, targetCol] of rel.columns) conds.push(`${src.alias}.${w.id(col(targetCol))} = ${parentAlias}.${w.id(col(originCol))}`);
   }
@@ -130,8 +133,9 @@ function jsonSteps(w: SqlWriter, steps: JsonStep[]): string {
   return steps.map((s) => `${s.arrow}${s.index ? `(${w.param(s.key)})::int` : w.param(s.key)}`).join("");
 }
 
-function columnExpr(w: SqlWriter, alias: string, c: Ident, json: JsonStep[]): string {
-  const base = `${alias}.${w.id(c)}`;
+function columnExpr(w: SqlWriter, alias: string, c: Ident, json: JsonStep[], fn?: ComputedRef): string {
+  // A computed field is a function of the row, called with the FROM item's whole row.
+  const base = fn ? `${w.qualified(fn.schema, fn.name)}(${w.rowOf(alias)})` : `${alias}.${w.id(c)}`;
   return json.length ? `(${base}${jsonSteps(w, json)})` : base;
 }
 
@@ -139,17 +143,36 @@ function castSql(w: SqlWriter, t: PlannedType | undefined): string {
   return t ? `::${w.qualified(t.schema, t.name)}` : "";
 }
 
+/**
+ * A file reference with its object: the stored {bucket, path} plus size, mimetype and a URL, read
+ * from storage.objects as the caller (so storage RLS decides; an object the caller may not see, or
+ * one that is gone, gives nulls). The URL is /object/public/… when the caller can see that the
+ * bucket is public, else /object/authenticated/… (which needs the caller's token).
+ */
+function fileRefExpr(w: SqlWriter, ref: string, base: string): string {
+  const o = w.id(w.alias());
+  const b = w.id(w.alias());
+  const url =
+    `${w.param(base + "/storage/v1/object/")} || CASE WHEN EXISTS (SELECT 1 FROM "storage"."buckets" AS ${b} WHERE ${b}."id" = ${o}."bucket_id" AND ${b}."public") ` +
+    `THEN 'public/' ELSE 'authenticated/' END || ${o}."bucket_id" || '/' || ${o}."name"`;
+  const meta =
+    `(SELECT jsonb_build_object('size', (${o}."metadata"->>'size')::bigint, 'mimetype', ${o}."metadata"->>'mimetype', 'url', ${url}) ` +
+    `FROM "storage"."objects" AS ${o} WHERE ${o}."bucket_id" = ${ref}->>'bucket' AND ${o}."name" = ${ref}->>'path')`;
+  return `CASE WHEN ${ref} IS NULL THEN NULL ELSE ${ref}::jsonb || coalesce(${meta}, '{"size": null, "mimetype": null, "url": null}'::jsonb) END`;
+}
+
 function selectExpr(w: SqlWriter, alias: string, s: PlannedSelect): string {
   if (s.kind === "count") return `pg_catalog.count(*)${castSql(w, s.aggCast)}`;
-  let e = columnExpr(w, alias, s.col, s.json);
+  if (s.expandFile) return fileRefExpr(w, columnExpr(w, alias, s.col, [], s.fn), s.expandFile.base);
+  let e = columnExpr(w, alias, s.col, s.json, s.fn);
   if (s.cast) e = `(${e})${castSql(w, s.cast)}`;
   if (s.agg) e = `pg_catalog.${s.agg}(${e})${castSql(w, s.aggCast)}`;
   return e;
 }
 
-function orderSql(w: SqlWriter, alias: string, o: PlannedOrder, embeds: Map<Embed, string>): string {
+export function orderSql(w: SqlWriter, alias: string, o: PlannedOrder, embeds: Map<Embed, string>): string {
   const target = o.embed ? embeds.get(o.embed)! : alias;
-  const e = o.embed ? `${target}.${w.id(o.col)}` : columnExpr(w, alias, o.col, o.json);
+  const e = o.embed ? `${target}.${w.id(o.col)}` : columnExpr(w, alias, o.col, o.json, o.fn);
   const dir = o.direction === "desc" ? " DESC" : o.direction === "asc" ? " ASC" : "";
   const nulls = o.nulls === "first" ? " NULLS FIRST" : o.nulls === "last" ? " NULLS LAST" : "";
   return `${e}${dir}${nulls}`;
@@ -168,7 +191,7 @@ export function condSql(w: SqlWriter, alias: string, c: PlannedCond, embeds: Map
       return `${target} IS ${c.isNull ? "NOT " : ""}DISTINCT FROM NULL`;
     }
     case "filter":
-      return filterSql(w, columnExpr(w, alias, c.col, c.json), lhsType(c.column, c.json), c.column.baseType, c.json.length > 0, c.expr);
+      return filterSql(w, columnExpr(w, alias, c.col, c.json, c.fn), lhsType(c.column, c.json), c.column.baseType, c.json.length > 0, c.expr);
   }
 }
 

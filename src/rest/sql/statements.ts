@@ -6,7 +6,7 @@
 import type { MediaType } from "../parse/headers.ts";
 import type { CallPlan, InsertPlan, ReadNode, ReadPlan, WritePlan } from "../plan/types.ts";
 import { cached, internal, SqlWriter, type Ident } from "./ident.ts";
-import { condSql, nodeQuery, tableSource } from "./read.ts";
+import { condSql, nodeQuery, orderSql, tableSource } from "./read.ts";
 
 export interface Statement {
   text: string;
@@ -61,13 +61,21 @@ export function plannedCountStatement(root: ReadNode): Statement {
   return { text, params: w.params, idents: w.idents };
 }
 
+/** Whether the representation calls a function of the whole row (computed field or relationship). */
+function needsWholeRow(node: ReadNode): boolean {
+  const condUses = (cs: ReadNode["where"]): boolean => cs.some((c) => (c.kind === "filter" && !!c.fn) || (c.kind === "logic" && condUses(c.children)));
+  return node.select.some((s) => s.kind === "column" && !!s.fn) || node.order.some((o) => !!o.fn) || node.embeds.some((e) => e.rel.kind === "computed") || condUses(node.where);
+}
+
+const ROW = internal("pgrst_row");
+
 /** Column names the representation needs from the affected rows (RETURNING only those). */
 function returningColumns(node: ReadNode): string[] {
   const cols = new Set<string>();
   for (const s of node.select) if (s.kind === "column") cols.add(s.column.name);
   for (const e of node.embeds) {
     if (e.rel.kind === "m2m") for (const [c] of e.rel.originColumns) cols.add(c);
-    else for (const [c] of e.rel.columns) cols.add(c);
+    else if (e.rel.kind !== "computed") for (const [c] of e.rel.columns) cols.add(c);
   }
   for (const o of node.order) if (!o.embed) cols.add(o.col.name);
   return [...cols];
@@ -84,17 +92,25 @@ export function writeStatements(plan: WritePlan): WriteStatements {
   const m = plan.mutation;
   const wantsBody = plan.representation === "representation";
   const wantsLocation = plan.representation === "headers-only" && m.kind === "insert" && m.target.table.pk.length > 0;
-  if (!wantsBody && !wantsLocation) {
+  const owned = m.kind !== "insert" ? (plan.ownedFileColumns ?? []) : [];
+  if (!wantsBody && !wantsLocation && owned.length === 0) {
     if (m.kind === "insert") return { plain: m.groups.map((g, i) => mutationOnly(plan, i, null)), shaped: null };
     return { plain: [mutationOnly(plan, 0, null)], shaped: null };
   }
   const w = new SqlWriter();
   const alias = w.alias();
-  const returning = wantsLocation ? m.target.table.pk : returningColumns(plan.returning);
+  const returning = wantsLocation ? m.target.table.pk : wantsBody ? returningColumns(plan.returning) : [];
   const ctes: string[] = [];
   const groups = m.kind === "insert" ? m.groups.length : 1;
+  const wholeRow = wantsBody && needsWholeRow(plan.returning);
+  // Owned file references: the value before and after the write (PostgreSQL 18's RETURNING OLD/NEW;
+  // NEW is null for a DELETE), so the references a write removed can be found afterwards.
+  const oldNew = owned.map((c, i) => ({ c, old: internal(`pgrst_old_${i}`), new: internal(`pgrst_new_${i}`) }));
   for (let i = 0; i < groups; i++) {
-    const ret = returning.length ? returning.map((c) => `${w.id(alias)}.${w.id(cached(c))}`).join(", ") : "1";
+    const cols = returning.map((c) => `${w.id(alias)}.${w.id(cached(c))}`);
+    if (wholeRow) cols.push(`${w.id(alias)} AS ${w.id(ROW)}`);
+    for (const x of oldNew) cols.push(`old.${w.id(x.c)} AS ${w.id(x.old)}`, `new.${w.id(x.c)} AS ${w.id(x.new)}`);
+    const ret = cols.length ? cols.join(", ") : "1";
     ctes.push(`${w.id(internal(`pgrst_source_${i}`))} AS (${mutationSql(w, plan, i, alias)} RETURNING ${ret})`);
   }
   const src = w.id(internal("pgrst_source"));
@@ -105,6 +121,7 @@ export function writeStatements(plan: WritePlan): WriteStatements {
   let location = "NULL";
   let inner = `SELECT 1 FROM ${src}`;
   if (wantsBody) {
+    if (wholeRow) w.rowExprs.set(rowAlias, `${rowAlias}.${w.id(ROW)}`);
     inner = nodeQuery(w, plan.returning, { from: `${src} AS ${rowAlias}`, alias: rowAlias });
     body = bodyExpr(w, plan.media, plan.stripNulls, false);
   } else if (wantsLocation) {
@@ -113,8 +130,49 @@ export function writeStatements(plan: WritePlan): WriteStatements {
     inner = `SELECT * FROM ${src}`;
     location = `CASE WHEN pg_catalog.count(*) = 1 THEN max(${pairs}) END`;
   }
-  const text = `WITH ${ctes.join(", ")} SELECT pg_catalog.count(*) AS page_total, ${body} AS body, ${location} AS location, ${INSERTED} AS inserted FROM (${inner}) AS ${w.id(T)}`;
+  let removed = "NULL::jsonb";
+  if (oldNew.length) {
+    const r = w.id(internal("pgrst_removed"));
+    const parts = oldNew.map((x) => `SELECT ${w.id(x.old)}::jsonb AS ${r} FROM ${src} WHERE ${w.id(x.old)} IS NOT NULL AND ${w.id(x.old)}::jsonb IS DISTINCT FROM ${w.id(x.new)}::jsonb`);
+    removed = `(SELECT jsonb_agg(DISTINCT ${r}) FROM (${parts.join(" UNION ALL ")}) AS ${r})`;
+  }
+  const text = `WITH ${ctes.join(", ")} SELECT pg_catalog.count(*) AS page_total, ${body} AS body, ${location} AS location, ${INSERTED} AS inserted, ${removed} AS removed_refs FROM (${inner}) AS ${w.id(T)}`;
   return { plain: [], shaped: { text, params: w.params, idents: w.idents } };
+}
+
+/**
+ * Written file references that are not a storage object the caller can see (RLS on
+ * storage.objects applies: this runs in the write's transaction, as the caller). Returns at most one.
+ */
+export function missingFileRefStatement(refs: Array<{ bucket: string; path: string }>): Statement {
+  const w = new SqlWriter();
+  const r = w.id(internal("pgrst_ref"));
+  const o = w.id(internal("pgrst_obj"));
+  const text =
+    `SELECT ${r}->>'bucket' AS bucket, ${r}->>'path' AS path FROM jsonb_array_elements(${w.param(JSON.stringify(refs))}::jsonb) AS ${r} ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM "storage"."objects" AS ${o} WHERE ${o}."bucket_id" = ${r}->>'bucket' AND ${o}."name" = ${r}->>'path') LIMIT 1`;
+  return { text, params: w.params, idents: w.idents };
+}
+
+/**
+ * Deletes the storage objects of references a write removed, unless a row of the table still
+ * points at them (in any owned column). As the caller, so storage's DELETE policies decide; the
+ * object's bytes are reclaimed by the storage sweeper once no row refers to their version.
+ */
+export function deleteRemovedFilesStatement(plan: WritePlan, removed: unknown): Statement {
+  const w = new SqlWriter();
+  const m = plan.mutation;
+  const r = w.id(internal("pgrst_ref"));
+  const o = w.id(internal("pgrst_obj"));
+  const t = w.id(internal("pgrst_row"));
+  const target = w.qualified(m.target.schema, m.target.name);
+  const stillUsed = (plan.ownedFileColumns ?? [])
+    .map((c) => `(${t}.${w.id(c)}->>'bucket' = ${r}->>'bucket' AND ${t}.${w.id(c)}->>'path' = ${r}->>'path')`)
+    .join(" OR ");
+  const text =
+    `DELETE FROM "storage"."objects" AS ${o} USING jsonb_array_elements(${w.param(JSON.stringify(removed))}::jsonb) AS ${r} ` +
+    `WHERE ${o}."bucket_id" = ${r}->>'bucket' AND ${o}."name" = ${r}->>'path' AND NOT EXISTS (SELECT 1 FROM ${target} AS ${t} WHERE ${stillUsed})`;
+  return { text, params: w.params, idents: w.idents };
 }
 
 function mutationOnly(plan: WritePlan, group: number, _unused: null): Statement {
@@ -128,7 +186,18 @@ function mutationSql(w: SqlWriter, plan: WritePlan, group: number, alias: Ident)
   const target = w.qualified(m.target.schema, m.target.name);
   const a = w.id(alias);
   if (m.kind === "insert") return insertSql(w, m, group, target, a);
-  const where = m.where.map((c) => condSql(w, a, c, new Map()));
+  let where: string[];
+  if (!m.limited) where = m.where.map((c) => condSql(w, a, c, new Map()));
+  else {
+    // Limited update/delete: the first rows (by the order given) among those the filters match,
+    // picked by ctid in a subquery over the same table.
+    const l = m.limited;
+    const sub = w.id(w.alias());
+    const subWhere = m.where.map((c) => condSql(w, sub, c, new Map()));
+    const order = l.order.length ? ` ORDER BY ${l.order.map((o) => orderSql(w, sub, o, new Map())).join(", ")}` : "";
+    const range = ` LIMIT ${w.param(l.limit)}::bigint${l.offset ? ` OFFSET ${w.param(l.offset)}::bigint` : ""}`;
+    where = [`${a}.ctid = ANY(ARRAY(SELECT ${sub}.ctid FROM ${target} AS ${sub}${subWhere.length ? ` WHERE ${subWhere.join(" AND ")}` : ""}${order}${range}))`];
+  }
   const whereSql = where.length ? ` WHERE ${where.join(" AND ")}` : "";
   if (m.kind === "delete") return `DELETE FROM ${target} AS ${a}${whereSql}`;
   const body = w.id(internal("pgrst_body"));
@@ -182,13 +251,18 @@ export function callStatement(plan: CallPlan): Statement & { shape: "rows" | "sc
   } else if (plan.args.values.length === 0) {
     call = `${fn}()`;
   } else {
+    // The one unnamed parameter a function may have (key "") travels as pgrst_arg and is passed by
+    // position: it is then the only parameter.
+    const col = (v: { param: Ident }) => (v.param.name === "" ? internal("pgrst_arg") : v.param);
     const obj: Record<string, unknown> = {};
-    for (const v of plan.args.values) obj[v.param.name] = v.value;
+    for (const v of plan.args.values) obj[col(v).name] = v.value;
     // json_to_record converts JSON values to the parameters' types (arrays, json, composites…);
     // the column definition list uses the parameter types exactly as pg_proc reports them.
-    const defs = plan.args.values.map((v) => `${w.id(v.param)} ${v.type}`).join(", ");
+    const defs = plan.args.values.map((v) => `${w.id(col(v))} ${v.type}`).join(", ");
     from = `json_to_record(${w.param(JSON.stringify(obj))}::json) AS ${argsAlias}(${defs})`;
-    call = `${fn}(${plan.args.values.map((v) => `${v.variadic ? "VARIADIC " : ""}${w.id(v.param)} := ${argsAlias}.${w.id(v.param)}`).join(", ")})`;
+    call = `${fn}(${plan.args.values
+      .map((v) => `${v.variadic ? "VARIADIC " : ""}${v.param.name === "" ? "" : `${w.id(v.param)} := `}${argsAlias}.${w.id(col(v))}`)
+      .join(", ")})`;
   }
   const scalar = w.id(internal("pgrst_scalar"));
   if (r.returnsVoid || r.returnsScalar || !plan.read) {

@@ -1,0 +1,61 @@
+// One of the two servers the gateway benchmark compares, run in its own process:
+//   bun bench/gateway-server.ts bare    <port>   a bare Bun.serve answering a small JSON
+//   bun bench/gateway-server.ts gateway <port>   Plinth's gateway in front of a handler answering the same JSON
+//
+// The gateway is assembled as src/server.ts does it (createGateway with the parsed config, Metrics,
+// a JSON logger writing one line per request to stdout — point stdout at a file — and the same
+// Bun.serve options), with the routed app replaced by a trivial handler. The rate limiter stays on,
+// with buckets large enough never to refuse the benchmark's single client IP.
+import { configSchema } from "../src/config/schema.ts";
+import { createGateway } from "../src/http/gateway.ts";
+import { Metrics } from "../src/http/metrics.ts";
+import { createLogger } from "../src/log.ts";
+import { BENCH_SECRET, BODY } from "./gateway-common.ts";
+
+const HEADERS = { "content-type": "application/json; charset=utf-8" };
+
+function reply(): Response {
+  return new Response(BODY, { headers: HEADERS });
+}
+
+{
+  const [mode, portArg] = process.argv.slice(2);
+  const port = Number(portArg);
+  if ((mode !== "bare" && mode !== "gateway") || !Number.isInteger(port) || port <= 0) {
+    process.stderr.write("usage: bun bench/gateway-server.ts bare|gateway <port>\n");
+    process.exit(2);
+  }
+
+  let fetchFn: (req: Request, srv: import("bun").Server<unknown>) => Response | Promise<Response>;
+  let bodyLimit = 1024 * 1024;
+  if (mode === "bare") {
+    fetchFn = () => reply();
+  } else {
+    const huge = { capacity: 1_000_000_000, perSecond: 1_000_000_000 };
+    const config = configSchema.parse({ rateLimit: { enabled: true, perIp: huge, perUser: huge } });
+    bodyLimit = config.http.bodyLimit;
+    // createLogger's default writer is process.stdout.write, exactly as `plinth serve` logs.
+    const log = createLogger("info");
+    const gateway = createGateway({ config, jwtSecret: BENCH_SECRET, log, metrics: new Metrics(), handle: () => reply() });
+    fetchFn = (req, srv) => gateway.fetch(req, srv);
+  }
+
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port,
+    maxRequestBodySize: Math.max(bodyLimit, 5 * 1024 ** 3), // as src/server.ts
+    fetch: fetchFn,
+    error: () =>
+      new Response(JSON.stringify({ code: "internal_error", message: "Internal server error" }), {
+        status: 500,
+        headers: { "content-type": "application/json" },
+      }),
+  });
+  process.stderr.write(`ready ${mode} ${server.port}\n`);
+  const stop = () => {
+    void server.stop(true);
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}

@@ -1,4 +1,7 @@
 // Builds the gateway + routes in-process against a real test database, without opening a port.
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { configSchema, type Config, type ConfigInput } from "../../src/config/schema.ts";
 import { signJwt } from "../../src/auth/jwt.ts";
 import { createGateway } from "../../src/http/gateway.ts";
@@ -9,8 +12,13 @@ import type { Database } from "../../src/db/pool.ts";
 
 export const TEST_SECRET = "test-secret-that-is-at-least-32-characters-long";
 
+/** One scratch data dir per test run, so no test writes ./plinth_data into the checkout. */
+const TEST_RUN_DATA_DIR = mkdtempSync(join(tmpdir(), "plinth-test-run-"));
+chmodSync(TEST_RUN_DATA_DIR, 0o755);
+process.on("exit", () => rmSync(TEST_RUN_DATA_DIR, { recursive: true, force: true }));
+
 export function testConfig(overrides: ConfigInput = {}): Config {
-  return configSchema.parse(overrides);
+  return configSchema.parse({ dataDir: TEST_RUN_DATA_DIR, ...overrides });
 }
 
 export function tokenFor(claims: Record<string, unknown>, secret = TEST_SECRET, ttl = 3600): string {

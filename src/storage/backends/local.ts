@@ -11,6 +11,10 @@ import { resolveUnderRoot } from "./safe-path.ts";
 export async function createLocalBackend(root: string): Promise<StorageBackend> {
   const tmpDir = join(root, "tmp");
   const stagingDir = join(root, "uploads");
+  // The root first, searchable (0711), because recursive mkdir gives every missing parent the mode
+  // it is asked for: a data dir created here as 0700 would be unreachable for the embedded
+  // PostgreSQL's OS user (when Plinth runs as root) and force the cluster's relocation.
+  await mkdir(root, { recursive: true, mode: 0o711 });
   await mkdir(join(root, "objects"), { recursive: true, mode: 0o700 });
   await mkdir(tmpDir, { recursive: true, mode: 0o700 });
   await mkdir(stagingDir, { recursive: true, mode: 0o700 });

@@ -3,6 +3,7 @@
 // aborted upload leaves nothing at the key. Resumable uploads are assembled in a local staging
 // directory and sent on completion.
 import { mkdir, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import { BytesNotFound, type ByteRange, type StorageBackend, type StoredKey } from "./backend.ts";
 
 export interface S3BackendOptions {
@@ -19,6 +20,7 @@ export interface S3BackendOptions {
 const PART_SIZE = 8 * 1024 * 1024;
 
 export async function createS3Backend(opts: S3BackendOptions): Promise<StorageBackend> {
+  await mkdir(dirname(opts.stagingDir), { recursive: true, mode: 0o711 }); // keep the data dir searchable (see local.ts)
   await mkdir(opts.stagingDir, { recursive: true, mode: 0o700 });
   const client = new Bun.S3Client({
     endpoint: opts.endpoint,

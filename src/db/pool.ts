@@ -123,14 +123,11 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
  */
 function setRequestContext(tx: postgres.ReservedSql, principal: Principal, request: RequestInfo = {}): postgres.PendingQuery<postgres.Row[]> {
   const claims = principal.claims;
-  const sub = typeof claims.sub === "string" ? claims.sub : "";
-  const email = typeof claims.email === "string" ? claims.email : "";
+  // Only request.jwt.claims, as PostgREST 10+ and Supabase do: the per-claim settings
+  // (request.jwt.claim.sub, …) are gone there too, and auth.uid()/role()/email() fall back to it.
   return tx`select
     set_config('role', ${principal.role}, true),
     set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
-    set_config('request.jwt.claim.sub', ${sub}, true),
-    set_config('request.jwt.claim.role', ${principal.role}, true),
-    set_config('request.jwt.claim.email', ${email}, true),
     set_config('request.method', ${request.method ?? ""}, true),
     set_config('request.path', ${request.path ?? ""}, true),
     set_config('request.headers', ${JSON.stringify(request.headers ?? {})}, true)`;

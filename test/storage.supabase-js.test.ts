@@ -32,7 +32,9 @@ describe("buckets", () => {
     await s.from("tmp").upload("a.txt", "x");
     const refused = await s.deleteBucket("tmp");
     expect(refused.error?.message).toBe("The bucket you tried to delete is not empty");
-    expect((await s.emptyBucket("tmp")).data).toEqual({ message: "Successfully emptied" });
+    // Supabase's wording (storage-js snapshots it), though Plinth has emptied the bucket already.
+    expect((await s.emptyBucket("tmp")).data).toEqual({ message: "Empty bucket has been queued. Completion may take up to an hour." });
+    expect((await s.from("tmp").list()).data).toEqual([]);
     expect((await s.deleteBucket("tmp")).data).toEqual({ message: "Successfully deleted" });
   });
 });
@@ -84,7 +86,7 @@ describe("objects", () => {
     expect(v2.data?.hasNext).toBe(true);
     const rest = await f.listV2({ prefix: "l/", limit: 3, with_delimiter: true, cursor: v2.data!.nextCursor });
     expect(rest.data?.objects.map((o) => o.name)).toEqual(["l/c.txt"]);
-    expect(rest.data?.folders.map((o) => o.name)).toEqual(["l/sub/"]);
+    expect(rest.data?.folders).toEqual([{ name: "l/sub/", key: "l/sub" }]);
     expect(rest.data?.hasNext).toBe(false);
   });
 
@@ -243,5 +245,141 @@ describe("versions and search", () => {
     expect(await search({ contains: "REPORT" })).toHaveLength(6);
     expect(await search({ contains: "draft" })).toEqual(["misc/report-draft.txt"]);
     expect(await search({ metadata: { kind: "odd" } })).toEqual(["reports/2024-1.csv", "reports/2024-3.csv"]);
+  });
+});
+
+describe("compatibility with storage-js's own integration tests", () => {
+  const headers = () => ({ Authorization: `Bearer ${srv.keys.service_role}`, apikey: srv.keys.service_role });
+  const BUCKET_FIELDS = ["allowed_mime_types", "created_at", "file_size_limit", "id", "name", "owner", "public", "type", "updated_at", "versioning_status"];
+
+  test("bucket: get and list answer Supabase's fields (plus type and versioning_status, which storage-js's Bucket has)", async () => {
+    await srv.admin.storage.createBucket("shape", { public: false, versioningStatus: "ENABLED" });
+    const got = await srv.admin.storage.getBucket("shape");
+    expect(Object.keys(got.data!).sort()).toEqual(BUCKET_FIELDS);
+    expect(got.data).toMatchObject({ id: "shape", name: "shape", public: false, file_size_limit: null, allowed_mime_types: null, type: "STANDARD", versioning_status: "ENABLED" });
+    const raw = (await (await fetch(`${srv.url}/storage/v1/bucket/shape`, { headers: headers() })).json()) as object;
+    expect(raw).not.toHaveProperty("owner_id");
+    const list = await srv.admin.storage.listBuckets();
+    expect(list.data!.length).toBeGreaterThan(0);
+    for (const b of list.data!) expect(Object.keys(b).sort()).toEqual(BUCKET_FIELDS);
+  });
+
+  test("empty bucket answers Supabase's message and has emptied the bucket", async () => {
+    await srv.admin.storage.createBucket("to-empty", { public: false });
+    await srv.admin.storage.from("to-empty").upload("a/b.txt", "x");
+    const res = await srv.admin.storage.emptyBucket("to-empty");
+    expect(res.data).toEqual({ message: "Empty bucket has been queued. Completion may take up to an hour." });
+    expect((await srv.admin.storage.from("to-empty").list("a")).data).toEqual([]);
+    expect((await srv.admin.storage.deleteBucket("to-empty")).error).toBeNull();
+  });
+
+  test("object info: Supabase's fields, no updated_at", async () => {
+    await srv.admin.storage.createBucket("infos", { public: false });
+    const f = srv.admin.storage.from("infos");
+    await f.upload("testpath/file.txt", "hello", { contentType: "text/plain" });
+    const info = await f.info("testpath/file.txt");
+    expect(info.error).toBeNull();
+    expect(info.data).not.toHaveProperty("updatedAt");
+    expect(info.data).toMatchObject({ bucketId: "infos", name: "testpath/file.txt", size: 5, metadata: {} });
+    expect(info.data?.lastModified).toBeString();
+    expect(info.data?.createdAt).toBeString();
+    const raw = (await (await fetch(`${srv.url}/storage/v1/object/info/infos/testpath/file.txt`, { headers: headers() })).json()) as object;
+    expect(Object.keys(raw).sort()).toEqual(["bucket_id", "cache_control", "content_type", "created_at", "etag", "id", "last_modified", "metadata", "name", "size", "version"]);
+  });
+
+  test("list-v2 with_delimiter: a folder's key is its path without the trailing slash", async () => {
+    await srv.admin.storage.createBucket("folders", { public: false });
+    const f = srv.admin.storage.from("folders");
+    await f.upload("testpath/file.txt", "x");
+    await f.upload("testpath/deeper/file.txt", "x");
+    const res = await f.listV2({ with_delimiter: true });
+    expect(res.error).toBeNull();
+    expect(res.data).toEqual({ hasNext: false, folders: [{ name: "testpath/", key: "testpath" }], objects: [] });
+    const nested = await f.listV2({ prefix: "testpath/", with_delimiter: true });
+    expect(nested.data?.folders).toEqual([{ name: "testpath/deeper/", key: "testpath/deeper" }]);
+    expect(nested.data?.objects.map((o) => o.name)).toEqual(["testpath/file.txt"]);
+  });
+
+  describe("list-v2 sortBy and cursor paging", () => {
+    // Uploaded in this order (created_at), then rewritten in another (updated_at).
+    const created = ["zz", "bb", "xx", "ww", "cc", "aa", "yy", "oo"];
+    const updated = ["cc", "oo", "zz", "aa", "ww", "bb", "yy", "xx"];
+    const byName = created.slice().sort();
+    beforeAll(async () => {
+      await srv.admin.storage.createBucket("sorting", { public: false });
+      const f = srv.admin.storage.from("sorting");
+      for (const s of created) await f.upload(`testpath/file-${s}.txt`, s);
+      for (const s of updated) await f.upload(`testpath/file-${s}.txt`, `${s}!`, { upsert: true });
+    });
+
+    /** Every page of a listing (limit 2), following nextCursor; the page count is checked too. */
+    async function pages(options: { sortBy?: { column: "name" | "created_at" | "updated_at"; order?: "asc" | "desc" }; with_delimiter?: boolean; prefix?: string }) {
+      const seen: string[][] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const res = await srv.admin.storage.from("sorting").listV2({ prefix: "testpath/", limit: 2, ...options, ...(cursor ? { cursor } : {}) });
+        expect(res.error).toBeNull();
+        seen.push([...res.data!.folders.map((f) => f.name), ...res.data!.objects.map((o) => o.name)]);
+        if (!res.data!.hasNext) break;
+        cursor = res.data!.nextCursor;
+        expect(cursor).toBeString();
+        if (seen.length > 20) throw new Error("paging does not end");
+      }
+      return seen;
+    }
+    const names = (suffixes: string[]) => suffixes.map((s) => `testpath/file-${s}.txt`);
+    const chunks = (xs: string[]) => Array.from({ length: Math.ceil(xs.length / 2) }, (_, i) => xs.slice(i * 2, i * 2 + 2));
+
+    for (const delimited of [false, true]) {
+      const cases: [string, { column: "name" | "created_at" | "updated_at"; order?: "asc" | "desc" } | undefined, string[]][] = [
+        ["default (name asc)", undefined, byName],
+        ["name asc", { column: "name", order: "asc" }, byName],
+        ["name desc", { column: "name", order: "desc" }, byName.slice().reverse()],
+        ["created_at asc", { column: "created_at", order: "asc" }, created],
+        ["created_at desc", { column: "created_at", order: "desc" }, created.slice().reverse()],
+        ["updated_at asc", { column: "updated_at" }, updated],
+        ["updated_at desc", { column: "updated_at", order: "desc" }, updated.slice().reverse()],
+      ];
+      for (const [label, sortBy, expected] of cases) {
+        test(`${label}${delimited ? ", with_delimiter" : ""}: four pages of two, in order`, async () => {
+          expect(await pages({ ...(sortBy ? { sortBy } : {}), with_delimiter: delimited })).toEqual(chunks(names(expected)));
+        });
+      }
+    }
+
+    test("the cursor keeps its sort; a bad cursor is refused", async () => {
+      const f = srv.admin.storage.from("sorting");
+      const first = await f.listV2({ prefix: "testpath/", limit: 3, sortBy: { column: "created_at", order: "desc" } });
+      const next = await f.listV2({ prefix: "testpath/", limit: 3, cursor: first.data!.nextCursor });
+      expect(next.data?.objects.map((o) => o.name)).toEqual(names(created.slice().reverse().slice(3, 6)));
+      for (const cursor of ["not-a-cursor", Buffer.from(JSON.stringify({ c: "created_at", o: "asc", v: "'; drop table x", n: "a" })).toString("base64url")]) {
+        const bad = await f.listV2({ prefix: "testpath/", cursor });
+        expect((bad.error as unknown as { statusCode: string }).statusCode).toBe("400");
+      }
+    });
+
+    test("ties on the sort column break by name; folders sort by their oldest object", async () => {
+      await srv.admin.storage.createBucket("ties", { public: false });
+      const f = srv.admin.storage.from("ties");
+      for (const n of ["d.txt", "b.txt", "c.txt", "a.txt", "dir/x.txt", "e.txt"]) await f.upload(n, n);
+      // Same timestamps for every object but e.txt and the folder's one object.
+      await srv.database.db.sql`update storage.objects set created_at = '2020-01-01T00:00:00.123456Z' where bucket_id = 'ties' and name in ('a.txt', 'b.txt', 'c.txt', 'd.txt')`;
+      await srv.database.db.sql`update storage.objects set created_at = '2019-01-01T00:00:00Z' where bucket_id = 'ties' and name = 'dir/x.txt'`;
+      const all: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const res = await f.listV2({ limit: 1, with_delimiter: true, sortBy: { column: "created_at", order: "asc" }, ...(cursor ? { cursor } : {}) });
+        all.push(...res.data!.folders.map((x) => x.name), ...res.data!.objects.map((o) => o.name));
+        cursor = res.data!.hasNext ? res.data!.nextCursor : undefined;
+      } while (cursor && all.length < 20);
+      expect(all).toEqual(["dir/", "a.txt", "b.txt", "c.txt", "d.txt", "e.txt"]);
+      const desc: string[] = [];
+      do {
+        const res = await f.listV2({ limit: 2, sortBy: { column: "created_at", order: "desc" }, ...(cursor ? { cursor } : {}) });
+        desc.push(...res.data!.objects.map((o) => o.name));
+        cursor = res.data!.hasNext ? res.data!.nextCursor : undefined;
+      } while (cursor && desc.length < 20);
+      expect(desc).toEqual(["e.txt", "d.txt", "c.txt", "b.txt", "a.txt", "dir/x.txt"]);
+    });
   });
 });

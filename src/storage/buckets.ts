@@ -18,22 +18,48 @@ export interface BucketBody {
 
 const SORT_COLUMNS = ["id", "name", "created_at", "updated_at"] as const;
 
-export async function listBuckets(ctx: StorageContext, principal: Principal | null, query: URLSearchParams): Promise<q.BucketRow[]> {
+/**
+ * A bucket as GET /bucket and GET /bucket/{id} answer it: Supabase's columns (id, name, owner,
+ * public, created_at, updated_at, file_size_limit, allowed_mime_types) plus `type` and
+ * `versioning_status`, which storage-js's `Bucket` type knows. owner_id stays internal.
+ */
+export type BucketView = Pick<
+  q.BucketRow,
+  "id" | "name" | "owner" | "public" | "created_at" | "updated_at" | "file_size_limit" | "allowed_mime_types" | "type" | "versioning_status"
+>;
+
+export function bucketView(b: q.BucketRow): BucketView {
+  return {
+    id: b.id,
+    name: b.name,
+    owner: b.owner,
+    public: b.public,
+    created_at: b.created_at,
+    updated_at: b.updated_at,
+    file_size_limit: b.file_size_limit,
+    allowed_mime_types: b.allowed_mime_types,
+    type: b.type,
+    versioning_status: b.versioning_status,
+  };
+}
+
+export async function listBuckets(ctx: StorageContext, principal: Principal | null, query: URLSearchParams): Promise<BucketView[]> {
   const caller = requireCaller(principal);
   const sortColumn = (SORT_COLUMNS as readonly string[]).includes(query.get("sortColumn") ?? "") ? (query.get("sortColumn") as q.BucketListOptions["sortColumn"]) : "name";
   const sortOrder = query.get("sortOrder")?.toLowerCase() === "desc" ? "desc" : "asc";
   const limit = intParam(query.get("limit"), "limit");
   const offset = intParam(query.get("offset"), "offset");
-  return asCaller(ctx, caller, (tx) =>
+  const rows = await asCaller(ctx, caller, (tx) =>
     q.listBuckets(tx, { limit: limit ?? undefined, offset: offset ?? 0, search: query.get("search") ?? undefined, sortColumn, sortOrder }),
   );
+  return rows.map(bucketView);
 }
 
-export async function getBucket(ctx: StorageContext, principal: Principal | null, id: string): Promise<q.BucketRow> {
+export async function getBucket(ctx: StorageContext, principal: Principal | null, id: string): Promise<BucketView> {
   const caller = requireCaller(principal);
   const bucket = await asCaller(ctx, caller, (tx) => q.findBucket(tx, id));
   if (!bucket) throw errors.noSuchBucket();
-  return bucket;
+  return bucketView(bucket);
 }
 
 export async function createBucket(ctx: StorageContext, principal: Principal | null, body: BucketBody): Promise<{ name: string }> {
@@ -97,7 +123,9 @@ export async function emptyBucket(ctx: StorageContext, principal: Principal | nu
     await releaseVersions(ctx, versions);
     if (deleted.length < 1000) break;
   }
-  return { message: "Successfully emptied" };
+  // Plinth empties synchronously: the bucket is empty when this answers. The message is Supabase's
+  // (whose storage queues the work), word for word, because storage-js's tests snapshot it.
+  return { message: "Empty bucket has been queued. Completion may take up to an hour." };
 }
 
 export async function deleteBucket(ctx: StorageContext, principal: Principal | null, id: string): Promise<{ message: string }> {

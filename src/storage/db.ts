@@ -244,17 +244,94 @@ export async function listLevel(
     select * from level order by ${sql.unsafe(orderBy)} limit ${o.limit} offset ${o.offset}`;
 }
 
-/** Objects whose full name is after `after` under `prefix` (keyset paging by name), for list-v2. */
+export type ListV2Column = "name" | "updated_at" | "created_at";
+
+/**
+ * A keyset position for list-v2: the sort column's value as text (the name itself when sorting by
+ * name; a timestamptz's full-precision text otherwise) and the name, which breaks ties.
+ */
+export interface ListPosition {
+  value: string;
+  name: string;
+}
+
+export type ListV2Row = ObjectRow & { sort_key: string };
+
+// Safe to interpolate: callers only pass a ListV2Column (matched against a fixed list). Missing
+// timestamps sort first (as -infinity) so that the keyset comparison never meets a null. Cursor
+// values are bound as text and cast in SQL (`$v::text::timestamptz`): bound as a timestamptz,
+// postgres.js would pass them through Date and lose the microseconds.
+function sortKey(column: Exclude<ListV2Column, "name">): string {
+  return `coalesce(${column}, '-infinity'::timestamptz)`;
+}
+
+/**
+ * Objects under `prefix` (full names) ordered by (column, name) and after `after` in that order
+ * (keyset paging), for list-v2.
+ */
 export async function listAfter(
   sql: Sql,
   bucket: string,
-  o: { prefix: string; after: string | null; limit: number; order: "asc" | "desc" },
-): Promise<ObjectRow[]> {
+  o: { prefix: string; column: ListV2Column; order: "asc" | "desc"; after: ListPosition | null; limit: number },
+): Promise<ListV2Row[]> {
   const pattern = likePrefix(o.prefix) + "%";
-  const cmp = o.order === "asc" ? sql`name > ${o.after}` : sql`name < ${o.after}`;
-  return sql<ObjectRow[]>`select ${sql.unsafe(OBJECT_COLUMNS)} from storage.objects
-    where bucket_id = ${bucket} and name like ${pattern} and ${o.after === null ? sql`true` : cmp}
-    order by name ${sql.unsafe(o.order)} limit ${o.limit}`;
+  const op = sql.unsafe(o.order === "asc" ? ">" : "<");
+  const dir = sql.unsafe(o.order);
+  if (o.column === "name") {
+    return sql<ListV2Row[]>`select ${sql.unsafe(OBJECT_COLUMNS)}, name as sort_key from storage.objects
+      where bucket_id = ${bucket} and name like ${pattern} and ${o.after === null ? sql`true` : sql`name ${op} ${o.after.name}`}
+      order by name ${dir} limit ${o.limit}`;
+  }
+  const key = sql.unsafe(sortKey(o.column));
+  return sql<ListV2Row[]>`select ${sql.unsafe(OBJECT_COLUMNS)}, ${key}::text as sort_key from storage.objects
+    where bucket_id = ${bucket} and name like ${pattern}
+      and ${o.after === null ? sql`true` : sql`(${key}, name) ${op} (${o.after.value}::text::timestamptz, ${o.after.name}::text collate "C")`}
+    order by ${key} ${dir}, name ${dir} limit ${o.limit}`;
+}
+
+export interface LevelEntry {
+  name: string;
+  id: string | null;
+  bucket_id: string;
+  metadata: ObjectMetadata | null;
+  created_at: Date | null;
+  updated_at: Date | null;
+  last_accessed_at: Date | null;
+  sort_key: string;
+}
+
+/**
+ * One level under `prefix` sorted by a timestamp, for list-v2 with a delimiter: folders (full
+ * names ending in "/", id null) and the objects directly at the level, ordered by (column, name)
+ * and after `after`. As on Supabase, a folder sorts by its oldest object's created_at whichever
+ * timestamp is asked for. (Sorting by name does not need this: it skips folders by seeking.)
+ */
+export async function listLevelAfter(
+  sql: Sql,
+  bucket: string,
+  o: { prefix: string; column: Exclude<ListV2Column, "name">; order: "asc" | "desc"; after: ListPosition | null; limit: number },
+): Promise<LevelEntry[]> {
+  const plen = o.prefix.length;
+  const pattern = likePrefix(o.prefix) + "%";
+  const op = sql.unsafe(o.order === "asc" ? ">" : "<");
+  const dir = sql.unsafe(o.order);
+  const key = sql.unsafe(sortKey(o.column));
+  return sql<LevelEntry[]>`
+    with matched as (
+      select o.*, strpos(substr(o.name, ${plen + 1}), '/') as slash from storage.objects o
+      where o.bucket_id = ${bucket} and o.name like ${pattern}
+    ), level as (
+      select left(name, ${plen} + slash) as name, null::uuid as id, ${bucket}::text as bucket_id, null::jsonb as metadata,
+             min(created_at) as created_at, min(created_at) as updated_at, null::timestamptz as last_accessed_at,
+             min(coalesce(created_at, '-infinity'::timestamptz)) as sort_at
+        from matched where slash > 0 group by 1
+      union all
+      select name, id, bucket_id, metadata, created_at, updated_at, last_accessed_at, ${key} as sort_at
+        from matched where slash = 0
+    )
+    select name, id, bucket_id, metadata, created_at, updated_at, last_accessed_at, sort_at::text as sort_key from level
+    where ${o.after === null ? sql`true` : sql`(sort_at, name) ${op} (${o.after.value}::text::timestamptz, ${o.after.name}::text collate "C")`}
+    order by sort_at ${dir}, name ${dir} limit ${o.limit}`;
 }
 
 export interface SearchQuery {

@@ -58,23 +58,25 @@ export async function readBytes(ctx: StorageContext, version: string, range?: By
   }
 }
 
-/** GET /object/info: storage-js camelises this into FileObjectV2. */
+/**
+ * GET /object/info: storage-js camelises this into FileObjectV2. Exactly Supabase's fields: there is
+ * no updated_at (last_modified replaces it, and storage-js's tests assert updatedAt is absent).
+ */
 export function objectInfo(found: Found) {
   const r = found.row;
   const m = r.metadata;
   return {
     id: r.id,
-    version: r.version,
     name: r.name,
+    version: r.version,
     bucket_id: r.bucket_id,
-    size: m.size,
-    content_type: m.mimetype,
-    cache_control: m.cacheControl,
-    etag: m.eTag,
-    last_modified: m.lastModified,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
+    size: m.size ?? null,
+    content_type: m.mimetype ?? null,
+    cache_control: m.cacheControl ?? null,
+    etag: m.eTag ?? null,
     metadata: r.user_metadata ?? {},
+    last_modified: m.lastModified ?? null,
+    created_at: r.created_at,
   };
 }
 
@@ -118,28 +120,85 @@ export interface ListV2Body {
   sortBy?: { column?: unknown; order?: unknown } | null;
 }
 
-/** list-v2: full names, keyset paging by name with an opaque cursor, optional folder roll-up. */
+const LIST_V2_COLUMNS: readonly q.ListV2Column[] = ["name", "updated_at", "created_at"];
+
+/** What a list-v2 cursor carries: the sort it belongs to and the position of the last entry sent. */
+interface ListV2Cursor {
+  column: q.ListV2Column;
+  order: "asc" | "desc";
+  after: q.ListPosition;
+}
+
+// Opaque to clients: base64url JSON {c: column, o: order, v: sort value (not for name), n: name}.
+function encodeListCursor(c: ListV2Cursor): string {
+  const json = c.column === "name" ? { c: c.column, o: c.order, n: c.after.name } : { c: c.column, o: c.order, v: c.after.value, n: c.after.name };
+  return Buffer.from(JSON.stringify(json)).toString("base64url");
+}
+
+function decodeListCursor(cursor: string): ListV2Cursor {
+  let j: { c?: unknown; o?: unknown; v?: unknown; n?: unknown };
+  try {
+    j = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw errors.invalidParameter("cursor");
+  }
+  if (!j || typeof j !== "object" || typeof j.n !== "string" || (j.o !== "asc" && j.o !== "desc")) throw errors.invalidParameter("cursor");
+  const column = LIST_V2_COLUMNS.find((c) => c === j.c);
+  if (!column) throw errors.invalidParameter("cursor");
+  if (column === "name") return { column, order: j.o, after: { value: j.n, name: j.n } };
+  if (typeof j.v !== "string" || !/^(-infinity|\d{4,}-\d\d-\d\d[ T][\d:.]+([+-][\d:]+|Z)?)$/.test(j.v)) throw errors.invalidParameter("cursor");
+  return { column, order: j.o, after: { value: j.v, name: j.n } };
+}
+
+type ListV2Object = Omit<q.ObjectRow, "owner" | "owner_id" | "version" | "user_metadata"> & { key: string };
+
+/**
+ * list-v2: full names sorted by name, updated_at or created_at (asc or desc), keyset paging with an
+ * opaque cursor holding the last (sort value, name) sent, optional folder roll-up. A cursor keeps
+ * the sort it was made for, so following it continues the same listing.
+ */
 export async function listObjectsV2(ctx: StorageContext, principal: Principal | null, bucket: string, body: ListV2Body) {
   const caller = requireCaller(principal);
   mustBeValidBucketName(bucket);
   const prefix = typeof body.prefix === "string" ? body.prefix : "";
   const limit = clampInt(body.limit, 1000, 1, 1000);
-  const order = String(body.sortBy?.order ?? "asc").toLowerCase() === "desc" ? "desc" : "asc";
-  let after: string | null = null;
+  let column: q.ListV2Column = LIST_V2_COLUMNS.find((c) => c === body.sortBy?.column) ?? "name";
+  let order: "asc" | "desc" = String(body.sortBy?.order ?? "asc").toLowerCase() === "desc" ? "desc" : "asc";
+  let after: q.ListPosition | null = null;
   if (typeof body.cursor === "string" && body.cursor) {
-    try {
-      after = String(JSON.parse(Buffer.from(body.cursor, "base64url").toString("utf8")).after);
-    } catch {
-      throw errors.invalidParameter("cursor");
-    }
+    const c = decodeListCursor(body.cursor);
+    ({ column, order, after } = c);
   }
   const delimited = body.with_delimiter === true;
   const folders: { name: string; key: string }[] = [];
-  const objects: (Omit<q.ObjectRow, "owner" | "owner_id" | "version" | "user_metadata"> & { key: string })[] = [];
+  const objects: ListV2Object[] = [];
+  const toObject = (r: Omit<q.ListV2Row, "owner" | "owner_id" | "version" | "user_metadata">): ListV2Object => ({
+    id: r.id,
+    bucket_id: r.bucket_id,
+    name: r.name,
+    key: r.name,
+    metadata: r.metadata,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    last_accessed_at: r.last_accessed_at,
+  });
+  // A folder's key is its full path without the trailing slash ("testpath/" has key "testpath").
+  const addFolder = (name: string) => folders.push({ name, key: name.slice(0, -1) });
   let hasNext = false;
   await asCaller(ctx, caller, async (tx) => {
+    if (delimited && column !== "name") {
+      // Folders sort among the objects by a timestamp: the level is aggregated in SQL.
+      const rows = await q.listLevelAfter(tx, bucket, { prefix, column, order, after, limit: limit + 1 });
+      hasNext = rows.length > limit;
+      for (const r of rows.slice(0, limit)) {
+        if (r.id === null) addFolder(r.name);
+        else objects.push(toObject({ ...r, id: r.id, metadata: r.metadata!, created_at: r.created_at!, updated_at: r.updated_at!, last_accessed_at: r.last_accessed_at! }));
+        after = { value: r.sort_key, name: r.name };
+      }
+      return;
+    }
     for (;;) {
-      const rows = await q.listAfter(tx, bucket, { prefix, after, limit: limit + 1, order });
+      const rows = await q.listAfter(tx, bucket, { prefix, column, order, after, limit: limit + 1 });
       let seeked = false;
       for (const r of rows) {
         if (folders.length + objects.length >= limit) {
@@ -149,21 +208,23 @@ export async function listObjectsV2(ctx: StorageContext, principal: Principal | 
         const rest = r.name.slice(prefix.length);
         const slash = rest.indexOf("/");
         if (delimited && slash >= 0) {
+          // Sorting by name here. A folder stands for many rows: seek past all of them instead of
+          // reading them. In C order every name under "a/" sorts below "a/" + U+10FFFF (asc) and
+          // above "a/" (desc).
           const folder = prefix + rest.slice(0, slash + 1);
-          folders.push({ name: folder, key: folder });
-          // A folder stands for many rows: seek past all of them instead of reading them. In C
-          // order every name under "a/" sorts below "a/" + U+10FFFF (asc) and above "a/" (desc).
-          after = order === "asc" ? folder + "\u{10FFFF}" : folder;
+          addFolder(folder);
+          const seek = order === "asc" ? folder + "\u{10FFFF}" : folder;
+          after = { value: seek, name: seek };
           seeked = true;
           break;
         }
-        objects.push({ id: r.id, bucket_id: r.bucket_id, name: r.name, key: r.name, metadata: r.metadata, created_at: r.created_at, updated_at: r.updated_at, last_accessed_at: r.last_accessed_at });
-        after = r.name;
+        objects.push(toObject(r));
+        after = { value: r.sort_key, name: r.name };
       }
       if (!seeked) return;
     }
   });
-  const nextCursor = hasNext && after !== null ? Buffer.from(JSON.stringify({ after })).toString("base64url") : undefined;
+  const nextCursor = hasNext && after !== null ? encodeListCursor({ column, order, after }) : undefined;
   return { hasNext, folders, objects, ...(nextCursor ? { nextCursor } : {}) };
 }
 

@@ -32,6 +32,19 @@ describe("system routes", () => {
   });
 });
 
+describe("metrics in production", () => {
+  test("need the service_role key; anon and no key get 401", async () => {
+    const prod = buildApp(db, { env: "production", auth: { autoconfirm: false } });
+    expect((await prod.request("/metrics")).status).toBe(401);
+    expect((await prod.request("/metrics", { headers: { apikey: keys.anon } })).status).toBe(401);
+    const ok = await prod.request("/metrics", { headers: { authorization: `Bearer ${keys.service_role}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain("plinth_http_requests_total");
+    expect((await prod.request("/health")).status).toBe(200); // health stays open for load balancers
+    prod.gateway.close();
+  });
+});
+
 describe("request id", () => {
   test("is generated when absent", async () => {
     const res = await app.request("/health");

@@ -74,7 +74,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const wait = ipBuckets.take(ctx.ip);
       if (wait > 0) return tooMany(wait);
     }
-    if (ctx.area === "system") return null;
+    if (ctx.area === "system") return url.pathname === "/metrics" ? admitMetrics(req, url) : null;
     const resolved = resolvePrincipal(req, url, jwtSecret);
     if (!resolved.ok) {
       return { status: 401, code: resolved.reason === "expired" ? "jwt_expired" : "invalid_jwt", message: keyFailureMessage[resolved.reason] };
@@ -89,6 +89,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (wait > 0) return tooMany(wait);
     }
     return null;
+  }
+
+  /**
+   * /metrics names routes, traffic and pool sizes: in production only the service_role key may read
+   * it (Prometheus sends it as a bearer token); in development it is open for local scraping.
+   */
+  function admitMetrics(req: Request, url: URL): WireError | null {
+    if (config.env !== "production") return null;
+    const resolved = resolvePrincipal(req, url, jwtSecret);
+    if (resolved.ok && resolved.principal?.role === "service_role") return null;
+    return { status: 401, code: "no_api_key", message: "The service_role key is required for /metrics" };
   }
 
   async function fetch(req: Request, server?: Pick<Server<unknown>, "requestIP"> | null): Promise<Response> {

@@ -44,9 +44,10 @@ export const maxAffectedViolation = (n: number) =>
 
 export const invalidRpcMethod = (method: string) => new PlinthError(405, "PGRST101", `Cannot use the ${method} method on RPC`);
 
-export const noRelationship = (parent: string, child: string, hint: string | undefined, schema: string) =>
+export const noRelationship = (parent: string, child: string, hint: string | undefined, schema: string, suggestion: string | null = null) =>
   new PlinthError(400, "PGRST200", `Could not find a relationship between '${parent}' and '${child}' in the schema cache`,
-    `Searched for a foreign key relationship between '${parent}' and '${child}'${hint ? ` using the hint '${hint}'` : ""} in the schema '${schema}', but no matches were found.`);
+    `Searched for a foreign key relationship between '${parent}' and '${child}'${hint ? ` using the hint '${hint}'` : ""} in the schema '${schema}', but no matches were found.`,
+    suggestion);
 
 export const ambiguousRelationship = (parent: string, child: string, details: unknown[], hints: string[]) =>
   new PlinthError(300, "PGRST201", `Could not embed because more than one relationship was found for '${parent}' and '${child}'`,
@@ -110,13 +111,51 @@ const isPgError = (e: unknown): e is PgErrorLike & { name: string } =>
 export function fromPostgresError(e: unknown, authenticated: boolean): PlinthError | null {
   if (!isPgError(e)) return null;
   const code = e.code ?? "";
+  if (code === "PGRST") return raisedResponse(e.message ?? "", e.detail);
   const status = pgStatus(code, authenticated, e.message ?? "");
-  if (code.startsWith("PT")) {
-    // RAISE SQLSTATE 'PTxyz': the function chose the HTTP status.
-    return new PlinthError(status, code, e.message ?? "", e.detail ?? null, e.hint ?? null);
-  }
-  return new PlinthError(status, code, e.message ?? "", e.detail ?? null, e.hint ?? null);
+  // Everything else passes through as PostgreSQL said it: code, message, DETAIL and HINT (RAISE …
+  // USING DETAIL/HINT included); RAISE SQLSTATE 'PTxyz' chose the status (pgStatus).
+  const headers: Record<string, string> = status === 401 ? { "www-authenticate": "Bearer" } : {};
+  return new PlinthError(status, code, e.message ?? "", e.detail ?? null, e.hint ?? null, headers);
 }
+
+const str = (v: unknown): v is string => typeof v === "string";
+const optStr = (v: unknown) => v === undefined || v === null || typeof v === "string";
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * RAISE SQLSTATE 'PGRST' USING MESSAGE = '{"code","message","details"?,"hint"?}',
+ * DETAIL = '{"status","status_text"?,"headers"}': the function controls the whole error response,
+ * as in PostgREST. JSON that does not fit is PGRST121 (500) saying which part was wrong.
+ */
+function raisedResponse(message: string, detail: string | undefined): PlinthError {
+  const m = parseJson(message);
+  if (!isObject(m) || !str(m.code) || !str(m.message) || !optStr(m.details) || !optStr(m.hint)) {
+    return raiseParseError(`Invalid JSON value for MESSAGE: '${message}'`,
+      "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional keys: 'details', 'hint'.");
+  }
+  const detailHint = "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.";
+  if (detail === undefined || detail === null) return raiseParseError("DETAIL is missing in the RAISE statement", detailHint);
+  const d = parseJson(detail);
+  const validHeaders = isObject(d) && isObject(d.headers) && Object.values(d.headers).every(str);
+  if (!isObject(d) || typeof d.status !== "number" || !Number.isInteger(d.status) || d.status < 200 || d.status > 599 || !optStr(d.status_text) || !validHeaders) {
+    return raiseParseError(`Invalid JSON value for DETAIL: '${detail}'`, detailHint);
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(d.headers as Record<string, string>)) headers[k.toLowerCase()] = v;
+  // status_text is checked but not sent: Bun's server always uses the standard reason phrase.
+  return new PlinthError(d.status, m.code, m.message, (m.details as string | null | undefined) ?? null, (m.hint as string | null | undefined) ?? null, headers);
+}
+
+const raiseParseError = (details: string, hint: string) =>
+  new PlinthError(500, "PGRST121", `Could not parse JSON in the "RAISE SQLSTATE 'PGRST'" error`, details, hint);
 
 function pgStatus(code: string, authenticated: boolean, message: string): number {
   if (code.startsWith("08")) return 503;
@@ -133,9 +172,10 @@ function pgStatus(code: string, authenticated: boolean, message: string): number
   if (code === "57014") return 504; // statement timeout
   if (code === "57P01") return 503;
   if (code.startsWith("57") || code.startsWith("58") || code.startsWith("F0") || code.startsWith("HV") || code.startsWith("XX")) return 500;
+  if (code === "22023") return message.startsWith("role") && message.endsWith("does not exist") ? 401 : 400;
   if (code === "P0001") return 400;
   if (code.startsWith("P0")) return 500;
-  if (code === "42883") return 404;
+  if (code === "42883") return message.startsWith("function xmlagg(") ? 406 : 404;
   if (code === "42P01") return 404;
   if (code === "42P17") return 500;
   if (code === "42501") return authenticated ? 403 : 401;

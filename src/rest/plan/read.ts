@@ -62,9 +62,9 @@ export function similarity(a: string, b: string): number {
   return 1 - d[b.length]! / Math.max(a.length, b.length);
 }
 
-export function lookupColumn(table: Table, name: string): Column {
+export function lookupColumn(table: Table, name: string, sqlName = table.name): Column {
   const c = table.columns.get(name);
-  if (!c) throw undefinedColumn(table.name, name);
+  if (!c) throw undefinedColumn(sqlName, name);
   return c;
 }
 
@@ -75,9 +75,25 @@ export function planCast(ctx: PlanContext, name: string | undefined): PlannedTyp
   return { type: t, schema: cached(t.schema), name: cached(t.name) };
 }
 
-/** Builds the node tree for a select list over `table`. */
-export function planSelectTree(ctx: PlanContext, table: Table, items: SelectItem[]): ReadNode {
-  const node: ReadNode = { from: tableRef(table), select: [], embeds: [], where: [], order: [], hasAggregates: false, computed: computedOf(ctx, table) };
+/**
+ * Builds the node tree for a select list over `table`. `depth` is 0 for the root; an embedded node's
+ * relation is named as PostgREST aliases it (`<table>_<depth>`, the table itself for many-to-many),
+ * which is what PostgreSQL's errors about its columns say.
+ */
+export function planSelectTree(ctx: PlanContext, table: Table, items: SelectItem[], depth = 0, sqlName = table.name): ReadNode {
+  // PostgREST resolves every relationship of the tree before PostgreSQL sees any column, so a
+  // relationship error anywhere wins over a missing column anywhere.
+  if (depth === 0) checkEmbeds(ctx, table, items, 0);
+  const node: ReadNode = {
+    from: tableRef(table),
+    select: [],
+    embeds: [],
+    where: [],
+    order: [],
+    hasAggregates: false,
+    computed: computedOf(ctx, table),
+    sqlName,
+  };
   for (const item of items) {
     switch (item.kind) {
       case "star":
@@ -97,7 +113,7 @@ export function planSelectTree(ctx: PlanContext, table: Table, items: SelectItem
           break;
         }
         const computed = !table.columns.has(item.field.name) ? computedField(ctx, table, item.field.name) : undefined;
-        const column = computed?.column ?? lookupColumn(table, item.field.name);
+        const column = computed?.column ?? lookupColumn(table, item.field.name, sqlName);
         if (item.agg) {
           if (!ctx.aggregatesEnabled) throw aggregatesNotAllowed();
           node.hasAggregates = true;
@@ -116,7 +132,7 @@ export function planSelectTree(ctx: PlanContext, table: Table, items: SelectItem
         break;
       }
       case "embed":
-        node.embeds.push(planEmbed(ctx, table, item));
+        node.embeds.push(planEmbed(ctx, table, item, depth + 1));
         break;
     }
   }
@@ -131,7 +147,7 @@ function nodeField(node: ReadNode, name: string): { column: Column; fn?: Compute
   if (c) return { column: c };
   const f = node.computed?.get(name);
   if (f) return { column: f.column, fn: { schema: cached(f.routine.schema), name: cached(f.routine.name) } };
-  throw undefinedColumn(node.from.table.name, name);
+  throw undefinedColumn(node.sqlName ?? node.from.table.name, name);
 }
 
 /** A computed field of `table` (a function taking its row), planned as `fn(row)`. */
@@ -146,9 +162,40 @@ function defaultLabel(f: FieldRef): string {
   return f.name;
 }
 
-function planEmbed(ctx: PlanContext, parent: Table, item: Extract<SelectItem, { kind: "embed" }>): Embed {
+type EmbedItem = Extract<SelectItem, { kind: "embed" }>;
+
+/**
+ * Resolves the relationships of the whole select tree, depth first as PostgREST does, then rejects
+ * sibling embeds that share a name: PostgREST joins each embed as `<parent>_<alias or name>_<depth>`,
+ * so two of them fail in PostgreSQL with 42712, which is what it answers.
+ */
+function checkEmbeds(ctx: PlanContext, table: Table, items: SelectItem[], depth: number): void {
+  for (const item of items) {
+    if (item.kind !== "embed") continue;
+    const rel = findRelationship(ctx.cache, table, item.name, item.hint, ctx.schema);
+    checkEmbeds(ctx, rel.target, item.children, depth + 1);
+  }
+  if (depth === 0) checkDuplicateEmbeds(ctx, table, items, 1);
+}
+
+function checkDuplicateEmbeds(ctx: PlanContext, table: Table, items: SelectItem[], depth: number): void {
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (item.kind !== "embed") continue;
+    const alias = `${table.name}_${item.alias ?? item.name}_${depth}`;
+    if (seen.has(alias)) throw new PlinthError(400, "42712", `table name "${alias}" specified more than once`);
+    seen.add(alias);
+  }
+  for (const item of items) {
+    if (item.kind !== "embed") continue;
+    const rel = findRelationship(ctx.cache, table, item.name, item.hint, ctx.schema);
+    checkDuplicateEmbeds(ctx, rel.target, item.children, depth + 1);
+  }
+}
+
+function planEmbed(ctx: PlanContext, parent: Table, item: EmbedItem, depth: number): Embed {
   const rel = findRelationship(ctx.cache, parent, item.name, item.hint, ctx.schema);
-  const node = planSelectTree(ctx, rel.target, item.children);
+  const node = planSelectTree(ctx, rel.target, item.children, depth, rel.kind === "m2m" ? rel.target.name : `${rel.target.name}_${depth}`);
   const toMany = isToMany(rel);
   const outName = item.alias ?? item.name;
   return {
@@ -199,7 +246,7 @@ export function planOrder(node: ReadNode, term: OrderTerm): PlannedOrder {
     const embed = node.embeds.find((e) => e.pathName === term.relation);
     if (!embed) throw notEmbedded(term.relation);
     if (embed.toMany) throw relatedOrderNotToOne(node.from.table.name, term.relation);
-    const column = lookupColumn(embed.node.from.table, term.field.name);
+    const column = lookupColumn(embed.node.from.table, term.field.name, embed.node.sqlName);
     return { col: cached(column.name), json: term.field.json, direction: term.direction, nulls: term.nulls, embed };
   }
   const { column, fn } = nodeField(node, term.field.name);

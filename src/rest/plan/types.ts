@@ -66,6 +66,8 @@ export interface ReadNode {
   hasAggregates: boolean;
   /** Computed fields of `from` (filters and order may name them). */
   computed?: Map<string, ComputedField>;
+  /** How PostgreSQL errors name this node's relation under PostgREST's aliases (see planSelectTree). */
+  sqlName?: string;
 }
 
 export interface Embed {
@@ -107,6 +109,11 @@ export interface InsertPlan {
   /** Columns to insert (validated), in order. Groups when missing=default splits rows by key set. */
   groups: Array<{ columns: Array<{ column: Column; col: Ident }>; rows: unknown[] }>;
   onConflict?: { columns: Ident[]; action: "merge" | "ignore" };
+  /**
+   * missing=default with ?columns: a merge sets every listed column from EXCLUDED (a column a row
+   * left out takes its default there), as PostgREST's single statement does, not just the row's own.
+   */
+  updateColumns?: Array<{ column: Column; col: Ident }>;
   /** PUT: the single row must match these primary-key filters. */
   put: boolean;
 }

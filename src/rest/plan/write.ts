@@ -81,10 +81,13 @@ export function planInsert(ctx: PlanContext, table: Table, ast: QueryAst, prefs:
   const prepared = prepareValues(table, rowsOf(body), [...table.columns.keys()]);
   const rows = prepared.rows;
   let groups: InsertPlan["groups"];
+  let updateColumns: InsertPlan["updateColumns"];
   if (ast.columns) {
     const cols = ast.columns.map((c) => writeColumn(table, c));
-    if (prefs.missing === "default") groups = groupByKeys(table, rows, cols.map((c) => c.column.name));
-    else groups = [{ columns: cols, rows }];
+    if (prefs.missing === "default") {
+      groups = groupByKeys(table, rows, cols.map((c) => c.column.name));
+      updateColumns = cols;
+    } else groups = [{ columns: cols, rows }];
   } else {
     const keys = Object.keys(rows[0] ?? {});
     const same = (r: Row) => {
@@ -103,7 +106,7 @@ export function planInsert(ctx: PlanContext, table: Table, ast: QueryAst, prefs:
     for (const c of keyCols) lookupColumn(table, c);
     if (keyCols.length) onConflict = { columns: keyCols.map(cached), action: prefs.resolution === "merge-duplicates" ? "merge" : "ignore" };
   }
-  return { kind: "insert", target: tableRef(table), groups, onConflict, put, fileRefs: prepared.fileRefs };
+  return { kind: "insert", target: tableRef(table), groups, onConflict, ...(updateColumns ? { updateColumns } : {}), put, fileRefs: prepared.fileRefs };
 }
 
 /** missing=default: rows that leave out a column get its default, so rows are grouped by key set. */

@@ -232,7 +232,7 @@ function insertSql(w: SqlWriter, m: InsertPlan, group: number, target: string, a
   if (m.onConflict && m.onConflict.columns.length) {
     const keys = m.onConflict.columns.map((c) => w.id(c)).join(", ");
     if (!merge) sql += ` ON CONFLICT (${keys}) DO NOTHING`;
-    else sql += ` ON CONFLICT (${keys}) DO UPDATE SET ${g.columns.map((c) => `${w.id(c.col)} = EXCLUDED.${w.id(c.col)}`).join(", ")} WHERE ${COUNT_UPDATED}`;
+    else sql += ` ON CONFLICT (${keys}) DO UPDATE SET ${(m.updateColumns ?? g.columns).map((c) => `${w.id(c.col)} = EXCLUDED.${w.id(c.col)}`).join(", ")} WHERE ${COUNT_UPDATED}`;
   }
   return sql;
 }

@@ -17,7 +17,8 @@ const DATA_DIR = process.env.PLINTH_BENCH_DIR ?? "/tmp/plinth-bench-rest";
 const mode = process.argv[2];
 
 if (mode === "serve-plinth") await servePlinth(process.argv[3]!, Number(process.argv[4]));
-else if (mode === "serve-bare") await serveBare(process.argv[3]!, Number(process.argv[4]));
+else if (mode === "serve-bare") await serveBare(process.argv[3]!, Number(process.argv[4]), false);
+else if (mode === "serve-bare-tx") await serveBare(process.argv[3]!, Number(process.argv[4]), true);
 else await main();
 
 async function servePlinth(dbUrl: string, port: number) {
@@ -29,8 +30,14 @@ async function servePlinth(dbUrl: string, port: number) {
   await serve({ config, jwtSecret: SECRET, log: createLogger("info"), banner: () => {} });
 }
 
-async function serveBare(dbUrl: string, port: number) {
-  const sql = postgres(dbUrl, { max: 10, onnotice: () => {} });
+/**
+ * The bare handler. With `asCaller`, each query runs the way any server that lets RLS decide must
+ * run it: in a transaction as the caller's role with the claims set (BEGIN, set_config, query,
+ * COMMIT, pipelined on one reserved connection) — the ceiling for Plinth's design.
+ */
+async function serveBare(dbUrl: string, port: number, asCaller: boolean) {
+  const pool = postgres(dbUrl, { max: 10, onnotice: () => {} });
+  const sql = asCaller ? wrapAsCaller(pool) : pool;
   Bun.serve({
     port,
     hostname: "127.0.0.1",
@@ -59,7 +66,28 @@ async function serveBare(dbUrl: string, port: number) {
   });
 }
 
-function startServer(kind: "plinth" | "bare", dbUrl: string, port: number, pin: boolean): ChildProcess {
+/** A tagged-template `sql` whose every query runs in its own transaction as role anon. */
+function wrapAsCaller(pool: postgres.Sql): postgres.Sql {
+  const run = async (strings: TemplateStringsArray, ...values: unknown[]) => {
+    const c = await pool.reserve();
+    try {
+      const all = await Promise.all([
+        c.unsafe("begin"),
+        c`select set_config('role', 'anon', true), set_config('request.jwt.claims', ${'{"role":"anon"}'}, true)`,
+        c(strings, ...(values as never[])),
+        c.unsafe("commit"),
+      ]);
+      return all[2];
+    } finally {
+      c.release();
+    }
+  };
+  return run as unknown as postgres.Sql;
+}
+
+type Kind = "plinth" | "bare" | "bare-tx";
+
+function startServer(kind: Kind, dbUrl: string, port: number, pin: boolean): ChildProcess {
   const args = [join(ROOT, "bench/rest.ts"), `serve-${kind}`, dbUrl, String(port)];
   const cmd = pin ? "taskset" : BUN;
   const full = pin ? ["-c", "0", BUN, ...args] : args;
@@ -125,13 +153,13 @@ async function main() {
     { name: "embed (1 parent + 10 children)", path: "/rest/v1/parents?select=id,children(id)&id=eq.7", post: undefined },
     { name: "single-row insert", path: "/rest/v1/items_ins", post: JSON.stringify({ name: "x" }) },
   ];
-  const results: Array<{ name: string; plinth: number; bare: number; p50: [string, string] }> = [];
+  const results: Array<{ name: string; plinth: number; bare: number; bareTx: number; p50: [string, string] }> = [];
 
   for (const w of workloads) {
-    const runs: Record<"plinth" | "bare", number[]> = { plinth: [], bare: [] };
-    const p50: Record<"plinth" | "bare", string> = { plinth: "?", bare: "?" };
+    const runs: Record<Kind, number[]> = { plinth: [], bare: [], "bare-tx": [] };
+    const p50: Record<Kind, string> = { plinth: "?", bare: "?", "bare-tx": "?" };
     for (let r = 0; r < reps; r++) {
-      for (const kind of r % 2 ? (["bare", "plinth"] as const) : (["plinth", "bare"] as const)) {
+      for (const kind of r % 2 ? (["bare", "bare-tx", "plinth"] as const) : (["plinth", "bare-tx", "bare"] as const)) {
         const port = await freePort();
         const proc = startServer(kind, dbUrl, port, pin);
         const base = `http://127.0.0.1:${port}`;
@@ -148,7 +176,7 @@ async function main() {
         await sleep(200);
       }
     }
-    results.push({ name: w.name, plinth: median(runs.plinth), bare: median(runs.bare), p50: [p50.plinth, p50.bare] });
+    results.push({ name: w.name, plinth: median(runs.plinth), bare: median(runs.bare), bareTx: median(runs["bare-tx"]), p50: [p50.plinth, p50.bare] });
   }
 
   // One statement for 100 parents with their children.
@@ -173,10 +201,14 @@ async function main() {
   await pool.close(1);
 
   console.log(`\nREST benchmark (${pin ? "server on CPU 0, wrk on CPU 1" : "unpinned"}, wrk -c32, ${seconds}s × ${reps}, medians)\n`);
-  console.log("workload                          plinth rps   bare rps   ratio   p50 plinth / bare");
+  console.log("workload                          plinth rps   bare rps   ratio   bare-as-caller rps   ratio   p50 plinth / bare");
   for (const r of results) {
-    console.log(`${r.name.padEnd(34)}${fmt(r.plinth, 0).padStart(10)} ${fmt(r.bare, 0).padStart(10)}   ${fmt(r.plinth / r.bare, 2).padStart(5)}   ${r.p50[0]} / ${r.p50[1]}`);
+    console.log(
+      `${r.name.padEnd(34)}${fmt(r.plinth, 0).padStart(10)} ${fmt(r.bare, 0).padStart(10)}   ${fmt(r.plinth / r.bare, 2).padStart(5)}` +
+        `   ${fmt(r.bareTx, 0).padStart(18)}   ${fmt(r.plinth / r.bareTx, 2).padStart(5)}   ${r.p50[0]} / ${r.p50[1]}`,
+    );
   }
+  console.log("bare-as-caller: the bare handler running each query in a transaction as role anon with claims set (the ceiling for any server that lets RLS decide)");
   console.log(`\nembedding ${parents.length} parents with their children: ${statements.length} SQL statement(s)`);
   console.log(statements[0]);
 

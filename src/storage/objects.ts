@@ -8,7 +8,7 @@ import * as q from "./db.ts";
 import { errors } from "./errors.ts";
 import { mustBeValidBucketName, mustBeValidKey } from "./names.ts";
 import { signDownload, signUpload, verifyDownload } from "./signing.ts";
-import { prepareWrite } from "./uploads.ts";
+import { prepareWrite, recordVersion } from "./uploads.ts";
 
 // ---- reading -------------------------------------------------------------------------------------
 
@@ -360,29 +360,18 @@ export async function copyObject(ctx: StorageContext, principal: Principal | nul
     throw err;
   }
   const owner = ownerOf(caller);
-  let replaced: string | null = null;
-  let id: string;
-  try {
-    id = await asCaller(ctx, caller, async (tx) => {
-      const row: q.ObjectInput = {
-        bucket_id: a.to,
-        name: a.dest,
-        owner: ownerUuid(owner),
-        owner_id: owner,
-        version,
-        metadata,
-        user_metadata: copyMeta ? src.row.user_metadata : null,
-      };
-      if (!upsert && !(a.from === a.to && a.source === a.dest)) return q.insertObject(tx, row);
-      const r = await q.replaceObject(tx, row);
-      replaced = r.replaced;
-      return r.id;
-    });
-  } catch (err) {
-    await ctx.backend.delete([versionKey(version)]).catch(() => {});
-    throw err;
-  }
-  await releaseVersions(ctx, [replaced]);
+  const row: q.ObjectInput = {
+    bucket_id: a.to,
+    name: a.dest,
+    owner: ownerUuid(owner),
+    owner_id: owner,
+    version,
+    metadata,
+    user_metadata: copyMeta ? src.row.user_metadata : null,
+  };
+  // Copying an object onto itself (e.g. to rewrite its metadata) replaces it even without upsert.
+  const createOnly = !upsert && !(a.from === a.to && a.source === a.dest);
+  const id = await recordVersion(ctx, caller, version, row, createOnly);
   return { Id: id, Key: `${a.to}/${a.dest}` };
 }
 

@@ -93,11 +93,27 @@ export async function commitRow(
   bytes: { size: number; md5: string },
 ): Promise<{ id: string; version: string }> {
   const row = rowFor(w, version, bytes);
+  const id = await recordVersion(ctx, w.principal, version, row, w.mode === "create");
+  return { id, version };
+}
+
+/**
+ * Writes the row for bytes already stored under `version`, as the caller, so policies decide. When
+ * the row is refused the bytes go too (no bytes without a row); once it is in, the version it
+ * replaced (if any) is released.
+ */
+export async function recordVersion(
+  ctx: StorageContext,
+  principal: Principal,
+  version: string,
+  row: q.ObjectInput,
+  createOnly: boolean,
+): Promise<string> {
   let replaced: string | null = null;
   let id: string;
   try {
-    id = await asCaller(ctx, w.principal, async (tx) => {
-      if (w.mode === "create") return q.insertObject(tx, row);
+    id = await asCaller(ctx, principal, async (tx) => {
+      if (createOnly) return q.insertObject(tx, row);
       const r = await q.replaceObject(tx, row);
       replaced = r.replaced;
       return r.id;
@@ -107,7 +123,7 @@ export async function commitRow(
     throw err;
   }
   await releaseVersions(ctx, [replaced]);
-  return { id, version };
+  return id;
 }
 
 function rowFor(w: ObjectWrite, version: string, bytes: { size: number; md5: string }): q.ObjectInput {

@@ -4,7 +4,8 @@ import type { QueryAst } from "../parse/ast.ts";
 import { ambiguousFunction, invalidBody, noFunction } from "../errors.ts";
 import { cached } from "../sql/ident.ts";
 import type { CallPlan } from "./types.ts";
-import { similarity, type PlanContext } from "./read.ts";
+import type { PlanContext } from "./read.ts";
+import { similarity } from "./similar.ts";
 
 const JSON_TYPES = new Set(["json", "jsonb"]);
 

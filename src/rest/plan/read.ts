@@ -13,6 +13,7 @@ import {
 } from "../errors.ts";
 import { cached, label } from "../sql/ident.ts";
 import { findRelationship, isToMany } from "./relationship.ts";
+import { similarity } from "./similar.ts";
 import type { ComputedRef, Embed, PlannedCond, PlannedOrder, PlannedSelect, PlannedType, ReadNode, TableRef } from "./types.ts";
 import { PlinthError } from "../../errors.ts";
 
@@ -46,21 +47,6 @@ function suggestTable(ctx: PlanContext, name: string): string | undefined {
   return best;
 }
 
-export function similarity(a: string, b: string): number {
-  if (a === b) return 1;
-  if (a.length > 64 || b.length > 64) return 0;
-  const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return 1 - d[b.length]! / Math.max(a.length, b.length);
-}
 
 export function lookupColumn(table: Table, name: string, sqlName = table.name): Column {
   const c = table.columns.get(name);

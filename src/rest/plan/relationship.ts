@@ -10,6 +10,7 @@
 // Several matches are an ambiguity (PGRST201) listing the candidates in PostgREST's order.
 import { tableKey, type ComputedRelationship, type Relationship, type SchemaCache, type Table } from "../../schema-cache/types.ts";
 import { ambiguousRelationship, noRelationship } from "../errors.ts";
+import { similarity } from "./similar.ts";
 
 const single = (cols: Array<[string, string]>, side: 0 | 1): string | null => (cols.length === 1 ? cols[0]![side] : null);
 const isView = (t: Table) => t.kind === "view" || t.kind === "materialized_view";
@@ -126,19 +127,5 @@ function closest(names: string[], word: string): string | null {
   return best;
 }
 
-function similarity(a: string, b: string): number {
-  if (a === b) return 1;
-  const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return 1 - d[b.length]! / Math.max(a.length, b.length, 1);
-}
 
 export const isToMany = (r: Relationship | ComputedRelationship): boolean => (r.kind === "computed" ? !r.toOne : r.kind === "o2m" || r.kind === "m2m");

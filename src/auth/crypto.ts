@@ -30,11 +30,13 @@ export interface AuthKeys {
   code: Buffer;
   /** HMAC key that derives a refresh token's successor from it (see sessions.ts). */
   refresh: Buffer;
+  /** AES-256-GCM key for TOTP secrets at rest (see totp.ts). */
+  mfa: Buffer;
 }
 
 export function deriveKeys(secret: string): AuthKeys {
   const derive = (label: string) => createHmac("sha256", secret).update(`plinth:auth:${label}:v1`).digest();
-  return { code: derive("otp"), refresh: derive("refresh") };
+  return { code: derive("otp"), refresh: derive("refresh"), mfa: derive("mfa-secret") };
 }
 
 export function codeHash(keys: AuthKeys, userId: string, tokenType: string, code: string): string {

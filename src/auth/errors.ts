@@ -54,6 +54,17 @@ export const AuthErrors = {
     e(429, "over_email_send_rate_limit", "Email rate limit exceeded", { "retry-after": String(retryAfter) }),
   smsRateLimited: (retryAfter: number) =>
     e(429, "over_sms_send_rate_limit", "SMS rate limit exceeded", { "retry-after": String(retryAfter) }),
+  insufficientAal: (message: string) => e(422, "insufficient_aal", message),
+  mfaFactorNotFound: () => e(404, "mfa_factor_not_found", "Factor not found"),
+  mfaFactorNameConflict: (name: string) =>
+    e(422, "mfa_factor_name_conflict", `A factor with the friendly name "${name}" for this user already exists`),
+  tooManyFactors: () => e(422, "too_many_enrolled_mfa_factors", "Maximum number of enrolled factors reached, unenroll to continue"),
+  mfaTypeDisabled: (type: string) => e(422, "mfa_factor_type_not_supported", `Enrolling ${type} factors is not supported`),
+  mfaChallengeNotFound: () => e(404, "mfa_challenge_not_found", "Challenge not found"),
+  mfaChallengeExpired: (id: string) =>
+    e(422, "mfa_challenge_expired", `MFA challenge ${id} has expired, verify against another challenge or create a new challenge.`),
+  mfaVerificationFailed: (message = "Invalid TOTP code entered") => e(422, "mfa_verification_failed", message),
+  mfaVerificationRejected: (message: string) => e(422, "mfa_verification_rejected", message),
   userCreationFailed: () => e(500, "unexpected_failure", "Database error saving new user"),
 };
 

@@ -9,6 +9,7 @@ import { sweepExpired } from "./otp.ts";
 import { prepareDummyHash } from "./passwords.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { metaRoutes } from "./routes/meta.ts";
+import { mfaRoutes } from "./routes/mfa.ts";
 import { otpRoutes } from "./routes/otp.ts";
 import { signupRoutes } from "./routes/signup.ts";
 import { tokenRoutes } from "./routes/token.ts";
@@ -45,6 +46,7 @@ export async function createAuthService(svc: ServiceContext, providers: AuthProv
     .use(userRoutes(ctx))
     .use(otpRoutes(ctx))
     .use(verifyRoutes(ctx))
+    .use(mfaRoutes(ctx))
     .use(adminRoutes(ctx));
 
   const sweep = async () => {

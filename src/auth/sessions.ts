@@ -78,7 +78,7 @@ export function accessToken(deps: SessionDeps, user: UserRow, sessionId: string,
   return { token, exp };
 }
 
-function sessionJson(deps: SessionDeps, user: UserRow, sessionId: string, aal: string, amr: AmrEntry[], refreshToken: string): SessionJson {
+export function sessionJson(deps: SessionDeps, user: UserRow, sessionId: string, aal: string, amr: AmrEntry[], refreshToken: string): SessionJson {
   const { token, exp } = accessToken(deps, user, sessionId, aal, amr);
   return {
     access_token: token,
@@ -184,6 +184,44 @@ async function refreshSlowPath(deps: SessionDeps, sql: Sql, presented: string, h
   // Reuse of a spent token: someone else has it. End the whole family.
   await sql`delete from auth.sessions where id = ${tok.session_id}`;
   throw AuthErrors.refreshAlreadyUsed();
+}
+
+/**
+ * Raises a live session to aal2 after a second factor (GoTrue's updateMFASessionAndClaims): the
+ * session row takes aal2, the factor and the method (one `amr` entry per method, newest first, also
+ * recorded in auth.mfa_amr_claims), its refresh tokens are revoked and a fresh one is issued, and the
+ * user's other sessions still at aal1 are ended. Runs inside the caller's transaction.
+ */
+export async function elevateSession(
+  deps: SessionDeps,
+  tx: Q,
+  userId: string,
+  sessionId: string,
+  method: string,
+  factorId: string | null,
+): Promise<SessionJson> {
+  const [sess] = await tx<{ amr: AmrEntry[] }[]>`
+    select amr from auth.sessions where id = ${sessionId} and user_id = ${userId}
+      and (not_after is null or not_after > now()) for update`;
+  if (!sess) throw AuthErrors.sessionNotFound();
+  const now = Math.floor(Date.now() / 1000);
+  const amr: AmrEntry[] = [{ method, timestamp: now }, ...(sess.amr ?? []).filter((a) => a.method !== method)].sort(
+    (a, b) => b.timestamp - a.timestamp,
+  );
+  const refresh = randomToken();
+  await tx`update auth.sessions set aal = 'aal2', factor_id = coalesce(${factorId}::uuid, factor_id),
+             amr = ${tx.json(amr as unknown as postgres.JSONValue)}, updated_at = now()
+           where id = ${sessionId}`;
+  await tx`insert into auth.mfa_amr_claims (session_id, authentication_method, created_at, updated_at)
+           values (${sessionId}, ${method}, now(), now())
+           on conflict (session_id, authentication_method) do update set updated_at = now()`;
+  await tx`update auth.refresh_tokens set revoked = true, updated_at = now() where session_id = ${sessionId} and revoked = false`;
+  await tx`insert into auth.refresh_tokens (token, user_id, session_id, revoked, created_at, updated_at)
+           values (${sha256Hex(refresh)}, ${userId}, ${sessionId}, false, now(), now())`;
+  await tx`delete from auth.sessions where user_id = ${userId} and id <> ${sessionId} and aal = 'aal1'`;
+  const user = await findUser(tx, { id: userId });
+  if (!user) throw AuthErrors.userNotFound();
+  return sessionJson(deps, user, sessionId, "aal2", amr, refresh);
 }
 
 export type LogoutScope = "global" | "local" | "others";

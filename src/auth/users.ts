@@ -49,7 +49,28 @@ export interface UserRow {
   is_anonymous: boolean;
   is_sso_user: boolean;
   identities: IdentityJson[];
+  factors?: FactorJson[];
 }
+
+/** An MFA factor as GoTrue's JSON shows it (models/factor.go; the secret never leaves). */
+export interface FactorJson {
+  id: string;
+  friendly_name?: string;
+  factor_type: string;
+  status: string;
+  created_at: string;
+  updated_at: string;
+  last_challenged_at: string | null;
+  phone?: string;
+}
+
+/** SQL that builds a FactorJson from auth.mfa_factors aliased `f` (our own fixed text). */
+export const FACTOR_JSON = `json_strip_nulls(json_build_object('id', f.id, 'friendly_name', nullif(f.friendly_name, ''),
+      'factor_type', f.factor_type, 'status', f.status,
+      'created_at', to_char(f.created_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+      'updated_at', to_char(f.updated_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+      'phone', f.phone))::jsonb || jsonb_build_object('last_challenged_at',
+      to_char(f.last_challenged_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))`;
 
 /**
  * The columns of a user plus its identities as one JSON array. Interpolated into queries as a
@@ -64,7 +85,9 @@ export const USER_COLUMNS = `u.id, u.aud, u.role, u.email, u.phone, u.username, 
       'identity_id', i.id, 'id', i.provider_id, 'user_id', i.user_id, 'identity_data', i.identity_data,
       'provider', i.provider, 'last_sign_in_at', i.last_sign_in_at, 'created_at', i.created_at,
       'updated_at', i.updated_at, 'email', i.email) order by i.created_at)
-    from auth.identities i where i.user_id = u.id), '[]'::json) as identities`;
+    from auth.identities i where i.user_id = u.id), '[]'::json) as identities,
+  coalesce((select json_agg(${FACTOR_JSON} order by f.created_at)
+    from auth.mfa_factors f where f.user_id = u.id), '[]'::json) as factors`;
 
 const iso = (d: Date | null | undefined): string | undefined => (d ? d.toISOString() : undefined);
 
@@ -95,7 +118,7 @@ export function userJson(u: UserRow): UserJson {
     app_metadata: u.raw_app_meta_data ?? {},
     user_metadata: u.raw_user_meta_data ?? {},
     identities: u.identities ?? [],
-    factors: [],
+    factors: u.factors ?? [],
     created_at: iso(u.created_at),
     updated_at: iso(u.updated_at),
     banned_until: iso(u.banned_until),

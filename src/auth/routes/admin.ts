@@ -5,6 +5,7 @@ import { LINK_TYPES, createUser, deleteUser, generateLink, getUser, invite, list
 import type { AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { metadata, optString, parseBody } from "../input.ts";
+import { adminDeleteFactor, adminListFactors } from "../mfa.ts";
 import { clientOf, guarded, principalOf, redirectOf, type RouteContext } from "./http.ts";
 
 const AdminUserBody = z.object({
@@ -93,6 +94,14 @@ export const adminRoutes = (ctx: AuthContext) =>
         await deleteUser(ctx, c.params.id!, body.should_soft_delete ?? false);
         return reply({});
       }),
+    )
+    .get(
+      "/admin/users/:id/factors",
+      admin(async (c) => reply(await adminListFactors(ctx, c.params.id!))),
+    )
+    .delete(
+      "/admin/users/:id/factors/:factorId",
+      admin(async (c) => reply(await adminDeleteFactor(ctx, c.params.id!, c.params.factorId!))),
     )
     .post(
       "/admin/generate_link",

@@ -4,6 +4,7 @@
 // ciphertext copied onto another factor's row does not decrypt.
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import { safeEqual } from "./crypto.ts";
+import { qrSvg } from "./qr.ts";
 
 export const TOTP_PERIOD = 30;
 export const TOTP_DIGITS = 6;
@@ -81,16 +82,12 @@ export function otpauthUri(issuer: string, account: string, secret: string): str
   return `otpauth://totp/${label}?${q.toString()}`;
 }
 
-const xmlEscape = (s: string): string =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
-
 /**
- * The `qr_code` GoTrue returns is an SVG image of the URI. Plinth has no QR encoder yet: this is a
- * valid SVG carrying the URI as text (apps that render it show the URI; users can type the secret).
+ * The `qr_code` GoTrue returns: an SVG QR code of the URI (supabase-js prefixes it with
+ * `data:image/svg+xml;utf-8,`, so the SVG contains no `#`).
  */
 export function uriSvg(uri: string): string {
-  const text = xmlEscape(uri);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="40" viewBox="0 0 320 40"><title>${text}</title><rect width="100%" height="100%" fill="#fff"/><text x="4" y="24" font-family="monospace" font-size="8" fill="#000">${text}</text></svg>`;
+  return qrSvg(uri);
 }
 
 /** "v1:" + base64(iv | tag | ciphertext). `aad` binds the ciphertext to its row (the factor id). */

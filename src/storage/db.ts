@@ -33,8 +33,8 @@ export interface ObjectMetadata {
   [key: string]: unknown;
 }
 
-export interface ObjectRow {
-  id: string;
+/** What a write supplies for an object row; the database fills in the rest. */
+export interface ObjectInput {
   bucket_id: string;
   name: string;
   owner: string | null;
@@ -42,6 +42,10 @@ export interface ObjectRow {
   version: string;
   metadata: ObjectMetadata;
   user_metadata: Record<string, unknown> | null;
+}
+
+export interface ObjectRow extends ObjectInput {
+  id: string;
   created_at: Date;
   updated_at: Date;
   last_accessed_at: Date;
@@ -130,16 +134,6 @@ export async function findObject(sql: Sql, bucket: string, name: string, forUpda
     ? await sql<ObjectRow[]>`select ${sql.unsafe(OBJECT_COLUMNS)} from storage.objects where bucket_id = ${bucket} and name = ${name} for update`
     : await sql<ObjectRow[]>`select ${sql.unsafe(OBJECT_COLUMNS)} from storage.objects where bucket_id = ${bucket} and name = ${name}`;
   return rows[0] ?? null;
-}
-
-export interface ObjectInput {
-  bucket_id: string;
-  name: string;
-  owner: string | null;
-  owner_id: string | null;
-  version: string;
-  metadata: ObjectMetadata;
-  user_metadata: Record<string, unknown> | null;
 }
 
 export async function insertObject(sql: Sql, o: ObjectInput): Promise<string> {

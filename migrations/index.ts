@@ -8,6 +8,7 @@ import m0005 from "./0005_storage.sql" with { type: "text" };
 import m0006 from "./0006_realtime.sql" with { type: "text" };
 import m0007 from "./0007_meta.sql" with { type: "text" };
 import m0008 from "./0008_auth_mfa.sql" with { type: "text" };
+import m0009 from "./0009_request_context_guard.sql" with { type: "text" };
 
 export interface SystemMigration {
   version: number;
@@ -24,4 +25,5 @@ export const systemMigrations: SystemMigration[] = [
   { version: 6, name: "realtime", sql: m0006 },
   { version: 7, name: "meta", sql: m0007 },
   { version: 8, name: "auth_mfa", sql: m0008 },
+  { version: 9, name: "request_context_guard", sql: m0009 },
 ];

@@ -2,6 +2,7 @@
 // transaction as the caller's role with the caller's JWT claims set transaction-locally, so row
 // level security decides what the caller sees, exactly as PostgREST and Supabase Storage do.
 import postgres from "postgres";
+import { CONTEXT_MISMATCH, ContextPool } from "./context-pool.ts";
 
 export type Sql = postgres.Sql;
 // What withPrincipal hands its callback: a reserved connection inside an explicit transaction. Typed as
@@ -17,7 +18,11 @@ export interface Principal {
   role: ApiRole;
   /** The verified JWT claims ({} for none); exposed to SQL as request.jwt.claims. */
   claims: Record<string, unknown>;
+  /** JSON.stringify(claims), when the gateway already has it (its verified-token cache keeps it). */
+  claimsJson?: string;
 }
+
+export const claimsText = (p: Principal): string => p.claimsJson ?? JSON.stringify(p.claims);
 
 /** What PostgREST also exposes to SQL during a request (request.method, request.path, request.headers). */
 export interface RequestInfo {
@@ -38,6 +43,14 @@ export interface Database {
    * commit is already on its way when the rows arrive (a failed statement makes it a ROLLBACK).
    */
   readAs<R extends postgres.Row[]>(principal: Principal, build: (tx: Tx) => postgres.PendingQuery<R>, request?: RequestInfo): Promise<R>;
+  /**
+   * One statement as the principal on a connection that keeps the caller's context at session level
+   * (see context-pool.ts): no transaction of its own, so it must be a single statement that is
+   * complete on its own, and it must carry `guardSql(params.length)` where it is evaluated before
+   * any row is read or written. Falls back to a transaction (`fallback`) when the guard finds the
+   * connection's context is not the caller's, or when a privilege error might come from that.
+   */
+  runAs<R extends postgres.Row[]>(principal: Principal, text: string, params: readonly unknown[], fallback: () => Promise<R>): Promise<R>;
   close(timeoutSeconds?: number): Promise<void>;
 }
 
@@ -59,10 +72,11 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
     // Bigints and numerics beyond 2^53 must not lose precision: postgres.js returns them as strings.
   });
   let active = 0;
+  let contexts: ContextPool | null = null;
   const db: Database = {
     sql,
     get active() {
-      return active;
+      return active + (contexts?.active ?? 0);
     },
     max: opts.max ?? 10,
     async withPrincipal(principal, fn, request) {
@@ -111,7 +125,22 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
         active--;
       }
     },
-    close: (timeout = 5) => sql.end({ timeout }),
+    async runAs(principal, text, params, fallback) {
+      contexts ??= new ContextPool(url, { max: opts.max ?? 10, idleTimeout: opts.idleTimeout ?? 60 });
+      try {
+        return await contexts.run(principal.role, claimsText(principal), text, params);
+      } catch (err) {
+        // PLCTX: the guard refused to run as anyone but the caller. 42501: a privilege error, which a
+        // wrong role could also cause before the guard runs. Either way nothing was done: ask again
+        // the slow, certain way (a transaction that sets the context itself).
+        const code = (err as { code?: unknown })?.code;
+        if (code === CONTEXT_MISMATCH || code === "42501") return fallback();
+        throw err;
+      }
+    },
+    async close(timeout = 5) {
+      await Promise.all([sql.end({ timeout }), contexts?.close(timeout)]);
+    },
   };
   return db;
 }
@@ -122,12 +151,11 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
  * what `SET LOCAL ROLE` does, but takes a bind parameter.
  */
 function setRequestContext(tx: postgres.ReservedSql, principal: Principal, request: RequestInfo = {}): postgres.PendingQuery<postgres.Row[]> {
-  const claims = principal.claims;
   // Only request.jwt.claims, as PostgREST 10+ and Supabase do: the per-claim settings
   // (request.jwt.claim.sub, …) are gone there too, and auth.uid()/role()/email() fall back to it.
   return tx`select
     set_config('role', ${principal.role}, true),
-    set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
+    set_config('request.jwt.claims', ${claimsText(principal)}, true),
     set_config('request.method', ${request.method ?? ""}, true),
     set_config('request.path', ${request.path ?? ""}, true),
     set_config('request.headers', ${JSON.stringify(request.headers ?? {})}, true)`;

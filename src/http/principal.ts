@@ -14,12 +14,32 @@ export function bearerToken(header: string | null): string | null | undefined {
   return m ? m[1]! : undefined; // undefined: present but not a bearer token
 }
 
+/**
+ * Tokens that verified, so a client sending the same key or session token again costs one map
+ * lookup instead of an HMAC and two JSON parses. Keyed by the whole token (a changed signature is a
+ * different key) and the secret; expiry is checked on every hit. Only valid tokens enter it, so it
+ * cannot be filled by forgeries; the oldest entry leaves when it is full.
+ */
+const verified = new Map<string, { secret: string; principal: Principal; exp: number | undefined }>();
+const VERIFIED_MAX = 4096;
+const LEEWAY_SECONDS = 30; // verifyJwt's clock-skew allowance
+
 function principalFromToken(token: string, secret: string): PrincipalResult {
+  const hit = verified.get(token);
+  if (hit && hit.secret === secret && (hit.exp === undefined || hit.exp + LEEWAY_SECONDS >= Date.now() / 1000)) {
+    return { ok: true, principal: hit.principal };
+  }
+  if (hit) verified.delete(token);
   const v = verifyJwt(token, secret);
   if (!v.ok) return v;
   const role = v.claims.role;
   if (!isApiRole(role)) return { ok: false, reason: "bad_role" };
-  return { ok: true, principal: { role, claims: v.claims } };
+  // Shared by every request that presents this token: frozen, so no handler can change another's.
+  const claims = Object.freeze(v.claims);
+  const principal: Principal = Object.freeze({ role, claims, claimsJson: JSON.stringify(claims) });
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+  verified.set(token, { secret, principal, exp: typeof claims.exp === "number" ? claims.exp : undefined });
+  return { ok: true, principal };
 }
 
 /** Resolves keys; `principal: null` means no key at all was given (the caller decides if that's ok). */

@@ -2,7 +2,7 @@
 // transaction as the caller (db.withPrincipal: role + claims set locally, so RLS and column grants
 // decide) and turns the rows into status, headers and body text. JSON is built by PostgreSQL and
 // passed through as text, so bigint/numeric precision is never lost in JavaScript.
-import type { Database, Principal, RequestInfo, Tx } from "../db/pool.ts";
+import { claimsText, type Database, type Principal, type RequestInfo, type Tx } from "../db/pool.ts";
 import { PlinthError } from "../errors.ts";
 import { fromPostgresError, invalidRange, maxAffectedViolation, singularity } from "./errors.ts";
 import { outputLabels } from "./sql/read.ts";
@@ -32,6 +32,11 @@ export interface ExecuteOptions {
   onStatement?: (s: Statement) => void;
   /** Path prefix for Location headers, e.g. "/rest/v1". */
   basePath?: string;
+  /**
+   * Nothing in the database reads request.method/path/headers (schema cache usesRequestInfo is
+   * false): a request that is one complete statement may then run through db.runAs.
+   */
+  contextOnly?: boolean;
 }
 
 /** Thrown inside the transaction to roll it back while still answering with a result. */
@@ -56,11 +61,31 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
     return tx.unsafe(s.text, s.params as string[], { prepare: true });
   };
   const authenticated = principal.role !== "anon";
+  /** One statement through db.runAs, or — when that cannot vouch for the context — a transaction. */
+  const runGuarded = (s: Statement) => {
+    opts.onStatement?.(s);
+    // Safe: as in run() — fixed SQL, quoted cache-matched identifiers, values as parameters.
+    const all = [...s.params, principal.role, claimsText(principal)] as string[];
+    return db.runAs(principal, s.text, s.params, () => db.withPrincipal(principal, (tx) => tx.unsafe(s.text, all, { prepare: true }), info));
+  };
   try {
     if (plan.media.kind === "plan") {
       const media = plan.media;
       // EXPLAIN runs in a transaction that is always rolled back: with ANALYZE a write really executes.
       return await db.withPrincipal(principal, async (tx) => { throw new Rollback(await executeExplain(tx, run, plan, media)); }, info);
+    }
+    if (opts.contextOnly && plan.kind === "read" && plan.count !== "planned" && plan.count !== "estimated") {
+      const stmt = readStatement(plan, { guard: true });
+      const result = readResult(plan, stmt, await runGuarded(stmt), null);
+      if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
+      return result;
+    }
+    if (opts.contextOnly && plan.kind === "write" && oneStatementWrite(plan)) {
+      const { shaped } = writeStatements(plan, { guard: true });
+      const row = (await runGuarded(shaped!))[0]!;
+      const result = writeResult(plan, Number(row.page_total), shapedBody(plan, row), typeof row.location === "string" ? row.location : null, insertedOf(plan, row), opts.basePath ?? "");
+      if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
+      return result;
     }
     if (plan.kind === "read" && plan.count !== "planned" && plan.count !== "estimated") {
       // The common case, one statement that writes nothing: one round trip (see db.readAs).
@@ -180,6 +205,22 @@ const missingFileRef = (bucket: string, path: string) =>
     `Key (bucket, path)=(${bucket}, ${path}) is not present in storage.objects.`,
     "Upload the object first, or check the storage policies that let this role see it.");
 
+/**
+ * A write that is complete as one statement in autocommit: nothing to check before it (file
+ * references) or after it that could still undo it (max-affected, a single object, tx=rollback),
+ * and nothing to do next (deleting removed files).
+ */
+function oneStatementWrite(plan: WritePlan): boolean {
+  return !plan.noop && !plan.fileRefChecks && !(plan.ownedFileColumns?.length) && plan.maxAffected === undefined && !plan.rollback && plan.media.kind !== "object" && plan.media.kind !== "plan";
+}
+
+const shapedBody = (plan: WritePlan, row: Record<string, unknown>): string | null => (plan.representation === "representation" ? String(row.body) : null);
+
+function insertedOf(plan: WritePlan, row: Record<string, unknown>): number | null {
+  const m = plan.mutation;
+  return m.kind === "insert" && tracksInserted(m) ? Number(row.inserted ?? 0) : null;
+}
+
 async function executeWrite(tx: Tx, run: Run, plan: WritePlan, basePath: string): Promise<RestResult> {
   if (plan.noop) {
     // PATCH {}: nothing to set. PostgREST answers as for an update that matched no row.
@@ -201,9 +242,9 @@ async function executeWrite(tx: Tx, run: Run, plan: WritePlan, basePath: string)
   if (shaped) {
     const row = (await run(tx, shaped))[0]!;
     affected = Number(row.page_total);
-    if (plan.representation === "representation") body = String(row.body);
+    body = shapedBody(plan, row);
     if (typeof row.location === "string") location = row.location;
-    if (tracking) inserted = Number(row.inserted ?? 0);
+    inserted = insertedOf(plan, row);
     const removed = row.removed_refs;
     if (removed !== null && removed !== undefined) await run(tx, deleteRemovedFilesStatement(plan, typeof removed === "string" ? JSON.parse(removed) : removed));
   } else {
@@ -218,13 +259,19 @@ async function executeWrite(tx: Tx, run: Run, plan: WritePlan, basePath: string)
     }
   }
   if (plan.maxAffected !== undefined && affected > plan.maxAffected) throw maxAffectedViolation(affected);
-  const isInsert = plan.mutation.kind === "insert";
   if (plan.media.kind === "object" && affected !== 1) throw singularity(affected);
+  return writeResult(plan, affected, body, location, inserted, basePath);
+}
+
+/** Status, headers and body of a write that affected `affected` rows. */
+function writeResult(plan: WritePlan, affected: number, body: string | null, location: string | null, inserted: number | null, basePath: string): RestResult {
+  const m = plan.mutation;
+  const isInsert = m.kind === "insert";
   const headers: Record<string, string> = {};
   const total = plan.count ? String(affected) : "*";
   headers["content-range"] = isInsert ? `*/${total}` : affected > 0 ? `0-${affected - 1}/${total}` : `*/${total}`;
   if (location) {
-    const t = plan.mutation.target.table;
+    const t = m.target.table;
     headers.location = `${basePath}/${encodeURIComponent(t.name)}?${location}`;
   }
   const put = m.kind === "insert" && m.put;

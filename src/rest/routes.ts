@@ -74,8 +74,19 @@ async function serve(deps: RestRouteDeps, request: Request): Promise<Response> {
     { method, target, query: [...url.searchParams], headers, body },
     { maxRows: deps.maxRows, publicUrl: deps.publicUrl ?? url.origin, planEnabled: deps.planEnabled },
   );
-  const info = { method, path: url.pathname, headers: headerObject(request.headers) };
-  const result = await executePlan(deps.db, principal, info, planned, { onStatement: deps.onStatement, basePath: PREFIX });
+  // request.headers only when a transaction sets it (lazily: most requests never read it).
+  const info = {
+    method,
+    path: url.pathname,
+    get headers() {
+      return headerObject(request.headers);
+    },
+  };
+  const result = await executePlan(deps.db, principal, info, planned, {
+    onStatement: deps.onStatement,
+    basePath: PREFIX,
+    contextOnly: cache.usesRequestInfo === false,
+  });
   const h = new Headers(result.headers);
   // Tell the client which schema answered when it asked for one (PostgREST's Content-Profile).
   if (headers.acceptProfile || headers.contentProfile) h.set("content-profile", planned.schema);

@@ -96,7 +96,7 @@ interface ProcRow {
 }
 
 export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Promise<SchemaCache> {
-  const [rels, cols, keys, fks, procs, types, views] = await Promise.all([
+  const [rels, cols, keys, fks, procs, types, views, [requestInfo]] = await Promise.all([
     sql<RelRow[]>`
       select c.oid::int8::float8 as oid, n.nspname as schema, c.relname as name, c.relkind as kind,
         obj_description(c.oid, 'pg_class') as description,
@@ -180,6 +180,7 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Pro
       select c.oid::int8::float8 as oid, r.ev_action::text as action
       from pg_rewrite r join pg_class c on c.oid = r.ev_class join pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('v', 'm') and r.rulename = '_RETURN' and n.nspname = any(${schemas})`,
+    sql<{ uses: boolean }[]>`select ${sql.unsafe(REQUEST_INFO_USE)} as uses`,
   ]);
 
   const byOid = new Map<number, Table>();
@@ -277,9 +278,37 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Pro
     castTypes,
     computedFields,
     computedRelationships,
+    usesRequestInfo: requestInfo?.uses ?? true,
     loadedAt: Date.now(),
   };
 }
+
+/**
+ * Whether any SQL in the database may read request.method, request.path, request.headers or
+ * request.cookies (PostgREST's per-request settings): function bodies, policies, views, column
+ * defaults, check constraints and trigger conditions outside the system catalogs. Any mention of
+ * "request." other than request.jwt counts — deliberately broad, since a name can be built at run
+ * time. When nothing does, the data API skips setting them and can serve a request as one statement.
+ */
+const REQUEST_INFO_PATTERN = `'request\\.(?!jwt\\.)'`;
+const REQUEST_INFO_USE = `exists (
+      select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname not in ('pg_catalog', 'information_schema')
+        and (p.prosrc ~ ${REQUEST_INFO_PATTERN} or (p.prosqlbody is not null and pg_get_function_sqlbody(p.oid) ~ ${REQUEST_INFO_PATTERN}))
+      union all
+      select 1 from pg_policy pol
+      where coalesce(pg_get_expr(pol.polqual, pol.polrelid), '') || ' ' || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '') ~ ${REQUEST_INFO_PATTERN}
+      union all
+      select 1 from pg_rewrite r join pg_class c on c.oid = r.ev_class join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname not in ('pg_catalog', 'information_schema') and r.rulename = '_RETURN'
+        and pg_get_viewdef(c.oid) ~ ${REQUEST_INFO_PATTERN}
+      union all
+      select 1 from pg_attrdef d where pg_get_expr(d.adbin, d.adrelid) ~ ${REQUEST_INFO_PATTERN}
+      union all
+      select 1 from pg_constraint con where con.contype = 'c' and pg_get_constraintdef(con.oid) ~ ${REQUEST_INFO_PATTERN}
+      union all
+      select 1 from pg_trigger t where t.tgqual is not null and pg_get_triggerdef(t.oid) ~ ${REQUEST_INFO_PATTERN}
+    )`;
 
 /** SQL spellings of built-in types that differ from their pg_type names. */
 const TYPE_ALIASES: Array<[string, string]> = [

@@ -163,6 +163,11 @@ export interface SchemaCache {
   computedFields?: Map<string, Map<string, ComputedField>>;
   /** "schema.name" of a table/view → functions embeddable from its rows. */
   computedRelationships?: Map<string, ComputedRelationship[]>;
+  /**
+   * Some SQL may read request.method/path/headers/cookies, so each request must set them (in a
+   * transaction); when false the data API may use its one-statement path (db.runAs).
+   */
+  usesRequestInfo?: boolean;
   loadedAt: number;
 }
 

@@ -7,6 +7,7 @@ import type { MediaType } from "../parse/headers.ts";
 import type { CallPlan, InsertPlan, ReadNode, ReadPlan, WritePlan } from "../plan/types.ts";
 import { cached, internal, SqlWriter, type Ident } from "./ident.ts";
 import { condSql, nodeQuery, orderSql, tableSource } from "./read.ts";
+import { guardSql } from "../../db/context-pool.ts";
 
 export interface Statement {
   text: string;
@@ -40,7 +41,18 @@ export interface ReadStatement extends Statement {
   totalInSql: boolean;
 }
 
-export function readStatement(plan: ReadPlan): ReadStatement {
+export interface StatementOptions {
+  /**
+   * For db.runAs: end with the request-context guard, evaluated before any row (a condition without
+   * column references on the outermost query), taking the two parameters after the statement's own.
+   */
+  guard?: boolean;
+}
+
+/** ` WHERE <guard>` for the outermost query, or nothing. */
+const guardClause = (w: SqlWriter, opts: StatementOptions): string => (opts.guard ? ` WHERE ${guardSql(w.params.length)}` : "");
+
+export function readStatement(plan: ReadPlan, opts: StatementOptions = {}): ReadStatement {
   const w = new SqlWriter();
   const root = plan.root;
   root.limit = plan.range.limit;
@@ -50,7 +62,7 @@ export function readStatement(plan: ReadPlan): ReadStatement {
   const totalInSql = exact && ranged;
   const total = totalInSql ? `(SELECT pg_catalog.count(*) FROM (${countQuery(w, root)}) AS ${w.id(internal("pgrst_c"))})` : "NULL::bigint";
   const main = nodeQuery(w, root, tableSource(w, root, w.alias()));
-  const text = `SELECT ${total} AS total, pg_catalog.count(*) AS page_total, ${bodyExpr(w, plan.media, plan.stripNulls, plan.head)} AS body FROM (${main}) AS ${w.id(T)}`;
+  const text = `SELECT ${total} AS total, pg_catalog.count(*) AS page_total, ${bodyExpr(w, plan.media, plan.stripNulls, plan.head)} AS body FROM (${main}) AS ${w.id(T)}${guardClause(w, opts)}`;
   return { text, params: w.params, idents: w.idents, totalInSql };
 }
 
@@ -88,12 +100,13 @@ export interface WriteStatements {
   shaped: Statement | null;
 }
 
-export function writeStatements(plan: WritePlan): WriteStatements {
+/** With `guard`, always the one shaped statement (the mutations run as its CTEs, after the guard). */
+export function writeStatements(plan: WritePlan, opts: StatementOptions = {}): WriteStatements {
   const m = plan.mutation;
   const wantsBody = plan.representation === "representation";
   const wantsLocation = plan.representation === "headers-only" && m.kind === "insert" && m.target.table.pk.length > 0;
   const owned = m.kind !== "insert" ? (plan.ownedFileColumns ?? []) : [];
-  if (!wantsBody && !wantsLocation && owned.length === 0) {
+  if (!wantsBody && !wantsLocation && owned.length === 0 && !opts.guard) {
     if (m.kind === "insert") return { plain: m.groups.map((g, i) => mutationOnly(plan, i, null)), shaped: null };
     return { plain: [mutationOnly(plan, 0, null)], shaped: null };
   }
@@ -136,7 +149,7 @@ export function writeStatements(plan: WritePlan): WriteStatements {
     const parts = oldNew.map((x) => `SELECT ${w.id(x.old)}::jsonb AS ${r} FROM ${src} WHERE ${w.id(x.old)} IS NOT NULL AND ${w.id(x.old)}::jsonb IS DISTINCT FROM ${w.id(x.new)}::jsonb`);
     removed = `(SELECT jsonb_agg(DISTINCT ${r}) FROM (${parts.join(" UNION ALL ")}) AS ${r})`;
   }
-  const text = `WITH ${ctes.join(", ")} SELECT pg_catalog.count(*) AS page_total, ${body} AS body, ${location} AS location, ${INSERTED} AS inserted, ${removed} AS removed_refs FROM (${inner}) AS ${w.id(T)}`;
+  const text = `WITH ${ctes.join(", ")} SELECT pg_catalog.count(*) AS page_total, ${body} AS body, ${location} AS location, ${INSERTED} AS inserted, ${removed} AS removed_refs FROM (${inner}) AS ${w.id(T)}${guardClause(w, opts)}`;
   return { plain: [], shaped: { text, params: w.params, idents: w.idents } };
 }
 

@@ -1,0 +1,187 @@
+// Connections that keep a caller's context — role and request.jwt.claims — set at session level, so
+// a data API request whose caller matches a connection's context runs as ONE statement in
+// autocommit: no BEGIN, no set_config, no COMMIT. That is what lets a read cost what the same query
+// costs a bare postgres.js handler. The rules that keep it as safe as a transaction per request:
+//
+// 1. A context is changed only on an idle connection, and the change is awaited before the
+//    caller's statement is sent: nothing is ever pipelined behind an unconfirmed change. (A SET in a
+//    statement that fails is rolled back by PostgreSQL, so a failed change leaves the old context.)
+// 2. Every statement carries the guard `auth.request_context_is($role, $claims)` (migration 0009),
+//    evaluated before any row is read or written: if the session is not that caller for any reason —
+//    a reconnect, user SQL that changed the role or claims at session level, a bug here — the
+//    statement fails with PLCTX and nothing of it runs to completion or reaches the caller. The
+//    caller (db.runAs) then marks the connection unknown and answers from a transaction instead.
+// 3. New connections log in with role anon and no claims (least privilege), and the pool never hands
+//    a connection to anything but guarded statements.
+//
+// Requests with the same context share connections the way postgres.js's own pool does: several
+// statements in flight on one connection (pipelined), after every connection is busy.
+import postgres from "postgres";
+
+interface Slot {
+  conn: postgres.ReservedSql;
+  /** role + NUL + claims JSON of the session after every statement sent so far; null: unknown. */
+  key: string | null;
+  inflight: number;
+  lastUsed: number;
+}
+
+/** Statements in flight on one connection before another caller waits. */
+const DEPTH = 8;
+
+export interface ContextPoolOptions {
+  max: number;
+  /** Seconds an idle connection stays reserved. */
+  idleTimeout?: number;
+}
+
+/** SQLSTATE raised by the guard when a connection's context is not the statement's caller. */
+export const CONTEXT_MISMATCH = "PLCTX";
+
+export class ContextPool {
+  private sql: postgres.Sql;
+  private slots: Slot[] = [];
+  private opening = 0;
+  private waiters: Array<() => void> = [];
+  private sweeper: ReturnType<typeof setInterval>;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly opts: ContextPoolOptions,
+  ) {
+    this.sql = this.open();
+    const idleMs = (opts.idleTimeout ?? 60) * 1000;
+    this.sweeper = setInterval(() => this.sweep(idleMs), Math.min(idleMs, 30_000));
+    this.sweeper.unref?.();
+  }
+
+  private open(): postgres.Sql {
+    return postgres(this.url, {
+      max: this.opts.max,
+      // Connections are reserved by this pool for their lifetime: postgres.js must not end them on
+      // its own (the sweeper releases idle ones; releasing lets postgres.js close them).
+      idle_timeout: 1,
+      max_lifetime: 0,
+      connect_timeout: 10,
+      onnotice: () => {},
+      connection: { application_name: "plinth-rest", role: "anon" } as Record<string, string>,
+    });
+  }
+
+  /**
+   * Runs `text` with `params` followed by the guard's two parameters (role, claims): the statement
+   * must reference them as $n+1 and $n+2 in its guard (see guardSql).
+   */
+  async run<R extends postgres.Row[]>(role: string, claims: string, text: string, params: readonly unknown[]): Promise<R> {
+    const key = `${role}\u0000${claims}`;
+    const slot = await this.acquire(key);
+    try {
+      if (slot.key !== key) {
+        slot.key = null;
+        // Session level (false): the context outlives this statement, which is the point.
+        await slot.conn`select set_config('role', ${role}, false), set_config('request.jwt.claims', ${claims}, false)`;
+        slot.key = key;
+      }
+      return (await slot.conn.unsafe(text, [...params, role, claims] as never[], { prepare: true })) as unknown as R;
+    } catch (err) {
+      // After any failure the session's context is not known for sure: set it again next time.
+      slot.key = null;
+      if (isConnectionFailure(err)) this.recycle();
+      throw err;
+    } finally {
+      slot.inflight--;
+      slot.lastUsed = performance.now();
+      this.wake();
+    }
+  }
+
+  /** Statements currently in flight. */
+  get active(): number {
+    let n = 0;
+    for (const s of this.slots) n += s.inflight;
+    return n;
+  }
+
+  private async acquire(key: string): Promise<Slot> {
+    for (;;) {
+      if (this.closed) throw new Error("the database pool is closed");
+      let match: Slot | null = null;
+      let idle: Slot | null = null;
+      for (const s of this.slots) {
+        if (s.key === key && s.inflight < DEPTH && (!match || s.inflight < match.inflight)) match = s;
+        else if (s.inflight === 0 && !idle) idle = s;
+      }
+      const pick = match && match.inflight === 0 ? match : idle ?? (this.slots.length + this.opening < this.opts.max ? null : match);
+      if (pick) {
+        pick.inflight++;
+        return pick;
+      }
+      if (this.slots.length + this.opening < this.opts.max) {
+        this.opening++;
+        const sql = this.sql;
+        try {
+          const conn = await sql.reserve();
+          if (sql !== this.sql || this.closed) {
+            conn.release();
+            continue;
+          }
+          const slot: Slot = { conn, key: null, inflight: 1, lastUsed: performance.now() };
+          this.slots.push(slot);
+          return slot;
+        } finally {
+          this.opening--;
+        }
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  private wake() {
+    const w = this.waiters.shift();
+    if (w) w();
+  }
+
+  /** A connection failed (server restart, terminated backend): start over with fresh connections. */
+  private recycle() {
+    const old = this.sql;
+    const oldSlots = this.slots;
+    this.sql = this.open();
+    this.slots = [];
+    // In-flight statements on the old connections finish or fail on their own; then they close.
+    void Promise.allSettled(oldSlots.map((s) => s.conn.release())).then(() => old.end({ timeout: 5 }).catch(() => {}));
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private sweep(idleMs: number) {
+    const now = performance.now();
+    const keep: Slot[] = [];
+    for (const s of this.slots) {
+      if (s.inflight === 0 && now - s.lastUsed > idleMs) s.conn.release();
+      else keep.push(s);
+    }
+    this.slots = keep;
+  }
+
+  async close(timeoutSeconds = 5): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const w of this.waiters.splice(0)) w();
+    for (const s of this.slots) s.conn.release();
+    this.slots = [];
+    await this.sql.end({ timeout: timeoutSeconds });
+  }
+}
+
+/** The guard a statement run through ContextPool.run must carry; `paramCount` is its own parameters. */
+export function guardSql(paramCount: number): string {
+  return `auth.request_context_is($${paramCount + 1}, $${paramCount + 2})`;
+}
+
+/** postgres.js connection errors, and PostgreSQL's "the connection is going away" classes. */
+function isConnectionFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== "string") return true;
+  if (/^CONNECT|^CONNECTION_|^E[A-Z]+$/.test(code)) return true;
+  return code.startsWith("08") || code.startsWith("57P");
+}

@@ -1,7 +1,7 @@
 // REST benchmark: Plinth's /rest/v1 against a bare Bun.serve + postgres.js handler running the same
 // query, each server in its own process, load from wrk (-c32) or bench/loadgen.ts. Three workloads:
-//   pk      GET /rest/v1/items?id=eq.42                  (bare: the same SELECT … json_agg)
-//   embed   GET /rest/v1/parents?select=id,children(id)&id=eq.7
+//   pk      GET /rest/v1/items?id=eq.<random 1..10000>    (bare: the same SELECT … json_agg)
+//   embed   GET /rest/v1/parents?select=id,children(id)&id=eq.<random 1..100>
 //   insert  POST /rest/v1/items_ins {name} (return=minimal)   (wrk only)
 // Also checks that embedding 100 parents with their children is one SQL statement.
 //   bun bench/rest.ts                       run and print the figures
@@ -100,11 +100,21 @@ interface Load {
   p50: string;
 }
 
+/**
+ * `url` may end in `{id:N}`: each request then asks for a random id in 1..N (a different row per
+ * request, so no layer can answer from a cache of identical requests).
+ */
 function wrk(url: string, headers: Record<string, string>, seconds: number, pin: boolean, post?: string): Load {
-  const script = join(DATA_DIR, "post.lua");
+  const script = join(DATA_DIR, "load.lua");
+  const random = /\{id:(\d+)\}$/.exec(url);
   if (post) writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(post)}\n`);
+  else if (random) {
+    const path = new URL(url.slice(0, random.index)).pathname + new URL(url.slice(0, random.index)).search;
+    writeFileSync(script, `math.randomseed(42)\nrequest = function()\n  return wrk.format(nil, ${JSON.stringify(path)} .. math.random(1, ${random[1]}))\nend\n`);
+    url = url.slice(0, random.index);
+  }
   const hdrs = Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
-  const args = ["-t1", "-c32", `-d${seconds}s`, "--latency", ...hdrs, ...(post ? ["-s", script] : []), url];
+  const args = ["-t1", "-c32", `-d${seconds}s`, "--latency", ...hdrs, ...(post || random ? ["-s", script] : []), url];
   const res = spawnSync(pin ? "taskset" : "wrk", pin ? ["-c", "1", "wrk", ...args] : args, { encoding: "utf8" });
   const out = res.stdout;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
@@ -149,8 +159,8 @@ async function main() {
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
   const reps = Number(process.env.BENCH_REPS ?? 3);
   const workloads = [
-    { name: "pk select", path: "/rest/v1/items?id=eq.42", post: undefined as string | undefined },
-    { name: "embed (1 parent + 10 children)", path: "/rest/v1/parents?select=id,children(id)&id=eq.7", post: undefined },
+    { name: "pk select (random id)", path: "/rest/v1/items?id=eq.{id:10000}", post: undefined as string | undefined },
+    { name: "embed (random parent + 10 children)", path: "/rest/v1/parents?select=id,children(id)&id=eq.{id:100}", post: undefined },
     { name: "single-row insert", path: "/rest/v1/items_ins", post: JSON.stringify({ name: "x" }) },
   ];
   const results: Array<{ name: string; plinth: number; bare: number; bareTx: number; p50: [string, string] }> = [];

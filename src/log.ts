@@ -13,10 +13,22 @@ export interface Logger {
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 const SECRET_KEY = /pass|secret|token|authorization|apikey|api_key|cookie|otp|code_verifier/i;
 
+/** Field name → whether it looks secret (the same few names recur on every line). */
+const secretKeys = new Map<string, boolean>();
+const isSecretKey = (k: string): boolean => {
+  let secret = secretKeys.get(k);
+  if (secret === undefined) {
+    secret = SECRET_KEY.test(k);
+    if (secretKeys.size < 1000) secretKeys.set(k, secret);
+  }
+  return secret;
+};
+
 export function redact(fields: LogFields): LogFields {
   const out: LogFields = {};
-  for (const [k, v] of Object.entries(fields)) {
-    if (SECRET_KEY.test(k)) out[k] = "[redacted]";
+  for (const k in fields) {
+    const v = fields[k];
+    if (isSecretKey(k)) out[k] = "[redacted]";
     else if (v instanceof Error) out[k] = { name: v.name, message: v.message };
     else out[k] = v;
   }
@@ -28,6 +40,8 @@ export function createLogger(level: LogLevel = "info", write: (line: string) => 
   const emit = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields) => {
     if (ORDER[lvl] < min) return;
     write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...(fields ? redact(fields) : {}) }));
+    // Warnings and errors go out at once (with anything queued before them).
+    if (write === defaultWrite && ORDER[lvl] >= ORDER.warn) flushLines();
   };
   return {
     debug: (m, f) => emit("debug", m, f),
@@ -37,8 +51,28 @@ export function createLogger(level: LogLevel = "info", write: (line: string) => 
   };
 }
 
+// Lines written in one turn of the event loop leave in one write (one system call instead of one
+// per request under load); the queue is flushed at the end of the turn, before a warning or error
+// is written, and on exit.
+let queued: string[] = [];
+let flushScheduled = false;
+
 function defaultWrite(line: string): void {
-  process.stdout.write(line + "\n");
+  queued.push(line);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushLines);
+  }
 }
+
+function flushLines(): void {
+  flushScheduled = false;
+  if (queued.length === 0) return;
+  const out = queued.join("\n") + "\n";
+  queued = [];
+  process.stdout.write(out);
+}
+
+process.on("exit", flushLines);
 
 export const silentLogger: Logger = createLogger("silent");

@@ -14,6 +14,8 @@ export interface RequestContext {
   id: string;
   ip: string;
   area: Area;
+  /** The parsed request URL (services reuse it rather than parse it again). */
+  url: URL;
   /** null: no key was sent (only possible where the area does not require one). */
   principal: Principal | null;
 }
@@ -112,6 +114,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       id: given && REQUEST_ID.test(given) ? given : crypto.randomUUID(),
       ip: clientIp(req, server),
       area,
+      url,
       principal: null,
     };
     let res: Response;

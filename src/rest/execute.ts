@@ -81,9 +81,15 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
       return result;
     }
     if (opts.contextOnly && plan.kind === "write" && oneStatementWrite(plan)) {
-      const { shaped } = writeStatements(plan, { guard: true });
-      const row = (await runGuarded(shaped!))[0]!;
-      const result = writeResult(plan, Number(row.page_total), shapedBody(plan, row), typeof row.location === "string" ? row.location : null, insertedOf(plan, row), opts.basePath ?? "");
+      const { plain, shaped } = writeStatements(plan, { guard: true });
+      let result: RestResult;
+      if (shaped) {
+        const row = (await runGuarded(shaped))[0]!;
+        result = writeResult(plan, Number(row.page_total), shapedBody(plan, row), typeof row.location === "string" ? row.location : null, insertedOf(plan, row), opts.basePath ?? "");
+      } else {
+        const res = (await runGuarded(plain[0]!)) as unknown as { count: number };
+        result = writeResult(plan, Number(res.count ?? 0), null, null, null, opts.basePath ?? "");
+      }
       if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
       return result;
     }

@@ -40,10 +40,11 @@ export function restRoutes(deps: RestRouteDeps) {
 }
 
 async function serve(deps: RestRouteDeps, request: Request): Promise<Response> {
-  const url = new URL(request.url);
+  const ctx = requestContext(request);
+  const url = ctx?.url ?? new URL(request.url);
   const rest = url.pathname.slice(PREFIX.length).replace(/^\/+/, "");
   const segments = rest === "" ? [] : rest.split("/").map(safeDecode);
-  const principal: Principal = requestContext(request)?.principal ?? { role: "anon", claims: {} };
+  const principal: Principal = ctx?.principal ?? { role: "anon", claims: {} };
   const headers = {
     accept: request.headers.get("accept"),
     prefer: request.headers.get("prefer") ? [request.headers.get("prefer")!] : [],

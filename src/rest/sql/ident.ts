@@ -17,8 +17,11 @@ export const internal = (name: string): Ident => ({ kind: "internal", name });
 export const label = (name: string): Ident => ({ kind: "label", name });
 
 export function quoteIdent(id: Ident): string {
+  const n = id.name;
+  // The common case, no quote and no NUL, without the two scans of replaceAll.
+  if (!n.includes('"') && !n.includes("\u0000")) return `"${n}"`;
   // NUL cannot appear in a PostgreSQL identifier; the planner refuses such names earlier.
-  return `"${id.name.replaceAll("\u0000", "").replaceAll('"', '""')}"`;
+  return `"${n.replaceAll("\u0000", "").replaceAll('"', '""')}"`;
 }
 
 /**

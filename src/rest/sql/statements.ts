@@ -100,15 +100,20 @@ export interface WriteStatements {
   shaped: Statement | null;
 }
 
-/** With `guard`, always the one shaped statement (the mutations run as its CTEs, after the guard). */
+/**
+ * With `guard`: one statement — plain (the guard gates the rows the mutation reads) or shaped (the
+ * mutations are CTEs of a query the guard gates).
+ */
 export function writeStatements(plan: WritePlan, opts: StatementOptions = {}): WriteStatements {
   const m = plan.mutation;
   const wantsBody = plan.representation === "representation";
   const wantsLocation = plan.representation === "headers-only" && m.kind === "insert" && m.target.table.pk.length > 0;
   const owned = m.kind !== "insert" ? (plan.ownedFileColumns ?? []) : [];
-  if (!wantsBody && !wantsLocation && owned.length === 0 && !opts.guard) {
-    if (m.kind === "insert") return { plain: m.groups.map((g, i) => mutationOnly(plan, i, null)), shaped: null };
-    return { plain: [mutationOnly(plan, 0, null)], shaped: null };
+  // Guarded, a plain statement must be the only one, and an upsert's inserted count needs the shape.
+  const plainGuardable = m.kind !== "insert" || (m.groups.length === 1 && !tracksInserted(m));
+  if (!wantsBody && !wantsLocation && owned.length === 0 && (!opts.guard || plainGuardable)) {
+    if (m.kind === "insert") return { plain: m.groups.map((g, i) => mutationOnly(plan, i, opts)), shaped: null };
+    return { plain: [mutationOnly(plan, 0, opts)], shaped: null };
   }
   const w = new SqlWriter();
   const alias = w.alias();
@@ -188,17 +193,24 @@ export function deleteRemovedFilesStatement(plan: WritePlan, removed: unknown): 
   return { text, params: w.params, idents: w.idents };
 }
 
-function mutationOnly(plan: WritePlan, group: number, _unused: null): Statement {
+/** Stands for the guard until the statement's parameters are all known (NUL never occurs in SQL text here). */
+const GUARD_MARK = "\u0000guard\u0000";
+
+function mutationOnly(plan: WritePlan, group: number, opts: StatementOptions): Statement {
   const w = new SqlWriter();
-  const text = mutationSql(w, plan, group, w.alias());
-  return { text, params: w.params, idents: w.idents };
+  const text = mutationSql(w, plan, group, w.alias(), opts.guard ? GUARD_MARK : undefined);
+  return { text: opts.guard ? text.replace(GUARD_MARK, guardSql(w.params.length)) : text, params: w.params, idents: w.idents };
 }
 
-function mutationSql(w: SqlWriter, plan: WritePlan, group: number, alias: Ident): string {
+/**
+ * `guard`: a condition without column references for the rows the mutation reads; PostgreSQL
+ * evaluates such a condition once, before the first row, so no row is written unless it holds.
+ */
+function mutationSql(w: SqlWriter, plan: WritePlan, group: number, alias: Ident, guard?: string): string {
   const m = plan.mutation;
   const target = w.qualified(m.target.schema, m.target.name);
   const a = w.id(alias);
-  if (m.kind === "insert") return insertSql(w, m, group, target, a);
+  if (m.kind === "insert") return insertSql(w, m, group, target, a, guard);
   let where: string[];
   if (!m.limited) where = m.where.map((c) => condSql(w, a, c, new Map()));
   else {
@@ -211,6 +223,7 @@ function mutationSql(w: SqlWriter, plan: WritePlan, group: number, alias: Ident)
     const range = ` LIMIT ${w.param(l.limit)}::bigint${l.offset ? ` OFFSET ${w.param(l.offset)}::bigint` : ""}`;
     where = [`${a}.ctid = ANY(ARRAY(SELECT ${sub}.ctid FROM ${target} AS ${sub}${subWhere.length ? ` WHERE ${subWhere.join(" AND ")}` : ""}${order}${range}))`];
   }
+  if (guard) where.unshift(guard);
   const whereSql = where.length ? ` WHERE ${where.join(" AND ")}` : "";
   if (m.kind === "delete") return `DELETE FROM ${target} AS ${a}${whereSql}`;
   const body = w.id(internal("pgrst_body"));
@@ -226,18 +239,47 @@ export const INSERTED = "nullif(current_setting('pgrst.inserted', true), '')::in
 const COUNT_CANDIDATE = "set_config('pgrst.inserted', (coalesce(nullif(current_setting('pgrst.inserted', true), '')::int, 0) + 1)::text, true) IS NOT NULL";
 const COUNT_UPDATED = "set_config('pgrst.inserted', (coalesce(nullif(current_setting('pgrst.inserted', true), '')::int, 0) - 1)::text, true) IS NOT NULL";
 
+/** Column categories whose text form is what json_populate_recordset makes of a JSON scalar. */
+const SCALAR_CATEGORIES = new Set(["N", "S", "B", "D", "T", "E", "I"]);
+
+/** The group's only row, when it is one object of strings, numbers, booleans and nulls for plain scalar columns. */
+function singleScalarRow(g: InsertPlan["groups"][number]): Record<string, unknown> | null {
+  if (g.rows.length !== 1 || g.columns.length === 0) return null;
+  const row = g.rows[0];
+  if (!row || typeof row !== "object" || Array.isArray(row)) return null;
+  const r = row as Record<string, unknown>;
+  for (const { column } of g.columns) {
+    if (column.plinthType || !(SCALAR_CATEGORIES.has(column.category) || column.baseType === "uuid")) return null;
+    const v = r[column.name];
+    if (v !== null && v !== undefined && typeof v !== "string" && typeof v !== "boolean" && !(typeof v === "number" && Number.isFinite(v))) return null;
+  }
+  return r;
+}
+
 export const tracksInserted = (m: InsertPlan) => m.onConflict?.action === "merge" && m.groups.some((g) => g.columns.length > 0);
 
-function insertSql(w: SqlWriter, m: InsertPlan, group: number, target: string, a: string): string {
+function insertSql(w: SqlWriter, m: InsertPlan, group: number, target: string, a: string, guard?: string): string {
   const g = m.groups[group]!;
-  const body = w.id(internal("pgrst_body"));
-  const rows = w.param(JSON.stringify(g.rows));
   const merge = m.onConflict?.action === "merge" && g.columns.length > 0;
-  const where = merge ? ` WHERE ${COUNT_CANDIDATE}` : "";
+  const conds = [...(guard ? [guard] : []), ...(merge ? [COUNT_CANDIDATE] : [])];
+  const where = conds.length ? ` WHERE ${conds.join(" AND ")}` : "";
   let sql: string;
-  if (g.columns.length === 0) {
-    sql = `INSERT INTO ${target} AS ${a} SELECT FROM json_array_elements(${rows}::json)${where}`;
+  const single = singleScalarRow(g);
+  if (single) {
+    // One row of plain scalars: each value its own parameter, cast from text to the column's type
+    // exactly as json_populate_recordset would convert it (the column's typmod applies on
+    // assignment), without building and parsing a JSON document.
+    const cols = g.columns.map((c) => w.id(c.col)).join(", ");
+    const vals = g.columns.map((c) => {
+      const v = single[c.column.name];
+      return v === null || v === undefined ? `NULL::${c.column.castType}` : `${w.param(typeof v === "string" ? v : String(v))}::${c.column.castType}`;
+    });
+    sql = `INSERT INTO ${target} AS ${a} (${cols}) SELECT ${vals.join(", ")}${where}`;
+  } else if (g.columns.length === 0) {
+    sql = `INSERT INTO ${target} AS ${a} SELECT FROM json_array_elements(${w.param(JSON.stringify(g.rows))}::json)${where}`;
   } else {
+    const body = w.id(internal("pgrst_body"));
+    const rows = w.param(JSON.stringify(g.rows));
     const cols = g.columns.map((c) => w.id(c.col)).join(", ");
     const vals = g.columns.map((c) => `${body}.${w.id(c.col)}`).join(", ");
     sql = `INSERT INTO ${target} AS ${a} (${cols}) SELECT ${vals} FROM json_populate_recordset(NULL::${target}, ${rows}::json) AS ${body}${where}`;

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { apiKeys } from "./auth/jwt.ts";
 import type { Config } from "./config/schema.ts";
 import { openDatabase, type OpenedDatabase } from "./database.ts";
-import { createGateway, type Gateway } from "./http/gateway.ts";
+import { createGateway, requestContext, type Gateway } from "./http/gateway.ts";
 import { Metrics } from "./http/metrics.ts";
 import { createRoutes } from "./http/routes.ts";
 import type { Logger } from "./log.ts";
@@ -51,7 +51,10 @@ export async function serve({ config, jwtSecret, log, banner = (t) => process.st
   // Services may take a request over before routing (realtime upgrades its websocket here), after
   // the gateway admitted and logged it; `server` is assigned before the first request arrives.
   const upgraders = services.filter((s) => s.upgrade);
+  const direct = new Map(services.flatMap((s) => (s.direct ? [[s.direct.area, s.direct.handle] as const] : [])));
   const handle = (req: Request) => {
+    const go = direct.get(requestContext(req)?.area ?? "system");
+    if (go) return go(req);
     for (const s of upgraders) {
       const res = s.upgrade!(req, server);
       if (res) return res;

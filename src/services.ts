@@ -5,6 +5,7 @@ import type { Elysia } from "elysia";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Elysia instances differ in their route types; the mount list only needs .handle.
 export type AnyElysia = Elysia<any, any, any, any, any, any, any>;
 import type { Config } from "./config/schema.ts";
+import type { Area } from "./http/areas.ts";
 import type { Database } from "./db/pool.ts";
 import type { Logger } from "./log.ts";
 import { createAuthService } from "./auth/service.ts";
@@ -35,6 +36,11 @@ export interface Service {
    * service took the request over, e.g. upgraded it to a websocket; undefined to route normally.
    */
   upgrade?(req: Request, server: Server<unknown>): Response | undefined;
+  /**
+   * Requests of this area (after the gateway admitted them) go straight here instead of through the
+   * router: for a service whose every request takes the same handler (the data API's hot path).
+   */
+  direct?: { area: Area; handle(req: Request): Promise<Response> };
 }
 
 /**

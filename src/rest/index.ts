@@ -1,7 +1,7 @@
 // The REST service: PostgREST's API under /rest/v1 over the schema cache of the exposed schemas.
 import { createSchemaCache } from "../schema-cache/index.ts";
 import type { Service, ServiceContext } from "../services.ts";
-import { restRoutes } from "./routes.ts";
+import { restHandler, restRoutes } from "./routes.ts";
 
 export async function createRestService(ctx: ServiceContext): Promise<Service> {
   const cache = await createSchemaCache({
@@ -10,9 +10,12 @@ export async function createRestService(ctx: ServiceContext): Promise<Service> {
     schemas: ctx.config.rest.schemas,
     log: ctx.log,
   });
+  const deps = { db: ctx.db, cache, log: ctx.log, maxRows: ctx.config.rest.maxRows, publicUrl: ctx.config.publicUrl, planEnabled: ctx.config.rest.planEnabled };
+  const handle = restHandler(deps);
   return {
     name: "rest",
-    routes: restRoutes({ db: ctx.db, cache, log: ctx.log, maxRows: ctx.config.rest.maxRows, publicUrl: ctx.config.publicUrl, planEnabled: ctx.config.rest.planEnabled }),
+    routes: restRoutes(deps, handle),
+    direct: { area: "rest", handle },
     stop: () => cache.stop(),
   };
 }

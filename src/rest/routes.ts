@@ -26,14 +26,19 @@ export interface RestRouteDeps {
 
 const PREFIX = "/rest/v1";
 
-export function restRoutes(deps: RestRouteDeps) {
-  const handle = async (request: Request): Promise<Response> => {
+/** Every request under /rest/v1 (the server dispatches them here directly; see Service.direct). */
+export function restHandler(deps: RestRouteDeps): (request: Request) => Promise<Response> {
+  return async (request) => {
     try {
       return await serve(deps, request);
     } catch (e) {
       return renderRestError(e, deps.log, request);
     }
   };
+}
+
+/** The same handler as Elysia routes, for apps that mount the service on a router. */
+export function restRoutes(deps: RestRouteDeps, handle = restHandler(deps)) {
   return new Elysia({ prefix: PREFIX })
     .get("/", ({ request }) => handle(request))
     .all("/*", ({ request }) => handle(request), { parse: "none" });

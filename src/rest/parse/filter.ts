@@ -50,13 +50,30 @@ function opExpr(c: Cursor, mode: ValueMode): OpExpr {
   return { not, operation: operation(c, mode) };
 }
 
+const SIMPLE = new Set<string>(SIMPLE_OPS);
+const QUANT = new Set<string>(QUANT_OPS);
+const FTS = new Set<string>(FTS_OPS);
+
 function operation(c: Cursor, mode: ValueMode): Operation {
-  if (c.eat("in.")) return { op: "in", values: listValue(c) };
-  if (c.startsWith("isdistinct.")) {
-    c.pos += "isdistinct.".length;
+  // The operator is the run of lower-case letters at the cursor; what follows it decides the form.
+  let end = c.pos;
+  while (end < c.text.length) {
+    const ch = c.text.charCodeAt(end);
+    if (ch < 97 || ch > 122) break;
+    end++;
+  }
+  const name = c.text.slice(c.pos, end);
+  const next = c.text[end];
+  if (name === "in" && next === ".") {
+    c.pos = end + 1;
+    return { op: "in", values: listValue(c) };
+  }
+  if (name === "isdistinct" && next === ".") {
+    c.pos = end + 1;
     return { op: "isdistinct", value: singleValue(c, mode) };
   }
-  if (c.eat("is.")) {
+  if (name === "is" && next === ".") {
+    c.pos = end + 1;
     const rest = c.text.slice(c.pos);
     for (const v of IS_VALUES) {
       if (rest.toLowerCase().startsWith(v)) {
@@ -67,37 +84,31 @@ function operation(c: Cursor, mode: ValueMode): Operation {
     }
     c.fail("isVal: (null, not_null, true, false, unknown)");
   }
-  for (const op of FTS_OPS) {
-    if (c.startsWith(op + ".") || c.startsWith(op + "(")) {
-      c.pos += op.length;
-      let config: string | undefined;
-      if (c.eat("(")) {
-        config = identifier(c, "a text search configuration");
-        c.expect(")");
-      }
-      c.expect(".", "delimiter (.)");
-      return { op, config, value: singleValue(c, mode) };
+  if (FTS.has(name) && (next === "." || next === "(")) {
+    c.pos = end;
+    let config: string | undefined;
+    if (c.eat("(")) {
+      config = identifier(c, "a text search configuration");
+      c.expect(")");
     }
+    c.expect(".", "delimiter (.)");
+    return { op: name as (typeof FTS_OPS)[number], config, value: singleValue(c, mode) };
   }
-  for (const op of SIMPLE_OPS) {
-    if (c.startsWith(op + ".")) {
-      c.pos += op.length + 1;
-      return { op, value: singleValue(c, mode) };
-    }
+  if (SIMPLE.has(name) && next === ".") {
+    c.pos = end + 1;
+    return { op: name as SimpleOp, value: singleValue(c, mode) };
   }
-  for (const op of QUANT_OPS) {
-    if (!c.startsWith(op)) continue;
-    const save = c.pos;
-    c.pos += op.length;
+  if (QUANT.has(name)) {
+    const op = name as SimpleOp;
+    c.pos = end;
     let quant: "any" | "all" | undefined;
     if (c.eat("(any)")) quant = "any";
     else if (c.eat("(all)")) quant = "all";
-    if (!c.eat(".")) {
-      c.pos = save;
-      continue;
+    if (c.eat(".")) {
+      if (quant && !QUANTIFIABLE.has(op)) c.fail("operator (eq, gt, ...)");
+      return { op, quant, value: singleValue(c, mode) };
     }
-    if (quant && !QUANTIFIABLE.has(op)) c.fail("operator (eq, gt, ...)");
-    return { op, quant, value: singleValue(c, mode) };
+    c.pos = end - name.length;
   }
   c.fail("operator (eq, gt, ...)");
 }

@@ -273,7 +273,7 @@ describe("security", () => {
     const upd = await bob.from("notes").update({ body: "hacked" }).eq("body", "alice private").select();
     expect(upd.data).toEqual([]);
     const who = await alice.rpc("whoami");
-    expect(who.data).toEqual({ role: "authenticated", sub: ALICE, method: "POST" });
+    expect(who.data).toEqual({ role: "authenticated", sub: ALICE });
   });
 
   test("insert-only table: minimal return works, representation is refused", async () => {

@@ -191,6 +191,14 @@ export const configSchema = z
         maxRows: z.coerce.number().int().min(1).optional(),
         /** Answer `Accept: application/vnd.pgrst.plan+json|text` with the query's EXPLAIN (PostgREST's db-plan-enabled). */
         planEnabled: bool.default(false),
+        /**
+         * When to set request.method, request.path and request.headers for SQL (PostgREST sets them
+         * on every request). `auto`: only while some function, policy, view, default or check in the
+         * database mentions `request.` (other than request.jwt) — otherwise a request that is one
+         * statement runs as one statement, without a transaction of its own. `always`: every request
+         * is a transaction that sets them (for SQL that builds the setting's name at run time).
+         */
+        requestSettings: z.enum(["auto", "always"]).default("auto"),
       })
       .strict()
       .prefault({}),

@@ -44,6 +44,8 @@ export interface ContextPoolOptions {
 
 /** SQLSTATE raised by the guard when a connection's context is not the statement's caller. */
 export const CONTEXT_MISMATCH = "PLCTX";
+/** SQLSTATE (connection_failure) of the error run() throws when the connection itself failed. */
+export const CONNECTION_LOST = "08006";
 
 export class ContextPool {
   private sql: Bun.SQL;
@@ -98,7 +100,7 @@ export class ContextPool {
       const pg = asPostgresError(err);
       // The connection itself failed, or its backend is going away: start over with fresh ones.
       if (!pg || /^(57P|08)/.test(pg.code)) this.recycle();
-      throw pg ?? err;
+      throw pg ?? connectionLost(err);
     } finally {
       slot.inflight--;
       slot.lastUsed = performance.now();
@@ -208,4 +210,9 @@ function asPostgresError(err: unknown): (Error & { code: string }) | null {
     schema_name: e.schema,
     column_name: e.column,
   });
+}
+
+/** A driver-level failure (closed socket, refused connection) as a connection_failure error. */
+function connectionLost(err: unknown): Error {
+  return Object.assign(new Error("The database connection was lost"), { name: "PostgresError", code: CONNECTION_LOST, detail: (err as Error)?.message, cause: err });
 }

@@ -2,7 +2,7 @@
 // transaction as the caller's role with the caller's JWT claims set transaction-locally, so row
 // level security decides what the caller sees, exactly as PostgREST and Supabase Storage do.
 import postgres from "postgres";
-import { CONTEXT_MISMATCH, ContextPool } from "./context-pool.ts";
+import { CONNECTION_LOST, CONTEXT_MISMATCH, ContextPool } from "./context-pool.ts";
 
 export type Sql = postgres.Sql;
 // What withPrincipal hands its callback: a reserved connection inside an explicit transaction. Typed as
@@ -50,7 +50,7 @@ export interface Database {
    * any row is read or written. Falls back to a transaction (`fallback`) when the guard finds the
    * connection's context is not the caller's, or when a privilege error might come from that.
    */
-  runAs<R extends postgres.Row[]>(principal: Principal, text: string, params: readonly unknown[], fallback: () => Promise<R>): Promise<R>;
+  runAs<R extends postgres.Row[]>(principal: Principal, text: string, params: readonly unknown[], fallback: () => Promise<R>, opts?: { read?: boolean }): Promise<R>;
   close(timeoutSeconds?: number): Promise<void>;
 }
 
@@ -125,16 +125,18 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
         active--;
       }
     },
-    async runAs(principal, text, params, fallback) {
+    async runAs(principal, text, params, fallback, runOpts = {}) {
       contexts ??= new ContextPool(url, { max: opts.max ?? 10, idleTimeout: opts.idleTimeout ?? 60 });
       try {
         return await contexts.run(principal.role, claimsText(principal), text, params);
       } catch (err) {
         // PLCTX: the guard refused to run as anyone but the caller. 42501: a privilege error, which a
         // wrong role could also cause before the guard runs. Either way nothing was done: ask again
-        // the slow, certain way (a transaction that sets the context itself).
+        // the slow, certain way (a transaction that sets the context itself). A read may also be
+        // asked again when its connection was lost (a write might have committed: not retried).
         const code = (err as { code?: unknown })?.code;
         if (code === CONTEXT_MISMATCH || code === "42501") return fallback();
+        if (runOpts.read && (code === CONNECTION_LOST || (typeof code === "string" && /^(57P|08)/.test(code)))) return fallback();
         throw err;
       }
     },

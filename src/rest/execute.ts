@@ -62,11 +62,11 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
   };
   const authenticated = principal.role !== "anon";
   /** One statement through db.runAs, or — when that cannot vouch for the context — a transaction. */
-  const runGuarded = (s: Statement) => {
+  const runGuarded = (s: Statement, read: boolean) => {
     opts.onStatement?.(s);
     // Safe: as in run() — fixed SQL, quoted cache-matched identifiers, values as parameters.
     const all = [...s.params, principal.role, claimsText(principal)] as string[];
-    return db.runAs(principal, s.text, s.params, () => db.withPrincipal(principal, (tx) => tx.unsafe(s.text, all, { prepare: true }), info));
+    return db.runAs(principal, s.text, s.params, () => db.withPrincipal(principal, (tx) => tx.unsafe(s.text, all, { prepare: true }), info), { read });
   };
   try {
     if (plan.media.kind === "plan") {
@@ -76,7 +76,7 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
     }
     if (opts.contextOnly && plan.kind === "read" && plan.count !== "planned" && plan.count !== "estimated") {
       const stmt = readStatement(plan, { guard: true });
-      const result = readResult(plan, stmt, await runGuarded(stmt), null);
+      const result = readResult(plan, stmt, await runGuarded(stmt, true), null);
       if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
       return result;
     }
@@ -84,10 +84,10 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
       const { plain, shaped } = writeStatements(plan, { guard: true });
       let result: RestResult;
       if (shaped) {
-        const row = (await runGuarded(shaped))[0]!;
+        const row = (await runGuarded(shaped, false))[0]!;
         result = writeResult(plan, Number(row.page_total), shapedBody(plan, row), typeof row.location === "string" ? row.location : null, insertedOf(plan, row), opts.basePath ?? "");
       } else {
-        const res = (await runGuarded(plain[0]!)) as unknown as { count: number };
+        const res = (await runGuarded(plain[0]!, false)) as unknown as { count: number };
         result = writeResult(plan, Number(res.count ?? 0), null, null, null, opts.basePath ?? "");
       }
       if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");

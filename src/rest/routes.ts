@@ -20,6 +20,8 @@ export interface RestRouteDeps {
   planEnabled?: boolean;
   /** Public origin of this server (config publicUrl); storage URLs of file references start with it. */
   publicUrl?: string;
+  /** config rest.requestSettings: "always" sets request.method/path/headers on every request. */
+  requestSettings?: "auto" | "always";
   /** Test hook: observe statements. */
   onStatement?: ExecuteOptions["onStatement"];
 }
@@ -91,7 +93,7 @@ async function serve(deps: RestRouteDeps, request: Request): Promise<Response> {
   const result = await executePlan(deps.db, principal, info, planned, {
     onStatement: deps.onStatement,
     basePath: PREFIX,
-    contextOnly: cache.usesRequestInfo === false,
+    contextOnly: deps.requestSettings !== "always" && cache.usesRequestInfo === false,
   });
   const h = new Headers(result.headers);
   // Tell the client which schema answered when it asked for one (PostgREST's Content-Profile).

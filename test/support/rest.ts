@@ -10,6 +10,9 @@ export const REST_FIXTURE = readFileSync(resolve(import.meta.dir, "../fixtures/r
 
 /** Loads the fixture as the database owner before the server starts (so the first cache sees it). */
 export async function startRestServer(overrides: ConfigInput = {}): Promise<TestServer & { admin: postgres.Sql }> {
+  // rest.transaction-mode.test.ts reruns the REST suites with every request in a transaction.
+  const mode = process.env.PLINTH_TEST_REST_SETTINGS;
+  if (mode === "always" || mode === "auto") overrides = { ...overrides, rest: { ...(overrides.rest ?? {}), requestSettings: mode } };
   const srv = await startTestServer(overrides);
   const admin = postgres(srv.database.url, { max: 2, onnotice: () => {} });
   await admin.unsafe(REST_FIXTURE);

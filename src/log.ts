@@ -24,8 +24,8 @@ const isSecretKey = (k: string): boolean => {
   return secret;
 };
 
-export function redact(fields: LogFields): LogFields {
-  const out: LogFields = {};
+/** `fields` with secret-looking values replaced, added to `out` (a new object by default). */
+export function redact(fields: LogFields, out: LogFields = {}): LogFields {
   for (const k in fields) {
     const v = fields[k];
     if (isSecretKey(k)) out[k] = "[redacted]";
@@ -39,7 +39,8 @@ export function createLogger(level: LogLevel = "info", write: (line: string) => 
   const min = ORDER[level];
   const emit = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields) => {
     if (ORDER[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...(fields ? redact(fields) : {}) }));
+    const line: LogFields = { time: new Date().toISOString(), level: lvl, msg };
+    write(JSON.stringify(fields ? redact(fields, line) : line));
     // Warnings and errors go out at once (with anything queued before them).
     if (write === defaultWrite && ORDER[lvl] >= ORDER.warn) flushLines();
   };

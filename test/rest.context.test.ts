@@ -103,7 +103,7 @@ describe("callers stay themselves", () => {
     });
     for (const r of await Promise.all(writes)) expect(r.status).toBe(201);
     const rows = await srv.admin<{ owner: string; n: number }[]>`select owner::text, count(*)::int as n from public.diary where entry like 'burst %' and ((owner = ${ALICE} and substr(entry, 7)::int % 2 = 0) or (owner = ${BOB} and substr(entry, 7)::int % 2 = 1)) group by owner order by owner`;
-    expect(rows).toEqual([
+    expect([...rows]).toEqual([
       { owner: ALICE, n: 30 },
       { owner: BOB, n: 30 },
     ]);

@@ -50,7 +50,7 @@ async function serve(deps: RestRouteDeps, request: Request): Promise<Response> {
   const ctx = requestContext(request);
   const url = ctx?.url ?? new URL(request.url);
   const rest = url.pathname.slice(PREFIX.length).replace(/^\/+/, "");
-  const segments = rest === "" ? [] : rest.split("/").map(safeDecode);
+  const segments = rest === "" ? [] : rest.includes("%") ? rest.split("/").map(safeDecode) : rest.split("/");
   const principal: Principal = ctx?.principal ?? { role: "anon", claims: {} };
   const headers = {
     accept: request.headers.get("accept"),
@@ -80,16 +80,10 @@ async function serve(deps: RestRouteDeps, request: Request): Promise<Response> {
   const planned = planRequest(
     cache,
     { method, target, query: [...url.searchParams], headers, body },
-    { maxRows: deps.maxRows, publicUrl: deps.publicUrl ?? url.origin, planEnabled: deps.planEnabled },
+    // The request's origin only matters to expanded file references (a getter: computing it costs).
+    { maxRows: deps.maxRows, publicUrl: deps.publicUrl ?? (() => url.origin), planEnabled: deps.planEnabled },
   );
-  // request.headers only when a transaction sets it (lazily: most requests never read it).
-  const info = {
-    method,
-    path: url.pathname,
-    get headers() {
-      return headerObject(request.headers);
-    },
-  };
+  const info = new LazyRequestInfo(method, url.pathname, request);
   const result = await executePlan(deps.db, principal, info, planned, {
     onStatement: deps.onStatement,
     basePath: PREFIX,
@@ -106,6 +100,18 @@ function safeDecode(s: string): string {
     return decodeURIComponent(s);
   } catch {
     return s;
+  }
+}
+
+/** request.method/path/headers for SQL; the headers object is only built when a transaction sets it. */
+class LazyRequestInfo {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    private readonly request: Request,
+  ) {}
+  get headers(): Record<string, string> {
+    return headerObject(this.request.headers);
   }
 }
 

@@ -36,7 +36,7 @@ export interface PlanOptions {
   /** Accept: application/vnd.pgrst.plan answers the query's EXPLAIN (config rest.planEnabled). */
   planEnabled?: boolean;
   /** Origin that storage URLs of expanded file references start with (config publicUrl or the request's). */
-  publicUrl?: string;
+  publicUrl?: string | (() => string);
 }
 
 /**
@@ -89,7 +89,8 @@ export function planRequest(cache: SchemaCache, req: RestRequest, opts: PlanOpti
   const rollback = prefs.tx === "rollback";
   if (prefs.tx) applied.push(`tx=${prefs.tx}`);
   // Prefer: plinth-file-refs=expand answers file_ref columns with the object's metadata and URL.
-  const fileRefBase = prefs.fileRefs === "expand" ? (opts.publicUrl ?? "").replace(/\/+$/, "") : null;
+  const publicUrl = typeof opts.publicUrl === "function" ? opts.publicUrl() : opts.publicUrl;
+  const fileRefBase = prefs.fileRefs === "expand" ? (publicUrl ?? "").replace(/\/+$/, "") : null;
   if (fileRefBase !== null) applied.push("plinth-file-refs=expand");
 
   if (isRpc) {

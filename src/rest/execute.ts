@@ -17,6 +17,7 @@ import {
   plannedCountStatement,
   readStatement,
   tracksInserted,
+  type ReadStatement,
   writeStatements,
   type Statement,
 } from "./sql/statements.ts";
@@ -75,10 +76,7 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
       return await db.withPrincipal(principal, async (tx) => { throw new Rollback(await executeExplain(tx, run, plan, media)); }, info);
     }
     if (opts.contextOnly && plan.kind === "read" && plan.count !== "planned" && plan.count !== "estimated") {
-      const stmt = readStatement(plan, { guard: true });
-      const result = readResult(plan, stmt, await runGuarded(stmt, true), null);
-      if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
-      return result;
+      return await executeGuardedRead(db, principal, info, planned, readStatement(plan, { guard: true }), opts);
     }
     if (opts.contextOnly && plan.kind === "write" && oneStatementWrite(plan)) {
       const { plain, shaped } = writeStatements(plan, { guard: true });
@@ -122,6 +120,26 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
     const mapped = fromPostgresError(e, authenticated);
     if (mapped) throw mapped;
     throw e;
+  }
+}
+
+/**
+ * A read as one guarded statement (db.runAs): `stmt` is readStatement(plan, { guard: true }) or a
+ * plan-cache statement bound to this request's values.
+ */
+export async function executeGuardedRead(db: Database, principal: Principal, info: RequestInfo, planned: PlannedRequest, stmt: ReadStatement, opts: ExecuteOptions = {}): Promise<RestResult> {
+  const plan = planned.plan as ReadPlan;
+  opts.onStatement?.(stmt);
+  const all = [...stmt.params, principal.role, claimsText(principal)] as string[];
+  try {
+    // Safe: fixed SQL, quoted cache-matched identifiers, values as parameters (statements.ts).
+    const rows = await db.runAs(principal, stmt.text, stmt.params, () => db.readAs(principal, (tx) => tx.unsafe(stmt.text, all, { prepare: true }), info), { read: true });
+    const result = readResult(plan, stmt, rows, null);
+    if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
+    return result;
+  } catch (e) {
+    if (e instanceof PlinthError) throw e;
+    throw fromPostgresError(e, principal.role !== "anon") ?? e;
   }
 }
 
@@ -184,7 +202,7 @@ async function executeRead(tx: Tx, run: Run, plan: ReadPlan): Promise<RestResult
   return readResult(plan, stmt, rows, planned);
 }
 
-function readResult(plan: ReadPlan, stmt: ReturnType<typeof readStatement>, rows: readonly Record<string, unknown>[], planned: number | null): RestResult {
+function readResult(plan: ReadPlan, stmt: ReadStatement, rows: readonly Record<string, unknown>[], planned: number | null): RestResult {
   const row = rows[0]!;
   const pageTotal = Number(row.page_total);
   let total: number | null = null;

@@ -6,10 +6,11 @@ import { isPlinthError, type PlinthError } from "../errors.ts";
 import { requestContext } from "../http/gateway.ts";
 import type { Logger } from "../log.ts";
 import type { LiveSchemaCache } from "../schema-cache/index.ts";
-import { executePlan, type ExecuteOptions } from "./execute.ts";
+import { executeGuardedRead, executePlan, type ExecuteOptions, type RestResult } from "./execute.ts";
+import { bind, PlanCache, shapeOf } from "./plan-cache.ts";
 import { openApiDocument } from "./openapi.ts";
 import { negotiate } from "./parse/headers.ts";
-import { planRequest, resolveSchema, type RestRequest } from "./plan/index.ts";
+import { planRequest, resolveSchema, type PlannedRequest, type RestRequest } from "./plan/index.ts";
 
 export interface RestRouteDeps {
   db: Database;
@@ -22,6 +23,8 @@ export interface RestRouteDeps {
   publicUrl?: string;
   /** config rest.requestSettings: "always" sets request.method/path/headers on every request. */
   requestSettings?: "auto" | "always";
+  /** Plans and statements of the reads seen so far (one per handler when not given). */
+  plans?: PlanCache;
   /** Test hook: observe statements. */
   onStatement?: ExecuteOptions["onStatement"];
 }
@@ -30,9 +33,10 @@ const PREFIX = "/rest/v1";
 
 /** Every request under /rest/v1 (the server dispatches them here directly; see Service.direct). */
 export function restHandler(deps: RestRouteDeps): (request: Request) => Promise<Response> {
+  const withPlans = { ...deps, plans: deps.plans ?? new PlanCache() };
   return async (request) => {
     try {
-      return await serve(deps, request);
+      return await serve(withPlans, request);
     } catch (e) {
       return renderRestError(e, deps.log, request);
     }
@@ -46,7 +50,7 @@ export function restRoutes(deps: RestRouteDeps, handle = restHandler(deps)) {
     .all("/*", ({ request }) => handle(request), { parse: "none" });
 }
 
-async function serve(deps: RestRouteDeps, request: Request): Promise<Response> {
+async function serve(deps: RestRouteDeps & { plans: PlanCache }, request: Request): Promise<Response> {
   const ctx = requestContext(request);
   const url = ctx?.url ?? new URL(request.url);
   const rest = url.pathname.slice(PREFIX.length).replace(/^\/+/, "");
@@ -77,18 +81,24 @@ async function serve(deps: RestRouteDeps, request: Request): Promise<Response> {
 
   const hasBody = method !== "GET" && method !== "HEAD" && method !== "DELETE";
   const body = hasBody ? await request.text() : null;
-  const planned = planRequest(
-    cache,
-    { method, target, query: [...url.searchParams], headers, body },
-    // The request's origin only matters to expanded file references (a getter: computing it costs).
-    { maxRows: deps.maxRows, publicUrl: deps.publicUrl ?? (() => url.origin), planEnabled: deps.planEnabled },
-  );
+  const query = [...url.searchParams];
+  // The request's origin only matters to expanded file references (a getter: computing it costs).
+  const planOpts = { maxRows: deps.maxRows, publicUrl: deps.publicUrl ?? (() => url.origin), planEnabled: deps.planEnabled };
   const info = new LazyRequestInfo(method, url.pathname, request);
-  const result = await executePlan(deps.db, principal, info, planned, {
-    onStatement: deps.onStatement,
-    basePath: PREFIX,
-    contextOnly: deps.requestSettings !== "always" && cache.usesRequestInfo === false,
-  });
+  const execOpts = { onStatement: deps.onStatement, basePath: PREFIX, contextOnly: deps.requestSettings !== "always" && cache.usesRequestInfo === false };
+
+  // A read of a shape seen before reuses its plan and statement (plan-cache.ts). Not for expanded
+  // file references, whose URLs depend on the request's origin.
+  if (execOpts.contextOnly && !hasBody && target.kind === "table" && !headers.prefer[0]?.includes("file-refs")) {
+    const shape = shapeOf(`${method}\u0000${target.name}\u0000${headers.accept}\u0000${headers.prefer[0]}\u0000${headers.range}\u0000${headers.acceptProfile}`, query);
+    const entry = deps.plans.lookup(cache, shape, (q) => planRequest(cache, { method, target, query: q, headers, body: null }, planOpts));
+    if (entry) return respond(method, headers, entry.planned, await executeGuardedRead(deps.db, principal, info, entry.planned, bind(entry, shape.values), execOpts));
+  }
+  const planned = planRequest(cache, { method, target, query, headers, body }, planOpts);
+  return respond(method, headers, planned, await executePlan(deps.db, principal, info, planned, execOpts));
+}
+
+function respond(method: string, headers: RestRequest["headers"], planned: PlannedRequest, result: RestResult): Response {
   const h = new Headers(result.headers);
   // Tell the client which schema answered when it asked for one (PostgREST's Content-Profile).
   if (headers.acceptProfile || headers.contentProfile) h.set("content-profile", planned.schema);

@@ -5,7 +5,7 @@
 //   insert  POST /rest/v1/items_ins {name} (return=minimal)   (wrk only)
 // Also checks that embedding 100 parents with their children is one SQL statement.
 //   bun bench/rest.ts                       run and print the figures
-// Internal modes (the processes it spawns): serve-plinth <dbUrl> <port> | serve-bare <dbUrl> <port>
+// Internal modes (the processes it spawns): serve-plinth | serve-bare | serve-bare-tx | serve-bare-bun <dbUrl> <port>
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ const mode = process.argv[2];
 if (mode === "serve-plinth") await servePlinth(process.argv[3]!, Number(process.argv[4]));
 else if (mode === "serve-bare") await serveBare(process.argv[3]!, Number(process.argv[4]), false);
 else if (mode === "serve-bare-tx") await serveBare(process.argv[3]!, Number(process.argv[4]), true);
+else if (mode === "serve-bare-bun") await serveBare(process.argv[3]!, Number(process.argv[4]), false, true);
 else await main();
 
 async function servePlinth(dbUrl: string, port: number) {
@@ -35,9 +36,10 @@ async function servePlinth(dbUrl: string, port: number) {
  * run it: in a transaction as the caller's role with the claims set (BEGIN, set_config, query,
  * COMMIT, pipelined on one reserved connection) — the ceiling for Plinth's design.
  */
-async function serveBare(dbUrl: string, port: number, asCaller: boolean) {
+async function serveBare(dbUrl: string, port: number, asCaller: boolean, bunSql = false) {
   const pool = postgres(dbUrl, { max: 10, onnotice: () => {} });
-  const sql = asCaller ? wrapAsCaller(pool) : pool;
+  // bunSql: the same handler on Bun's native client (what Plinth's data API uses), for reference.
+  const sql = bunSql ? (new Bun.SQL({ url: dbUrl, max: 10 }) as unknown as postgres.Sql) : asCaller ? wrapAsCaller(pool) : pool;
   Bun.serve({
     port,
     hostname: "127.0.0.1",
@@ -85,7 +87,7 @@ function wrapAsCaller(pool: postgres.Sql): postgres.Sql {
   return run as unknown as postgres.Sql;
 }
 
-type Kind = "plinth" | "bare" | "bare-tx";
+type Kind = "plinth" | "bare" | "bare-tx" | "bare-bun";
 
 function startServer(kind: Kind, dbUrl: string, port: number, pin: boolean): ChildProcess {
   const args = [join(ROOT, "bench/rest.ts"), `serve-${kind}`, dbUrl, String(port)];
@@ -163,13 +165,17 @@ async function main() {
     { name: "embed (random parent + 10 children)", path: "/rest/v1/parents?select=id,children(id)&id=eq.{id:100}", post: undefined },
     { name: "single-row insert", path: "/rest/v1/items_ins", post: JSON.stringify({ name: "x" }) },
   ];
-  const results: Array<{ name: string; plinth: number; bare: number; bareTx: number; p50: [string, string] }> = [];
+  const results: Array<{ name: string; plinth: number; bare: number; bareTx: number; bareBun: number; p50: [string, string] }> = [];
 
   for (const w of workloads) {
-    const runs: Record<Kind, number[]> = { plinth: [], bare: [], "bare-tx": [] };
-    const p50: Record<Kind, string> = { plinth: "?", bare: "?", "bare-tx": "?" };
+    const runs: Record<Kind, number[]> = { plinth: [], bare: [], "bare-tx": [], "bare-bun": [] };
+    const p50: Record<Kind, string> = { plinth: "?", bare: "?", "bare-tx": "?", "bare-bun": "?" };
     for (let r = 0; r < reps; r++) {
-      for (const kind of r % 2 ? (["bare", "bare-tx", "plinth"] as const) : (["plinth", "bare-tx", "bare"] as const)) {
+      for (const kind of r % 2 ? (["bare", "bare-bun", "bare-tx", "plinth"] as const) : (["plinth", "bare-tx", "bare-bun", "bare"] as const)) {
+        // Every server starts from the same database state: an empty insert table, nothing dirty to
+        // flush (a checkpoint landing in one server's run would otherwise decide the comparison).
+        if (w.post) await db.unsafe("truncate items_ins restart identity");
+        await db.unsafe("checkpoint");
         const port = await freePort();
         const proc = startServer(kind, dbUrl, port, pin);
         const base = `http://127.0.0.1:${port}`;
@@ -186,7 +192,7 @@ async function main() {
         await sleep(200);
       }
     }
-    results.push({ name: w.name, plinth: median(runs.plinth), bare: median(runs.bare), bareTx: median(runs["bare-tx"]), p50: [p50.plinth, p50.bare] });
+    results.push({ name: w.name, plinth: median(runs.plinth), bare: median(runs.bare), bareTx: median(runs["bare-tx"]), bareBun: median(runs["bare-bun"]), p50: [p50.plinth, p50.bare] });
   }
 
   // One statement for 100 parents with their children.
@@ -211,14 +217,16 @@ async function main() {
   await pool.close(1);
 
   console.log(`\nREST benchmark (${pin ? "server on CPU 0, wrk on CPU 1" : "unpinned"}, wrk -c32, ${seconds}s × ${reps}, medians)\n`);
-  console.log("workload                          plinth rps   bare rps   ratio   bare-as-caller rps   ratio   p50 plinth / bare");
+  console.log("workload                              plinth rps   bare rps   ratio   bare-as-caller rps   ratio   bare on Bun.SQL rps   ratio   p50 plinth / bare");
   for (const r of results) {
     console.log(
-      `${r.name.padEnd(34)}${fmt(r.plinth, 0).padStart(10)} ${fmt(r.bare, 0).padStart(10)}   ${fmt(r.plinth / r.bare, 2).padStart(5)}` +
-        `   ${fmt(r.bareTx, 0).padStart(18)}   ${fmt(r.plinth / r.bareTx, 2).padStart(5)}   ${r.p50[0]} / ${r.p50[1]}`,
+      `${r.name.padEnd(38)}${fmt(r.plinth, 0).padStart(10)} ${fmt(r.bare, 0).padStart(10)}   ${fmt(r.plinth / r.bare, 2).padStart(5)}` +
+        `   ${fmt(r.bareTx, 0).padStart(18)}   ${fmt(r.plinth / r.bareTx, 2).padStart(5)}` +
+        `   ${fmt(r.bareBun, 0).padStart(19)}   ${fmt(r.plinth / r.bareBun, 2).padStart(5)}   ${r.p50[0]} / ${r.p50[1]}`,
     );
   }
-  console.log("bare-as-caller: the bare handler running each query in a transaction as role anon with claims set (the ceiling for any server that lets RLS decide)");
+  console.log("bare: Bun.serve + postgres.js running the same query (the goal's reference); bare-as-caller: that handler running each query in a");
+  console.log("transaction as role anon with claims set; bare on Bun.SQL: the bare handler on Bun's native client, which Plinth's data API uses");
   console.log(`\nembedding ${parents.length} parents with their children: ${statements.length} SQL statement(s)`);
   console.log(statements[0]);
 

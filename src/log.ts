@@ -39,7 +39,7 @@ export function createLogger(level: LogLevel = "info", write: (line: string) => 
   const min = ORDER[level];
   const emit = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields) => {
     if (ORDER[lvl] < min) return;
-    const line: LogFields = { time: new Date().toISOString(), level: lvl, msg };
+    const line: LogFields = { time: isoNow(), level: lvl, msg };
     write(JSON.stringify(fields ? redact(fields, line) : line));
     // Warnings and errors go out at once (with anything queued before them).
     if (write === defaultWrite && ORDER[lvl] >= ORDER.warn) flushLines();
@@ -52,22 +52,40 @@ export function createLogger(level: LogLevel = "info", write: (line: string) => 
   };
 }
 
-// Lines written in one turn of the event loop leave in one write (one system call instead of one
-// per request under load); the queue is flushed at the end of the turn, before a warning or error
-// is written, and on exit.
+/** The current time as ISO 8601, formatted once per millisecond however many lines share it. */
+let lastMs = 0;
+let lastIso = "";
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
+// Lines leave in batches: at most FLUSH_MS after the first of them, or at once when FLUSH_LINES
+// are waiting (one system call per batch instead of one per request under load). A warning or an
+// error flushes everything queued before it and itself; exit flushes the rest.
+const FLUSH_MS = 25;
+const FLUSH_LINES = 256;
 let queued: string[] = [];
-let flushScheduled = false;
+let flushTimer: ReturnType<typeof setTimeout> | null = null;
 
 function defaultWrite(line: string): void {
   queued.push(line);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flushLines);
+  if (queued.length >= FLUSH_LINES) flushLines();
+  else if (!flushTimer) {
+    flushTimer = setTimeout(flushLines, FLUSH_MS);
+    flushTimer.unref?.();
   }
 }
 
 function flushLines(): void {
-  flushScheduled = false;
+  if (flushTimer) {
+    clearTimeout(flushTimer);
+    flushTimer = null;
+  }
   if (queued.length === 0) return;
   const out = queued.join("\n") + "\n";
   queued = [];

@@ -99,10 +99,9 @@ async function serve(deps: RestRouteDeps & { plans: PlanCache }, request: Reques
 }
 
 function respond(method: string, headers: RestRequest["headers"], planned: PlannedRequest, result: RestResult): Response {
-  const h = new Headers(result.headers);
   // Tell the client which schema answered when it asked for one (PostgREST's Content-Profile).
-  if (headers.acceptProfile || headers.contentProfile) h.set("content-profile", planned.schema);
-  return new Response(method === "HEAD" ? null : result.body, { status: result.status, headers: h });
+  if (headers.acceptProfile || headers.contentProfile) result.headers["content-profile"] = planned.schema;
+  return new Response(method === "HEAD" ? null : result.body, { status: result.status, headers: result.headers });
 }
 
 function safeDecode(s: string): string {

@@ -44,6 +44,7 @@ interface ColRow {
   category: string;
   not_null: boolean;
   default: string | null;
+  insert_default: string | null;
   generated: boolean;
   position: number;
   enum_values: string[] | null;
@@ -114,6 +115,8 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Pro
         coalesce(bt.typcategory, t.typcategory) as category,
         a.attnotnull as not_null,
         pg_get_expr(d.adbin, d.adrelid) as default,
+        coalesce(pg_get_expr(d.adbin, d.adrelid), case when a.attidentity <> '' then
+          format('nextval(%L::regclass)', pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname)) end) as insert_default,
         a.attgenerated <> '' as generated,
         a.attnum::int as position,
         (select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_enum e
@@ -213,6 +216,7 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Pro
       category: c.category,
       nullable: !c.not_null,
       default: c.default,
+      ...(c.insert_default !== null ? { insertDefault: c.insert_default } : {}),
       generated: c.generated,
       position: c.position,
       enumValues: c.enum_values ?? [],

@@ -15,6 +15,11 @@ export interface Column {
   nullable: boolean;
   /** The default expression's text, or null. */
   default: string | null;
+  /**
+   * What an INSERT puts in the column when a row leaves it out: the default expression, or for an
+   * identity column `nextval('<its sequence>'::regclass)`. SQL from the catalog (pg_get_expr).
+   */
+  insertDefault?: string;
   generated: boolean;
   position: number;
   enumValues: string[];

@@ -114,6 +114,11 @@ export interface InsertPlan {
    * left out takes its default there), as PostgREST's single statement does, not just the row's own.
    */
   updateColumns?: Array<{ column: Column; col: Ident }>;
+  /**
+   * missing=default: a row that leaves out a listed column gets the column's default (Column.
+   * insertDefault), evaluated for every row as PostgREST does, in one statement that keeps row order.
+   */
+  applyDefaults?: boolean;
   /** PUT: the single row must match these primary-key filters. */
   put: boolean;
 }

@@ -82,12 +82,15 @@ export function planInsert(ctx: PlanContext, table: Table, ast: QueryAst, prefs:
   const rows = prepared.rows;
   let groups: InsertPlan["groups"];
   let updateColumns: InsertPlan["updateColumns"];
+  let applyDefaults = false;
   if (ast.columns) {
     const cols = ast.columns.map((c) => writeColumn(table, c));
+    groups = [{ columns: cols, rows }];
     if (prefs.missing === "default") {
-      groups = groupByKeys(table, rows, cols.map((c) => c.column.name));
+      // As PostgREST: each row's missing columns take their defaults, evaluated for every row.
+      applyDefaults = cols.some((c) => c.column.insertDefault !== undefined);
       updateColumns = cols;
-    } else groups = [{ columns: cols, rows }];
+    }
   } else {
     const keys = Object.keys(rows[0] ?? {});
     const same = (r: Row) => {
@@ -106,20 +109,16 @@ export function planInsert(ctx: PlanContext, table: Table, ast: QueryAst, prefs:
     for (const c of keyCols) lookupColumn(table, c);
     if (keyCols.length) onConflict = { columns: keyCols.map(cached), action: prefs.resolution === "merge-duplicates" ? "merge" : "ignore" };
   }
-  return { kind: "insert", target: tableRef(table), groups, onConflict, ...(updateColumns ? { updateColumns } : {}), put, fileRefs: prepared.fileRefs };
-}
-
-/** missing=default: rows that leave out a column get its default, so rows are grouped by key set. */
-function groupByKeys(table: Table, rows: Row[], allowed: string[]): InsertPlan["groups"] {
-  const byKey = new Map<string, { columns: Array<{ column: Column; col: Ident }>; rows: Row[] }>();
-  for (const r of rows) {
-    const keys = allowed.filter((c) => Object.hasOwn(r, c));
-    const k = keys.join("\u0000");
-    let g = byKey.get(k);
-    if (!g) byKey.set(k, (g = { columns: keys.map((c) => writeColumn(table, c)), rows: [] }));
-    g.rows.push(r);
-  }
-  return [...byKey.values()];
+  return {
+    kind: "insert",
+    target: tableRef(table),
+    groups,
+    onConflict,
+    ...(updateColumns ? { updateColumns } : {}),
+    ...(applyDefaults ? { applyDefaults } : {}),
+    put,
+    fileRefs: prepared.fileRefs,
+  };
 }
 
 /** PUT: filters must be exactly `pk=eq.value` for each primary-key column, matching the body. */

@@ -1,7 +1,8 @@
 // Whole statements from plans. Each returns the SQL text, its parameters and the identifiers it
 // quoted. The text contains only: fixed SQL, identifiers through SqlWriter.id (schema-cache names,
-// internal aliases, quoted labels), `$n` placeholders, and catalog-provided type names for RPC
-// arguments (format_type output read from pg_proc, never request text). That is why executing it
+// internal aliases, quoted labels), `$n` placeholders, catalog-provided type names (format_type
+// output read from the catalogs) and, for missing=default, the columns' default expressions as
+// pg_get_expr prints them — never request text. That is why executing it
 // with sql.unsafe(text, params) is safe.
 import type { MediaType } from "../parse/headers.ts";
 import type { CallPlan, InsertPlan, ReadNode, ReadPlan, WritePlan } from "../plan/types.ts";
@@ -264,8 +265,23 @@ function insertSql(w: SqlWriter, m: InsertPlan, group: number, target: string, a
   const conds = [...(guard ? [guard] : []), ...(merge ? [COUNT_CANDIDATE] : [])];
   const where = conds.length ? ` WHERE ${conds.join(" AND ")}` : "";
   let sql: string;
-  const single = singleScalarRow(g);
-  if (single) {
+  const single = m.applyDefaults ? null : singleScalarRow(g);
+  if (m.applyDefaults) {
+    // PostgREST's missing=default: every row is merged over an object of the listed columns'
+    // defaults (evaluated once per row, so a sequence advances for every row, as there), then read
+    // back as the table's row type, in the rows' order.
+    const body = w.id(internal("pgrst_body"));
+    const e = w.id(internal("pgrst_elem"));
+    const ord = w.id(internal("pgrst_ord"));
+    const defs = g.columns
+      .filter((c) => c.column.insertDefault !== undefined)
+      .map((c) => `${w.param(c.column.name)}, ${c.column.insertDefault}`)
+      .join(", ");
+    const merged = `(SELECT jsonb_agg(jsonb_build_object(${defs}) || ${e} ORDER BY ${ord}) FROM jsonb_array_elements(${w.param(JSON.stringify(g.rows))}::jsonb) WITH ORDINALITY AS ${w.id(internal("pgrst_rows"))}(${e}, ${ord}))`;
+    const cols = g.columns.map((c) => w.id(c.col)).join(", ");
+    const vals = g.columns.map((c) => `${body}.${w.id(c.col)}`).join(", ");
+    sql = `INSERT INTO ${target} AS ${a} (${cols}) SELECT ${vals} FROM jsonb_populate_recordset(NULL::${target}, ${merged}) AS ${body}${where}`;
+  } else if (single) {
     // One row of plain scalars: each value its own parameter, cast from text to the column's type
     // exactly as json_populate_recordset would convert it (the column's typmod applies on
     // assignment), without building and parsing a JSON document.

@@ -95,9 +95,11 @@ export class ContextPool {
       }
       return (await slot.conn.unsafe(text, [...params, role, claims])) as unknown as R;
     } catch (err) {
-      // After any failure the session's context is not known for sure: set it again next time.
-      slot.key = null;
       const pg = asPostgresError(err);
+      // A statement that fails is rolled back with every setting it changed, so an ordinary error
+      // leaves the session as it was. The guard's refusal, or a failure of the connection itself,
+      // leaves it unknown: set it again next time.
+      if (!pg || pg.code === CONTEXT_MISMATCH || /^(57P|08)/.test(pg.code)) slot.key = null;
       // The connection itself failed, or its backend is going away: start over with fresh ones.
       if (!pg || /^(57P|08)/.test(pg.code)) this.recycle();
       throw pg ?? connectionLost(err);

@@ -7,6 +7,9 @@ import { tokenFor } from "./support/app.ts";
 import { restApp, restFetch, startRestServer, waitFor } from "./support/rest.ts";
 import type { Statement } from "../src/rest/sql/statements.ts";
 import { connect } from "../src/db/pool.ts";
+import { failedBeforeSending, ContextPool } from "../src/db/context-pool.ts";
+import { freshDatabase } from "./support/db.ts";
+import postgres from "postgres";
 
 // Two connections per pool: callers must share them, so contexts switch all the time.
 const srv = await startRestServer({ db: { poolMax: 2 }, rest: { requestSettings: "auto" } });
@@ -143,6 +146,49 @@ describe("callers stay themselves", () => {
     }
     expect(ok).toBeGreaterThanOrEqual(4);
     await srv.admin`delete from public.diary where entry = 'after kill'`;
+  });
+});
+
+describe("when the data API's connections cannot be had", () => {
+  test("a pool that cannot connect says nothing was sent, and soon stops trying for a while", async () => {
+    const pool = new ContextPool("postgres://nobody:x@127.0.0.1:1/none", { max: 1 });
+    const err = await pool.run("anon", "{}", "select 1", []).catch((e: unknown) => e);
+    expect(failedBeforeSending(err)).toBe(true);
+    const started = performance.now();
+    const again = await pool.run("anon", "{}", "select 1", []).catch((e: unknown) => e);
+    expect(failedBeforeSending(again)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(50);
+    await pool.close(1);
+  });
+
+  test("reads and writes are answered from a transaction instead", async () => {
+    const fresh = await freshDatabase({ autoDrop: false });
+    const admin = postgres(fresh.url, { max: 1, onnotice: () => {} });
+    // ALTER DATABASE … ALLOW_CONNECTIONS must come from a connection to another database.
+    const other = new URL(fresh.url);
+    other.pathname = "/template1";
+    const cluster = postgres(other.toString(), { max: 1, onnotice: () => {} });
+    const db = connect(fresh.url, { max: 2 });
+    try {
+      await admin.unsafe(`create table public.jot (id serial primary key, v text); grant all on public.jot to anon; grant usage on sequence public.jot_id_seq to anon;`);
+      // Two postgres.js connections open before the database stops taking new ones.
+      await Promise.all([db.sql`select pg_sleep(0.05)`, db.sql`select pg_sleep(0.05)`]);
+      await cluster.unsafe(`alter database ${fresh.name} allow_connections false`);
+      const principal = { role: "anon" as const, claims: {} };
+      const all = (text: string, params: string[]) => [...params, "anon", "{}"];
+      const insert = "INSERT INTO public.jot (v) SELECT $1::text WHERE auth.request_context_is($2, $3)";
+      const wrote = await db.runAs(principal, insert, ["x"], () => db.withPrincipal(principal, (tx) => tx.unsafe(insert, all(insert, ["x"]))));
+      expect((wrote as unknown as { count: number }).count).toBe(1);
+      const read = "SELECT count(*)::int AS n FROM public.jot WHERE auth.request_context_is($1, $2)";
+      const rows = await db.runAs(principal, read, [], () => db.readAs(principal, (tx) => tx.unsafe(read, all(read, []))), { read: true });
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      await cluster.unsafe(`alter database ${fresh.name} allow_connections true`);
+      await db.close(1);
+      await admin.end();
+      await cluster.end();
+      await fresh.drop();
+    }
   });
 });
 

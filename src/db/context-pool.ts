@@ -35,6 +35,8 @@ interface Slot {
 
 /** Statements in flight on one connection before another caller waits. */
 const DEPTH = 8;
+/** How long callers skip this pool after it failed to connect. */
+const RETRY_CONNECT_MS = 5_000;
 
 export interface ContextPoolOptions {
   max: number;
@@ -54,6 +56,7 @@ export class ContextPool {
   private waiters: Array<() => void> = [];
   private sweeper: ReturnType<typeof setInterval>;
   private closed = false;
+  private unavailableUntil = 0;
 
   constructor(
     private readonly url: string,
@@ -85,7 +88,18 @@ export class ContextPool {
    */
   async run<R extends Row[]>(role: string, claims: string, text: string, params: readonly unknown[]): Promise<R> {
     const key = `${role}\u0000${claims}`;
-    const slot = await this.acquire(key);
+    // After a failed connection attempt, callers go their other way at once for a few seconds
+    // rather than each waiting on a connection that is not there.
+    if (performance.now() < this.unavailableUntil) throw notStarted(connectionLost(new Error("the data API's connections are unavailable")));
+    let slot: Slot;
+    try {
+      slot = await this.acquire(key);
+    } catch (err) {
+      // No connection (refused, timed out, a URL this client cannot use): nothing was sent.
+      this.unavailableUntil = performance.now() + RETRY_CONNECT_MS;
+      throw notStarted(asPostgresError(err) ?? connectionLost(err));
+    }
+    let sent = false;
     try {
       if (slot.key !== key) {
         slot.key = null;
@@ -93,6 +107,7 @@ export class ContextPool {
         await slot.conn.unsafe("select set_config('role', $1, false), set_config('request.jwt.claims', $2, false)", [role, claims]);
         slot.key = key;
       }
+      sent = true;
       return (await slot.conn.unsafe(text, [...params, role, claims])) as unknown as R;
     } catch (err) {
       const pg = asPostgresError(err);
@@ -102,7 +117,9 @@ export class ContextPool {
       if (!pg || pg.code === CONTEXT_MISMATCH || /^(57P|08)/.test(pg.code)) slot.key = null;
       // The connection itself failed, or its backend is going away: start over with fresh ones.
       if (!pg || /^(57P|08)/.test(pg.code)) this.recycle();
-      throw pg ?? connectionLost(err);
+      const e = pg ?? connectionLost(err);
+      // Failing to set the context means the caller's statement never went out.
+      throw sent ? e : notStarted(e);
     } finally {
       slot.inflight--;
       slot.lastUsed = performance.now();
@@ -213,6 +230,17 @@ function asPostgresError(err: unknown): (Error & { code: string }) | null {
     column_name: e.column,
   });
 }
+
+/**
+ * Marks an error that happened before the caller's statement was sent: the caller may run it
+ * another way (db.runAs answers from a transaction), write or not.
+ */
+function notStarted<E extends Error>(e: E): E & { notStarted: true } {
+  return Object.assign(e, { notStarted: true as const });
+}
+
+/** Whether run() failed before sending the caller's statement. */
+export const failedBeforeSending = (err: unknown): boolean => (err as { notStarted?: unknown })?.notStarted === true;
 
 /** A driver-level failure (closed socket, refused connection) as a connection_failure error. */
 function connectionLost(err: unknown): Error {

@@ -2,7 +2,7 @@
 // transaction as the caller's role with the caller's JWT claims set transaction-locally, so row
 // level security decides what the caller sees, exactly as PostgREST and Supabase Storage do.
 import postgres from "postgres";
-import { CONNECTION_LOST, CONTEXT_MISMATCH, ContextPool } from "./context-pool.ts";
+import { CONNECTION_LOST, CONTEXT_MISMATCH, ContextPool, failedBeforeSending } from "./context-pool.ts";
 
 export type Sql = postgres.Sql;
 // What withPrincipal hands its callback: a reserved connection inside an explicit transaction. Typed as
@@ -132,10 +132,11 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
       } catch (err) {
         // PLCTX: the guard refused to run as anyone but the caller. 42501: a privilege error, which a
         // wrong role could also cause before the guard runs. Either way nothing was done: ask again
-        // the slow, certain way (a transaction that sets the context itself). A read may also be
+        // the slow, certain way (a transaction that sets the context itself). So is a statement
+        // that was never sent (no connection, or the context could not be set). A read may also be
         // asked again when its connection was lost (a write might have committed: not retried).
         const code = (err as { code?: unknown })?.code;
-        if (code === CONTEXT_MISMATCH || code === "42501") return fallback();
+        if (code === CONTEXT_MISMATCH || code === "42501" || failedBeforeSending(err)) return fallback();
         if (runOpts.read && (code === CONNECTION_LOST || (typeof code === "string" && /^(57P|08)/.test(code)))) return fallback();
         throw err;
       }

@@ -1,7 +1,7 @@
 // Connections that keep a caller's context — role and request.jwt.claims — set at session level, so
 // a data API request whose caller matches a connection's context runs as ONE statement in
-// autocommit: no BEGIN, no set_config, no COMMIT. That is what lets a read cost what the same query
-// costs a bare postgres.js handler. The rules that keep it as safe as a transaction per request:
+// autocommit: no BEGIN, no set_config, no COMMIT — close to what the same query costs a bare
+// handler. The rules that keep it as safe as a transaction per request:
 //
 // 1. A context is changed only on an idle connection, and the change is awaited before the
 //    caller's statement is sent: nothing is ever pipelined behind an unconfirmed change. (A SET in a
@@ -9,8 +9,8 @@
 // 2. Every statement carries the guard `auth.request_context_is($role, $claims)` (migration 0009),
 //    evaluated before any row is read or written: if the session is not that caller for any reason —
 //    a reconnect, user SQL that changed the role or claims at session level, a bug here — the
-//    statement fails with PLCTX and nothing of it runs to completion or reaches the caller. The
-//    caller (db.runAs) then marks the connection unknown and answers from a transaction instead.
+//    statement fails with PLCTX and nothing of it runs to completion or reaches the caller. run()
+//    then marks the connection's context unknown, and db.runAs answers from a transaction instead.
 // 3. New connections log in with role anon and no claims (least privilege), and the pool never hands
 //    a connection to anything but guarded statements.
 //

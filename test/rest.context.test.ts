@@ -175,13 +175,11 @@ describe("when the data API's connections cannot be had", () => {
       await Promise.all([db.sql`select pg_sleep(0.05)`, db.sql`select pg_sleep(0.05)`]);
       await cluster.unsafe(`alter database ${fresh.name} allow_connections false`);
       const principal = { role: "anon" as const, claims: {} };
-      // The guard's two parameters follow the statement's own (runAs appends them itself).
-      const withGuard = (params: string[]) => [...params, "anon", "{}"];
       const insert = "INSERT INTO public.jot (v) SELECT $1::text WHERE auth.request_context_is($2, $3)";
-      const wrote = await db.runAs(principal, insert, ["x"], () => db.withPrincipal(principal, (tx) => tx.unsafe(insert, withGuard(["x"]))));
+      const wrote = await db.runAs(principal, insert, ["x"]);
       expect((wrote as unknown as { count: number }).count).toBe(1);
       const read = "SELECT count(*)::int AS n FROM public.jot WHERE auth.request_context_is($1, $2)";
-      const rows = await db.runAs(principal, read, [], () => db.readAs(principal, (tx) => tx.unsafe(read, withGuard([]))), { read: true });
+      const rows = await db.runAs(principal, read, [], { read: true });
       expect(rows[0]!.n).toBe(1);
     } finally {
       await cluster.unsafe(`alter database ${fresh.name} allow_connections true`);

@@ -114,9 +114,10 @@ export class ContextPool {
       // A statement that fails is rolled back with every setting it changed, so an ordinary error
       // leaves the session as it was. The guard's refusal, or a failure of the connection itself,
       // leaves it unknown: set it again next time.
-      if (!pg || pg.code === CONTEXT_MISMATCH || /^(57P|08)/.test(pg.code)) slot.key = null;
+      const lost = !pg || connectionGoingAway(pg.code);
+      if (lost || pg.code === CONTEXT_MISMATCH) slot.key = null;
       // The connection itself failed, or its backend is going away: start over with fresh ones.
-      if (!pg || /^(57P|08)/.test(pg.code)) this.recycle();
+      if (lost) this.recycle();
       const e = pg ?? connectionLost(err);
       // Failing to set the context means the caller's statement never went out.
       throw sent ? e : notStarted(e);
@@ -230,6 +231,9 @@ function asPostgresError(err: unknown): (Error & { code: string }) | null {
     column_name: e.column,
   });
 }
+
+/** SQLSTATE classes 08 (connection exception) and 57P (the backend is shutting down or was terminated). */
+export const connectionGoingAway = (code: unknown): boolean => typeof code === "string" && (code.startsWith("08") || code.startsWith("57P"));
 
 /**
  * Marks an error that happened before the caller's statement was sent: the caller may run it

@@ -2,7 +2,7 @@
 // transaction as the caller's role with the caller's JWT claims set transaction-locally, so row
 // level security decides what the caller sees, exactly as PostgREST and Supabase Storage do.
 import postgres from "postgres";
-import { CONNECTION_LOST, CONTEXT_MISMATCH, ContextPool, failedBeforeSending } from "./context-pool.ts";
+import { CONNECTION_LOST, connectionGoingAway, CONTEXT_MISMATCH, ContextPool, failedBeforeSending } from "./context-pool.ts";
 
 export type Sql = postgres.Sql;
 // What withPrincipal hands its callback: a reserved connection inside an explicit transaction. Typed as
@@ -47,10 +47,11 @@ export interface Database {
    * One statement as the principal on a connection that keeps the caller's context at session level
    * (see context-pool.ts): no transaction of its own, so it must be a single statement that is
    * complete on its own, and it must carry `guardSql(params.length)` where it is evaluated before
-   * any row is read or written. Falls back to a transaction (`fallback`) when the guard finds the
-   * connection's context is not the caller's, or when a privilege error might come from that.
+   * any row is read or written. When the guard finds the connection is not the caller's, or the
+   * statement was never sent, it runs in a transaction instead (readAs for a read, else
+   * withPrincipal), with `request` set there.
    */
-  runAs<R extends postgres.Row[]>(principal: Principal, text: string, params: readonly unknown[], fallback: () => Promise<R>, opts?: { read?: boolean }): Promise<R>;
+  runAs<R extends postgres.Row[]>(principal: Principal, text: string, params: readonly unknown[], opts?: { read?: boolean; request?: RequestInfo }): Promise<R>;
   close(timeoutSeconds?: number): Promise<void>;
 }
 
@@ -125,10 +126,11 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
         active--;
       }
     },
-    async runAs(principal, text, params, fallback, runOpts = {}) {
+    async runAs(principal, text, params, runOpts = {}) {
       contexts ??= new ContextPool(url, { max: opts.max ?? 10, idleTimeout: opts.idleTimeout ?? 60 });
+      const claims = claimsText(principal);
       try {
-        return await contexts.run(principal.role, claimsText(principal), text, params);
+        return await contexts.run(principal.role, claims, text, params);
       } catch (err) {
         // PLCTX: the guard refused to run as anyone but the caller. 42501: a privilege error, which a
         // wrong role could also cause before the guard runs. Either way nothing was done: ask again
@@ -136,9 +138,13 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
         // that was never sent (no connection, or the context could not be set). A read may also be
         // asked again when its connection was lost (a write might have committed: not retried).
         const code = (err as { code?: unknown })?.code;
-        if (code === CONTEXT_MISMATCH || code === "42501" || failedBeforeSending(err)) return fallback();
-        if (runOpts.read && (code === CONNECTION_LOST || (typeof code === "string" && /^(57P|08)/.test(code)))) return fallback();
-        throw err;
+        const retry =
+          code === CONTEXT_MISMATCH || code === "42501" || failedBeforeSending(err) || (runOpts.read && (code === CONNECTION_LOST || connectionGoingAway(code)));
+        if (!retry) throw err;
+        // The guard's parameters follow the statement's own; in the transaction the context is set.
+        const all = [...params, principal.role, claims] as string[];
+        const run = (tx: Tx) => tx.unsafe(text, all, { prepare: true }) as unknown as postgres.PendingQuery<never>;
+        return runOpts.read ? db.readAs(principal, run, runOpts.request) : db.withPrincipal(principal, run, runOpts.request);
       }
     },
     async close(timeout = 5) {

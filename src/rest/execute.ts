@@ -2,7 +2,7 @@
 // transaction as the caller (db.withPrincipal: role + claims set locally, so RLS and column grants
 // decide) and turns the rows into status, headers and body text. JSON is built by PostgreSQL and
 // passed through as text, so bigint/numeric precision is never lost in JavaScript.
-import { claimsText, type Database, type Principal, type RequestInfo, type Tx } from "../db/pool.ts";
+import type { Database, Principal, RequestInfo, Tx } from "../db/pool.ts";
 import { PlinthError } from "../errors.ts";
 import { fromPostgresError, invalidRange, maxAffectedViolation, singularity } from "./errors.ts";
 import { outputLabels } from "./sql/read.ts";
@@ -62,12 +62,11 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
     return tx.unsafe(s.text, s.params as string[], { prepare: true });
   };
   const authenticated = principal.role !== "anon";
-  /** One statement through db.runAs, or — when that cannot vouch for the context — a transaction. */
-  const runGuarded = (s: Statement, read: boolean) => {
+  /** A one-statement write through db.runAs (which falls back to a transaction when it must). */
+  const runGuarded = (s: Statement) => {
     opts.onStatement?.(s);
     // Safe: as in run() — fixed SQL, quoted cache-matched identifiers, values as parameters.
-    const all = [...s.params, principal.role, claimsText(principal)] as string[];
-    return db.runAs(principal, s.text, s.params, () => db.withPrincipal(principal, (tx) => tx.unsafe(s.text, all, { prepare: true }), info), { read });
+    return db.runAs(principal, s.text, s.params, { request: info });
   };
   try {
     if (plan.media.kind === "plan") {
@@ -82,10 +81,10 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
       const { plain, shaped } = writeStatements(plan, { guard: true });
       let result: RestResult;
       if (shaped) {
-        const row = (await runGuarded(shaped, false))[0]!;
+        const row = (await runGuarded(shaped))[0]!;
         result = writeResult(plan, Number(row.page_total), shapedBody(plan, row), typeof row.location === "string" ? row.location : null, insertedOf(plan, row), opts.basePath ?? "");
       } else {
-        const res = (await runGuarded(plain[0]!, false)) as unknown as { count: number };
+        const res = (await runGuarded(plain[0]!)) as unknown as { count: number };
         result = writeResult(plan, Number(res.count ?? 0), null, null, null, opts.basePath ?? "");
       }
       if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
@@ -130,10 +129,9 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
 export async function executeGuardedRead(db: Database, principal: Principal, info: RequestInfo, planned: PlannedRequest, stmt: ReadStatement, opts: ExecuteOptions = {}): Promise<RestResult> {
   const plan = planned.plan as ReadPlan;
   opts.onStatement?.(stmt);
-  const all = [...stmt.params, principal.role, claimsText(principal)] as string[];
   try {
     // Safe: fixed SQL, quoted cache-matched identifiers, values as parameters (statements.ts).
-    const rows = await db.runAs(principal, stmt.text, stmt.params, () => db.readAs(principal, (tx) => tx.unsafe(stmt.text, all, { prepare: true }), info), { read: true });
+    const rows = await db.runAs(principal, stmt.text, stmt.params, { read: true, request: info });
     const result = readResult(plan, stmt, rows, null);
     if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
     return result;

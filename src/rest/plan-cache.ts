@@ -89,7 +89,8 @@ export class PlanCache {
       if (at < 0 || statement.params.lastIndexOf(STAND_IN(i)) !== at) return null;
       slots.push(at);
     }
-    if (statement.params.some((p) => typeof p === "string" && p.includes("\u0001") && !slots.includes(statement.params.indexOf(p)))) return null;
+    // A stand-in copied into some other parameter (transformed) would be bound as is: not cacheable.
+    if (statement.params.some((p, i) => !slots.includes(i) && typeof p === "string" && p.includes("\u0001plinth-value-"))) return null;
     return { planned, statement, slots };
   }
 }

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setSystemTime, test } from "bun:test";
 import { buildApp, tokenFor, TEST_SECRET } from "./support/app.ts";
 import { freshDatabase } from "./support/db.ts";
 import { apiKeys, signJwt } from "../src/auth/jwt.ts";
@@ -111,6 +111,25 @@ describe("API keys", () => {
       expect(((await viaApikey.json()) as { code: string }).code).toBe(code);
       const viaBearer = await app.request(restPath, { headers: { apikey: keys.anon, authorization: `Bearer ${token}` } });
       expect(viaBearer.status).toBe(401);
+    }
+  });
+  test("a token the gateway has already verified (and cached) is refused once it expires, and a changed signature is verified afresh", async () => {
+    // Its own gateway without rate limits: the clock is moved below, and buckets follow the clock.
+    const app = buildApp(db, { rateLimit: { enabled: false } });
+    const now = Math.floor(Date.now() / 1000);
+    const user = tokenFor({ sub: "00000000-0000-0000-0000-00000000000c", role: "authenticated", exp: now + 60 });
+    const ok = await app.request(restPath, { headers: { apikey: keys.anon, authorization: `Bearer ${user}` } });
+    expect(ok.status).toBe(404); // admitted (and now in the verified-token cache)
+    const tampered = user.slice(0, -2) + (user.endsWith("AA") ? "BB" : "AA");
+    const bad = await app.request(restPath, { headers: { apikey: keys.anon, authorization: `Bearer ${tampered}` } });
+    expect(bad.status).toBe(401);
+    setSystemTime(new Date((now + 60 + 31) * 1000)); // past exp and the 30 s leeway
+    try {
+      const late = await app.request(restPath, { headers: { apikey: keys.anon, authorization: `Bearer ${user}` } });
+      expect(late.status).toBe(401);
+      expect(((await late.json()) as { code: string }).code).toBe("jwt_expired");
+    } finally {
+      setSystemTime();
     }
   });
   test("a valid bearer cannot rescue an invalid apikey", async () => {

@@ -15,7 +15,8 @@ interface Bucket {
 export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(private readonly cfg: BucketConfig, private readonly now: () => number = Date.now) {}
+  // A monotonic clock: a wall-clock step backwards (NTP, an operator) must not drain every bucket.
+  constructor(private readonly cfg: BucketConfig, private readonly now: () => number = () => performance.now()) {}
 
   get enabled(): boolean {
     return this.cfg.capacity > 0;

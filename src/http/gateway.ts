@@ -126,8 +126,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
         if (refused) {
           res = renderError(area, refused, req.headers.get("x-supabase-api-version"));
         } else {
-          contexts.set(req, ctx);
-          res = await deps.handle(req);
+          const bounded = await boundBody(req, area, config.http.bodyLimit);
+          if (bounded instanceof Request) {
+            contexts.set(bounded, ctx);
+            res = await deps.handle(bounded);
+          } else {
+            res = renderError(area, bounded, req.headers.get("x-supabase-api-version"));
+          }
         }
       }
     } catch (err) {
@@ -158,6 +163,35 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     close: () => clearInterval(sweeper),
   };
+}
+
+/**
+ * A body without Content-Length (chunked) passes the declared-size check in admit(), and Bun accepts
+ * bodies up to maxRequestBodySize (GiBs, for storage): read it here, counting, and refuse with 413 as
+ * soon as it passes the limit, so a client cannot make the server hold more than `limit` bytes.
+ * Storage streams uploads through its own per-bucket limits and is left alone. Declared lengths
+ * were checked in admit() and Bun enforces them, so those bodies pass through untouched (no copy).
+ */
+async function boundBody(req: Request, area: Area, limit: number): Promise<Request | WireError> {
+  if (area === "storage" || !req.body || req.headers.has("content-length")) return req;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        void reader.cancel().catch(() => {});
+        return { status: 413, code: "payload_too_large", message: `Request body exceeds ${limit} bytes` };
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return { status: 400, code: "bad_request", message: "The request body could not be read" };
+  }
+  return new Request(req.url, { method: req.method, headers: req.headers, body: Buffer.concat(chunks) });
 }
 
 function tooMany(wait: number): WireError {

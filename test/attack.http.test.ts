@@ -1,9 +1,11 @@
 // Attack suite, HTTP layer: what a client with no key (or only the anon key) can do to the server
 // itself — hold its memory with a body, or make it fail with a request the grammar accepts.
 import { describe, expect, test } from "bun:test";
+import postgres from "postgres";
+import { waitFor } from "./support/rest.ts";
 import { startTestServer } from "./support/server.ts";
 
-const { url, keys } = await startTestServer({ http: { bodyLimit: 1024 * 1024 } });
+const { url, keys, database } = await startTestServer({ http: { bodyLimit: 1024 * 1024 } });
 
 /** A chunked body of `total` bytes, produced lazily so the client itself holds almost nothing. */
 function chunkedBody(total: number, chunk = 1024 * 1024): ReadableStream<Uint8Array> {
@@ -69,5 +71,21 @@ describe("chunked bodies (no Content-Length) are held to the body limit", () => 
     });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { code: string }).code).toBe("payload_too_large");
+  });
+});
+
+describe("requests past PostgreSQL's program limits", () => {
+  test("select= with 5,000 columns answers 400 with a code, not 500", async () => {
+    const owner = postgres(database.url, { max: 1, onnotice: () => {} });
+    await owner.unsafe(`create table public.wide (id int primary key, note text);
+      grant select on public.wide to anon; insert into public.wide values (1, 'x'); notify pgrst, 'reload schema'`);
+    await owner.end();
+    const get = (q: string) => fetch(`${url}/rest/v1/wide?${q}`, { headers: { apikey: keys.anon } });
+    await waitFor(async () => (await get("select=id")).status === 200);
+    const res = await get(`select=${Array(5000).fill("id").join(",")}`);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { code: string; message: string };
+    expect(body.code).toBe("54011");
+    expect(body.message).toBe("target lists can have at most 1664 entries");
   });
 });

@@ -168,7 +168,11 @@ function pgStatus(code: string, authenticated: boolean, message: string): number
   if (code.startsWith("28")) return 403;
   if (code === "53400") return 500;
   if (code.startsWith("53")) return 503;
-  if (code.startsWith("54") || code.startsWith("55")) return 500;
+  // 54xxx: the request went past one of PostgreSQL's program limits (54011 a select list over 1,664
+  // columns, 54023 too many arguments, 54001 an expression nested too deep). The client's request is
+  // what is too big, so 400, not PostgREST's 500 (an attacker's `select=` of 5,000 columns).
+  if (code.startsWith("54")) return 400;
+  if (code.startsWith("55")) return 500;
   if (code === "57014") return 504; // statement timeout
   if (code === "57P01") return 503;
   if (code.startsWith("57") || code.startsWith("58") || code.startsWith("F0") || code.startsWith("HV") || code.startsWith("XX")) return 500;

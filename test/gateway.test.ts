@@ -171,13 +171,22 @@ describe("rate limits", () => {
     const statuses: number[] = [];
     let retry: string | null = null;
     for (let i = 0; i < 5; i++) {
-      const res = await limited.request("/health");
+      const res = await limited.request("/nope");
       statuses.push(res.status);
       if (res.status === 429) retry = res.headers.get("retry-after");
     }
+    // A client that exhausted its bucket must not make the node look dead to its load balancer.
+    const health = await limited.request("/health");
     limited.gateway.close();
-    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    expect(statuses).toEqual([404, 404, 404, 429, 429]);
     expect(Number(retry)).toBeGreaterThanOrEqual(1);
+    expect(health.status).toBe(200);
+  });
+  test("GET /health is never rate limited, and does not draw from the caller's bucket", async () => {
+    const limited = buildApp(db, { rateLimit: { perIp: { capacity: 2, perSecond: 0.01 } } });
+    for (let i = 0; i < 50; i++) expect((await limited.request("/health")).status).toBe(200);
+    expect((await limited.request("/nope")).status).toBe(404); // the bucket is still full
+    limited.gateway.close();
   });
   test("per user: one user's burst does not limit another user", async () => {
     const limited = buildApp(db, { rateLimit: { perIp: { capacity: 1000, perSecond: 100 }, perUser: { capacity: 2, perSecond: 0.1 } } });

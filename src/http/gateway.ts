@@ -72,7 +72,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (ctx.area !== "storage" && length > config.http.bodyLimit) {
       return { status: 413, code: "payload_too_large", message: `Request body exceeds ${config.http.bodyLimit} bytes` };
     }
-    if (config.rateLimit.enabled) {
+    // /health is the load balancer's probe: limiting it would let one noisy client (or a shared
+    // NAT address) make a healthy node look dead, so it neither waits for nor draws from a bucket.
+    if (config.rateLimit.enabled && !(ctx.area === "system" && url.pathname === "/health")) {
       const wait = ipBuckets.take(ctx.ip);
       if (wait > 0) return tooMany(wait);
     }

@@ -8,7 +8,7 @@ import { createGateway, requestContext, type Gateway } from "./http/gateway.ts";
 import { Metrics } from "./http/metrics.ts";
 import { createRoutes } from "./http/routes.ts";
 import type { Logger } from "./log.ts";
-import { createServices, type AnyElysia, type Service } from "./services.ts";
+import { assertServiceConfig, createServices, type AnyElysia, type Service } from "./services.ts";
 
 export interface RunningServer {
   url: string;
@@ -30,6 +30,7 @@ export interface ServeOptions {
 }
 
 export async function serve({ config, jwtSecret, log, banner = (t) => process.stderr.write(t), extraRoutes = [] }: ServeOptions): Promise<RunningServer> {
+  assertServiceConfig(config);
   const database = await openDatabase(config, log);
   let services: Service[];
   try {

@@ -14,6 +14,9 @@ import { createRestService } from "./rest/index.ts";
 import { createRealtimeService } from "./realtime/index.ts";
 import { createMetaService } from "./meta/index.ts";
 import type { Server, WebSocketHandler } from "bun";
+import { ConfigError } from "./config/load.ts";
+import { validateSms } from "./delivery/sms.ts";
+import { validateTemplates } from "./delivery/templates.ts";
 
 export interface ServiceContext {
   config: Config;
@@ -41,6 +44,16 @@ export interface Service {
    * router: for a service whose every request takes the same handler (the data API's hot path).
    */
   direct?: { area: Area; handle(req: Request): Promise<Response> };
+}
+
+/**
+ * The settings only a service can judge (an SMS provider's required fields, mail templates), checked
+ * before anything connects: a half-configured provider must stop `serve` before the database is
+ * started or migrated, not after. Throws ConfigError listing every problem.
+ */
+export function assertServiceConfig(config: Config): void {
+  const problems = [...validateSms(config), ...validateTemplates(config)];
+  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 /**

@@ -66,3 +66,23 @@ test("graceful shutdown drains in-flight requests, then refuses new connections"
   await stopped;
   await expect(fetch(`${server.url}/health`)).rejects.toThrow();
 });
+
+test("a half-configured SMS provider stops serve before any database work (nothing migrated)", async () => {
+  const empty = await freshDatabase({ migrated: false });
+  const config = testConfig({ port: 0, db: { url: empty.url }, sms: { provider: "arkesel", arkesel: { apiKey: "k" } } });
+  let error: unknown;
+  try {
+    const server = await serve({ config, jwtSecret: TEST_SECRET, log: createLogger("silent"), banner: () => {} });
+    await server.stop();
+  } catch (err) {
+    error = err;
+  }
+  expect((error as Error | undefined)?.name).toBe("ConfigError");
+  expect((error as Error).message).toContain("sms.arkesel.sender");
+  const { default: postgres } = await import("postgres");
+  const probe = postgres(empty.url, { max: 1, onnotice: () => {} });
+  const [row] = await probe`select count(*)::int as n from pg_namespace where nspname in ('auth', 'plinth', 'storage')`;
+  await probe.end();
+  await empty.drop();
+  expect(row!.n).toBe(0);
+});

@@ -1,5 +1,13 @@
 // HS256 JSON Web Tokens, as GoTrue issues and PostgREST verifies them. Implemented on node:crypto:
 // one HMAC per call, constant-time signature comparison, strict header check (no `alg: none`).
+//
+// Trap: Node's base64url decoder is lenient. It accepts `=` padding, the standard alphabet's `+`
+// and `/`, skips characters it does not know and ignores the unused low bits of the last character,
+// so many different strings decode to the same bytes. A verifier built on it accepts tokens that
+// are not the ones we signed (a padded or re-alphabeted copy of a real token, a signature with its
+// last character changed), which breaks anything that treats the token string as an identity (the
+// gateway's cache, revocation lists, logs). Every segment must therefore be canonical unpadded
+// base64url: it must decode and re-encode to exactly itself.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 export type JwtClaims = Record<string, unknown> & { role?: string; sub?: string; exp?: number; iat?: number };
@@ -18,6 +26,13 @@ export function signJwt(claims: JwtClaims, secret: string): string {
 
 export type JwtFailure = "malformed" | "bad_signature" | "unsupported_alg" | "expired" | "not_yet_valid";
 
+/** The bytes of a canonical unpadded base64url segment, or null for anything else. */
+function decodeSegment(segment: string): Buffer | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(segment)) return null;
+  const bytes = Buffer.from(segment, "base64url");
+  return bytes.toString("base64url") === segment ? bytes : null;
+}
+
 export type JwtResult = { ok: true; claims: JwtClaims } | { ok: false; reason: JwtFailure };
 
 /** Verifies signature and time claims (with `leewaySeconds` of clock skew). Never throws. */
@@ -25,20 +40,24 @@ export function verifyJwt(token: string, secret: string, nowSeconds = Date.now()
   const parts = token.split(".");
   if (parts.length !== 3) return { ok: false, reason: "malformed" };
   const [h, p, s] = parts as [string, string, string];
-  let header: { alg?: unknown };
+  const headerBytes = decodeSegment(h);
+  const claimBytes = decodeSegment(p);
+  const given = decodeSegment(s);
+  if (!headerBytes || !claimBytes || !given) return { ok: false, reason: "malformed" };
+  let header: { alg?: unknown; crit?: unknown };
   let claims: JwtClaims;
   try {
-    header = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
-    claims = JSON.parse(Buffer.from(p, "base64url").toString("utf8"));
+    header = JSON.parse(headerBytes.toString("utf8"));
+    claims = JSON.parse(claimBytes.toString("utf8"));
   } catch {
     return { ok: false, reason: "malformed" };
   }
-  if (!header || typeof header !== "object" || !claims || typeof claims !== "object" || Array.isArray(claims)) {
+  if (!header || typeof header !== "object" || Array.isArray(header) || !claims || typeof claims !== "object" || Array.isArray(claims)) {
     return { ok: false, reason: "malformed" };
   }
-  if (header.alg !== "HS256") return { ok: false, reason: "unsupported_alg" };
+  // `crit` names extensions the verifier must understand (RFC 7515 §4.1.11); we understand none.
+  if (header.alg !== "HS256" || header.crit !== undefined) return { ok: false, reason: "unsupported_alg" };
   const expected = createHmac("sha256", secret).update(`${h}.${p}`).digest();
-  const given = Buffer.from(s, "base64url");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: "bad_signature" };
   if (claims.exp !== undefined && (typeof claims.exp !== "number" || claims.exp + leewaySeconds < nowSeconds)) {
     return { ok: false, reason: "expired" };

@@ -54,7 +54,9 @@ export const AuthErrors = {
     e(429, "over_email_send_rate_limit", "Email rate limit exceeded", { "retry-after": String(retryAfter) }),
   smsRateLimited: (retryAfter: number) =>
     e(429, "over_sms_send_rate_limit", "SMS rate limit exceeded", { "retry-after": String(retryAfter) }),
-  insufficientAal: (message: string) => e(422, "insufficient_aal", message),
+  /** GoTrue answers 403 where it refuses to add a factor (enroll), 422 elsewhere (unenroll). */
+  insufficientAal: (message: string, status: 403 | 422 = 422) => e(status, "insufficient_aal", message),
+  recoveryNeedsFactor: () => e(422, "mfa_factor_not_found", "Recovery codes need a verified factor: verify one first"),
   mfaFactorNotFound: () => e(404, "mfa_factor_not_found", "Factor not found"),
   mfaFactorNameConflict: (name: string) =>
     e(422, "mfa_factor_name_conflict", `A factor with the friendly name "${name}" for this user already exists`),

@@ -2,11 +2,26 @@
 // raises the session to aal2), unenroll; the admin's view of a user's factors; and Plinth's
 // recovery codes (ten single-use codes that stand in for the authenticator once).
 //
-// Rules, as GoTrue's: with a verified factor, enrolling another or unenrolling a verified one needs
-// an aal2 token. A challenge lives CHALLENGE_TTL_SECONDS, takes at most MAX_CHALLENGE_ATTEMPTS wrong
-// codes and one right one. A TOTP code is accepted once: the factor remembers the last time step
-// used and refuses that step and older ones.
+// Rules, as GoTrue's: once the user has a verified factor, anything that changes their second
+// factors needs an aal2 token: enrolling another, challenging or verifying an unverified one,
+// unenrolling a verified one, creating recovery codes. A successful verification deletes the user's
+// other unverified factors (GoTrue's DeleteUnverifiedFactors). A challenge lives
+// CHALLENGE_TTL_SECONDS, takes at most MAX_CHALLENGE_ATTEMPTS wrong codes and one right one. A TOTP
+// code is accepted once: the factor remembers the last time step used and refuses that step and
+// older ones.
+//
+// The trap those rules close (issue 11): someone who knows only the password enrolls a factor and
+// leaves it unverified. Unverified, it asks nothing of anyone; but once the owner verifies their own,
+// the dormant factor would be a second key to aal2 that the attacker holds: verify it at aal1, then
+// unenroll the owner's factor. Verification therefore sweeps unverified factors away, and a factor
+// that is not verified cannot be challenged or verified below aal2 while a verified one exists
+// (which also covers a factor enrolled in a race with, or before, the sweep).
+//
+// Lock order: the user's auth.users row first (lockUser), then factor rows. Every flow that counts
+// or changes a user's factors or recovery codes takes it, so "has a verified factor" cannot change
+// between the check and the write.
 import { randomInt } from "node:crypto";
+import type postgres from "postgres";
 import type { Principal } from "../db/pool.ts";
 import { callerOf, currentUser, type Caller } from "./account.ts";
 import type { AuthContext, Client } from "./context.ts";
@@ -32,10 +47,22 @@ export function mfaCallerOf(principal: Principal | null | undefined): MfaCaller 
   return { ...caller, aal: typeof aal === "string" ? aal : "aal1" };
 }
 
-async function hasVerifiedFactor(ctx: AuthContext, userId: string): Promise<boolean> {
-  const [row] = await ctx.db.sql<{ n: number }[]>`
-    select count(*)::int as n from auth.mfa_factors where user_id = ${userId} and status = 'verified'`;
-  return row!.n > 0;
+type Tx = postgres.TransactionSql;
+
+/** NO KEY UPDATE: serialises the flows above, yet lets rows that merely reference the user (a new session) in. */
+async function lockUser(tx: Tx, userId: string): Promise<void> {
+  await tx`select 1 from auth.users where id = ${userId} for no key update`;
+}
+
+async function hasVerifiedFactor(tx: Tx, userId: string): Promise<boolean> {
+  const [row] = await tx<{ v: boolean }[]>`
+    select exists(select 1 from auth.mfa_factors where user_id = ${userId} and status = 'verified') as v`;
+  return row!.v;
+}
+
+/** Whether the caller may work with a factor that is not verified yet (see the header). */
+async function mayTouchUnverified(tx: Tx, caller: MfaCaller): Promise<boolean> {
+  return caller.aal === "aal2" || !(await hasVerifiedFactor(tx, caller.userId));
 }
 
 export interface EnrollInput {
@@ -66,9 +93,6 @@ export async function enroll(ctx: AuthContext, caller: MfaCaller, input: EnrollI
     if (type === "phone" || type === "webauthn") throw AuthErrors.mfaTypeDisabled(type);
     throw AuthErrors.validation("factor_type needs to be totp, phone or webauthn");
   }
-  if (caller.aal !== "aal2" && (await hasVerifiedFactor(ctx, user.id))) {
-    throw AuthErrors.insufficientAal("AAL2 required to enroll a new factor");
-  }
   const issuer = input.issuer?.trim() || defaultIssuer(ctx);
   const friendlyName = input.friendlyName?.trim() ?? "";
   const account = user.email || user.phone || user.username || user.id;
@@ -76,8 +100,9 @@ export async function enroll(ctx: AuthContext, caller: MfaCaller, input: EnrollI
   const uri = otpauthUri(issuer, account, secret);
   const id = crypto.randomUUID();
   await ctx.db.sql.begin(async (tx) => {
-    // One enrollment at a time per user: count and insert under the user's row lock.
-    await tx`select 1 from auth.users where id = ${user.id} for update`;
+    // One enrollment at a time per user: check, count and insert under the user's row lock.
+    await lockUser(tx, user.id);
+    if (!(await mayTouchUnverified(tx, caller))) throw AuthErrors.insufficientAal("AAL2 required to enroll a new factor", 403);
     const [n] = await tx<{ n: number }[]>`select count(*)::int as n from auth.mfa_factors where user_id = ${user.id}`;
     if (n!.n >= MAX_FACTORS) throw AuthErrors.tooManyFactors();
     if (friendlyName) {
@@ -95,15 +120,26 @@ export async function challenge(ctx: AuthContext, client: Client, caller: MfaCal
   await currentUser(ctx, caller);
   if (!isUuid(factorId)) throw AuthErrors.mfaFactorNotFound();
   const id = crypto.randomUUID();
-  const rows = await ctx.db.sql<{ type: string; created: number }[]>`
-    with f as (
-      update auth.mfa_factors set last_challenged_at = now(), updated_at = now()
-      where id = ${factorId} and user_id = ${caller.userId} returning id, factor_type),
-    c as (
-      insert into auth.mfa_challenges (id, factor_id, created_at, ip_address)
-      select ${id}, f.id, now(), ${inet(client.ip)}::inet from f returning created_at)
-    select f.factor_type::text as type, extract(epoch from c.created_at)::float8 as created from f, c`;
-  const row = rows[0];
+  const row = await ctx.db.sql.begin(async (tx) => {
+    await lockUser(tx, caller.userId);
+    const [f] = await tx<{ status: string }[]>`
+      select status::text from auth.mfa_factors where id = ${factorId} and user_id = ${caller.userId}`;
+    if (!f) throw AuthErrors.mfaFactorNotFound();
+    // A verified factor is how an aal1 session steps up: always open. An unverified one is an
+    // enrollment in progress, which is a change to the second factor (see the header).
+    if (f.status !== "verified" && !(await mayTouchUnverified(tx, caller))) {
+      throw AuthErrors.insufficientAal("AAL2 required to challenge a factor that is not verified", 403);
+    }
+    const [r] = await tx<{ type: string; created: number }[]>`
+      with f as (
+        update auth.mfa_factors set last_challenged_at = now(), updated_at = now()
+        where id = ${factorId} and user_id = ${caller.userId} returning id, factor_type),
+      c as (
+        insert into auth.mfa_challenges (id, factor_id, created_at, ip_address)
+        select ${id}, f.id, now(), ${inet(client.ip)}::inet from f returning created_at)
+      select f.factor_type::text as type, extract(epoch from c.created_at)::float8 as created from f, c`;
+    return r;
+  });
   if (!row) throw AuthErrors.mfaFactorNotFound();
   return { id, type: row.type, expires_at: Math.floor(row.created) + CHALLENGE_TTL_SECONDS };
 }
@@ -128,10 +164,16 @@ export async function verify(
   // Wrong codes must be counted even though the request fails: the transaction returns the
   // failure instead of throwing it, so the attempt counter commits.
   const outcome = await ctx.db.sql.begin(async (tx): Promise<VerifyOutcome> => {
+    await lockUser(tx, caller.userId);
     const [f] = await tx<{ id: string; secret: string | null; status: string; factor_type: string; last_used_step: string | null }[]>`
       select id, secret, status::text, factor_type::text, last_used_step from auth.mfa_factors
       where id = ${factorId} and user_id = ${caller.userId} for update`;
     if (!f) return { fail: AuthErrors.mfaFactorNotFound() };
+    // Checked before the challenge: a challenge made earlier (before the owner verified another
+    // factor) must not carry an unverified factor past this rule.
+    if (f.status !== "verified" && !(await mayTouchUnverified(tx, caller))) {
+      return { fail: AuthErrors.insufficientAal("AAL2 required to verify a factor that is not verified", 403) };
+    }
     const [c] = await tx<{ verified_at: Date | null; attempts: number; age: number }[]>`
       select verified_at, attempts, extract(epoch from now() - created_at)::float8 as age
       from auth.mfa_challenges where id = ${challengeId} and factor_id = ${factorId} for update`;
@@ -156,14 +198,28 @@ export async function verify(
     }
     await tx`update auth.mfa_factors set last_used_step = ${step}, status = 'verified', updated_at = now() where id = ${f.id}`;
     await tx`update auth.mfa_challenges set verified_at = now() where id = ${challengeId}`;
+    // GoTrue's DeleteUnverifiedFactors, on every successful verification: no enrollment someone
+    // else may have started stays dormant behind the factor the user now relies on.
+    await tx`delete from auth.mfa_factors where user_id = ${caller.userId} and status = 'unverified' and id <> ${f.id}`;
     return { ok: await elevateSession(ctx, tx, caller.userId, caller.sessionId, "totp", f.id) };
   });
   if ("fail" in outcome) throw outcome.fail;
   return outcome.ok;
 }
 
-async function deleteFactorRow(ctx: AuthContext, userId: string, factorId: string): Promise<FactorJson | null> {
+/**
+ * Deletes one factor of the user (and the recovery codes, when no verified factor is left).
+ * `verifiedToo` false (an aal1 caller) deletes only an unverified factor and answers "needs_aal2"
+ * for a verified one; the admin API passes true.
+ */
+async function deleteFactorRow(ctx: AuthContext, userId: string, factorId: string, verifiedToo = true): Promise<FactorJson | "needs_aal2" | null> {
   return ctx.db.sql.begin(async (tx) => {
+    await lockUser(tx, userId);
+    const [f] = await tx<{ status: string }[]>`
+      select status::text from auth.mfa_factors where id = ${factorId} and user_id = ${userId}`;
+    if (!f) return null;
+    if (f.status === "verified" && !verifiedToo) return "needs_aal2";
+    // FACTOR_JSON is our own fixed fragment; values are bind parameters.
     const rows = (await tx.unsafe(
       `delete from auth.mfa_factors f where f.id = $1 and f.user_id = $2 returning ${FACTOR_JSON} as factor`,
       [factorId, userId],
@@ -179,11 +235,11 @@ async function deleteFactorRow(ctx: AuthContext, userId: string, factorId: strin
 export async function unenroll(ctx: AuthContext, caller: MfaCaller, factorId: string): Promise<{ id: string }> {
   await currentUser(ctx, caller);
   if (!isUuid(factorId)) throw AuthErrors.mfaFactorNotFound();
-  const [f] = await ctx.db.sql<{ status: string }[]>`
-    select status::text from auth.mfa_factors where id = ${factorId} and user_id = ${caller.userId}`;
-  if (!f) throw AuthErrors.mfaFactorNotFound();
-  if (f.status === "verified" && caller.aal !== "aal2") throw AuthErrors.insufficientAal("AAL2 required to unenroll verified factor");
-  if (!(await deleteFactorRow(ctx, caller.userId, factorId))) throw AuthErrors.mfaFactorNotFound();
+  // The status check and the delete share the user's lock: a factor verified in between (by another
+  // request) is not deleted at aal1 on the strength of having been unverified a moment before.
+  const deleted = await deleteFactorRow(ctx, caller.userId, factorId, caller.aal === "aal2");
+  if (deleted === "needs_aal2") throw AuthErrors.insufficientAal("AAL2 required to unenroll verified factor");
+  if (!deleted) throw AuthErrors.mfaFactorNotFound();
   return { id: factorId };
 }
 
@@ -197,7 +253,7 @@ export async function adminDeleteFactor(ctx: AuthContext, userId: string, factor
   const user = isUuid(userId) ? await findUser(ctx.db.sql, { id: userId }) : null;
   if (!user) throw AuthErrors.userNotFound();
   const deleted = isUuid(factorId) ? await deleteFactorRow(ctx, userId, factorId) : null;
-  if (!deleted) throw AuthErrors.mfaFactorNotFound();
+  if (!deleted || deleted === "needs_aal2") throw AuthErrors.mfaFactorNotFound();
   return deleted;
 }
 
@@ -225,6 +281,10 @@ export async function generateRecoveryCodes(ctx: AuthContext, caller: MfaCaller)
   while (codes.size < RECOVERY_CODE_COUNT) codes.add(newRecoveryCode());
   const list = [...codes];
   await ctx.db.sql.begin(async (tx) => {
+    // Codes stand in for a verified factor: none to back up, none to make (an aal2 token can outlive
+    // the factor that earned it). Under the lock, so the last factor cannot go meanwhile.
+    await lockUser(tx, caller.userId);
+    if (!(await hasVerifiedFactor(tx, caller.userId))) throw AuthErrors.recoveryNeedsFactor();
     await tx`delete from auth.mfa_recovery_codes where user_id = ${caller.userId}`;
     for (const code of list) {
       await tx`insert into auth.mfa_recovery_codes (user_id, code_hash) values (${caller.userId}, ${codeHash(ctx.keys, caller.userId, RECOVERY_PURPOSE, code)})`;
@@ -240,8 +300,12 @@ export async function verifyRecoveryCode(ctx: AuthContext, client: Client, calle
   if (!normal) throw AuthErrors.mfaVerificationFailed("Invalid recovery code");
   const hash = codeHash(ctx.keys, caller.userId, RECOVERY_PURPOSE, normal);
   return ctx.db.sql.begin(async (tx) => {
+    // Only while a verified factor exists: codes are removed with the last one, but a code must
+    // never be a way to aal2 on an account without a second factor.
     const used = await tx`update auth.mfa_recovery_codes set used_at = now()
-                          where user_id = ${caller.userId} and code_hash = ${hash} and used_at is null returning id`;
+                          where user_id = ${caller.userId} and code_hash = ${hash} and used_at is null
+                            and exists (select 1 from auth.mfa_factors where user_id = ${caller.userId} and status = 'verified')
+                          returning id`;
     if (used.length === 0) throw AuthErrors.mfaVerificationFailed("Invalid recovery code");
     return elevateSession(ctx, tx, caller.userId, caller.sessionId, "recovery", null);
   });

@@ -2,7 +2,7 @@
 import type { Column, Table } from "../../schema-cache/types.ts";
 import type { Preferences, QueryAst } from "../parse/ast.ts";
 import { columnNotFound, invalidBody, invalidFilters, missingWhere, notImplemented, putLimit, putMatchingPk } from "../errors.ts";
-import { sanitizeRichText } from "../sanitize/rich-text.ts";
+import { sanitizeRichText } from "../../lib/sanitize/rich-text.ts";
 import { cached, type Ident } from "../sql/ident.ts";
 import { attachQuery, computedOf, lookupColumn, planCond, planLogic, planOrder, planSelectTree, tableRef, type PlanContext } from "./read.ts";
 import type { InsertPlan, LimitedMutation, MutationPlan, PlannedCond, ReadNode } from "./types.ts";

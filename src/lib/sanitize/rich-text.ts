@@ -1,5 +1,5 @@
-// Values written through the API to a `plinth.rich_text` column. Migration 0007 defines the type
-// as a jsonb domain holding an object: an editor's document tree (ProseMirror/TipTap style,
+// Values written to a `plinth.rich_text` column. Migration 0007 defines the type as a jsonb domain
+// holding an object: an editor's document tree (ProseMirror/TipTap style,
 // {"type": "doc", "content": [...]}) or HTML carried as {"html": "<p>…</p>"}. Writes are cleaned:
 // - a JSON string is shorthand for HTML: "<p>hi</p>" is stored as {"html": "<p>hi</p>"} (sanitised);
 // - every string under an "html" key, at any depth, goes through sanitizeHtml;
@@ -7,10 +7,14 @@
 //   removed from the tree (not "link": that is the editors' hyperlink mark; its href is checked);
 // - in "attrs" objects, event handlers (on*), style, srcdoc, srcset and formaction are removed,
 //   and URL attributes (href, src, url, cite, action, poster, background, xlink:href) are kept only
-//   when sanitizeHtml's URL rules accept them.
+//   when safeUrl accepts them, read as a browser would read them in markup.
 // Text nodes stay as they are: they are text, and an editor renders them as text.
-import { invalidBody } from "../errors.ts";
-import { safeUrl, sanitizeHtml } from "./html.ts";
+//
+// The one error, a document nested deeper than MAX_DEPTH, is a PlinthError with PostgREST's
+// "invalid body" code: rich text only arrives through the REST write path.
+import { PlinthError } from "../../errors.ts";
+import { sanitizeHtml } from "./html.ts";
+import { decodeAttributeValue, safeUrl } from "./url.ts";
 
 const DENIED_TYPES = new Set([
   "script", "style", "iframe", "frame", "object", "embed", "applet", "form", "input", "button", "textarea", "select",
@@ -31,7 +35,7 @@ export function sanitizeRichText(value: unknown): unknown {
 }
 
 function walk(v: Json, depth: number): Json | typeof REMOVED {
-  if (depth > MAX_DEPTH) throw invalidBody("Rich text document is nested too deeply");
+  if (depth > MAX_DEPTH) throw new PlinthError(400, "PGRST102", "Rich text document is nested too deeply");
   if (Array.isArray(v)) {
     const items: Json[] = [];
     for (const x of v) {
@@ -63,7 +67,7 @@ function cleanAttrs(attrs: { [k: string]: Json }, depth: number): { [k: string]:
       if (x === null) out[k] = null;
       else if (typeof x === "string") {
         // src may carry an image (data:image/png;base64 allowed); href may be mailto:/tel:.
-        const url = safeUrl(x, key === "src" ? "img" : "a", key === "src" ? "src" : "href");
+        const url = safeUrl(decodeAttributeValue(x), key === "src" ? "img" : "a", key === "src" ? "src" : "href");
         if (url !== null) out[k] = url;
       }
       continue;

@@ -131,6 +131,9 @@ export async function emptyBucket(ctx: StorageContext, principal: Principal | nu
 export async function deleteBucket(ctx: StorageContext, principal: Principal | null, id: string): Promise<{ message: string }> {
   const caller = requireCaller(principal);
   mustBeValidBucketName(id);
+  // Visibility first: the emptiness check below reads as the server, and answering "not empty"
+  // for a bucket the caller cannot see would tell them it exists. Invisible answers as GET does.
+  if (!(await asCaller(ctx, caller, (tx) => q.findBucket(tx, id)))) throw errors.noSuchBucket();
   if (await q.bucketHasObjects(ctx.db.sql, id)) throw errors.bucketNotEmpty();
   const history = await q.bucketVersionKeys(ctx.db.sql, id);
   const found = await asCaller(ctx, caller, (tx) => q.deleteBucket(tx, id));

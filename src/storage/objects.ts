@@ -8,7 +8,7 @@ import * as q from "./db.ts";
 import { errors } from "./errors.ts";
 import { mustBeValidBucketName, mustBeValidKey } from "./names.ts";
 import { signDownload, signUpload, verifyDownload } from "./signing.ts";
-import { prepareWrite, recordVersion } from "./uploads.ts";
+import { checkWriteAccess, recordVersion } from "./uploads.ts";
 
 // ---- reading -------------------------------------------------------------------------------------
 
@@ -33,8 +33,8 @@ export async function findForRead(ctx: StorageContext, access: Access, bucket: s
     if (!b || !b.public) throw errors.noSuchBucket();
     principal = SERVICE_ROLE;
   } else {
-    const grant = verifyDownload(ctx.secret, access.token, bucket, name);
-    versionId = grant.versionId ?? versionId;
+    // The token decides the version: a ?versionId= it does not name is refused, not served.
+    versionId = verifyDownload(ctx.secret, access.token, bucket, name, versionId ?? null);
     principal = SERVICE_ROLE;
   }
   return asCaller(ctx, principal, async (tx) => {
@@ -451,13 +451,15 @@ export async function createSignedUrls(ctx: StorageContext, principal: Principal
   );
 }
 
-/** A signed upload URL: valid for two hours, for the signer's rights checked now (trial insert). */
+/**
+ * A signed upload URL: valid for two hours, for this bucket and name and upsert flag only, and
+ * carrying the signer, as whom the upload will run (routes/objects.ts). The signer's policies are
+ * tried now (a rolled-back insert or upsert) whatever the upload's type will be, and decide again
+ * when the bytes arrive.
+ */
 export async function createSignedUploadUrl(ctx: StorageContext, principal: Principal | null, bucket: string, name: string, upsert: boolean) {
   const caller = requireCaller(principal);
-  mustBeValidBucketName(bucket);
-  mustBeValidKey(name);
-  if (!(await q.findBucket(ctx.db.sql, bucket))) throw errors.noSuchBucket();
-  await prepareWrite(ctx, {
+  await checkWriteAccess(ctx, {
     principal: caller,
     owner: ownerOf(caller),
     bucket,
@@ -466,12 +468,8 @@ export async function createSignedUploadUrl(ctx: StorageContext, principal: Prin
     contentType: "application/octet-stream",
     cacheControl: "max-age=3600",
     userMetadata: null,
-  }).catch((err) => {
-    // The type and size are not known yet; only access and existence matter here.
-    if ((err as { code?: string }).code === "InvalidMimeType") return;
-    throw err;
   });
-  const token = signUpload(ctx.secret, { bucket, name, owner: ownerOf(caller), upsert });
+  const token = signUpload(ctx.secret, { bucket, name, upsert, signer: { role: caller.role, claims: caller.claims } });
   return { url: `/object/upload/sign/${encodePath(bucket, name)}?token=${token}`, token };
 }
 

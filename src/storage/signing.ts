@@ -1,8 +1,23 @@
 // Signed URL tokens: HS256 JWTs signed with the project secret, bound to "bucket/name" and an expiry,
-// as Supabase issues them ({url, iat, exp}). Upload tokens also carry the uploader and upsert flag.
-// A download token can never pass as an upload token (and vice versa), and neither carries a role,
-// so the gateway refuses them as API keys.
+// as Supabase issues them ({url, iat, exp}).
+//
+// Download tokens may also carry the one version they grant; a download token without a version
+// grants the current object only, and a `?versionId=` the token does not name is refused (the query
+// string is the holder's to edit, the token is not).
+//
+// Upload tokens carry the upsert flag and the signer: their role and verified JWT claims. The upload
+// made with the token runs as that signer, so the signer's policies decide again at upload time and
+// the owner recorded is the signer. Traps:
+//   - the signer's role sits under `signer`, never at the top level: the gateway accepts any JWT
+//     signed with this secret whose top-level `role` is an API role, and an upload URL handed to a
+//     third party must not become a session of the signer;
+//   - the claims travel readable in the URL (as in any JWT), so whatever the signer's access token
+//     says (email, metadata) the URL says too; policies may read any claim, so none is dropped;
+//   - a token without a signer (issued before signers were recorded) is refused, never run as the
+//     service role.
+// A download token never passes as an upload token (and vice versa).
 import { signJwt, verifyJwt } from "../auth/jwt.ts";
+import { isApiRole, type Principal } from "../db/pool.ts";
 import { errors } from "./errors.ts";
 
 export interface DownloadGrant {
@@ -14,8 +29,9 @@ export interface DownloadGrant {
 export interface UploadGrant {
   bucket: string;
   name: string;
-  owner: string | null;
   upsert: boolean;
+  /** Who signed: the upload runs as them. */
+  signer: Principal;
 }
 
 export function signDownload(secret: string, grant: DownloadGrant, expiresIn: number): string {
@@ -25,7 +41,20 @@ export function signDownload(secret: string, grant: DownloadGrant, expiresIn: nu
 
 export function signUpload(secret: string, grant: UploadGrant, expiresIn = 2 * 3600): string {
   const iat = Math.floor(Date.now() / 1000);
-  return signJwt({ url: `${grant.bucket}/${grant.name}`, owner: grant.owner ?? undefined, upsert: grant.upsert, scope: "upload", iat, exp: iat + expiresIn }, secret);
+  const owner = typeof grant.signer.claims.sub === "string" ? grant.signer.claims.sub : undefined;
+  return signJwt(
+    {
+      url: `${grant.bucket}/${grant.name}`,
+      // `owner` is what Supabase's tokens carry; Plinth reads `signer`.
+      owner,
+      upsert: grant.upsert,
+      scope: "upload",
+      signer: { role: grant.signer.role, claims: grant.signer.claims },
+      iat,
+      exp: iat + expiresIn,
+    },
+    secret,
+  );
 }
 
 function verify(secret: string, token: string | null) {
@@ -36,16 +65,26 @@ function verify(secret: string, token: string | null) {
   return v.claims;
 }
 
-export function verifyDownload(secret: string, token: string | null, bucket: string, name: string): { versionId?: string } {
+/**
+ * The version a download token grants (null: the current object). `askedVersion` is the request's
+ * `?versionId=`: it may only repeat what the token says.
+ */
+export function verifyDownload(secret: string, token: string | null, bucket: string, name: string, askedVersion: string | null): string | null {
   const claims = verify(secret, token);
   if (claims.scope !== undefined || claims.role !== undefined || claims.url !== `${bucket}/${name}`) {
     throw errors.invalidSignature("Invalid signature: token does not match this object");
   }
-  return typeof claims.version === "string" ? { versionId: claims.version } : {};
+  const granted = typeof claims.version === "string" ? claims.version : null;
+  if (askedVersion && askedVersion !== granted) throw errors.invalidSignature("Invalid signature: token does not match this object version");
+  return granted;
 }
 
 export function verifyUpload(secret: string, token: string | null, bucket: string, name: string): UploadGrant {
   const claims = verify(secret, token);
-  if (claims.scope !== "upload" || claims.url !== `${bucket}/${name}`) throw errors.invalidUploadSignature();
-  return { bucket, name, owner: typeof claims.owner === "string" ? claims.owner : null, upsert: claims.upsert === true };
+  if (claims.scope !== "upload" || claims.url !== `${bucket}/${name}` || claims.role !== undefined) throw errors.invalidUploadSignature();
+  const signer = claims.signer as { role?: unknown; claims?: unknown } | undefined;
+  if (!signer || typeof signer !== "object" || !isApiRole(signer.role) || !signer.claims || typeof signer.claims !== "object" || Array.isArray(signer.claims)) {
+    throw errors.invalidUploadSignature();
+  }
+  return { bucket, name, upsert: claims.upsert === true, signer: { role: signer.role, claims: signer.claims as Record<string, unknown> } };
 }

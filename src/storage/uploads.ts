@@ -17,7 +17,7 @@ import { errors } from "./errors.ts";
 import { mimeAllowed, mustBeValidBucketName, mustBeValidKey } from "./names.ts";
 
 export interface ObjectWrite {
-  /** Whose rights decide (RLS). Signed upload URLs write as service_role with the signer as owner. */
+  /** Whose rights decide (RLS). An upload through a signed URL runs as whoever signed it. */
   principal: Principal;
   owner: string | null;
   bucket: string;
@@ -49,6 +49,18 @@ export async function prepareWrite(ctx: StorageContext, w: ObjectWrite): Promise
   const small = w.declaredSize !== undefined && w.declaredSize <= 256 * 1024;
   if (w.principal.role !== "service_role" && !small) await trialWrite(ctx, w);
   return { bucket, limit };
+}
+
+/**
+ * The policy check alone, for signing an upload URL: the type and size of the upload are not known
+ * yet, so nothing else can be judged, and this must run whatever they will be. The service role
+ * bypasses RLS, so only the bucket must exist.
+ */
+export async function checkWriteAccess(ctx: StorageContext, w: ObjectWrite): Promise<void> {
+  mustBeValidBucketName(w.bucket);
+  mustBeValidKey(w.name);
+  if (!(await q.findBucket(ctx.db.sql, w.bucket))) throw errors.noSuchBucket();
+  if (w.principal.role !== "service_role") await trialWrite(ctx, w);
 }
 
 class Rollback extends Error {}

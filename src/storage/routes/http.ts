@@ -3,6 +3,7 @@
 import type { Principal } from "../../db/pool.ts";
 import { requestContext } from "../../http/gateway.ts";
 import type { StorageContext } from "../context.ts";
+import { servedContentHeaders } from "../content-safety.ts";
 import { errors, renderStorageError } from "../errors.ts";
 import { etagMatches, notModifiedSince, parseRange } from "../http-range.ts";
 import { decodeObjectPath } from "../names.ts";
@@ -81,13 +82,15 @@ export function bucketOnly(url: URL, routeBase: string): string {
 
 export const truthy = (v: string | null) => v !== null && v.toLowerCase() === "true";
 
-/** The object's bytes (or 304, or 206 for a range), with Supabase's headers. */
+/**
+ * The object's bytes (or 304, or 206 for a range, or HEAD's headers), with Supabase's headers and
+ * the content-safety ones (content-safety.ts) on every one of them.
+ */
 export async function sendObject(ctx: StorageContext, call: Call, found: Found, opts: { cacheControl?: string } = {}): Promise<Response> {
   const m = found.row.metadata;
   const lastModified = new Date(m.lastModified ?? found.row.updated_at);
   const headers: Record<string, string> = {
-    "content-type": m.mimetype || "application/octet-stream",
-    "cache-control": opts.cacheControl ?? m.cacheControl ?? "no-cache",
+    ...servedContentHeaders(m.mimetype, opts.cacheControl ?? m.cacheControl),
     etag: m.eTag,
     "last-modified": lastModified.toUTCString(),
     "accept-ranges": "bytes",

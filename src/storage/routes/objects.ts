@@ -1,7 +1,7 @@
 // /storage/v1/object/*: each route reads its inputs and calls one domain function.
 import { Elysia } from "elysia";
 import type { Principal } from "../../db/pool.ts";
-import { ownerOf, requireCaller, SERVICE_ROLE, type StorageContext } from "../context.ts";
+import { ownerOf, requireCaller, type StorageContext } from "../context.ts";
 import { errors } from "../errors.ts";
 import { multipartBoundary, readMultipart } from "../multipart.ts";
 import * as objects from "../objects.ts";
@@ -113,9 +113,10 @@ export function objectRoutes(ctx: StorageContext) {
         h(async (call) => {
           const { bucket, name } = bucketAndName(call.url, "/object/upload/sign/");
           const grant = verifyUpload(ctx.secret, call.url.searchParams.get("token"), bucket, name);
-          // The signer's rights were checked when the URL was made; the upload itself runs as the
-          // service role with the signer recorded as owner (as Supabase does).
-          const result = await upload(ctx, call, { principal: SERVICE_ROLE, owner: grant.owner, bucket, name, mode: grant.upsert ? "upsert" : "create" });
+          // The upload runs as the signer, whoever sends it: their policies decide again now (the
+          // URL may be hours old) and they are the owner. The caller's own key plays no part.
+          const signer = grant.signer;
+          const result = await upload(ctx, call, { principal: signer, owner: ownerOf(signer), bucket, name, mode: grant.upsert ? "upsert" : "create" });
           return json({ Id: result.id, Key: `${bucket}/${name}` });
         }),
         NO_PARSE,

@@ -7,6 +7,7 @@
 // attacked as reported. Later work keeps this green.
 import { describe, expect, test } from "bun:test";
 import { signJwt } from "../src/auth/jwt.ts";
+import { isPassiveType } from "../src/storage/content-safety.ts";
 import { tokenFor } from "./support/app.ts";
 import { startStorageServer, type StorageTestServer } from "./support/storage.ts";
 
@@ -282,6 +283,13 @@ describe("served content is never active on Plinth's origin", () => {
       responses.push(await api("A", "GET", `/object/private/${name}`, { headers: { "if-none-match": etag } }));
       expect(responses.map((r) => r.status)).toEqual([200, 200, 206, 200, 200, 200, 206, 200, 200, 304]);
       for (const res of responses) inert(res);
+    }
+  });
+
+  test("only strictly parsed passive media types escape the sandbox", () => {
+    for (const t of ["image/png", "IMAGE/JPEG", "image/webp; q=1", "video/mp4", "audio/mpeg", "font/woff2", "application/pdf"]) expect(isPassiveType(t)).toBe(true);
+    for (const t of ["text/html", "image/svg+xml", "text/xml", "application/xml", "application/xhtml+xml", "image/png, text/html", "image/png;a=\"x,text/html\"", "text/plain", "application/octet-stream", "image/svg", "video/x-foo+xml", "", "image/png\ntext/html"]) {
+      expect(isPassiveType(t)).toBe(false);
     }
   });
 

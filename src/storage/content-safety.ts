@@ -38,13 +38,16 @@ export function isPassiveType(contentType: string): boolean {
 }
 
 /** The content headers for serving an object whose stored type and cache-control are these. */
-export function servedContentHeaders(storedType: string | null | undefined, storedCacheControl: string | null | undefined): Record<string, string> {
-  const type = storedType && HEADER_SAFE.test(storedType) ? storedType : "application/octet-stream";
+export function servedContentHeaders(storedType: unknown, storedCacheControl: unknown): Record<string, string> {
+  // unknown: metadata is jsonb that anyone with SQL access may have written by hand.
+  const type = headerValue(storedType) ?? "application/octet-stream";
   const headers: Record<string, string> = {
     "content-type": type,
-    "cache-control": storedCacheControl && HEADER_SAFE.test(storedCacheControl) ? storedCacheControl : "no-cache",
+    "cache-control": headerValue(storedCacheControl) ?? "no-cache",
     "x-content-type-options": "nosniff",
   };
   if (!isPassiveType(type)) headers["content-security-policy"] = SANDBOX_CSP;
   return headers;
 }
+
+const headerValue = (v: unknown): string | null => (typeof v === "string" && v.trim() !== "" && HEADER_SAFE.test(v) ? v : null);

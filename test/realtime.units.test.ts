@@ -1,12 +1,12 @@
 // The realtime service's pure parts: filter grammar and evaluation, value typing, payload shape,
 // the serializers, and the pgoutput decoder. No database, no sockets.
 import { describe, expect, test } from "bun:test";
-import { buildData } from "../src/realtime/changes/dispatcher.ts";
-import { filterMatches, parseFilters, type Filter } from "../src/realtime/changes/filters.ts";
+import { buildData, ROW_CHANGED_ERROR } from "../src/realtime/changes/payload.ts";
+import { filterMatches, likeMatcher, parseFilters, type Filter } from "../src/realtime/changes/filters.ts";
 import { decodePgOutput } from "../src/realtime/changes/pgoutput.ts";
 import type { RelationInfo } from "../src/realtime/changes/relations.ts";
 import { bindingId, parseBinding } from "../src/realtime/changes/subscriptions.ts";
-import { arrayJson, builtinType, valueJson } from "../src/realtime/changes/values.ts";
+import { arrayJson, builtinType, compareValues, valueJson } from "../src/realtime/changes/values.ts";
 import { decodeBinary, decodeText, encodeFrame, encodeUserBroadcast, userBroadcastJson } from "../src/realtime/protocol.ts";
 
 const int4 = builtinType(23)!;
@@ -49,6 +49,67 @@ describe("filters", () => {
     const at = one("at=gte.2024-01-01T00:00:00Z");
     expect(filterMatches(at, tstz, "2024-01-01 00:00:00.5+00")).toBe(true);
     expect(filterMatches(at, tstz, "2023-12-31 23:59:59+00")).toBe(false);
+  });
+
+  test("match/imatch are refused; like patterns are taken literally apart from % _ and \\", () => {
+    for (const op of ["match", "imatch", "not.match"]) {
+      const p = parseFilters(`s=${op}.^(a+)+$`);
+      expect(p.ok).toBe(false);
+      if (!p.ok) expect(p.message).toContain("not supported");
+    }
+    // `-`, brackets and other regex metacharacters are plain characters (they once broke the join).
+    const dash = one("s=like.%-[x]%");
+    expect(filterMatches(dash, text, "a-[x]b")).toBe(true);
+    expect(filterMatches(dash, text, "a[x]b")).toBe(false);
+    expect(filterMatches(one("s=like.a\\%b"), text, "a%b")).toBe(true);
+    expect(filterMatches(one("s=like.a\\%b"), text, "axb")).toBe(false);
+    expect(filterMatches(one("s=like._"), text, "😀")).toBe(true); // one character, not one UTF-16 unit
+    expect(parseFilters("s=like.abc\\").ok).toBe(false);
+    expect(parseFilters(`s=like.${"x".repeat(63)}%`).ok).toBe(true);
+    expect(parseFilters(`s=like.${"x".repeat(64)}`).ok).toBe(false);
+  });
+
+  test("like agrees with a reference on random patterns and values, and stays linear", () => {
+    const escape = (c: string) => c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const reference = (pattern: string, value: string, insensitive: boolean) => {
+      let re = "";
+      const cs = [...pattern];
+      for (let k = 0; k < cs.length; k++) {
+        const c = cs[k]!;
+        re += c === "\\" ? escape(cs[++k]!) : c === "%" ? "[\\s\\S]*" : c === "_" ? "." : escape(c);
+      }
+      return new RegExp(`^${re}$`, insensitive ? "isu" : "su").test(value);
+    };
+    const pick = (alphabet: string[], n: number) => Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join("");
+    for (let t = 0; t < 5000; t++) {
+      const pattern = pick(["a", "b", "%", "_", "\\%", "é", "😀", "A", "-"], Math.floor(Math.random() * 6));
+      const value = pick(["a", "b", "%", "é", "😀", "A", "_", "-"], Math.floor(Math.random() * 8));
+      for (const insensitive of [false, true]) {
+        const m = likeMatcher(pattern, insensitive);
+        if (typeof m === "string") continue;
+        expect([pattern, value, insensitive, m.test(value)]).toEqual([pattern, value, insensitive, reference(pattern, value, insensitive)]);
+      }
+    }
+    // Long patterns use the second word of the automaton.
+    const long = likeMatcher(`%${"a_".repeat(31)}%`, false);
+    if (typeof long === "string") throw new Error(long);
+    expect(long.test(`x${"ab".repeat(31)}y`)).toBe(true);
+    expect(long.test("ab".repeat(30))).toBe(false);
+    // What a backtracking regex needs ages for: 40 wildcards against 1 MB that almost matches.
+    const slow = likeMatcher(`${"%a".repeat(40)}%b`, false);
+    if (typeof slow === "string") throw new Error(slow);
+    const t0 = performance.now();
+    expect(slow.test("a".repeat(1_000_000))).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(100);
+  });
+
+  test("string order is UTF-8 byte order without copying the value", () => {
+    expect(compareValues(text, "a", "b")).toBe(-1);
+    expect(compareValues(text, "ab", "a")).toBe(1);
+    expect(compareValues(text, "same", "same")).toBe(0);
+    // U+FF5E sorts below U+1F600 in UTF-8, though its UTF-16 unit is above the surrogate.
+    expect(compareValues(text, "\uff5e", "😀")).toBe(-1);
+    expect(compareValues(text, "😀", "\uff5e")).toBe(1);
   });
 
   test("bindings: defaults, wildcards, ids stable per params", () => {
@@ -108,6 +169,15 @@ describe("values", () => {
     });
     const del = JSON.parse(buildData({ ...base, type: "DELETE", new: null, old: ["1", "hi", "s"] }, "service_role", null)!);
     expect(del.old_record).toEqual({ id: 1 });
+    // A full old row of an RLS table: its previous values were never checked, only its key is sent.
+    const full = JSON.parse(buildData({ ...base, type: "UPDATE", new: ["1", "new", "s2"], old: ["1", "old", "s1"] }, "authenticated", null)!);
+    expect(full.record).toEqual({ id: 1, body: "new" });
+    expect(full.old_record).toEqual({ id: 1 });
+    const noRls = JSON.parse(buildData({ ...base, rel: { ...rel, rls: false }, type: "UPDATE", new: ["1", "new", "s2"], old: ["1", "old", "s1"] }, "authenticated", null)!);
+    expect(noRls.old_record).toEqual({ id: 1, body: "old" });
+    // The row changed before the check: the key alone, flagged.
+    const keyOnly = JSON.parse(buildData({ ...base, type: "INSERT", new: ["1", "hi", "s"], old: null }, "authenticated", null, true)!);
+    expect(keyOnly).toMatchObject({ columns: [{ name: "id", type: "int4" }], record: { id: 1 }, errors: [ROW_CHANGED_ERROR] });
     expect(buildData({ ...base, type: "INSERT", new: ["1", "hi", "s"], old: null }, "anon", null)).toBeNull();
     const selected = JSON.parse(buildData({ ...base, type: "INSERT", new: ["2", "x", "y"], old: null }, "service_role", ["secret"])!);
     expect(selected.record).toEqual({ id: 2, secret: "y" });

@@ -17,6 +17,11 @@ const MAX_TRACK_BYTES = 64 * 1024;
 /** Channels one socket may join, and postgres_changes entries one channel may list (Supabase: 100). */
 const MAX_CHANNELS_PER_SOCKET = 100;
 const MAX_CHANGES_PER_CHANNEL = 100;
+/**
+ * postgres_changes entries across all channels of one socket. Each entry's filters run for every
+ * change of its table, so without this bound one socket could multiply that work by 100 channels.
+ */
+const MAX_CHANGES_PER_SOCKET = 100;
 /** Timers cannot exceed 2^31-1 ms; long-lived tokens re-arm. */
 const MAX_TIMER_MS = 2_147_000_000;
 
@@ -67,6 +72,8 @@ export class Channel implements ChangeSubscriber {
   readonly legacy: boolean;
   presenceEnabled: boolean;
   bindings: PgBinding[] = [];
+  /** How many postgres_changes entries the join listed (for the per-socket bound). */
+  readonly requestedChanges: number;
   auth: ChannelAuth;
   principalKey: string;
   read: ReadPolicies | null = null;
@@ -91,6 +98,7 @@ export class Channel implements ChangeSubscriber {
     this.presenceKey = config.presenceKey || crypto.randomUUID();
     this.presenceEnabled = config.presenceEnabled;
     this.legacy = config.legacy;
+    this.requestedChanges = config.changes.length;
     this.auth = auth;
     this.principalKey = principalKeyOf(auth);
   }
@@ -307,6 +315,13 @@ export async function joinChannel(conn: Connection, f: Frame): Promise<void> {
   const config = joinConfig(f.payload, subTopic);
   if (config.changes.length > MAX_CHANGES_PER_CHANNEL) {
     return conn.reply(f, "error", { reason: `InvalidJoinPayload: at most ${MAX_CHANGES_PER_CHANNEL} postgres_changes per channel` });
+  }
+  // Counted on what the other channels asked for (not only what they were granted), so entries
+  // refused later for a bad filter still count: the bound is on what a client can make us parse.
+  let onSocket = config.changes.length;
+  for (const other of conn.channels.values()) onSocket += other.requestedChanges;
+  if (onSocket > MAX_CHANGES_PER_SOCKET) {
+    return conn.reply(f, "error", { reason: `InvalidJoinPayload: at most ${MAX_CHANGES_PER_SOCKET} postgres_changes per socket` });
   }
   const check = checkChannelToken(f.payload.access_token ?? f.payload.user_token, conn.auth, hub.jwtSecret);
   if (!check.ok) return conn.reply(f, "error", { reason: `${check.code}: ${check.message}` });

@@ -1,36 +1,52 @@
 // From decoded WAL messages to frames on sockets: match each change against the subscriptions
-// (table, event, filters), authorise it per subscriber, shape the payload realtime-js expects, send.
+// (table, event, filters), authorise it per subscriber (visibility.ts), shape the payload
+// realtime-js expects (payload.ts), send. Messages are processed in batches (everything queued
+// since the last batch, so batches grow with load); tables without RLS need no database work:
+// column privileges (cached per role) decide what is sent.
 //
-// Authorisation, batched: messages are processed in batches (everything queued since the last
-// batch, so batches grow with load). Within a batch, changes to an RLS-enabled table are checked with
-// ONE call per table: realtime.plinth_visible_rows(table, [primary keys…], [roles…], [claims…]),
-// where subscribers sharing a role and claims form one group. The function switches to each group's
-// role and claims in turn and looks the rows up by primary key, so RLS decides (see 0006). Tables
-// without RLS need no database work: column privileges (cached per role) decide what is sent.
-// DELETEs cannot be checked against a row that is gone; as on Supabase they are sent to every
-// matching subscriber, and for RLS tables only the primary key columns of the old row are included.
+// What a subscriber may be sent — the argument. An event carries the row as it was WRITTEN (the
+// WAL tuple); RLS can only be asked about the row as it is NOW (looked up by primary key as the
+// subscriber, with its claims). The two differ when the row changed since: a row inserted private
+// and shared in the same transaction is visible now, but its INSERT tuple holds the private values.
+// So for INSERT and UPDATE on an RLS table the check also compares the current row with the tuple
+// on every column the subscriber's role may read (migration 0011), and:
+// - visible and equal ("full"): the event is sent. Every value in it equals the value of a row the
+//   subscriber can SELECT at the moment of the check, so it learns nothing a REST read at that
+//   moment would not have told it (policies that depend on other tables are evaluated then, too).
+// - visible but different ("key"): only the primary key is sent, flagged ROW_CHANGED_ERROR. The key
+//   equals the visible row's key. The event is not dropped, so a client that missed an INSERT it
+//   will never get in full (the row was edited before we checked) still learns to refetch it.
+// - not visible ("none"), or the check failed: nothing.
+// DELETEs cannot be checked against a row that is gone: as on Supabase they go to every matching
+// subscriber, and for RLS tables only the primary key of the old row is included — as it is for
+// UPDATE's old_record, which the check does not cover either (payload.ts).
+//
+// Filters run before that check (so that a channel filtering on its own rows does not cost an RLS
+// lookup for everyone else's), which is safe because of what they may read and what they cost:
+// - They read only columns the subscriber's role may SELECT, re-checked here against the relation
+//   cache (a grant revoked after the join takes effect), and a filter's outcome is observable only
+//   through a delivery (it chooses which bindings are listed in `ids`). A "full" delivery vouches
+//   for every column the role may read, filter columns included.
+// - Where a delivery vouches for the key only (a DELETE, a "key" verdict), only bindings whose
+//   filters are all on primary-key columns match; a filter on any other column decides nothing and
+//   never shows in `ids`. Otherwise a DELETE would answer, for every binding, a question about a row
+//   its subscriber never had the right to read (`secret=lt.m`…). Supabase documents that DELETE
+//   events cannot be filtered; filters on the key still work here.
+// - Cost: operators are linear-time and bindings are bounded per channel and per socket (filters.ts
+//   and channel.ts); no regular expression of a client's runs here.
 import type { Logger } from "../../log.ts";
 import type { ApiRole, Sql } from "../../db/pool.ts";
 import { filterMatches } from "./filters.ts";
+import { buildData, recordValues, type Change } from "./payload.ts";
 import { pgTimeToMs, type PgOutputMessage, type TupleValues } from "./pgoutput.ts";
 import type { RelationCache, RelationInfo } from "./relations.ts";
-import type { ChangeEvent, ChangeSubscriber, Delivery, PgBinding, SubscriptionIndex } from "./subscriptions.ts";
-import { valueJson } from "./values.ts";
-
-interface Change {
-  rel: RelationInfo;
-  type: ChangeEvent;
-  commitTimestamp: string;
-  new: TupleValues | null;
-  old: TupleValues | null;
-  oldIsKey: boolean;
-}
+import type { ChangeSubscriber, Delivery, PgBinding, SubscriptionIndex } from "./subscriptions.ts";
+import { checkVisibility, type Verdict } from "./visibility.ts";
 
 interface Match {
   sub: ChangeSubscriber;
-  ids: number[];
-  /** Union of the matching bindings' column selections (null: all columns). */
-  select: string[] | null;
+  /** The bindings of the channel that match the change, in the channel's order. */
+  bindings: PgBinding[];
 }
 
 export interface DispatcherOptions {
@@ -45,8 +61,6 @@ export interface DispatcherOptions {
 const BATCH = 2000;
 const HIGH_WATER = 20_000;
 const LOW_WATER = 2_000;
-/** Records above this size are sent without their long values, flagged "Error 413", as Supabase does. */
-const MAX_RECORD_BYTES = 1024 * 1024;
 
 export class ChangeDispatcher {
   private queue: PgOutputMessage[] = [];
@@ -146,23 +160,27 @@ export class ChangeDispatcher {
       if (matches.length) planned.push({ change, matches });
     }
     if (planned.length === 0) return;
-    const verdicts = await this.authorize(planned);
+    const verdicts = await checkVisibility(this.opts, planned);
     // Grouped per channel so that a socket gets the batch's frames in one corked write.
     const outbox = new Map<ChangeSubscriber, Delivery[]>();
     for (let i = 0; i < planned.length; i++) {
       const { change, matches } = planned[i]!;
       const variants = new Map<string, string | null>();
       for (const m of matches) {
-        const verdict = verdicts.get(m)?.[i];
-        if (verdict === false) continue;
+        const verdict: Verdict = verdicts.get(m)?.[i] ?? "full";
+        if (verdict === "none") continue;
+        const bindings = verdict === "key" ? m.bindings.filter((b) => keyFiltered(b, change.rel)) : m.bindings;
+        if (bindings.length === 0) continue;
+        const ids = [...new Set(bindings.map((b) => b.id))];
+        const select = verdict === "key" ? null : selection(bindings);
         const role = m.sub.principal.role;
-        const vkey = `${role}|${m.select?.join(",") ?? ""}`;
+        const vkey = `${verdict}|${role}|${select?.join(",") ?? ""}`;
         let data = variants.get(vkey);
-        if (data === undefined) variants.set(vkey, (data = buildData(change, role, m.select)));
+        if (data === undefined) variants.set(vkey, (data = buildData(change, role, select, verdict === "key")));
         if (data === null) continue;
         let list = outbox.get(m.sub);
         if (!list) outbox.set(m.sub, (list = []));
-        list.push({ ids: m.ids, type: change.type, dataJson: data });
+        list.push({ ids, type: change.type, dataJson: data });
         this.delivered++;
       }
     }
@@ -170,102 +188,63 @@ export class ChangeDispatcher {
   }
 
   private match(change: Change): Match[] {
-    const { rel } = change;
     const out: Match[] = [];
-    for (const sub of this.opts.index.candidates(rel.schema, rel.table)) {
-      let ids: number[] | null = null;
-      let select: string[] | null | undefined;
-      for (const b of sub.bindings) {
-        if (!bindingMatches(b, change)) continue;
-        ids ??= [];
-        if (!ids.includes(b.id)) ids.push(b.id);
-        select = select === null || b.select === null ? null : [...new Set([...(select ?? []), ...b.select])];
-      }
-      if (ids) out.push({ sub, ids, select: select ?? null });
+    let row: Map<string, string | null | undefined> | null = null;
+    for (const sub of this.opts.index.candidates(change.rel.schema, change.rel.table)) {
+      const role = sub.principal.role;
+      const bindings = sub.bindings.filter((b) => {
+        if (!bindingCovers(b, change)) return false;
+        if (b.filters.length === 0) return true;
+        row ??= filterRow(change);
+        return filtersHold(b, change, role, row);
+      });
+      if (bindings.length) out.push({ sub, bindings });
     }
     return out;
   }
-
-  /**
-   * For every (match, change) that needs an RLS check, whether the row is visible. Returns per match
-   * an array indexed like `planned` (undefined: no check needed, so visible).
-   */
-  private async authorize(planned: Array<{ change: Change; matches: Match[] }>): Promise<Map<Match, Array<boolean | undefined>>> {
-    const verdicts = new Map<Match, Array<boolean | undefined>>();
-    const set = (m: Match, i: number, v: boolean) => {
-      let arr = verdicts.get(m);
-      if (!arr) verdicts.set(m, (arr = []));
-      arr[i] = v;
-    };
-    interface TableCheck {
-      rel: RelationInfo;
-      keys: string[];
-      groups: Map<string, { index: number; role: ApiRole; claims: string }>;
-      asks: Array<{ match: Match; planIndex: number; keyIndex: number; group: string }>;
-    }
-    const checks = new Map<number, TableCheck>();
-    for (let i = 0; i < planned.length; i++) {
-      const { change, matches } = planned[i]!;
-      const { rel } = change;
-      if (!rel.rls || (change.type !== "INSERT" && change.type !== "UPDATE")) continue;
-      const key = primaryKeyJson(change);
-      for (const m of matches) {
-        const role = m.sub.principal.role;
-        if (await this.opts.relations.bypassesRls(role)) continue;
-        // No primary key (or one the role cannot read, or a value we do not have): the row cannot be
-        // looked up, so the subscriber is not told (Supabase sends an "Error 400/401" instead).
-        if (key === null || !rel.primaryKey.every((c) => rel.selectable[role].has(c))) {
-          set(m, i, false);
-          continue;
-        }
-        let check = checks.get(rel.oid);
-        if (!check) checks.set(rel.oid, (check = { rel, keys: [], groups: new Map(), asks: [] }));
-        let keyIndex = check.keys.lastIndexOf(key);
-        if (keyIndex < 0) keyIndex = check.keys.push(key) - 1;
-        let group = check.groups.get(m.sub.principalKey);
-        if (!group) {
-          group = { index: check.groups.size, role, claims: JSON.stringify(m.sub.principal.claims) };
-          check.groups.set(m.sub.principalKey, group);
-        }
-        check.asks.push({ match: m, planIndex: i, keyIndex, group: m.sub.principalKey });
-      }
-    }
-    await Promise.all(
-      [...checks.values()].map(async (check) => {
-        const groups = [...check.groups.values()];
-        let visible: Array<Set<number> | null> = groups.map(() => null);
-        try {
-          const rows = await this.opts.sql<{ grp: number; visible: number[] | null }[]>`
-            select grp, visible from realtime.plinth_visible_rows(
-              ${check.rel.oid}::oid::regclass, ${`[${check.keys.join(",")}]`}::text::jsonb,
-              ${groups.map((g) => g.role)}::text[], ${groups.map((g) => g.claims)}::text[])`;
-          visible = groups.map(() => null);
-          for (const r of rows) visible[r.grp - 1] = r.visible ? new Set(r.visible) : null;
-        } catch (err) {
-          this.opts.log.error("realtime: RLS check failed; change withheld", { error: err, table: `${check.rel.schema}.${check.rel.table}` });
-        }
-        for (const ask of check.asks) {
-          const g = check.groups.get(ask.group)!;
-          set(ask.match, ask.planIndex, visible[g.index]?.has(ask.keyIndex + 1) ?? false);
-        }
-      }),
-    );
-    return verdicts;
-  }
 }
 
-function bindingMatches(b: PgBinding, change: Change): boolean {
+/** Table, event and (for TRUNCATE) the absence of filters; the filters themselves are filtersHold's. */
+function bindingCovers(b: PgBinding, change: Change): boolean {
   const { rel } = change;
   if (b.schema !== "*" && b.schema !== rel.schema) return false;
   if (b.table !== "*" && b.table !== rel.table) return false;
   if (change.type === "TRUNCATE") return b.event === "*" && b.filters.length === 0;
-  if (b.event !== "*" && b.event !== change.type) return false;
-  if (b.filters.length === 0) return true;
-  const row = change.type === "DELETE" ? tupleValues(change.rel, change.old, change.oldIsKey) : tupleValues(change.rel, change.new, false);
+  return b.event === "*" || b.event === change.type;
+}
+
+/**
+ * Whether the binding's filters hold for the change, as the header says: only on columns the role
+ * may read, and for a DELETE only when every filter is on the primary key.
+ */
+function filtersHold(b: PgBinding, change: Change, role: ApiRole, row: Map<string, string | null | undefined>): boolean {
+  const { rel } = change;
+  if (change.type === "DELETE" && !keyFiltered(b, rel)) return false;
+  const readable = rel.selectable[role];
   return b.filters.every((f) => {
     const col = rel.byName.get(f.column);
-    return col ? filterMatches(f, col.type, row.get(f.column)) : false;
+    return col !== undefined && readable.has(f.column) && filterMatches(f, col.type, row.get(f.column));
   });
+}
+
+/** Every filter of the binding is on a primary-key column (no filters: trivially). */
+function keyFiltered(b: PgBinding, rel: RelationInfo): boolean {
+  return b.filters.every((f) => rel.primaryKey.includes(f.column));
+}
+
+/** Union of the bindings' column selections (null: all columns). */
+function selection(bindings: PgBinding[]): string[] | null {
+  const cols = new Set<string>();
+  for (const b of bindings) {
+    if (b.select === null) return null;
+    for (const c of b.select) cols.add(c);
+  }
+  return [...cols];
+}
+
+/** What filters are evaluated on: the old row of a DELETE, else the new row. */
+function filterRow(change: Change): Map<string, string | null | undefined> {
+  return change.type === "DELETE" ? tupleValues(change.rel, change.old, change.oldIsKey) : tupleValues(change.rel, recordValues(change), false);
 }
 
 /** Column name → text value; key-only tuples carry only the replica identity columns. */
@@ -277,72 +256,4 @@ function tupleValues(rel: RelationInfo, tuple: TupleValues | null, keyOnly: bool
     out.set(c.name, tuple[i]);
   });
   return out;
-}
-
-function primaryKeyJson(change: Change): string | null {
-  const { rel } = change;
-  if (rel.primaryKey.length === 0 || !change.new) return null;
-  const parts: string[] = [];
-  for (const name of rel.primaryKey) {
-    const i = rel.columns.findIndex((c) => c.name === name);
-    const v = i >= 0 ? change.new[i] : undefined;
-    if (v === undefined || v === null) return null;
-    parts.push(`${JSON.stringify(name)}:${JSON.stringify(v)}`);
-  }
-  return `{${parts.join(",")}}`;
-}
-
-/**
- * The `data` object of a postgres_changes event for one role (and column selection), as JSON text;
- * null when the role may read no column of the table.
- */
-export function buildData(change: Change, role: ApiRole, select: string[] | null): string | null {
-  const { rel } = change;
-  const allowed = rel.selectable[role];
-  if (allowed.size === 0) return null;
-  const include = (name: string) => allowed.has(name) && (select === null || select.includes(name) || rel.primaryKey.includes(name));
-  const columns = rel.columns
-    .filter((c) => include(c.name))
-    .map((c) => `{"name":${JSON.stringify(c.name)},"type":${JSON.stringify(c.type.name)}}`)
-    .join(",");
-  const head = `{"schema":${JSON.stringify(rel.schema)},"table":${JSON.stringify(rel.table)},"commit_timestamp":${JSON.stringify(change.commitTimestamp)},"type":"${change.type}","columns":[${columns}]`;
-  if (change.type === "TRUNCATE") return `${head},"errors":null}`;
-
-  const render = (limit: number | null) => {
-    let record = "";
-    if (change.new) {
-      const fields: string[] = [];
-      rel.columns.forEach((c, i) => {
-        if (!include(c.name)) return;
-        let v = change.new![i];
-        // Unchanged TOASTed value: take it from the full old row when the table sends one.
-        if (v === undefined && change.old && !change.oldIsKey) v = change.old[i];
-        if (v === undefined) return;
-        if (limit !== null && v !== null && Buffer.byteLength(v) > limit) return;
-        fields.push(`${JSON.stringify(c.name)}:${v === null ? "null" : valueJson(c.type, v)}`);
-      });
-      record = `,"record":{${fields.join(",")}}`;
-    }
-    let oldRecord = "";
-    if (change.type !== "INSERT") {
-      const fields: string[] = [];
-      const source = change.old ?? change.new;
-      const keyOnly = change.old ? change.oldIsKey : true;
-      rel.columns.forEach((c, i) => {
-        if (!include(c.name)) return;
-        if (keyOnly && !c.isKey) return;
-        if (change.type === "DELETE" && rel.rls && !rel.primaryKey.includes(c.name)) return;
-        const v = source?.[i];
-        if (v === undefined) return;
-        if (limit !== null && v !== null && Buffer.byteLength(v) > limit) return;
-        fields.push(`${JSON.stringify(c.name)}:${v === null ? "null" : valueJson(c.type, v)}`);
-      });
-      oldRecord = `,"old_record":{${fields.join(",")}}`;
-    }
-    return record + oldRecord;
-  };
-  let body = render(null);
-  if (body.length <= MAX_RECORD_BYTES) return `${head}${body},"errors":null}`;
-  body = render(64);
-  return `${head}${body},"errors":["Error 413: Payload Too Large"]}`;
 }

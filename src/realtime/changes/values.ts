@@ -195,12 +195,26 @@ export function compareValues(type: TypeInfo, a: string, b: string): number | nu
         if (x === null || y === null) return null;
         return x < y ? -1 : x > y ? 1 : 0;
       }
-      // Byte order, as the C collation the embedded cluster uses.
-      const x = Buffer.from(a);
-      const y = Buffer.from(b);
-      return Buffer.compare(x, y);
+      return codePointOrder(a, b);
     }
   }
+}
+
+/**
+ * Byte order of the UTF-8 forms, as the C collation the embedded cluster uses (UTF-8 byte order is
+ * code point order), without encoding either string: filters run for every change, and a copy of
+ * a large value per binding would make each one cost its size.
+ */
+function codePointOrder(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length < b.length ? -1 : 1;
+  // At the first differing UTF-16 unit: a surrogate stands for a code point above every BMP one.
+  const x = a.codePointAt(i)!;
+  const y = b.codePointAt(i)!;
+  return x < y ? -1 : 1;
 }
 
 function boolOf(s: string): boolean | null {

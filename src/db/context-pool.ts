@@ -76,7 +76,7 @@ export class ContextPool {
       // which the driver then closes after a second).
       idleTimeout: 1,
       maxLifetime: 0,
-      connectionTimeout: 10,
+      connectionTimeout: 4, // seconds; pool.ts ACQUIRE_TIMEOUT_MS: a request never waits longer for a connection
       connection: { application_name: "plinth-rest", role: "anon" },
     });
   }

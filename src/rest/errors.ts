@@ -174,7 +174,7 @@ function pgStatus(code: string, authenticated: boolean, message: string): number
   if (code.startsWith("54")) return 400;
   if (code.startsWith("55")) return 500;
   if (code === "57014") return 504; // statement timeout
-  if (code === "57P01") return 503;
+  if (code === "57P01" || code === "57P02" || code === "57P03") return 503; // shutting down, crashed, starting up
   if (code.startsWith("57") || code.startsWith("58") || code.startsWith("F0") || code.startsWith("HV") || code.startsWith("XX")) return 500;
   if (code === "22023") return message.startsWith("role") && message.endsWith("does not exist") ? 401 : 400;
   if (code === "P0001") return 400;

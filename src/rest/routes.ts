@@ -1,7 +1,7 @@
 // HTTP ↔ REST service, and nothing else: read the request into a RestRequest, plan it, execute it,
 // write the result. Errors are rendered here in PostgREST's shape ({code, message, details, hint}).
 import { Elysia } from "elysia";
-import type { Database, Principal } from "../db/pool.ts";
+import { isDatabaseUnavailable, type Database, type Principal } from "../db/pool.ts";
 import { isPlinthError, type PlinthError } from "../errors.ts";
 import { requestContext } from "../http/gateway.ts";
 import type { Logger } from "../log.ts";
@@ -156,6 +156,8 @@ function renderRestError(e: unknown, log: Logger, request: Request): Response {
     }
     return errorResponse(err.status, err.code, err.message, details, err.hint, err.headers);
   }
+  // The database is restarting or unreachable: a state the client may retry, answered at once.
+  if (isDatabaseUnavailable(e)) return errorResponse(503, "PGRST000", "Could not connect with the database", null, null, { "retry-after": "1" });
   log.error("rest error", { request_id: requestContext(request)?.id, error: e });
   return errorResponse(500, "PGRST000", "Internal server error");
 }

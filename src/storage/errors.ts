@@ -5,6 +5,7 @@
 // `statusCode`; the HTTP status is 400 for every renderable error except 500s and the few errors
 // that set their own user status (416 for ranges, 429, TUS statuses).
 import { PlinthError } from "../errors.ts";
+import { isDatabaseUnavailable } from "../db/pool.ts";
 
 export enum StorageErrorCode {
   NoSuchBucket = "NoSuchBucket",
@@ -77,6 +78,9 @@ export const errors = {
   invalidUploadSignature: () => new StorageError(400, E.InvalidUploadSignature, "Invalid upload Signature"),
   tus: (status: number, message: string) => new StorageError(status, E.TusError, message, E.TusError, status),
   internal: () => new StorageError(500, E.InternalError, "Internal server error"),
+  /** The database is restarting or unreachable: the client may retry (Retry-After). */
+  databaseUnavailable: () =>
+    new StorageError(503, E.DatabaseError, "The database is unavailable, retry later", "Service Unavailable", 503, { "retry-after": "1" }),
 };
 
 /** Keys echoed in messages must not smuggle control characters into logs or clients. */
@@ -89,6 +93,7 @@ function printable(s: string): string {
 export function fromDatabaseError(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== "string" || err instanceof StorageError) return err;
+  if (isDatabaseUnavailable(err)) return errors.databaseUnavailable();
   switch (code) {
     case "42501":
       return String((err as Error).message).includes("row-level security") ? errors.rlsDenied() : errors.accessDenied((err as Error).message);

@@ -9,6 +9,7 @@ import m0006 from "./0006_realtime.sql" with { type: "text" };
 import m0007 from "./0007_meta.sql" with { type: "text" };
 import m0008 from "./0008_auth_mfa.sql" with { type: "text" };
 import m0009 from "./0009_request_context_guard.sql" with { type: "text" };
+import m0010 from "./0010_console_role.sql" with { type: "text" };
 import m0011 from "./0011_realtime_tuple_visibility.sql" with { type: "text" };
 
 export interface SystemMigration {
@@ -27,5 +28,6 @@ export const systemMigrations: SystemMigration[] = [
   { version: 7, name: "meta", sql: m0007 },
   { version: 8, name: "auth_mfa", sql: m0008 },
   { version: 9, name: "request_context_guard", sql: m0009 },
+  { version: 10, name: "console_role", sql: m0010 },
   { version: 11, name: "realtime_tuple_visibility", sql: m0011 },
 ];

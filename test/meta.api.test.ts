@@ -367,9 +367,21 @@ describe("POST /sql", () => {
     await sql("set role anon; set search_path = nowhere; prepare p as select 1; create temp table tmp_x (a int)");
     for (let i = 0; i < 3; i++) {
       const r = await sql("select current_user as who, current_setting('search_path') as path, (select count(*)::int from pg_prepared_statements) as prepared, to_regclass('tmp_x') is null as no_temp");
-      expect(r.body.results[0].rows[0]).toMatchObject({ who: "postgres", prepared: 0, no_temp: true });
+      expect(r.body.results[0].rows[0]).toMatchObject({ who: "plinth_console", prepared: 0, no_temp: true });
       expect(r.body.results[0].rows[0].path).toContain("public");
     }
+  });
+
+  test("the console runs as its own unprivileged role, which owns what the table editor makes", async () => {
+    const who = await sql("select session_user::text as s, current_user::text as c, (select rolsuper from pg_roles where rolname = session_user) as sup");
+    expect(who.body.results[0].rows).toEqual([{ s: "plinth_console", c: "plinth_console", sup: false }]);
+    const made = await call("POST", "/tables", { name: "editor_made", rls: true, columns: [{ name: "id", type: "int", primary_key: true }] });
+    expect(made.status).toBe(201);
+    const ddl = await sql("alter table editor_made add column note text; insert into editor_made values (1, 'x'); select note from editor_made");
+    expect(ddl.status).toBe(200);
+    expect(ddl.body.results[2].rows).toEqual([{ note: "x" }]); // BYPASSRLS: an admin sees every row
+    const asAnon = await sql("set local role anon; select count(*)::int as n from editor_made");
+    expect(asAnon.body.results[1].rows).toEqual([{ n: 0 }]); // stepping down into anon: RLS applies
   });
 
   test("COPY over the client connection is refused (it would wait for data forever)", async () => {
@@ -436,11 +448,15 @@ describe("audit log", () => {
     expect(entry.statement).not.toContain("secret");
   });
 
-  test("append-only: no UPDATE or DELETE, for the owner (trigger) or the API roles (privileges)", async () => {
+  test("append-only: the console cannot reach it; the owner's UPDATE, DELETE and TRUNCATE are refused by trigger", async () => {
     const upd = await sql("update plinth.audit_log set outcome = 'ok' where id > 0", { confirm: true });
-    expect(upd).toMatchObject({ status: 400, body: { code: "42501", message: expect.stringContaining("append-only") } });
+    expect(upd).toMatchObject({ status: 400, body: { code: "42501" } });
     const del = await sql("delete from plinth.audit_log where id > 0");
     expect(del).toMatchObject({ status: 400, body: { code: "42501" } });
+    for (const statement of ["update plinth.audit_log set outcome = 'ok'", "delete from plinth.audit_log", "truncate plinth.audit_log"]) {
+      const err = await ts.database.db.sql.unsafe(statement).catch((e) => e);
+      expect(err).toMatchObject({ code: "42501", message: expect.stringContaining("append-only") });
+    }
     for (const role of ["anon", "authenticated", "service_role"]) {
       const r = await sql(`set local role ${role}; select count(*) from plinth.audit_log`);
       expect(r).toMatchObject({ status: 400, body: { code: "42501" } });

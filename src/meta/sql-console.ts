@@ -1,8 +1,13 @@
 // POST /admin/v1/sql: a batch of statements, parsed first (a syntax error anywhere runs nothing),
-// checked by the guard (dangerous statements need `confirm`), then run in one transaction on the
-// console's own connection with a time limit and a row cap, one result per statement.
+// checked by the guard (server files, role changes and the replication role are refused outright;
+// dangerous statements need `confirm`, judged on the parse tree and, for DELETE/UPDATE/MERGE, on
+// their plan), then run in one transaction on the console's own connection with a time limit and a
+// row cap, one result per statement.
 //
 // Traps:
+// - The console's connections log in as plinth_console, never as the server's role (which may be
+//   the superuser): see console-login.ts. The guard's refusals are the readable error; the role's
+//   missing privileges are what really stops `pg_read_file`, `COPY … TO '/file'` or `set role postgres`.
 // - The console runs arbitrary SQL, so session state (SET, SET ROLE, PREPARE, LISTEN, temp tables,
 //   advisory locks) could outlive the request. It therefore has its own small pool without named
 //   prepared statements, and every request ends with DISCARD ALL on its connection.
@@ -17,7 +22,9 @@
 //   statement runs alone, outside one, when it is the whole batch.
 import type { Sql } from "../db/pool.ts";
 import { AdminError, AdminErrors, fromPostgres, postgresErrorOf } from "../admin/errors.ts";
-import { inspectBatch, type Finding } from "./guard.ts";
+import type { ConsoleDb } from "./console-login.ts";
+import { inspectEffects } from "./effect.ts";
+import { inspectBatch, isRefusal, type Finding } from "./guard.ts";
 import { estimateImpact, type Impact } from "./impact.ts";
 import { bindParams, nodeKind, parseBatch, type ParsedStatement } from "./parser.ts";
 
@@ -53,7 +60,21 @@ export interface RunRecord {
 
 type Conn = Awaited<ReturnType<Sql["reserve"]>>;
 
-export async function runSql(consoleSql: Sql, req: SqlRequest, record: RunRecord): Promise<SqlResponse> {
+export async function runSql(consoleDb: ConsoleDb, req: SqlRequest, record: RunRecord): Promise<SqlResponse> {
+  try {
+    return await runChecked(consoleDb, req, record);
+  } catch (err) {
+    // A login refused mid-request (the role's password changed by another database since the pool
+    // checked it): the next request logs in afresh.
+    if (postgresErrorOf(err)?.code.startsWith("28")) {
+      consoleDb.forget();
+      throw new AdminError(503, "console_unavailable", "The SQL console lost its database login; try again");
+    }
+    throw err;
+  }
+}
+
+async function runChecked(consoleDb: ConsoleDb, req: SqlRequest, record: RunRecord): Promise<SqlResponse> {
   const started = performance.now();
   record.statements.push(req.query);
   const stmts = await parseBatch(req.query);
@@ -64,7 +85,15 @@ export async function runSql(consoleSql: Sql, req: SqlRequest, record: RunRecord
   refuseUnsupported(stmts);
 
   const findings = await inspectBatch(stmts);
-  if (findings.length && !req.confirm) throw await dangerous(consoleSql, findings, stmts, params);
+  const refusals = findings.filter(isRefusal);
+  if (refusals.length) throw notAllowed(refusals);
+  await consoleDb.ready();
+  const consoleSql = consoleDb.sql;
+  if (!req.confirm) {
+    findings.push(...(await inspectEffects(consoleSql, stmts, params, findings)));
+    findings.sort((a, b) => a.index - b.index);
+    if (findings.length) throw await dangerous(consoleSql, findings, stmts, params);
+  }
 
   const timeoutMs = req.timeout_ms ?? SQL_DEFAULTS.timeoutMs;
   const maxRows = req.max_rows ?? SQL_DEFAULTS.maxRows;
@@ -223,6 +252,16 @@ function refuseUnsupported(stmts: ParsedStatement[]): void {
       throw new AdminError(400, "copy_stdio", "COPY to or from the client (STDIN/STDOUT) is not supported here; use the REST API or psql", where);
     }
   }
+}
+
+/** Refused whatever the caller confirms: the console never reaches server files or another role. */
+function notAllowed(refusals: Finding[]): AdminError {
+  return new AdminError(
+    403,
+    "statement_not_allowed",
+    `${refusals.length === 1 ? "A statement reaches" : `${refusals.length} statements reach`} outside what the SQL console may do (server files, programs, other roles, the replication role); not run`,
+    refusals.map((f) => ({ statement_index: f.index, statement: f.statement, kind: f.kind, reason: f.reason })),
+  );
 }
 
 async function dangerous(consoleSql: Sql, findings: Finding[], stmts: ParsedStatement[], params: unknown[]): Promise<AdminError> {

@@ -4,7 +4,7 @@
 import type { Sql, Tx } from "../db/pool.ts";
 import type { Queryable } from "./introspect/queryable.ts";
 import { AdminErrors, postgresErrorOf } from "../admin/errors.ts";
-import { inDdlTransaction, type RunDdl, type StatementLog } from "./ddl.ts";
+import { handToConsole, inDdlTransaction, type RunDdl, type StatementLog } from "./ddl.ts";
 import { checkName, ident, literal, qualified, splitQualified } from "./ident.ts";
 import { listPolicies, type PolicyInfo } from "./introspect/policies.sql.ts";
 import {
@@ -75,6 +75,7 @@ export async function createTable(sql: Sql, log: StatementLog, input: CreateTabl
     }
     if (pk.length > 1) defs.push(`PRIMARY KEY (${pk.map(ident).join(", ")})`);
     await run(`CREATE TABLE ${qualified(schema, name)} (${defs.join(", ")})`);
+    await handToConsole(run, tx, schema, name);
     if (input.rls) await run(`ALTER TABLE ${qualified(schema, name)} ENABLE ROW LEVEL SECURITY`);
     if (input.comment != null) await run(`COMMENT ON TABLE ${qualified(schema, name)} IS ${literal(input.comment)}`);
     for (const c of input.columns) await commentColumn(run, schema, name, c.name, c.comment);

@@ -1,14 +1,14 @@
 // POST /sql: the SQL console (see sql-console.ts for what it guarantees).
 import { Elysia } from "elysia";
-import type { Sql } from "../../db/pool.ts";
 import { adminRoute, type AdminHttpDeps } from "../../admin/http.ts";
+import type { ConsoleDb } from "../console-login.ts";
 import { SqlInput } from "../model.ts";
 import { runSql } from "../sql-console.ts";
 import { RAW_BODY, parseInput } from "./input.ts";
 
-export const sqlRoutes = (deps: AdminHttpDeps, consoleSql: Sql) =>
+export const sqlRoutes = (deps: AdminHttpDeps, consoleDb: ConsoleDb) =>
   new Elysia().post(
     "/sql",
-    adminRoute(deps, { action: "sql.run", capability: "sql:run" }, async (c) => runSql(consoleSql, parseInput(SqlInput, c.body), c.audit)),
+    adminRoute(deps, { action: "sql.run", capability: "sql:run" }, async (c) => runSql(consoleDb, parseInput(SqlInput, c.body), c.audit)),
     RAW_BODY,
   );

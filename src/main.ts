@@ -17,12 +17,32 @@ Commands:
   migrate status [--json]    list migrations and whether each is applied
   migrate history            list applied migrations with their times
   keys [--json]              print the anon and service_role API keys
+  init [--production] [--force]   write plinth.yaml with fresh secrets, create the data dir
+  doctor [--json]            check a deployment and say what to fix
+  admin create-system-admin --email E [--username U] [--password-stdin]
+  admin promote USER --level L [--tables s.t1,s.t2]
+  admin demote USER [--level L | --remove]
+  admin list [--json]        named admin accounts and their levels
+  emergency-access --reason TEXT [--ttl 15m] [--json]   a one-time system_admin sign-in code
+  backup [--out FILE]        an online backup: database, stored files, configuration
+  restore FILE [--force]     restore a backup into an empty (or --force'd) data dir
   config print               print the effective configuration, secrets masked
   tui                        the terminal admin console
   --version                  print the version
 
 Configuration comes from plinth.yaml (or --config FILE) and PLINTH_* environment variables.
 `;
+
+type CommandModule = { run(args: string[], env: import("./cli/command.ts").CommandEnv): Promise<number> };
+/** Loaded on demand, so `plinth --version` does not evaluate them. */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  init: () => import("./cli/init.ts"),
+  doctor: () => import("./cli/doctor.ts"),
+  backup: () => import("./cli/backup.ts"),
+  restore: () => import("./cli/restore.ts"),
+  "emergency-access": () => import("./cli/emergency-access.ts"),
+  admin: () => import("./cli/admin.ts"),
+};
 
 /** Splits out the global --config option; everything else is the command and its arguments. */
 function parseGlobal(argv: string[]): { file?: string; rest: string[] } {
@@ -86,8 +106,19 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = await runMigrate(args, load(file).config);
       return;
     }
+    case "init":
+    case "doctor":
+    case "backup":
+    case "restore":
+    case "emergency-access":
+    case "admin": {
+      // Each command lives in src/cli/<command>.ts and exports run(args, env) → exit code.
+      const { processEnv } = await import("./cli/command.ts");
+      const mod = await COMMANDS[command]();
+      process.exitCode = await mod.run(args, processEnv(file));
+      return;
+    }
     case "tui":
-    case "admin":
       fail(`'${command}' is not part of this build yet`, 2);
     default:
       fail(`unknown command '${command}'\n\n${USAGE}`, 2);

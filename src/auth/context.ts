@@ -6,6 +6,7 @@ import type { Database } from "../db/pool.ts";
 import type { Mailer, SmsSender } from "../delivery/index.ts";
 import { TokenBuckets, type BucketConfig } from "../http/rate-limit.ts";
 import type { Logger } from "../log.ts";
+import { BackgroundTasks } from "./background.ts";
 import { deriveKeys, type AuthKeys } from "./crypto.ts";
 import { AuthErrors } from "./errors.ts";
 import type { SessionDeps } from "./sessions.ts";
@@ -29,6 +30,8 @@ export interface AuthContext extends SessionDeps {
   mailer: Mailer | null;
   sms: SmsSender | null;
   limits: AuthLimits;
+  /** Work that runs after the response (see background.ts). */
+  background: BackgroundTasks;
   /** Rate limits follow the server-wide switch (rateLimit.enabled). */
   limitsEnabled: boolean;
   autoconfirm: boolean;
@@ -65,6 +68,7 @@ export function createAuthContext(opts: {
       emailSend: buckets(r.emailSend),
       smsSend: buckets(r.smsSend),
     },
+    background: new BackgroundTasks(opts.log),
     limitsEnabled: config.rateLimit.enabled,
     autoconfirm: effectiveAutoconfirm(config),
   };

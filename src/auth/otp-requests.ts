@@ -1,6 +1,12 @@
 // Requests that send a one-time code: /otp (passwordless sign-in by email or SMS), /recover
 // (password reset) and /resend. Each takes its per-recipient send limit before any work, issues the
 // code in a transaction, and sends after commit; a failed send removes what was created.
+//
+// /recover and /resend answer `{}` whether or not there is an account (or a pending confirmation)
+// behind the address, so they must also take the same time: their lookup and send run after the
+// response (background.ts). /otp sends on both of its paths (a magic link to an account, a
+// confirmation to a new one), and refuses explicitly when it may not create users (GoTrue's
+// otp_disabled), so it keeps sending inside the request and reports a failed send.
 import type postgres from "postgres";
 import type { AuthContext, Client } from "./context.ts";
 import { takeSend } from "./context.ts";
@@ -94,61 +100,81 @@ async function issueFor(
   }
 }
 
-/** POST /recover: the same answer whether or not the address has an account. */
+/**
+ * POST /recover: `{}` whether or not the address has an account, in the same time. The request
+ * does only what does not depend on the account (input, the mailer, the per-address limit); the
+ * lookup, the code and the mail run after the response (background.ts), so neither the answer nor
+ * its timing says whether the address is registered. A failed mail removes the code, as before, but
+ * can no longer be reported: it is logged.
+ */
 export async function requestRecovery(ctx: AuthContext, client: Client, input: { email?: string; pkce: Pkce; redirectTo: string }): Promise<Record<string, never>> {
   if (!input.email) throw AuthErrors.validation("Password recovery requires an email");
   const email = normaliseEmail(input.email);
   takeSend(ctx, "email", email);
   requireMailer(ctx);
-  const issued = await ctx.db.sql.begin(async (tx) => {
-    const user = await findUser(tx, { email });
-    if (!user || user.deleted_at) return null;
-    const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, "recovery") : null;
-    const token = await issueToken(ctx, tx, user.id, "recovery_token", email, flowId);
-    await markSent(tx, user.id, "recovery_token");
-    return { user, token, created: false, confirmed: true } satisfies Issued;
+  ctx.background.run("password recovery", async () => {
+    const issued = await ctx.db.sql.begin(async (tx) => {
+      const user = await findUser(tx, { email });
+      if (!user || user.deleted_at) return null;
+      const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, "recovery") : null;
+      const token = await issueToken(ctx, tx, user.id, "recovery_token", email, flowId);
+      await markSent(tx, user.id, "recovery_token");
+      return { user, token, created: false, confirmed: true } satisfies Issued;
+    });
+    if (issued) {
+      await sendEmail(ctx, client, { kind: "recovery", to: email, token: issued.token, type: "recovery", redirectTo: input.redirectTo }, undoFor(ctx, issued));
+    }
   });
-  if (issued) {
-    await sendEmail(ctx, client, { kind: "recovery", to: email, token: issued.token, type: "recovery", redirectTo: input.redirectTo }, undoFor(ctx, issued));
-  }
   return {};
 }
 
 export const RESEND_TYPES = ["signup", "email_change", "sms", "phone_change"] as const;
 export type ResendType = (typeof RESEND_TYPES)[number];
 
-/** POST /resend: a fresh code for a pending confirmation; silently nothing when none is pending. */
-export async function resend(
-  ctx: AuthContext,
-  client: Client,
-  input: { type: ResendType; email?: string; phone?: string; pkce: Pkce; redirectTo: string },
-): Promise<{ message_id?: string }> {
-  if (input.type === "email_change") return resendEmailChange(ctx, client, input);
-  if (input.type === "signup") {
+type ResendInput = { type: ResendType; email?: string; phone?: string; pkce: Pkce; redirectTo: string };
+
+/**
+ * POST /resend: a fresh code for a pending confirmation; nothing when none is pending. Like
+ * /recover, the answer is `{}` either way and the work runs after the response: whether a
+ * confirmation is pending must not show in the answer's timing. (GoTrue answers an SMS resend with
+ * the provider's message_id, which says as much as the timing did; Plinth does not.)
+ */
+export async function resend(ctx: AuthContext, client: Client, input: ResendInput): Promise<Record<string, never>> {
+  if (input.type === "signup" || input.type === "email_change") {
     if (!input.email) throw AuthErrors.validation("Resending this type requires an email");
     const email = normaliseEmail(input.email);
     requireMailer(ctx);
     takeSend(ctx, "email", email);
-    const issued = await ctx.db.sql.begin(async (tx) => {
-      const user = await findUser(tx, { email });
-      if (!user || user.email_confirmed_at) return null;
-      const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, "email/signup") : null;
-      const token = await issueToken(ctx, tx, user.id, "confirmation_token", email, flowId);
-      await markSent(tx, user.id, "confirmation_token");
-      return { user, token, created: false, confirmed: false } satisfies Issued;
-    });
-    if (issued) {
-      await sendEmail(ctx, client, { kind: "confirmation", to: email, token: issued.token, type: "signup", redirectTo: input.redirectTo }, undoFor(ctx, issued));
-    }
+    if (input.type === "signup") ctx.background.run("resend of a sign-up confirmation", () => resendSignup(ctx, client, email, input));
+    else ctx.background.run("resend of an email change", () => resendEmailChange(ctx, client, email, input));
     return {};
   }
   if (!input.phone) throw AuthErrors.validation("Resending this type requires a phone number");
   const phone = normalisePhoneNumber(ctx.config, input.phone).stored;
   requireSms(ctx);
   takeSend(ctx, "sms", phone);
+  ctx.background.run("resend of a phone confirmation", () => resendPhone(ctx, phone, input.type));
+  return {};
+}
+
+async function resendSignup(ctx: AuthContext, client: Client, email: string, input: ResendInput): Promise<void> {
+  const issued = await ctx.db.sql.begin(async (tx) => {
+    const user = await findUser(tx, { email });
+    if (!user || user.email_confirmed_at) return null;
+    const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, "email/signup") : null;
+    const token = await issueToken(ctx, tx, user.id, "confirmation_token", email, flowId);
+    await markSent(tx, user.id, "confirmation_token");
+    return { user, token, created: false, confirmed: false } satisfies Issued;
+  });
+  if (issued) {
+    await sendEmail(ctx, client, { kind: "confirmation", to: email, token: issued.token, type: "signup", redirectTo: input.redirectTo }, undoFor(ctx, issued));
+  }
+}
+
+async function resendPhone(ctx: AuthContext, phone: string, type: ResendType): Promise<void> {
   const issued = await ctx.db.sql.begin(async (tx) => {
     let user: UserRow | undefined;
-    if (input.type === "sms") {
+    if (type === "sms") {
       user = (await findUser(tx, { phone })) ?? undefined;
       if (!user || user.phone_confirmed_at) return null;
     } else {
@@ -156,14 +182,12 @@ export async function resend(
       user = rows[0];
       if (!user) return null;
     }
-    const type: TokenType = input.type === "sms" ? "confirmation_token" : "phone_change_token";
-    const token = await issueToken(ctx, tx, user.id, type, phone);
-    await markSent(tx, user.id, type);
+    const tokenType: TokenType = type === "sms" ? "confirmation_token" : "phone_change_token";
+    const token = await issueToken(ctx, tx, user.id, tokenType, phone);
+    await markSent(tx, user.id, tokenType);
     return { user, token, created: false, confirmed: false } satisfies Issued;
   });
-  if (!issued) return {};
-  const messageId = await sendSms(ctx, toE164(phone), issued.token.code, undoFor(ctx, issued));
-  return messageId ? { message_id: messageId } : {};
+  if (issued) await sendSms(ctx, toE164(phone), issued.token.code, undoFor(ctx, issued));
 }
 
 /**
@@ -171,11 +195,7 @@ export async function resend(
  * that must confirm, and the confirmation count starts again, as GoTrue's sendEmailChange does.
  * A failed send removes the tokens but leaves the change pending.
  */
-async function resendEmailChange(ctx: AuthContext, client: Client, input: { email?: string; pkce: Pkce; redirectTo: string }): Promise<Record<string, never>> {
-  if (!input.email) throw AuthErrors.validation("Resending this type requires an email");
-  const email = normaliseEmail(input.email);
-  requireMailer(ctx);
-  takeSend(ctx, "email", email);
+async function resendEmailChange(ctx: AuthContext, client: Client, email: string, input: ResendInput): Promise<void> {
   const issued = await ctx.db.sql.begin(async (tx) => {
     const rows: UserRow[] = await tx.unsafe(
       `select ${USER_COLUMNS} from auth.users u where (u.email = $1 or u.email_change = $1) and coalesce(u.email_change, '') <> ''
@@ -188,5 +208,4 @@ async function resendEmailChange(ctx: AuthContext, client: Client, input: { emai
     return { userId: user.id, tokens: await issueEmailChange(ctx, tx, user, user.email_change!, flowId) };
   });
   if (issued) await sendEmailChange(ctx, client, issued.userId, issued.tokens, input.redirectTo, false);
-  return {};
 }

@@ -65,6 +65,10 @@ export async function createAuthService(svc: ServiceContext, providers: AuthProv
     routes,
     context: ctx,
     sweep,
-    stop: () => clearInterval(timer),
+    stop: async () => {
+      clearInterval(timer);
+      // Mails and SMS still on their way after their requests answered (background.ts).
+      await ctx.background.drain();
+    },
   };
 }

@@ -1,5 +1,5 @@
-// Auth benchmarks (standalone; prints, writes nothing):
-//   bun bench/auth.ts
+// Auth benchmarks: run by bench/run.ts (`npm run bench -- auth`), or alone (prints, writes nothing):
+//   bun bench/auth.ts [--quick]
 // 1. argon2id: parameters and the time of one hash / one verify on this machine (median of 15).
 // 2. Refresh-token exchanges per second: 16 concurrent clients, each rotating its own session's
 //    token in a loop for 5 s against a Plinth server in its own process (goal ≥ 1,000/s).
@@ -22,6 +22,7 @@ import { applySystemMigrations } from "../src/db/system-migrations.ts";
 import { silentLogger } from "../src/log.ts";
 import { serve } from "../src/server.ts";
 import { BUN, fmt, freePort, median, ROOT } from "./lib.ts";
+import { GOALS, goalRow, pct, table, type BenchContext, type Outcome } from "./outcome.ts";
 
 const SECRET = "bench-auth-secret-bench-auth-secret-0123456";
 const keys = apiKeys(SECRET);
@@ -67,8 +68,15 @@ async function startServer(kind: "plinth" | "bare", dbUrl: string) {
   return { url: `http://127.0.0.1:${port}`, stop: () => proc.kill() };
 }
 
-async function loadGet(url: string, headers: Record<string, string>): Promise<{ rps: number; non200: number; p50: number; p99: number }> {
-  const opts = { url, connections: 32, seconds: 5, warmupSeconds: 1, headers };
+interface Load {
+  rps: number;
+  non200: number;
+  p50: number;
+  p99: number;
+}
+
+async function loadGet(url: string, headers: Record<string, string>, seconds: number): Promise<Load> {
+  const opts = { url, connections: 32, seconds, warmupSeconds: 1, headers };
   const proc = Bun.spawn([BUN, join(ROOT, "bench/loadgen.ts"), JSON.stringify(opts)], { stdout: "pipe", stderr: "inherit" });
   const out = await new Response(proc.stdout).text();
   const r = JSON.parse(out.trim().split("\n").pop()!);
@@ -81,7 +89,58 @@ async function post(url: string, body: unknown): Promise<any> {
   return res.json();
 }
 
-async function main(): Promise<void> {
+interface AuthFigures {
+  argon2: { hashMs: number; verifyMs: number; runs: number; phcPrefix: string };
+  refresh: { perSecond: number; done: number; failed: number; seconds: number; clients: number };
+  user: { plinth: Load; bare: Load; seconds: number };
+}
+
+export async function runAuth(ctx: BenchContext): Promise<Outcome> {
+  const f = await measure(ctx);
+  const share = f.user.plinth.rps / f.user.bare.rps;
+  const a = f.argon2;
+  return {
+    ok: true,
+    summary: [
+      ["Auth: argon2id hash (verify), median", `${fmt(a.hashMs, 2)} ms (${fmt(a.verifyMs, 2)} ms)`, "report", "info"],
+      goalRow("refreshPerSecond", `${fmt(f.refresh.perSecond, 0)}/s, ${f.refresh.failed} failures`, f.refresh.perSecond >= GOALS.refreshPerSecond.limit && f.refresh.failed === 0),
+      goalRow("authUserShare", `${fmt(f.user.plinth.rps, 0)} vs ${fmt(f.user.bare.rps, 0)} req/s (${pct(share, 1)})`, share >= GOALS.authUserShare.limit),
+    ],
+    body: render(f),
+    lines: [
+      `argon2id hash ${fmt(a.hashMs, 2)} ms, verify ${fmt(a.verifyMs, 2)} ms; refresh ${fmt(f.refresh.perSecond, 0)}/s (${f.refresh.failed} failed)`,
+      `GET /auth/v1/user: Plinth ${fmt(f.user.plinth.rps, 0)} req/s, bare ${fmt(f.user.bare.rps, 0)} req/s (${pct(share, 1)})`,
+    ],
+    warnings: [f.user.plinth, f.user.bare].some((l) => l.non200 > 0) ? [`GET /auth/v1/user: non-200 responses, Plinth ${f.user.plinth.non200}, bare ${f.user.bare.non200}`] : [],
+  };
+}
+
+function render(f: AuthFigures): string {
+  const { plinth: p, bare: b } = f.user;
+  return [
+    "Conditions: one embedded PostgreSQL in a temporary directory; Plinth (`serve()` with auto-confirm, rate limit off, silent log)",
+    "and the bare reference each in their own process; clients on the same machine.",
+    `- argon2id with Plinth's parameters (m=${ARGON2_PARAMS.memoryCost} KiB, t=${ARGON2_PARAMS.timeCost}, p=${ARGON2_PARAMS.parallelism}, \`@node-rs/argon2\`, hashes look like \`${f.argon2.phcPrefix}…\`): ${f.argon2.runs} hashes and verifies in this process, medians.`,
+    `- Refresh: ${f.refresh.clients} concurrent clients (fetch, in this process), each rotating its own session's refresh token in a loop for ${fmt(f.refresh.seconds, 0)} s.`,
+    `- GET /auth/v1/user with a valid access token (and the anon apikey): bench/loadgen.ts, 32 keep-alive connections, 1 s warm-up, ${f.user.seconds} s`,
+    "  measured, against Plinth (gateway + auth service) and against a bare `Bun.serve` + postgres.js handler that verifies the same JWT and",
+    "  runs the same user-and-live-session query.",
+    "",
+    table(
+      ["Measurement", "Result", "Goal"],
+      [
+        ["argon2id hash / verify, median", `${fmt(f.argon2.hashMs, 2)} ms / ${fmt(f.argon2.verifyMs, 2)} ms`, "report"],
+        [`refresh-token exchanges, ${f.refresh.clients} concurrent clients`, `${fmt(f.refresh.perSecond, 0)}/s (${f.refresh.done.toLocaleString("en-US")} in ${fmt(f.refresh.seconds, 1)} s), ${f.refresh.failed} failures`, GOALS.refreshPerSecond.goal],
+        ["`GET /auth/v1/user`, Plinth", `${fmt(p.rps, 0)} req/s (p50 ${fmt(p.p50, 2)} ms, p99 ${fmt(p.p99, 2)} ms, non-200 ${p.non200})`, ""],
+        ["`GET /auth/v1/user`, bare Bun.serve + postgres.js", `${fmt(b.rps, 0)} req/s (p50 ${fmt(b.p50, 2)} ms, p99 ${fmt(b.p99, 2)} ms, non-200 ${b.non200})`, ""],
+        ["**Plinth / bare**", `**${pct(p.rps / b.rps, 1)}**`, GOALS.authUserShare.goal],
+      ],
+    ),
+    "",
+  ].join("\n");
+}
+
+async function measure(ctx: BenchContext): Promise<AuthFigures> {
   const dir = mkdtempSync(join(tmpdir(), "plinth-bench-auth-"));
   const embedded = await startEmbedded({ dataDir: dir });
   const admin = postgres(embedded.url, { max: 1, onnotice: () => {} });
@@ -95,10 +154,12 @@ async function main(): Promise<void> {
     await mig.end();
 
     // 1. argon2id
+    ctx.progress("auth: argon2id");
     const hashTimes: number[] = [];
     const verifyTimes: number[] = [];
     let phc = "";
-    for (let i = 0; i < 15; i++) {
+    const hashes = ctx.quick ? 3 : 15;
+    for (let i = 0; i < hashes; i++) {
       let t = performance.now();
       phc = await hashPassword(`password number ${i}`);
       hashTimes.push(performance.now() - t);
@@ -106,11 +167,10 @@ async function main(): Promise<void> {
       await verify(phc, `password number ${i}`);
       verifyTimes.push(performance.now() - t);
     }
-    console.log(`argon2id m=${ARGON2_PARAMS.memoryCost} KiB, t=${ARGON2_PARAMS.timeCost}, p=${ARGON2_PARAMS.parallelism}`);
-    console.log(`  hash   median ${fmt(median(hashTimes), 2)} ms   (${phc.slice(0, 30)}…)`);
-    console.log(`  verify median ${fmt(median(verifyTimes), 2)} ms`);
+    const argon2 = { hashMs: median(hashTimes), verifyMs: median(verifyTimes), runs: hashes, phcPrefix: phc.slice(0, 30) };
 
     // 2. refresh exchanges
+    ctx.progress("auth: refresh-token exchanges");
     const plinth = await startServer("plinth", dbUrl);
     try {
       const workers = 16;
@@ -121,7 +181,7 @@ async function main(): Promise<void> {
       const refreshUrl = `${plinth.url}/auth/v1/token?grant_type=refresh_token`;
       let done = 0;
       let failed = 0;
-      const seconds = 5;
+      const seconds = ctx.quick ? 1 : 5;
       const until = performance.now() + seconds * 1000;
       const started = performance.now();
       await Promise.all(
@@ -138,19 +198,23 @@ async function main(): Promise<void> {
         }),
       );
       const elapsed = (performance.now() - started) / 1000;
-      console.log(`refresh-token exchange: ${fmt(done / elapsed, 0)}/s (${workers} concurrent clients, ${done} in ${fmt(elapsed, 1)} s, ${failed} failed; client fetch in the same machine)`);
+      const refresh = { perSecond: done / elapsed, done, failed, seconds: elapsed, clients: workers };
 
       // 3. GET /user
+      ctx.progress("auth: GET /auth/v1/user, Plinth then bare");
       const s0 = await post(`${plinth.url}/auth/v1/token?grant_type=password`, { email: "bench0@example.com", password: "bench password 1" });
       const headers = { apikey: keys.anon, authorization: `Bearer ${s0.access_token}` };
-      const p = await loadGet(`${plinth.url}/auth/v1/user`, headers);
+      const loadSeconds = ctx.quick ? 1 : 5;
+      const p = await loadGet(`${plinth.url}/auth/v1/user`, headers, loadSeconds);
       plinth.stop();
       const bare = await startServer("bare", dbUrl);
-      const b = await loadGet(`${bare.url}/auth/v1/user`, headers);
-      bare.stop();
-      console.log(`GET /user  plinth: ${fmt(p.rps, 0)} req/s (p50 ${fmt(p.p50, 2)} ms, p99 ${fmt(p.p99, 2)} ms, non-200 ${p.non200})`);
-      console.log(`           bare:   ${fmt(b.rps, 0)} req/s (p50 ${fmt(b.p50, 2)} ms, p99 ${fmt(b.p99, 2)} ms, non-200 ${b.non200})`);
-      console.log(`           ratio:  ${fmt((100 * p.rps) / b.rps, 1)} % of bare (goal ≥ 80 %)`);
+      let b: Load;
+      try {
+        b = await loadGet(`${bare.url}/auth/v1/user`, headers, loadSeconds);
+      } finally {
+        bare.stop();
+      }
+      return { argon2, refresh, user: { plinth: p, bare: b, seconds: loadSeconds } };
     } finally {
       plinth.stop();
     }
@@ -161,6 +225,11 @@ async function main(): Promise<void> {
   }
 }
 
-const [mode, ...rest] = process.argv.slice(2);
-if (mode === "serve") await serveMode(rest[0]!, rest[1]!, Number(rest[2]));
-else await main();
+if (import.meta.main) {
+  const [mode, ...rest] = process.argv.slice(2);
+  if (mode === "serve") await serveMode(rest[0]!, rest[1]!, Number(rest[2]));
+  else {
+    const r = await runAuth({ quick: process.argv.includes("--quick"), progress: (s) => process.stderr.write(s + "\n") });
+    console.log([...r.lines, ...r.warnings.map((w) => `warning: ${w}`)].join("\n"));
+  }
+}

@@ -1,7 +1,7 @@
 // For information, next to benchmark 1: where the gateway's time goes, measured in-process with no
 // HTTP in between. Calls gateway.fetch() directly in a loop for a few variants (interleaved rounds,
 // median), in its own process:
-//   bun bench/gateway-breakdown.ts [iterations] > /tmp/gw.log
+//   bun bench/gateway-breakdown.ts [iterations [warm-up iterations]] > /tmp/gw.log
 // stdout receives the gateway's log lines (point it at a file); the JSON result goes to the file
 // named by BENCH_BREAKDOWN_OUT, or to stderr.
 import { writeFileSync } from "node:fs";
@@ -60,8 +60,9 @@ const variants: Variant[] = [
 ];
 
 const iterations = Number(process.argv[2] ?? 30_000);
+const warmup = Number(process.argv[3] ?? 20_000);
 const rounds = 5;
-for (const v of variants) await run(20_000, v.make, v.fn); // warm-up (JIT)
+for (const v of variants) await run(warmup, v.make, v.fn); // warm-up (JIT)
 const samples = variants.map(() => [] as number[]);
 // Interleaved rounds, so drift in the machine's load spreads over all variants alike.
 for (let r = 0; r < rounds; r++) {

@@ -1,16 +1,16 @@
 // One of the two servers the gateway benchmark compares, run in its own process:
-//   bun bench/gateway-server.ts bare    <port>   a bare Bun.serve answering a small JSON
-//   bun bench/gateway-server.ts gateway <port>   Plinth's gateway in front of a handler answering the same JSON
+//   bun bench/gateway-server.ts bare    <port>           a bare Bun.serve answering a small JSON
+//   bun bench/gateway-server.ts gateway <port> [root]    Plinth's gateway in front of a handler answering the same JSON
+// `root` is the source tree whose src/ provides the gateway (default: this checkout); the before/after
+// comparison (`npm run bench -- --compare <ref>`) passes a worktree of the older commit.
 //
 // The gateway is assembled as src/server.ts does it (createGateway with the parsed config, Metrics,
 // a JSON logger writing one line per request to stdout — point stdout at a file — and the same
 // Bun.serve options), with the routed app replaced by a trivial handler. The rate limiter stays on,
 // with buckets large enough never to refuse the benchmark's single client IP.
-import { configSchema } from "../src/config/schema.ts";
-import { createGateway } from "../src/http/gateway.ts";
-import { Metrics } from "../src/http/metrics.ts";
-import { createLogger } from "../src/log.ts";
+import { join } from "node:path";
 import { BENCH_SECRET, BODY } from "./gateway-common.ts";
+import { ROOT } from "./lib.ts";
 
 const HEADERS = { "content-type": "application/json; charset=utf-8" };
 
@@ -19,10 +19,10 @@ function reply(): Response {
 }
 
 {
-  const [mode, portArg] = process.argv.slice(2);
+  const [mode, portArg, rootArg] = process.argv.slice(2);
   const port = Number(portArg);
   if ((mode !== "bare" && mode !== "gateway") || !Number.isInteger(port) || port <= 0) {
-    process.stderr.write("usage: bun bench/gateway-server.ts bare|gateway <port>\n");
+    process.stderr.write("usage: bun bench/gateway-server.ts bare|gateway <port> [source root]\n");
     process.exit(2);
   }
 
@@ -31,6 +31,14 @@ function reply(): Response {
   if (mode === "bare") {
     fetchFn = () => reply();
   } else {
+    const src = (file: string) => import(join(rootArg ?? ROOT, "src", file));
+    // Typed as this checkout's modules; the older tree's must have the same shape to be compared.
+    const [{ configSchema }, { createGateway }, { Metrics }, { createLogger }] = (await Promise.all([
+      src("config/schema.ts"),
+      src("http/gateway.ts"),
+      src("http/metrics.ts"),
+      src("log.ts"),
+    ])) as [typeof import("../src/config/schema.ts"), typeof import("../src/http/gateway.ts"), typeof import("../src/http/metrics.ts"), typeof import("../src/log.ts")];
     const huge = { capacity: 1_000_000_000, perSecond: 1_000_000_000 };
     const config = configSchema.parse({ rateLimit: { enabled: true, perIp: huge, perUser: huge } });
     bodyLimit = config.http.bodyLimit;

@@ -1,6 +1,8 @@
 // Benchmark 1 — gateway overhead. Throughput of Plinth's gateway (bench/gateway-server.ts gateway)
 // against a bare Bun.serve answering the same JSON (… bare), each server in its own process, load
 // from a third process (wrk when installed, else bench/loadgen.ts). Median of `reps` repetitions.
+// With `refRoot` (the before/after comparison) a third server joins every repetition: the gateway
+// from an older source tree, so both gateways are measured minutes apart on the same machine state.
 //   bun bench/gateway.ts            run it alone and print the figures
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +20,8 @@ export interface GatewayOptions {
   tool?: "wrk" | "bun";
   /** Pin the server to CPU 0 and the load generator to CPU 1 (needs taskset and 2+ CPUs). */
   pin?: boolean;
+  /** A source tree whose gateway is measured next to this checkout's ("gateway-ref"). */
+  refRoot?: string;
 }
 
 /** A load result plus what the server process spent on it. */
@@ -33,6 +37,8 @@ export interface ServerRun extends LoadResult {
 export interface GatewayRep {
   bare: ServerRun;
   gateway: ServerRun;
+  /** The older tree's gateway, when comparing. */
+  "gateway-ref"?: ServerRun;
   /** Lines the gateway logged during this repetition (one per request, warm-up included). */
   logLines: number;
   logBytes: number;
@@ -58,6 +64,8 @@ export type GatewayResult =
       /** Median server CPU time per request, microseconds. */
       cpuUsBare: number;
       cpuUsGateway: number;
+      /** Medians of the older tree's gateway, when comparing. */
+      ref?: { rps: number; overheadMs: number; cpuUs: number };
       warnings: string[];
     };
 
@@ -67,8 +75,9 @@ export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = {
   warmupSeconds: 1,
   reps: Number(process.env.BENCH_REPS) > 0 ? Number(process.env.BENCH_REPS) : 3,
 };
+export const QUICK_GATEWAY_OPTIONS: Partial<GatewayOptions> = { seconds: 1, warmupSeconds: 1, reps: 1 };
 
-type Mode = "bare" | "gateway";
+type Mode = "bare" | "gateway" | "gateway-ref";
 
 /** A server that got less than this share of a CPU during a measurement was disturbed. */
 const BUSY_MIN = 0.8;
@@ -81,13 +90,14 @@ interface RunningServer {
   errFile: string;
 }
 
-async function startServer(mode: Mode, dir: string, pin: boolean, headers: Record<string, string>): Promise<RunningServer> {
+async function startServer(mode: Mode, dir: string, pin: boolean, headers: Record<string, string>, refRoot?: string): Promise<RunningServer> {
   const port = await freePort();
   const logFile = join(dir, `${mode}-${port}.log`);
   const errFile = join(dir, `${mode}-${port}.err`);
   const out = openSync(logFile, "w");
   const err = openSync(errFile, "w");
-  const argv = [BUN, join(ROOT, "bench", "gateway-server.ts"), mode, String(port)];
+  const argv = [BUN, join(ROOT, "bench", "gateway-server.ts"), mode === "bare" ? "bare" : "gateway", String(port)];
+  if (mode === "gateway-ref") argv.push(refRoot!);
   let proc: Bun.Subprocess;
   try {
     proc = Bun.spawn(pin ? ["taskset", "-c", "0", ...argv] : argv, { cwd: ROOT, stdin: "ignore", stdout: out, stderr: err });
@@ -222,7 +232,8 @@ export async function runGateway(partial: Partial<GatewayOptions> = {}, progress
   const cpus = Number(Bun.spawnSync(["nproc"]).stdout.toString().trim()) || 1;
   const canPin = Bun.which("taskset") !== null && cpus >= 2;
   const pin = (partial.pin ?? process.env.BENCH_PIN !== "0") && canPin;
-  const options: Required<GatewayOptions> = { ...DEFAULT_GATEWAY_OPTIONS, ...partial, tool, pin } as Required<GatewayOptions>;
+  const options = { ...DEFAULT_GATEWAY_OPTIONS, ...partial, tool, pin } as Required<GatewayOptions>;
+  const modes: Mode[] = options.refRoot ? ["bare", "gateway-ref", "gateway"] : ["bare", "gateway"];
 
   const headers = { apikey: jwt.apiKeys(BENCH_SECRET).anon };
   const foreignKey = jwt.apiKeys("some-other-secret-some-other-secret-0123").anon;
@@ -236,15 +247,15 @@ export async function runGateway(partial: Partial<GatewayOptions> = {}, progress
     for (let attempt = 0; reps.length < options.reps; attempt++) {
       const i = reps.length;
       // Alternate the order so drift in the machine's load does not favour one server.
-      const order: Mode[] = attempt % 2 === 0 ? ["bare", "gateway"] : ["gateway", "bare"];
+      const order: Mode[] = attempt % 2 === 0 ? modes : [...modes].reverse();
       const got: Partial<Record<Mode, ServerRun>> = {};
       let logLines = 0;
       let logBytes = 0;
       for (const mode of order) {
         progress(`gateway: repetition ${i + 1}/${options.reps}${attempt > i ? ` (attempt ${attempt + 1})` : ""}, ${mode} server`);
-        const server = await startServer(mode, dir, pin, headers);
+        const server = await startServer(mode, dir, pin, headers, options.refRoot);
         try {
-          if (mode === "gateway") {
+          if (mode !== "bare") {
             const problem = await checkGatewayRefuses(server.url, foreignKey);
             if (problem) throw new Error(`the gateway does not verify keys: ${problem}`);
           }
@@ -266,11 +277,11 @@ export async function runGateway(partial: Partial<GatewayOptions> = {}, progress
         }
         rmSync(server.logFile, { force: true });
       }
-      const rep: GatewayRep = { bare: got.bare!, gateway: got.gateway!, logLines, logBytes };
-      const starved = (["bare", "gateway"] as const).filter((m) => rep[m].serverBusy < BUSY_MIN);
+      const rep: GatewayRep = { bare: got.bare!, gateway: got.gateway!, "gateway-ref": got["gateway-ref"], logLines, logBytes };
+      const starved = modes.filter((m) => rep[m]!.serverBusy < BUSY_MIN);
       if (starved.length && discarded.length < options.reps) {
         discarded.push(rep);
-        warnings.push(`an attempt at repetition ${i + 1} was discarded and run again: ${starved.map((m) => `the ${m} server used only ${Math.round(rep[m].serverBusy * 100)} % of a CPU`).join(", ")} (${starved.map((m) => `${fmt(rep[m].rps, 0)} req/s`).join(", ")})`);
+        warnings.push(`an attempt at repetition ${i + 1} was discarded and run again: ${starved.map((m) => `the ${m} server used only ${Math.round(rep[m]!.serverBusy * 100)} % of a CPU`).join(", ")} (${starved.map((m) => `${fmt(rep[m]!.rps, 0)} req/s`).join(", ")})`);
         continue;
       }
       reps.push(rep);
@@ -283,9 +294,9 @@ export async function runGateway(partial: Partial<GatewayOptions> = {}, progress
   const rpsBare = median(reps.map((r) => r.bare.rps));
   const rpsGateway = median(reps.map((r) => r.gateway.rps));
   for (const [i, r] of reps.entries()) {
-    for (const mode of ["bare", "gateway"] as const) {
-      if (r[mode].serverBusy < BUSY_MIN) {
-        warnings.push(`repetition ${i + 1} (kept: no attempts left): the ${mode} server used only ${Math.round(r[mode].serverBusy * 100)} % of a CPU (taken by other processes, or the load generator was the limit); its req/s is understated`);
+    for (const mode of modes) {
+      if (r[mode]!.serverBusy < BUSY_MIN) {
+        warnings.push(`repetition ${i + 1} (kept: no attempts left): the ${mode} server used only ${Math.round(r[mode]!.serverBusy * 100)} % of a CPU (taken by other processes, or the load generator was the limit); its req/s is understated`);
       }
     }
     if (r.logLines < r.gateway.requests) warnings.push(`repetition ${i + 1}: the gateway logged ${r.logLines} lines for ${r.gateway.requests} measured requests`);
@@ -304,6 +315,13 @@ export async function runGateway(partial: Partial<GatewayOptions> = {}, progress
     overheadMsPaired: median(reps.map((r) => (1 / r.gateway.rps - 1 / r.bare.rps) * 1000)),
     cpuUsBare: median(reps.map((r) => r.bare.cpuUsPerRequest)),
     cpuUsGateway: median(reps.map((r) => r.gateway.cpuUsPerRequest)),
+    ref: options.refRoot
+      ? {
+          rps: median(reps.map((r) => r["gateway-ref"]!.rps)),
+          overheadMs: (1 / median(reps.map((r) => r["gateway-ref"]!.rps)) - 1 / rpsBare) * 1000,
+          cpuUs: median(reps.map((r) => r["gateway-ref"]!.cpuUsPerRequest)),
+        }
+      : undefined,
     warnings,
   };
 }
@@ -313,13 +331,13 @@ export type BreakdownResult =
   | { ok: true; iterations: number; rounds: number; pinned: boolean; rows: { variant: string; usPerRequest: number }[] };
 
 /** In-process cost of the gateway's parts (bench/gateway-breakdown.ts), for information. */
-export async function runBreakdown(pin = process.env.BENCH_PIN !== "0"): Promise<BreakdownResult> {
+export async function runBreakdown(quick = false, pin = process.env.BENCH_PIN !== "0"): Promise<BreakdownResult> {
   const dir = mkdtempSync(join(tmpdir(), "plinth-bench-bd-"));
   const pinned = pin && Bun.which("taskset") !== null && (Number(Bun.spawnSync(["nproc"]).stdout.toString().trim()) || 1) >= 2;
   try {
     const logFd = openSync(join(dir, "gateway.log"), "w");
     const outFile = join(dir, "result.json");
-    const argv = [BUN, join(ROOT, "bench", "gateway-breakdown.ts")];
+    const argv = [BUN, join(ROOT, "bench", "gateway-breakdown.ts"), ...(quick ? ["2000", "2000"] : [])];
     let p: Bun.Subprocess<"ignore", number, "pipe">;
     try {
       p = Bun.spawn(pinned ? ["taskset", "-c", "0", ...argv] : argv, {

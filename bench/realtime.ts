@@ -1,5 +1,7 @@
-// Realtime benchmarks (standalone: prints its figures, writes nothing).
+// Realtime benchmarks: run by bench/run.ts (`npm run bench -- realtime`), or alone (prints, writes
+// nothing):
 //   bun bench/realtime.ts [--quick]
+// Quick mode: 3 s of latency, 200 fan-out subscribers for 2 s, 1,000 idle sockets.
 //
 // 1. Commit-to-client latency of postgres_changes: 100 subscribers (one socket and channel each,
 //    vsn 2.0.0), 1,000 single-row INSERT transactions per second from another process; latency =
@@ -23,22 +25,27 @@ import { applySystemMigrations } from "../src/db/system-migrations.ts";
 import { createLogger } from "../src/log.ts";
 import { encodeUserBroadcast } from "../src/realtime/protocol.ts";
 import { serve } from "../src/server.ts";
-import { BUN, fmt, freePort, machineInfo, median, pidsMentioning, processTree, rssMb, sleep } from "./lib.ts";
+import { BUN, fmt, freePort, median, pidsMentioning, processTree, rssMb, sleep } from "./lib.ts";
+import { GOALS, goalRow, pct, table, type BenchContext, type Outcome } from "./outcome.ts";
 
 const SECRET = "bench-secret-that-is-at-least-32-characters-long";
 const ANON = apiKeys(SECRET).anon;
-const QUICK = process.argv.includes("--quick");
 const enc = new TextEncoder();
 const PAYLOAD = { x: 123.5, y: 456.25, user: "bench-user", note: "a typical small cursor update" };
 
 // ---------------------------------------------------------------------------------------------
 // Roles
 
-const role = process.argv[2];
-if (role === "server") await runServer(process.argv[3]!, Number(process.argv[4]));
-else if (role === "bare") await runBare(Number(process.argv[3]));
-else if (role === "clients") runClients();
-else await main();
+if (import.meta.main) {
+  const role = process.argv[2];
+  if (role === "server") await runServer(process.argv[3]!, Number(process.argv[4]));
+  else if (role === "bare") await runBare(Number(process.argv[3]));
+  else if (role === "clients") runClients();
+  else {
+    const r = await runRealtime({ quick: process.argv.includes("--quick"), progress: (s) => process.stderr.write(s + "\n") });
+    console.log([...r.lines, ...r.warnings.map((w) => `warning: ${w}`)].join("\n"));
+  }
+}
 
 /** The Plinth server under test. */
 async function runServer(dbUrl: string, port: number): Promise<void> {
@@ -259,9 +266,64 @@ function cpuSnapshot(groups: Record<string, () => number[]>): Record<string, num
   return out;
 }
 
-async function main(): Promise<void> {
-  const m = machineInfo();
-  console.log(`realtime benchmarks — ${m.cpuModel}, ${m.nproc} CPUs, Bun ${m.bunVersion}, load ${m.loadavg}, fd limit ${fdLimit()}`);
+interface RealtimeFigures {
+  latency: { subscribers: number; target: number; achieved: number; seconds: number; count: number; expected: number; p50: number; p90: number; p99: number; max: number; cpu: string };
+  fanout: { subscribers: number; seconds: number; payloadBytes: number; plinth: number[]; bare: number[]; plinthRate: number; bareRate: number; cpuPlinth: number; cpuBare: number; clientBusy: number[] };
+  idle: { sockets: number; joined: number; rss: [number, number, number]; perSocketKb: number; perJoinedKb: number; fdLimit: number };
+}
+
+export async function runRealtime(ctx: BenchContext): Promise<Outcome> {
+  const f = await measure(ctx);
+  const { latency: l, fanout: b, idle: i } = f;
+  const share = b.plinthRate / b.bareRate;
+  return {
+    ok: true,
+    summary: [
+      goalRow("realtimeP99Ms", `p50 ${l.p50} ms, p99 ${l.p99} ms (max ${l.max} ms)`, l.p99 < GOALS.realtimeP99Ms.limit, `${GOALS.realtimeP99Ms.what}, ${l.subscribers} subscribers, ${fmt(l.achieved, 0)} inserts/s`),
+      goalRow("realtimeBroadcastShare", `${fmt(b.plinthRate / 1e6, 2)} M vs ${fmt(b.bareRate / 1e6, 2)} M deliveries/s (${pct(share)})`, share >= GOALS.realtimeBroadcastShare.limit, `${GOALS.realtimeBroadcastShare.what}, 1 → ${b.subscribers.toLocaleString("en-US")}`),
+      [`Realtime: memory per idle connection, ${i.sockets.toLocaleString("en-US")} connections`, `${fmt(i.perSocketKb, 1)} kB, ${fmt(i.perJoinedKb, 1)} kB with a channel joined`, "report", "info"],
+    ],
+    body: render(f),
+    lines: [
+      `postgres_changes: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms (${l.count} deliveries of ~${fmt(l.expected, 0)})`,
+      `broadcast: Plinth ${fmt(b.plinthRate, 0)}, bare ${fmt(b.bareRate, 0)} deliveries/s (${pct(share)}); idle ${fmt(i.perSocketKb, 1)} kB per socket`,
+    ],
+    warnings: l.count < l.expected * 0.99 ? [`postgres_changes: ${l.count} deliveries, ~${fmt(l.expected, 0)} expected`] : [],
+  };
+}
+
+function render(f: RealtimeFigures): string {
+  const { latency: l, fanout: b, idle: i } = f;
+  const runs = (xs: number[]) => xs.map((x) => fmt(x / 1e6, 2)).join(", ");
+  return [
+    "Conditions: PostgreSQL (embedded, in a temporary directory) and the SQL writer in the benchmark process, the Plinth server",
+    "(`serve()`, silent log, rate limit off) in its own process, and a client process holding every socket; all on 127.0.0.1, vsn 2.0.0.",
+    `- Latency: ${l.subscribers} subscribers (one socket and channel each) on INSERTs into one table; single-row INSERT transactions at`,
+    `  ${l.target}/s from the benchmark process for ${l.seconds} s measured (after a warm-up); latency = arrival time − the change's`,
+    "  `commit_timestamp` (ms precision, same clock).",
+    `- Broadcast: 1 sender and ${b.subscribers.toLocaleString("en-US")} subscribers on one topic, ${b.payloadBytes}-byte JSON payload, at most 64 messages not yet delivered to`,
+    `  everyone; ${b.seconds} s per run, runs in the order Plinth, bare, bare, Plinth, medians. The bare reference is a \`Bun.serve\` websocket`,
+    "  server publishing the very same binary frame to the same sockets. One delivery = one message reaching one subscriber.",
+    `- Idle memory: server RSS before, after opening ${i.sockets.toLocaleString("en-US")} sockets, and after each joined a channel (2 s settling each; fd limit ${i.fdLimit}).`,
+    "",
+    table(
+      ["Measurement", "Result", "Goal"],
+      [
+        [`commit-to-client latency, ${l.subscribers} subscribers, ${fmt(l.achieved, 0)} inserts/s, ${l.seconds} s`, `p50 ${l.p50} ms, p90 ${l.p90} ms, **p99 ${l.p99} ms**, max ${l.max} ms (${l.count.toLocaleString("en-US")} deliveries, ~${fmt(l.expected, 0)} expected)`, GOALS.realtimeP99Ms.goal],
+        [`broadcast, 1 sender → ${b.subscribers.toLocaleString("en-US")} subscribers`, `Plinth ${fmt(b.plinthRate / 1e6, 2)} M deliveries/s (runs ${runs(b.plinth)} M), bare Bun ${fmt(b.bareRate / 1e6, 2)} M (runs ${runs(b.bare)} M): **${pct(b.plinthRate / b.bareRate)}**`, GOALS.realtimeBroadcastShare.goal],
+        ["server CPU per 1,000 deliveries (includes connecting the sockets)", `Plinth ${fmt(b.cpuPlinth, 0)} µs, bare ${fmt(b.cpuBare, 0)} µs (${pct(b.cpuBare / b.cpuPlinth)}); client process busy ${b.clientBusy.map((x) => pct(x)).join(", ")}`, "—"],
+        [`memory per idle connection, ${i.sockets.toLocaleString("en-US")} connections`, `${fmt(i.perSocketKb, 1)} kB per socket, ${fmt(i.perJoinedKb, 1)} kB with one channel joined (RSS ${i.rss.map((x) => fmt(x, 0)).join(" → ")} MB)`, "report"],
+      ],
+    ),
+    "",
+    `CPU used during the measured latency window, per process group: ${l.cpu}.`,
+    "",
+  ].join("\n");
+}
+
+async function measure(ctx: BenchContext): Promise<RealtimeFigures> {
+  const QUICK = ctx.quick;
+  const nproc = navigator.hardwareConcurrency ?? 1;
   const dir = mkdtempSync(join(tmpdir(), "plinth-bench-rt-"));
   chmodSync(dir, 0o711);
   const pg = await startEmbedded({ dataDir: dir });
@@ -273,6 +335,7 @@ async function main(): Promise<void> {
                       alter publication supabase_realtime add table public.bench_changes;`);
 
     // ---- 1. latency
+    ctx.progress("realtime: postgres_changes latency");
     const port = await freePort();
     const server = child(["server", pg.url, String(port)]);
     children.push(server);
@@ -305,15 +368,24 @@ async function main(): Promise<void> {
       .map((k) => `${k} ${fmt(((after[k]! - before[k]!) / measured) * 100, 0)} %`)
       .join(", ");
     const lat = await clients.ask({ cmd: "report" });
-    console.log(
-      `\n1. postgres_changes latency, ${subscribers} subscribers, ${fmt(achieved, 0)} inserts/s (target ${rate}) for ${measured} s measured:\n` +
-        `   p50 ${lat.p50} ms, p90 ${lat.p90} ms, p99 ${lat.p99} ms, max ${lat.max} ms over ${lat.count} deliveries ` +
-        `(expected ~${fmt(achieved * measured * subscribers, 0)})  [goal p99 < 50 ms]\n   CPU: ${busy} (of ${m.nproc * 100} %)`,
-    );
+    const latency = {
+      subscribers,
+      target: rate,
+      achieved,
+      seconds: measured,
+      count: Number(lat.count),
+      expected: achieved * measured * subscribers,
+      p50: Number(lat.p50),
+      p90: Number(lat.p90),
+      p99: Number(lat.p99),
+      max: Number(lat.max),
+      cpu: `${busy} (of ${nproc * 100} %)`,
+    };
 
     // ---- 2. broadcast fan-out: Plinth and bare alternately (P B B P), so drift in the machine's
     // load hits both sides alike; medians of each side's runs.
-    const fanSubs = 1000;
+    const fanSubs = QUICK ? 200 : 1000;
+    ctx.progress(`realtime: broadcast to ${fanSubs} subscribers`);
     const seconds = QUICK ? 2 : 4;
     const barePort = await freePort();
     const bare = child(["bare", String(barePort)]);
@@ -337,19 +409,22 @@ async function main(): Promise<void> {
     server.proc.kill();
     bare.proc.kill();
     await server.proc.exited;
-    const plinthRate = median(runs.plinth);
-    const bareRate = median(runs.bare);
-    console.log(
-      `\n2. broadcast, 1 sender -> ${fanSubs} subscribers (vsn 2.0.0 binary frames, ${JSON.stringify(PAYLOAD).length}-byte payload), ${seconds} s per run, runs P B B P:\n` +
-        `   Plinth ${fmt(plinthRate, 0)} deliveries/s (${fmt(plinthRate / fanSubs, 0)} msgs/s; runs ${runs.plinth.map((x) => fmt(x, 0)).join(", ")}), ` +
-        `bare Bun ${fmt(bareRate, 0)} deliveries/s (runs ${runs.bare.map((x) => fmt(x, 0)).join(", ")}): ` +
-        `${fmt((plinthRate / bareRate) * 100, 0)} % of the ceiling  [goal >= 70 %]\n` +
-        `   server CPU per 1,000 deliveries (includes connecting the sockets): Plinth ${fmt(median(cost.plinth), 0)} µs, bare ${fmt(median(cost.bare), 0)} µs; ` +
-        `client process busy ${clientBusy.map((x) => `${fmt(x * 100, 0)} %`).join(", ")}`,
-    );
+    const fanout = {
+      subscribers: fanSubs,
+      seconds,
+      payloadBytes: JSON.stringify(PAYLOAD).length,
+      plinth: runs.plinth,
+      bare: runs.bare,
+      plinthRate: median(runs.plinth),
+      bareRate: median(runs.bare),
+      cpuPlinth: median(cost.plinth),
+      cpuBare: median(cost.bare),
+      clientBusy,
+    };
 
     // ---- 3. memory per idle connection
-    const sockets = Math.min(10_000, fdLimit() - 200);
+    const sockets = Math.min(QUICK ? 1_000 : 10_000, fdLimit() - 200);
+    ctx.progress(`realtime: ${sockets} idle connections`);
     const memPort = await freePort();
     const memServer = child(["server", pg.url, String(memPort)]);
     children.push(memServer);
@@ -366,13 +441,17 @@ async function main(): Promise<void> {
     const joined = await clients3.ask({ cmd: "idle", url: memUrl, sockets, join: true });
     await sleep(2000);
     const rss2 = rssMb(memServer.proc.pid)!;
-    console.log(
-      `\n3. idle connections: ${connected.open} sockets open (fd limit ${fdLimit()}):\n` +
-        `   server RSS ${fmt(rss0, 0)} MB -> ${fmt(rss1, 0)} MB connected -> ${fmt(rss2, 0)} MB with one channel joined each (${joined.open} open)\n` +
-        `   = ${fmt(((rss1 - rss0) * 1024) / Number(connected.open), 1)} kB per connected socket, ` +
-        `${fmt(((rss2 - rss0) * 1024) / Number(connected.open), 1)} kB per socket with a joined channel`,
-    );
     await clients3.ask({ cmd: "close" });
+    const open = Number(connected.open);
+    const idle = {
+      sockets: open,
+      joined: Number(joined.open),
+      rss: [rss0, rss1, rss2] as [number, number, number],
+      perSocketKb: ((rss1 - rss0) * 1024) / open,
+      perJoinedKb: ((rss2 - rss0) * 1024) / open,
+      fdLimit: fdLimit(),
+    };
+    return { latency, fanout, idle };
   } finally {
     for (const c of children) c.proc.kill();
     await Promise.all(children.map((c) => c.proc.exited));

@@ -3,29 +3,42 @@
 //   pk      GET /rest/v1/items?id=eq.<random 1..10000>    (bare: the same SELECT … json_agg)
 //   embed   GET /rest/v1/parents?select=id,children(id)&id=eq.<random 1..100>
 //   insert  POST /rest/v1/items_ins {name} (return=minimal)   (wrk only)
-// Also checks that embedding 100 parents with their children is one SQL statement.
-//   bun bench/rest.ts                       run and print the figures
-// Internal modes (the processes it spawns): serve-plinth | serve-bare | serve-bare-tx | serve-bare-bun <dbUrl> <port>
+// Also checks that embedding 100 parents with their children is one SQL statement. Besides req/s,
+// the CPU time the server process and the PostgreSQL processes spent per request (from /proc).
+// bench/run.ts runs it (`npm run bench -- rest`) and renders it with bench/rest-report.ts.
+// With `refRoot` (the before/after comparison) Plinth from that older source tree joins every
+// repetition, on its own database migrated by its own migrations; only bare is kept as a control.
+//   bun bench/rest.ts [--quick]             run and print the figures
+// Internal modes (the processes it spawns): serve-plinth <dbUrl> <port> [source root] |
+//   serve-bare | serve-bare-tx | serve-bare-bun <dbUrl> <port>
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { BUN, ROOT, fmt, freePort, median, sleep, waitFor200 } from "./lib.ts";
+import { BUN, ROOT, freePort, median, processTree, sleep, waitFor200 } from "./lib.ts";
 
 const SECRET = "bench-secret-bench-secret-bench-secret-0123";
 const DATA_DIR = process.env.PLINTH_BENCH_DIR ?? "/tmp/plinth-bench-rest";
-const mode = process.argv[2];
 
-if (mode === "serve-plinth") await servePlinth(process.argv[3]!, Number(process.argv[4]));
-else if (mode === "serve-bare") await serveBare(process.argv[3]!, Number(process.argv[4]), false);
-else if (mode === "serve-bare-tx") await serveBare(process.argv[3]!, Number(process.argv[4]), true);
-else if (mode === "serve-bare-bun") await serveBare(process.argv[3]!, Number(process.argv[4]), false, true);
-else await main();
+if (import.meta.main) {
+  const [mode, dbUrl, port, root] = process.argv.slice(2);
+  if (mode === "serve-plinth") await servePlinth(dbUrl!, Number(port), root ?? ROOT);
+  else if (mode === "serve-bare") await serveBare(dbUrl!, Number(port), false);
+  else if (mode === "serve-bare-tx") await serveBare(dbUrl!, Number(port), true);
+  else if (mode === "serve-bare-bun") await serveBare(dbUrl!, Number(port), false, true);
+  else {
+    const { runRest } = await import("./rest-report.ts");
+    const r = await runRest({ quick: process.argv.includes("--quick"), progress: (s) => process.stderr.write(s + "\n") });
+    console.log([r.ok ? "" : `not run: ${r.reason}`, ...r.lines, ...r.warnings.map((w) => `warning: ${w}`)].join("\n").trim());
+  }
+}
 
-async function servePlinth(dbUrl: string, port: number) {
-  const { configSchema } = await import("../src/config/schema.ts");
-  const { serve } = await import("../src/server.ts");
-  const { createLogger } = await import("../src/log.ts");
+/** Plinth's server as `plinth serve` assembles it, from the source tree at `root`. */
+async function servePlinth(dbUrl: string, port: number, root: string) {
+  // Typed as this checkout's modules; an older tree's must have the same shape to be compared.
+  const { configSchema } = (await import(join(root, "src/config/schema.ts"))) as typeof import("../src/config/schema.ts");
+  const { serve } = (await import(join(root, "src/server.ts"))) as typeof import("../src/server.ts");
+  const { createLogger } = (await import(join(root, "src/log.ts"))) as typeof import("../src/log.ts");
   const config = configSchema.parse({ port, db: { url: dbUrl, poolMax: 10 }, rateLimit: { enabled: false } });
   // Request logs go to stdout, which the parent points at /dev/null: their cost is included.
   await serve({ config, jwtSecret: SECRET, log: createLogger("info"), banner: () => {} });
@@ -87,10 +100,12 @@ function wrapAsCaller(pool: postgres.Sql): postgres.Sql {
   return run as unknown as postgres.Sql;
 }
 
-type Kind = "plinth" | "bare" | "bare-tx" | "bare-bun";
+/** plinth-ref: Plinth from the older source tree of a before/after comparison. */
+export type Kind = "plinth" | "plinth-ref" | "bare" | "bare-tx" | "bare-bun";
 
-function startServer(kind: Kind, dbUrl: string, port: number, pin: boolean): ChildProcess {
-  const args = [join(ROOT, "bench/rest.ts"), `serve-${kind}`, dbUrl, String(port)];
+function startServer(kind: Kind, dbUrl: string, port: number, pin: boolean, refRoot?: string): ChildProcess {
+  const args = [join(ROOT, "bench/rest.ts"), kind === "plinth-ref" ? "serve-plinth" : `serve-${kind}`, dbUrl, String(port)];
+  if (kind === "plinth-ref") args.push(refRoot!);
   const cmd = pin ? "taskset" : BUN;
   const full = pin ? ["-c", "0", BUN, ...args] : args;
   return spawn(cmd, full, { stdio: ["ignore", "ignore", "inherit"], cwd: ROOT });
@@ -98,6 +113,7 @@ function startServer(kind: Kind, dbUrl: string, port: number, pin: boolean): Chi
 
 interface Load {
   rps: number;
+  requests: number;
   non2xx: number;
   p50: string;
 }
@@ -108,6 +124,7 @@ interface Load {
  */
 function wrk(url: string, headers: Record<string, string>, seconds: number, pin: boolean, post?: string): Load {
   const script = join(DATA_DIR, "load.lua");
+  const spec = url;
   const random = /\{id:(\d+)\}$/.exec(url);
   if (post) writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(post)}\n`);
   else if (random) {
@@ -119,18 +136,73 @@ function wrk(url: string, headers: Record<string, string>, seconds: number, pin:
   const args = ["-t1", "-c32", `-d${seconds}s`, "--latency", ...hdrs, ...(post || random ? ["-s", script] : []), url];
   const res = spawnSync(pin ? "taskset" : "wrk", pin ? ["-c", "1", "wrk", ...args] : args, { encoding: "utf8" });
   const out = res.stdout;
+  if (res.status !== 0) throw new Error(`wrk failed on ${spec} (exit ${res.status}): ${res.stderr.trim()}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? "?";
-  return { rps, non2xx, p50 };
+  return { rps, requests, non2xx, p50 };
 }
 
-async function main() {
-  const hasWrk = spawnSync("wrk", ["--version"]).error === undefined;
-  if (!hasWrk) {
-    console.log("wrk is not installed; this benchmark needs it (POST workload).");
-    process.exit(1);
+/** utime + stime of the processes, in seconds (a process that exited in between counts as 0). */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // f[0] is field 3 (state)
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      /* gone */
+    }
   }
+  return ticks / CLK_TCK;
+}
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
+
+export interface Workload {
+  name: string;
+  /** Ends in {id:N}: a random id in 1..N per request. */
+  path: string;
+  post?: string;
+}
+
+export const WORKLOADS: Workload[] = [
+  { name: "pk read", path: "/rest/v1/items?id=eq.{id:10000}" },
+  { name: "embed, random parent + 10 children", path: "/rest/v1/parents?select=id,children(id)&id=eq.{id:100}" },
+  { name: "single-row insert", path: "/rest/v1/items_ins", post: JSON.stringify({ name: "x" }) },
+];
+
+/** One server's runs of one workload. */
+export interface ServerRuns {
+  rps: number[];
+  /** Server process CPU per request, µs, per run. */
+  serverUs: number[];
+  /** CPU of all PostgreSQL processes per request, µs, per run. */
+  pgUs: number[];
+  p50: string;
+  non2xx: number;
+}
+
+export interface RestFigures {
+  pinned: boolean;
+  seconds: number;
+  reps: number;
+  kinds: Kind[];
+  workloads: { workload: Workload; runs: Partial<Record<Kind, ServerRuns>> }[];
+  embed: { parents: number; statements: string[] };
+}
+
+export interface RestOptions {
+  quick: boolean;
+  progress: (s: string) => void;
+  refRoot?: string;
+}
+
+/** The figures, or why the benchmark cannot run. */
+export async function measureRest(o: RestOptions): Promise<RestFigures | string> {
+  const hasWrk = spawnSync("wrk", ["--version"]).error === undefined;
+  if (!hasWrk) return "wrk is not installed (the insert workload needs its POST scripts; Debian: apt-get install wrk)";
   const pin = (navigator.hardwareConcurrency ?? 1) >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
   mkdirSync(DATA_DIR, { recursive: true });
   const { startEmbedded } = await import("../src/db/embedded.ts");
@@ -138,13 +210,39 @@ async function main() {
   const { apiKeys } = await import("../src/auth/jwt.ts");
   const embedded = await startEmbedded({ dataDir: DATA_DIR });
   const admin = postgres(embedded.url, { max: 1, onnotice: () => {} });
-  await admin.unsafe("drop database if exists bench_rest with (force)");
-  await admin.unsafe("create database bench_rest");
-  const u = new URL(embedded.url);
-  u.pathname = "/bench_rest";
-  const dbUrl = u.toString();
-  const db = postgres(dbUrl, { max: 1, onnotice: () => {} });
-  await applySystemMigrations(db);
+  const dbs: postgres.Sql[] = [];
+  try {
+    const dbUrl = await createFixture(admin, embedded.url, "bench_rest", applySystemMigrations, dbs);
+    // The older tree's server applies its own system migrations at start (checksummed): it gets its own database.
+    const refDbUrl = o.refRoot
+      ? await createFixture(admin, embedded.url, "bench_rest_ref", ((await import(join(o.refRoot, "src/db/system-migrations.ts"))) as typeof import("../src/db/system-migrations.ts")).applySystemMigrations, dbs)
+      : undefined;
+    const postmaster = Number(readFileSync(join(DATA_DIR, "pg", "postmaster.pid"), "utf8").split("\n")[0]);
+    return await measureServers(o, { pin, dbUrl, refDbUrl, postmaster, anon: apiKeys(SECRET).anon, dbs });
+  } finally {
+    for (const db of dbs) await db.end({ timeout: 1 });
+    await admin.unsafe("drop database if exists bench_rest with (force)");
+    await admin.unsafe("drop database if exists bench_rest_ref with (force)");
+    await admin.end();
+    await embedded.stop();
+  }
+}
+
+/** A database with the system migrations of one source tree and the benchmark's tables; returns its URL. */
+async function createFixture(
+  admin: postgres.Sql,
+  serverUrl: string,
+  name: string,
+  migrate: (sql: postgres.Sql) => Promise<unknown>,
+  dbs: postgres.Sql[],
+): Promise<string> {
+  await admin.unsafe(`drop database if exists ${name} with (force)`); // name: one of two constants above
+  await admin.unsafe(`create database ${name}`);
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  const db = postgres(u.toString(), { max: 1, onnotice: () => {} });
+  dbs.push(db);
+  await migrate(db);
   await db.unsafe(`
     create table items (id int primary key, name text, n int);
     insert into items select g, 'item ' || g, g % 7 from generate_series(1, 10000) g;
@@ -155,44 +253,60 @@ async function main() {
     insert into children (parent_id) select g % 100 + 1 from generate_series(1, 1000) g;
     create table items_ins (id serial primary key, name text);
     analyze;`);
+  return u.toString();
+}
 
-  const anon = apiKeys(SECRET).anon;
+async function measureServers(
+  o: RestOptions,
+  env: { pin: boolean; dbUrl: string; refDbUrl?: string; postmaster: number; anon: string; dbs: postgres.Sql[] },
+): Promise<RestFigures> {
+  const { pin, dbUrl, refDbUrl, postmaster, anon } = env;
   const headers = { apikey: anon };
-  const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-  const reps = Number(process.env.BENCH_REPS ?? 3);
-  const workloads = [
-    { name: "pk select (random id)", path: "/rest/v1/items?id=eq.{id:10000}", post: undefined as string | undefined },
-    { name: "embed (random parent + 10 children)", path: "/rest/v1/parents?select=id,children(id)&id=eq.{id:100}", post: undefined },
-    { name: "single-row insert", path: "/rest/v1/items_ins", post: JSON.stringify({ name: "x" }) },
-  ];
-  const results: Array<{ name: string; plinth: number; bare: number; bareTx: number; bareBun: number; p50: [string, string] }> = [];
+  const seconds = o.quick ? 1 : Number(process.env.BENCH_SECONDS ?? 5);
+  const reps = o.quick ? 1 : Number(process.env.BENCH_REPS ?? 3);
+  // Comparing: the two Plinths and bare as the control; otherwise Plinth and the three references.
+  const kinds: Kind[] = o.refRoot ? ["plinth-ref", "plinth", "bare"] : ["plinth", "bare-tx", "bare-bun", "bare"];
+  const workloads: RestFigures["workloads"] = [];
 
-  for (const w of workloads) {
-    const runs: Record<Kind, number[]> = { plinth: [], bare: [], "bare-tx": [], "bare-bun": [] };
-    const p50: Record<Kind, string> = { plinth: "?", bare: "?", "bare-tx": "?", "bare-bun": "?" };
+  for (const w of WORKLOADS) {
+    const runs: Partial<Record<Kind, ServerRuns>> = {};
+    for (const k of kinds) runs[k] = { rps: [], serverUs: [], pgUs: [], p50: "?", non2xx: 0 };
     for (let r = 0; r < reps; r++) {
-      for (const kind of r % 2 ? (["bare", "bare-bun", "bare-tx", "plinth"] as const) : (["plinth", "bare-tx", "bare-bun", "bare"] as const)) {
+      // Alternate the order so drift in the machine's load does not favour one server.
+      for (const kind of r % 2 ? [...kinds].reverse() : kinds) {
+        o.progress(`rest: ${w.name}, repetition ${r + 1}/${reps}, ${kind}`);
+        const url = kind === "plinth-ref" ? refDbUrl! : dbUrl;
+        const db = env.dbs[kind === "plinth-ref" ? 1 : 0]!;
         // Every server starts from the same database state: an empty insert table, nothing dirty to
         // flush (a checkpoint landing in one server's run would otherwise decide the comparison).
         if (w.post) await db.unsafe("truncate items_ins restart identity");
         await db.unsafe("checkpoint");
         const port = await freePort();
-        const proc = startServer(kind, dbUrl, port, pin);
-        const base = `http://127.0.0.1:${port}`;
-        const ok = await waitFor200(`${base}/rest/v1/items?id=eq.1&apikey=${anon}`, { intervalMs: 50, deadline: performance.now() + 20_000 });
-        if (!ok) throw new Error(`${kind} server did not start`);
-        const h = w.post ? { ...headers, "content-type": "application/json" } : headers;
-        wrk(base + w.path, h, 1, pin, w.post); // warm-up
-        const load = wrk(base + w.path, h, seconds, pin, w.post);
-        if (load.non2xx) console.warn(`  ${kind} ${w.name}: ${load.non2xx} non-2xx responses`);
-        runs[kind].push(load.rps);
-        p50[kind] = load.p50;
-        proc.kill("SIGTERM");
-        await new Promise((res) => proc.once("exit", res));
+        const proc = startServer(kind, url, port, pin, o.refRoot);
+        try {
+          const base = `http://127.0.0.1:${port}`;
+          const ok = await waitFor200(`${base}/rest/v1/items?id=eq.1&apikey=${anon}`, { intervalMs: 50, deadline: performance.now() + 20_000 });
+          if (!ok) throw new Error(`the ${kind} server did not start`);
+          const h = w.post ? { ...headers, "content-type": "application/json" } : headers;
+          wrk(base + w.path, h, 1, pin, w.post); // warm-up
+          const pgPids = processTree(postmaster);
+          const before = [cpuSeconds([proc.pid!]), cpuSeconds(pgPids)];
+          const load = wrk(base + w.path, h, seconds, pin, w.post);
+          const after = [cpuSeconds([proc.pid!]), cpuSeconds(pgPids)];
+          const s = runs[kind]!;
+          s.rps.push(load.rps);
+          s.serverUs.push(((after[0]! - before[0]!) * 1e6) / Math.max(1, load.requests));
+          s.pgUs.push(((after[1]! - before[1]!) * 1e6) / Math.max(1, load.requests));
+          s.p50 = load.p50;
+          s.non2xx += load.non2xx;
+        } finally {
+          proc.kill("SIGTERM");
+          await new Promise((res) => proc.once("exit", res));
+        }
         await sleep(200);
       }
     }
-    results.push({ name: w.name, plinth: median(runs.plinth), bare: median(runs.bare), bareTx: median(runs["bare-tx"]), bareBun: median(runs["bare-bun"]), p50: [p50.plinth, p50.bare] });
+    workloads.push({ workload: w, runs });
   }
 
   // One statement for 100 parents with their children.
@@ -201,6 +315,7 @@ async function main() {
   const { planRequest } = await import("../src/rest/plan/index.ts");
   const { executePlan } = await import("../src/rest/execute.ts");
   const { createLogger } = await import("../src/log.ts");
+  o.progress("rest: one statement for 100 parents with their children");
   const pool = connect(dbUrl, { max: 2 });
   const cache = await createSchemaCache({ sql: pool.sql, schemas: ["public"], log: createLogger("silent") });
   const statements: string[] = [];
@@ -216,22 +331,5 @@ async function main() {
   await cache.stop();
   await pool.close(1);
 
-  console.log(`\nREST benchmark (${pin ? "server on CPU 0, wrk on CPU 1" : "unpinned"}, wrk -c32, ${seconds}s × ${reps}, medians)\n`);
-  console.log("workload                              plinth rps   bare rps   ratio   bare-as-caller rps   ratio   bare on Bun.SQL rps   ratio   p50 plinth / bare");
-  for (const r of results) {
-    console.log(
-      `${r.name.padEnd(38)}${fmt(r.plinth, 0).padStart(10)} ${fmt(r.bare, 0).padStart(10)}   ${fmt(r.plinth / r.bare, 2).padStart(5)}` +
-        `   ${fmt(r.bareTx, 0).padStart(18)}   ${fmt(r.plinth / r.bareTx, 2).padStart(5)}` +
-        `   ${fmt(r.bareBun, 0).padStart(19)}   ${fmt(r.plinth / r.bareBun, 2).padStart(5)}   ${r.p50[0]} / ${r.p50[1]}`,
-    );
-  }
-  console.log("bare: Bun.serve + postgres.js running the same query (the goal's reference); bare-as-caller: that handler running each query in a");
-  console.log("transaction as role anon with claims set; bare on Bun.SQL: the bare handler on Bun's native client, which Plinth's data API uses");
-  console.log(`\nembedding ${parents.length} parents with their children: ${statements.length} SQL statement(s)`);
-  console.log(statements[0]);
-
-  await db.end();
-  await admin.unsafe("drop database if exists bench_rest with (force)");
-  await admin.end();
-  await embedded.stop();
+  return { pinned: pin, seconds, reps, kinds, workloads, embed: { parents: parents.length, statements } };
 }

@@ -1,19 +1,114 @@
-// `npm run bench`: runs every benchmark, prints a summary and rewrites bench/RESULTS.md.
-// A benchmark whose prerequisite is missing (the gateway sources, the binary, the embedded
-// PostgreSQL) is reported as "not run" with the reason; the others still run.
-// Environment: BENCH_LOADGEN=bun|wrk (load generator; default wrk when installed), BENCH_PIN=0 (do
-// not pin server and client to separate CPUs), BENCH_REPS=n (gateway repetitions, default 3),
-// BENCH_NO_BUILD=1 (never build dist/plinth).
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { runBreakdown, runGateway, type BreakdownResult, type GatewayResult, type ServerRun } from "./gateway.ts";
-import { BODY } from "./gateway-common.ts";
-import { ROOT, fmt, machineInfo, type MachineInfo } from "./lib.ts";
-import { runStartup, type MemorySample, type StartupResult } from "./startup.ts";
+// `npm run bench [-- options] [names…]`: runs the benchmarks, prints a summary and rewrites their
+// sections of bench/RESULTS.md (bench/results-file.ts keeps the sections of benchmarks not run).
+//   npm run bench                                 all six
+//   npm run bench -- rest gateway                 only these; the other sections stay as they were
+//   npm run bench -- --compare HEAD~3 rest gateway
+//       before/after: a temporary worktree of HEAD~3 and the working tree, measured alternately in
+//       the same run; writes the "Before/after" section (default names: rest gateway)
+//   --quick (or BENCH_QUICK=1)   1 s runs, one repetition, smaller sizes: to try the runner, not for figures
+//   --out FILE                   write FILE instead of bench/RESULTS.md
+// A benchmark whose prerequisite is missing, or that crashes, is reported "not run" with the reason
+// and the others still run; it never erases the figures an earlier run wrote for it.
+// Settings of the benchmarks themselves (BENCH_LOADGEN, BENCH_PIN, BENCH_REPS, BENCH_NO_BUILD, …): README.md.
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ROOT, fmt, machineInfo } from "./lib.ts";
+import { GOALS, notRun, table, type BenchContext, type GoalName, type Outcome, type Row } from "./outcome.ts";
+import { createRefTree, revision, uncommittedServerFiles, type RefTree } from "./ref-tree.ts";
+import { machineLine, readSections, writeResults, type Section } from "./results-file.ts";
 
-const GOALS = { overheadMs: 0.1, coldMs: 20_000, warmMs: 1_500, idleRssMb: 150 };
+interface Benchmark {
+  id: string;
+  title: string;
+  goals: GoalName[];
+  /** Loaded on demand: a benchmark whose module fails to load (src/ broken) is "not run", the others run. */
+  run(ctx: BenchContext): Promise<Outcome>;
+  /** Before/after against an older source tree, for the benchmarks that support it. */
+  compare?(ctx: BenchContext, refRoot: string, refLabel: string): Promise<Outcome>;
+}
 
-const progress = (s: string) => process.stderr.write(`  … ${s}\n`);
+const BENCHMARKS: Benchmark[] = [
+  {
+    id: "gateway",
+    title: "Gateway overhead",
+    goals: ["gatewayOverheadMs"],
+    run: async (ctx) => (await import("./gateway-report.ts")).gatewayOutcome(ctx),
+    compare: async (ctx, root, label) => (await import("./gateway-report.ts")).gatewayComparison(ctx, root, label),
+  },
+  {
+    id: "startup",
+    title: "Start times, idle memory and binary size of dist/plinth",
+    goals: ["coldStartMs", "warmStartMs", "idleRssMb"],
+    run: async (ctx) => (await import("./startup-report.ts")).startupOutcome(ctx),
+  },
+  { id: "auth", title: "Auth", goals: ["refreshPerSecond", "authUserShare"], run: async (ctx) => (await import("./auth.ts")).runAuth(ctx) },
+  {
+    id: "rest",
+    title: "REST",
+    goals: ["restPkShare", "restInsertShare"],
+    run: async (ctx) => (await import("./rest-report.ts")).runRest(ctx),
+    compare: async (ctx, root, label) => (await import("./rest-report.ts")).restComparison(ctx, root, label),
+  },
+  {
+    id: "storage",
+    title: "Storage",
+    goals: ["storageUploadShare", "storageDownloadShare", "storageRssGrowthMb"],
+    run: async (ctx) => (await import("./storage.ts")).runStorage(ctx),
+  },
+  {
+    id: "realtime",
+    title: "Realtime",
+    goals: ["realtimeP99Ms", "realtimeBroadcastShare"],
+    run: async (ctx) => (await import("./realtime.ts")).runRealtime(ctx),
+  },
+];
+const COMPARE_ID = "compare";
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+interface Args {
+  names: string[];
+  quick: boolean;
+  out: string;
+  compare?: string;
+}
+
+function usage(problem: string): never {
+  console.error(`${problem}\nusage: npm run bench -- [--quick] [--out FILE] [--compare <git-ref>] [${BENCHMARKS.map((b) => b.id).join("|")} …]`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { names: [], quick: process.env.BENCH_QUICK === "1", out: join(ROOT, "bench", "RESULTS.md") };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--quick") a.quick = true;
+    else if (arg === "--out" || arg === "--compare") {
+      const v = argv[++i];
+      if (!v) usage(`${arg} needs a value`);
+      if (arg === "--out") a.out = resolve(v);
+      else a.compare = v;
+    } else if (arg.startsWith("-")) usage(`unknown option ${arg}`);
+    else if (!BENCHMARKS.some((b) => b.id === arg)) usage(`unknown benchmark ${arg}`);
+    else if (!a.names.includes(arg)) a.names.push(arg);
+  }
+  if (a.compare) {
+    try {
+      revision(a.compare);
+    } catch {
+      usage(`--compare ${a.compare}: not a commit of this repository`);
+    }
+    if (a.names.length === 0) a.names = BENCHMARKS.filter((b) => b.compare).map((b) => b.id);
+    const cannot = a.names.filter((n) => !BENCHMARKS.find((b) => b.id === n)!.compare);
+    if (cannot.length) usage(`--compare supports ${BENCHMARKS.filter((b) => b.compare).map((b) => b.id).join(" and ")}, not ${cannot.join(", ")}`);
+  } else if (a.names.length === 0) a.names = BENCHMARKS.map((b) => b.id);
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
 const loadavg = () => {
   try {
     return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
@@ -21,264 +116,140 @@ const loadavg = () => {
     return "n/a";
   }
 };
-const verdict = (ok: boolean) => (ok ? "met" : "**not met**");
-const ms = (x: number) => (x >= 1000 ? `${fmt(x / 1000, 2)} s` : `${fmt(x, x < 10 ? 1 : 0)} ms`);
+const reasonOf = (e: unknown) => (e instanceof Error ? (e.stack ?? e.message) : String(e));
 
-async function guarded<T>(what: string, fn: () => Promise<T>, fail: (reason: string) => T): Promise<T> {
+interface Timed {
+  outcome: Outcome;
+  date: string;
+  loadBefore: string;
+  loadAfter: string;
+  seconds: number;
+}
+
+async function timed(what: string, goals: GoalName[], fn: () => Promise<Outcome>): Promise<Timed> {
+  const date = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const loadBefore = loadavg();
+  const t0 = performance.now();
+  let outcome: Outcome;
   try {
-    return await fn();
+    outcome = await fn();
   } catch (e) {
-    return fail(`${what} crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    outcome = notRun(`${what} crashed: ${reasonOf(e)}`, goals);
   }
+  return { outcome, date, loadBefore, loadAfter: loadavg(), seconds: (performance.now() - t0) / 1000 };
 }
 
-const t0 = performance.now();
+function report(t: Timed): void {
+  const o = t.outcome;
+  if (!o.ok) console.log(`  not run: ${o.reason}`);
+  for (const l of o.lines) console.log(`  ${l}`);
+  for (const w of o.warnings) console.log(`  warning: ${w}`);
+  console.log(`  (${fmt(t.seconds, 0)} s)`);
+}
+
+const args = parseArgs(process.argv.slice(2));
 const machine = machineInfo();
-const loadBefore = loadavg();
-console.log(`Plinth benchmarks — ${machine.nproc} CPUs (${machine.cpuModel}), Bun ${machine.bunVersion}, load average ${loadBefore}`);
-if (Number(loadBefore.split(" ")[0]) > machine.nproc * 0.35) {
-  console.log(`  note: the machine is not idle (load average ${loadBefore}); the figures will be noisier than usual`);
+const ctx: BenchContext = { quick: args.quick, progress: (s) => process.stderr.write(`  … ${s}\n`) };
+const sections = readSections(args.out);
+const kept = new Map(sections);
+const ran: [string, Timed][] = [];
+const t0 = performance.now();
+
+console.log(`Plinth benchmarks — ${machine.nproc} CPUs (${machine.cpuModel}), Bun ${machine.bunVersion}, load average ${loadavg()}${args.quick ? ", QUICK MODE" : ""}`);
+if (Number(loadavg().split(" ")[0]) > machine.nproc * 0.35) {
+  console.log(`  note: the machine is not idle (load average ${loadavg()}); the figures will be noisier than usual`);
 }
 
-console.log("\n[1/3] start times, memory, binary (dist/plinth)");
-const startup = await guarded("the startup benchmark", () => runStartup({}, progress), (reason): StartupResult => ({ ok: false, reason }));
-const loadMid = loadavg();
-console.log("\n[2/3] gateway overhead (separate server and load generator processes)");
-const gateway = await guarded("the gateway benchmark", () => runGateway({}, progress), (reason): GatewayResult => ({ ok: false, reason }));
-console.log("\n[3/3] gateway cost breakdown (in-process, for information)");
-const breakdown = await guarded("the breakdown", () => runBreakdown(), (reason): BreakdownResult => ({ ok: false, reason }));
-const loadAfter = loadavg();
-const totalS = (performance.now() - t0) / 1000;
+const section = (id: string, title: string, t: Timed): Section => ({
+  meta: { id, title, date: t.date, quick: args.quick, machine: machineLine(machine), loadBefore: t.loadBefore, loadAfter: t.loadAfter, seconds: Math.round(t.seconds), summary: t.outcome.summary },
+  body: t.outcome.body,
+});
+
+if (args.compare) {
+  const t = await runComparison(args.compare);
+  ran.push([COMPARE_ID, t]);
+  if (t.outcome.ok || !sections.has(COMPARE_ID)) sections.set(COMPARE_ID, section(COMPARE_ID, `Before/after: ${args.compare} → working tree`, t));
+} else {
+  for (const [i, id] of args.names.entries()) {
+    const b = BENCHMARKS.find((x) => x.id === id)!;
+    console.log(`\n[${i + 1}/${args.names.length}] ${b.title}`);
+    const t = await timed(`the ${b.id} benchmark`, b.goals, () => b.run(ctx));
+    report(t);
+    ran.push([id, t]);
+    // A benchmark that did not run keeps the figures of its last run, if any.
+    if (t.outcome.ok || !sections.has(id)) sections.set(id, section(id, b.title, t));
+  }
+}
+
+async function runComparison(ref: string): Promise<Timed> {
+  let tree: RefTree | undefined;
+  const cleanup = () => tree?.remove();
+  const onSignal = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await timed("the comparison", [], async () => {
+      ctx.progress(`comparison: a worktree of ${ref}`);
+      tree = createRefTree(ref);
+      const head = revision("HEAD");
+      const dirty = uncommittedServerFiles();
+      const label = `\`${ref}\``;
+      const parts: string[] = [];
+      const summary: Row[] = [];
+      const lines: string[] = [];
+      const warnings: string[] = [];
+      for (const [i, id] of args.names.entries()) {
+        const b = BENCHMARKS.find((x) => x.id === id)!;
+        console.log(`\n[${i + 1}/${args.names.length}] ${b.title}: ${ref} (${tree.commit.slice(0, 10)}) against the working tree`);
+        const t = await timed(`the ${id} comparison`, [], () => b.compare!(ctx, tree!.root, label));
+        report(t);
+        const o = t.outcome;
+        parts.push(o.ok ? o.body : `### ${b.title}\n\nNot run: ${o.reason!.split("\n")[0]}\n`);
+        summary.push(...(o.ok ? o.summary : [[`Before/after: ${b.title}`, "not run", "—", "not run"] as Row]));
+        lines.push(...o.lines);
+        warnings.push(...o.warnings);
+      }
+      const header = [
+        `Is the working tree slower than ${label}? The same benchmark scripts (this checkout's) start the servers of both source trees`,
+        "alternately within every repetition, so both are measured on the same machine state; ratios > 1 mean faster now.",
+        "",
+        table(
+          ["", "source tree", "commit"],
+          [
+            ["before", `${label}, a temporary \`git worktree\` (node_modules linked from this checkout)`, `${tree.commit} (${tree.subject})`],
+            ["after", `the working tree${dirty.length ? `, with ${dirty.length} uncommitted change${dirty.length === 1 ? "" : "s"} in src/, migrations/ or package.json` : ", no uncommitted change to the server code"}`, `HEAD ${head.commit} (${head.subject})`],
+          ],
+        ),
+        "",
+        `Verdicts: after / before ≥ ${GOALS.notSlower.limit} counts as not slower (the benchmarks' run-to-run noise is a few per cent).`,
+        "",
+      ];
+      return { ok: true, summary, body: [...header, ...parts].join("\n"), lines, warnings };
+    });
+  } finally {
+    cleanup();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
-// Summary rows: [what, measured, goal, verdict]
+// Summary and RESULTS.md
 
-type Row = [string, string, string, string];
-const rows: Row[] = [];
-if (gateway.ok) {
-  rows.push(
-    ["Gateway overhead per request, 1/rps(gateway) − 1/rps(bare)", `${fmt(gateway.overheadMs, 4)} ms`, `< ${GOALS.overheadMs} ms`, verdict(gateway.overheadMs < GOALS.overheadMs)],
-    ["Throughput, gateway vs bare Bun.serve (ratio)", `${fmt(gateway.rpsGateway, 0)} vs ${fmt(gateway.rpsBare, 0)} req/s (${fmt(gateway.ratio, 2)})`, "—", "info"],
-    ["Server CPU time per request, gateway vs bare", `${fmt(gateway.cpuUsGateway, 1)} vs ${fmt(gateway.cpuUsBare, 1)} µs (+${fmt(gateway.cpuUsGateway - gateway.cpuUsBare, 1)} µs)`, "—", "info"],
-  );
-} else {
-  rows.push(["Gateway overhead per request", "not run", `< ${GOALS.overheadMs} ms`, "not run"]);
-}
-if (startup.ok) {
-  const idle = [startup.cold.memory, startup.warm[0]?.memory].filter((m): m is MemorySample => m !== undefined);
-  const maxRss = Math.max(...idle.map((m) => m.plinthRssMb));
-  const pg = idle[idle.length - 1];
-  rows.push(
-    ["Cold start: spawn → first 200 on /health, fresh data dir (initdb)", ms(startup.cold.ms), `< ${GOALS.coldMs / 1000} s`, verdict(startup.cold.ms < GOALS.coldMs)],
-    [`Warm start: same data dir, PostgreSQL start included (median of ${startup.warm.length})`, ms(startup.warmMedianMs), `< ${GOALS.warmMs / 1000} s`, verdict(startup.warmMedianMs < GOALS.warmMs)],
-    ["Idle RSS of the plinth process (VmRSS, 3 s after first 200)", `${fmt(maxRss)} MB`, `< ${GOALS.idleRssMb} MB`, verdict(maxRss < GOALS.idleRssMb)],
-    ["Idle RSS of the postgres processes (sum; PSS in brackets)", pg ? `${fmt(pg.pgRssMb)} MB (${fmt(pg.pgPssMb)} MB), ${pg.pgProcesses} processes` : "n/a", "—", "info"],
-    ["Postgres processes left after SIGTERM", startup.leftovers.length ? startup.leftovers.length + " problem(s)" : "none", "none", verdict(startup.leftovers.length === 0)],
-    [`dist/plinth --version (median of ${startup.version.runsMs.length})`, ms(startup.version.medianMs), "—", "info"],
-    ["Binary size, dist/plinth", `${fmt(startup.binary.sizeBytes / 1024 ** 2)} MiB`, "—", "info"],
-  );
-} else {
-  rows.push(["Cold / warm start, idle RSS", "not run", `< ${GOALS.coldMs / 1000} s / < ${GOALS.warmMs / 1000} s / < ${GOALS.idleRssMb} MB`, "not run"]);
-  if (startup.version) rows.push([`dist/plinth --version (median of ${startup.version.runsMs.length})`, ms(startup.version.medianMs), "—", "info"]);
-  if (startup.binary) rows.push(["Binary size, dist/plinth", `${fmt(startup.binary.sizeBytes / 1024 ** 2)} MiB`, "—", "info"]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Console
-
+const rows = ran.flatMap(([, t]) => t.outcome.summary);
 console.log("\nSummary");
-const w0 = Math.max(...rows.map((r) => r[0].length));
-const w1 = Math.max(...rows.map((r) => r[1].length));
-const w2 = Math.max(...rows.map((r) => r[2].length));
-for (const [a, b, c, d] of rows) console.log(`  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c.padEnd(w2)}  ${d.replace(/\*/g, "")}`);
-if (!gateway.ok) console.log(`\n  gateway benchmark not run: ${gateway.reason}`);
-if (!startup.ok) console.log(`\n  startup benchmark not run: ${startup.reason}`);
-if (!breakdown.ok) console.log(`\n  breakdown not run: ${breakdown.reason}`);
-for (const w of [...(gateway.ok ? gateway.warnings : []), ...(startup.ok ? [...startup.leftovers, ...startup.warnings] : [])]) console.log(`  warning: ${w}`);
-
-// ---------------------------------------------------------------------------------------------
-// RESULTS.md
-
-const md = renderMarkdown(machine, { loadBefore, loadMid, loadAfter, totalS }, rows, gateway, startup, breakdown);
-// The service benchmarks (bench/auth.ts, rest.ts, storage.ts, realtime.ts) run on their own and
-// record their figures below this marker; a foundation run keeps that part as it is.
-const MARKER = "<!-- service benchmarks -->";
-const resultsPath = join(ROOT, "bench", "RESULTS.md");
-let kept = "";
-try {
-  const old = readFileSync(resultsPath, "utf8");
-  const at = old.indexOf(MARKER);
-  if (at >= 0) kept = "\n" + old.slice(at);
-} catch {
-  // first run: nothing to keep
-}
-writeFileSync(resultsPath, md.trimEnd() + "\n" + kept);
-console.log(`\nWrote bench/RESULTS.md (${fmt(totalS, 0)} s in all).`);
-
-function table(head: string[], body: string[][]): string {
-  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...body.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+const w = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.replace(/\*/g, "").length)));
+for (const r of rows) console.log(`  ${r.map((x, c) => (c < 3 ? x.replace(/\*/g, "").padEnd(w[c]!) : x.replace(/\*/g, ""))).join("  ")}`);
+for (const [id, t] of ran) {
+  if (!t.outcome.ok) console.log(`\n  ${id} not run: ${t.outcome.reason!.split("\n")[0]}${kept.has(id) ? ` (RESULTS keeps its run of ${kept.get(id)!.meta.date})` : ""}`);
 }
 
-function renderMarkdown(
-  m: MachineInfo,
-  run: { loadBefore: string; loadMid: string; loadAfter: string; totalS: number },
-  summary: Row[],
-  g: GatewayResult,
-  s: StartupResult,
-  b: BreakdownResult,
-): string {
-  const out: string[] = [];
-  out.push(
-    "# Plinth benchmark results",
-    "",
-    `Written by \`npm run bench\` (bench/run.ts) on ${m.date}; running it again rewrites this file. What each`,
-    "benchmark does and how to read it: [README.md](README.md). Goals are the issue's; figures are reported as measured.",
-    "",
-    "## Machine",
-    "",
-    table(["", ""], [
-      ["CPUs (`nproc`)", String(m.nproc)],
-      ["CPU model", m.cpuModel],
-      ["Memory", `${fmt(m.memoryGb)} GiB`],
-      ["Bun", m.bunVersion],
-      ["Kernel", m.kernel],
-      ["Date (UTC)", m.date],
-      ["Load average (1/5/15 min) before · between · after", `${run.loadBefore} · ${run.loadMid} · ${run.loadAfter}`],
-      ["Total run time", `${fmt(run.totalS, 0)} s`],
-    ]),
-    "",
-    "## Summary",
-    "",
-    table(["Benchmark", "Measured", "Goal", "Verdict"], summary),
-    "",
-  );
-
-  // 1. Gateway
-  out.push("## 1. Gateway overhead", "");
-  if (!g.ok) {
-    out.push(`Not run: ${g.reason}`, "");
-  } else {
-    const o = g.options;
-    out.push(
-      "Conditions:",
-      `- Two servers, each in its own process started with \`bun bench/gateway-server.ts bare|gateway <port>\`: a bare \`Bun.serve\``,
-      `  returning a ${BODY.length}-byte JSON, and Plinth's gateway (\`createGateway\` from src/http/gateway.ts, default config with the rate`,
-      "  limiter on and buckets too large to trip, `Metrics`, the JSON logger writing one line per request to stdout redirected to",
-      "  a file) in front of a handler returning the same JSON, with src/server.ts's `Bun.serve` options.",
-      `- Request: \`GET /rest/v1/bench\` with an \`apikey\` header holding the anon key (HS256 JWT), so every request is key-verified;`,
-      "  no `Authorization` header (supabase-js sends both, which costs a second verification), no `Origin`.",
-      `- Load: ${g.tool}, ${o.connections} keep-alive connections, ${o.warmupSeconds} s warm-up then ${o.seconds} s measured, one request in flight per connection.`,
-      g.pinned
-        ? "- CPUs: server pinned to CPU 0 and load generator to CPU 1 (`taskset`); the server's event loop is single-threaded."
-        : "- CPUs: not pinned; the single-threaded server and the load generator share the machine's CPUs.",
-      `- ${o.reps} repetitions, a fresh server process each time, the order of the two servers alternating; figures are medians.`,
-      `  A repetition in which either server got less than 80 % of a CPU (another process took it, or the client was the limit) is`,
-      `  discarded and run again, at most ${o.reps} extra attempts in all; ${g.discarded.length ? `${g.discarded.length} attempt(s) were discarded (see the warnings below)` : "none was needed this time"}.`,
-      "- Overhead per request = 1/rps(gateway) − 1/rps(bare). It is a throughput difference measured with the client on the same",
-      "  machine: read it together with the server CPU time per request (utime+stime of the server process over the measured",
-      "  window, divided by the requests answered), which does not depend on whether the client or the server was the bottleneck.",
-      "  \"Server busy\" is that CPU time over the window's wall time: well under 100 % means the server waited (client-bound, or",
-      "  the CPU was taken by other processes).",
-      "",
-      table(
-        ["Repetition", "bare req/s", "gateway req/s", "ratio", "overhead ms/req", "server busy bare · gateway", "server CPU µs/req bare · gateway", "latency p50 bare · gateway", "gateway log lines"],
-        g.reps.map((r, i) => [
-          String(i + 1),
-          fmt(r.bare.rps, 0),
-          fmt(r.gateway.rps, 0),
-          fmt(r.gateway.rps / r.bare.rps, 2),
-          fmt((1 / r.gateway.rps - 1 / r.bare.rps) * 1000, 4),
-          `${pct(r.bare)} · ${pct(r.gateway)}`,
-          `${fmt(r.bare.cpuUsPerRequest, 1)} · ${fmt(r.gateway.cpuUsPerRequest, 1)}`,
-          `${fmt(r.bare.latencyMs.p50, 2)} · ${fmt(r.gateway.latencyMs.p50, 2)} ms`,
-          `${r.logLines.toLocaleString("en-US")} (${fmt(r.logBytes / Math.max(1, r.logLines), 0)} B each)`,
-        ]).concat([[
-          "**median**",
-          `**${fmt(g.rpsBare, 0)}**`,
-          `**${fmt(g.rpsGateway, 0)}**`,
-          `**${fmt(g.ratio, 2)}**`,
-          `**${fmt(g.overheadMs, 4)}**`,
-          "",
-          `**${fmt(g.cpuUsBare, 1)} · ${fmt(g.cpuUsGateway, 1)}**`,
-          "",
-          "",
-        ]]),
-      ),
-      "",
-      `Median of the per-repetition overheads: ${fmt(g.overheadMsPaired, 4)} ms. Non-200 responses and socket errors: ${g.reps.every((r) => r.bare.non200 + r.bare.errors + r.gateway.non200 + r.gateway.errors === 0) ? "none" : "see warnings"}.`,
-      "Log lines include the warm-up and the pre-load checks (a valid key answered 200; a foreign-signed key and a missing key answered 401).",
-      "",
-    );
-    if (g.warnings.length) out.push(...g.warnings.map((w) => `- warning: ${w}`), "");
-  }
-  out.push("### Where the gateway's time goes (in-process, for information)", "");
-  if (!b.ok) {
-    out.push(`Not run: ${b.reason}`, "");
-  } else {
-    out.push(
-      `\`bench/gateway-breakdown.ts\` calls \`gateway.fetch(new Request(…))\` directly, without HTTP, ${b.iterations.toLocaleString("en-US")} calls per`,
-      `variant and round, ${b.rounds} interleaved rounds, median${b.pinned ? ", pinned to CPU 0" : ""}. Differences between rows are the cost of the part removed.`,
-      "",
-      table(["Variant", "µs per request"], b.rows.map((r) => [r.variant, fmt(r.usPerRequest, 2)])),
-      "",
-    );
-  }
-
-  // 2–4. Startup, memory, binary
-  out.push("## 2. Start times of dist/plinth", "");
-  if (!s.ok) {
-    out.push(`Not run: ${s.reason.split("\n")[0]}`, "");
-    if (s.reason.includes("\n")) out.push("```", s.reason.split("\n").slice(1).join("\n"), "```", "");
-  } else {
-    out.push(
-      "Conditions:",
-      `- Binary: ${s.binary.path === join(ROOT, "dist", "plinth") ? "dist/plinth" : s.binary.path}, ${s.binary.buildNote}; file time ${s.binary.builtAt}.`,
-      `- Database: ${s.pgLabel}, supervised by Plinth (no PLINTH_DB_URL; no other PLINTH_* variable inherited)${process.getuid?.() === 0 ? "," : "."}`,
-      ...(process.getuid?.() === 0 ? ["  running as root, so postgres runs as the unprivileged `plinth` user."] : []),
-      "- Each start: `dist/plinth serve` spawned with PLINTH_DATA_DIR, PLINTH_PORT (a free port), PLINTH_HOST=127.0.0.1 and logs to a",
-      `  file; a client in the benchmark process polls \`GET /health\` every ${s.options.pollMs} ms (it answers 200 only after the database answered`,
-      "  `select 1`); the time is spawn → first 200. Then SIGTERM, wait for exit, and check /proc: none of the postmaster's",
-      "  processes may be alive and no process may mention the data dir.",
-      "- Cold: a fresh, empty data dir under /tmp: unpacking the embedded PostgreSQL binaries, initdb, PostgreSQL start, system",
-      `  migrations. Warm: ${s.warm.length} starts on that same, initialised data dir (PostgreSQL start and the migration check included).`,
-      "",
-      table(
-        ["Start", "spawn → first 200", "SIGTERM → exit", "exit code", "postgres processes"],
-        [
-          ["cold", ms(s.cold.ms), ms(s.cold.stopMs), String(s.cold.exitCode), String(s.cold.pgPids.length)],
-          ...s.warm.map((w, i) => [`warm ${i + 1}`, ms(w.ms), ms(w.stopMs), String(w.exitCode), String(w.pgPids.length)]),
-          ["**warm median**", `**${ms(s.warmMedianMs)}**`, "", "", ""],
-        ],
-      ),
-      "",
-      `Postgres processes left behind: ${s.leftovers.length ? s.leftovers.map((l) => `\n- ${l}`).join("") : "none (checked after every stop)."}`,
-      "",
-      `\`dist/plinth --version\`, spawn → exit, ${s.version.runsMs.length} runs: median ${ms(s.version.medianMs)} (min ${ms(Math.min(...s.version.runsMs))}, max ${ms(Math.max(...s.version.runsMs))}).`,
-      "",
-    );
-    if (s.warnings.length) out.push(...s.warnings.map((w) => `- warning: ${w}`), "");
-
-    out.push("## 3. Idle memory", "");
-    out.push(
-      `Read from /proc ${s.options.idleMs / 1000} s after the first 200 on /health, with no traffic in between. VmRSS counts every page the process`,
-      "has resident, shared ones included; summed over the postgres processes it counts shared buffers once per process, so the",
-      "PSS sum (shared pages divided among their sharers, /proc/<pid>/smaps_rollup) is the fairer total for them.",
-      "",
-      table(
-        ["After", "plinth VmRSS", "plinth PSS", "postgres processes", "postgres VmRSS (sum)", "postgres PSS (sum)"],
-        ([["cold start", s.cold.memory], ["warm start 1", s.warm[0]?.memory]] as [string, MemorySample | undefined][])
-          .flatMap(([what, mem]) => (mem ? [[what, mem] as const] : []))
-          .map(([what, mem]) => [what, `${fmt(mem.plinthRssMb)} MB`, mem.plinthPssMb === null ? "n/a" : `${fmt(mem.plinthPssMb)} MB`, String(mem.pgProcesses), `${fmt(mem.pgRssMb)} MB`, `${fmt(mem.pgPssMb)} MB`]),
-      ),
-      "",
-    );
-  }
-  out.push("## 4. Binary size", "");
-  const binary = s.ok ? s.binary : s.binary;
-  out.push(binary ? `dist/plinth: ${binary.sizeBytes.toLocaleString("en-US")} bytes (${fmt(binary.sizeBytes / 1024 ** 2)} MiB), including the PostgreSQL server binaries it embeds.` : "Not measured: no binary.", "");
-  return out.join("\n");
-}
-
-function pct(r: ServerRun): string {
-  return `${fmt(r.serverBusy * 100, 0)} %`;
-}
+const order: [string, string][] = [...BENCHMARKS.map((b, i): [string, string] => [b.id, `${i + 1}. `]), [COMPARE_ID, ""]];
+writeResults(args.out, order, sections, machine);
+const rel = args.out.startsWith(ROOT + "/") ? args.out.slice(ROOT.length + 1) : args.out;
+const written = ran.filter(([id, t]) => t.outcome.ok || !kept.has(id)).map(([id]) => id);
+const unchanged = [...sections.keys()].filter((id) => !written.includes(id));
+console.log(`\nWrote ${rel}: ${written.join(", ") || "nothing new"}${unchanged.length ? `; kept ${unchanged.join(", ")} from earlier runs` : ""} (${fmt((performance.now() - t0) / 1000, 0)} s in all).`);

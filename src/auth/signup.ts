@@ -1,7 +1,13 @@
 // Sign-up: email, phone or username with a password, or anonymous. With autoconfirm the answer is a
 // session; otherwise the user (and a confirmation code + link, sent after commit). A repeated
-// sign-up of a confirmed address answers like a new one (no enumeration) unless autoconfirm is on,
-// where GoTrue answers user_already_exists.
+// sign-up of a confirmed address answers like a new one unless autoconfirm is on, where GoTrue
+// answers user_already_exists.
+//
+// Trap: "like a new one" is GoTrue's obfuscated user, whose empty `identities` clients are told to
+// read as "already registered", so the answer itself says whether the address has an account. That
+// is why the confirmation mail is still sent inside the request (and a failed send still reported):
+// moving it after the response, as /recover and /resend do, would even out a timing difference
+// that the body already gives away.
 import type postgres from "postgres";
 import type { AuthContext, Client } from "./context.ts";
 import { takeSend } from "./context.ts";

@@ -384,6 +384,15 @@ describe("POST /sql", () => {
     expect(asAnon.body.results[1].rows).toEqual([{ n: 0 }]); // stepping down into anon: RLS applies
   });
 
+  test("the console logs in again when its role's password was changed elsewhere (another database of the cluster)", async () => {
+    const owner = ts.database.db.sql;
+    await owner.unsafe("alter role plinth_console password 'changed-elsewhere'");
+    await owner`select pg_terminate_backend(pid) from pg_stat_activity where usename = 'plinth_console' and datname = current_database()`;
+    await Bun.sleep(100); // let the pool see its connections go
+    const r = await sql("select 1 as one");
+    expect(r).toMatchObject({ status: 200, body: { results: [{ rows: [{ one: 1 }] }] } });
+  });
+
   test("COPY over the client connection is refused (it would wait for data forever)", async () => {
     expect(await sql("copy t_sql from stdin")).toMatchObject({ status: 400, body: { code: "copy_stdio" } });
     expect(await sql("copy t_sql to stdout")).toMatchObject({ status: 400, body: { code: "copy_stdio" } });

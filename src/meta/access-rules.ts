@@ -11,7 +11,8 @@
 // - `set_config('role', …)` is SET ROLE in function form; a name that is not a constant cannot be
 //   checked and is refused.
 // - ALTER ROLE/DATABASE … SET carries its setting as a bare VariableSetStmt body (`setstmt`).
-// - RESET ALL and DISCARD ALL return to the session user, which is the console role itself: allowed.
+// - RESET ALL leaves the role as it is (role is never reset by it); DISCARD ALL returns to the
+//   session user, which is the console role itself. Both are allowed.
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : {});

@@ -26,10 +26,24 @@ export interface ConsoleDb {
   readonly sql: Sql;
   /** Logs in (setting the role's password when another database changed it) and checks the role. */
   ready(): Promise<void>;
-  /** After a failed login mid-request: the next ready() logs in and checks afresh. */
-  forget(): void;
+  /** After a login refused mid-request: the next ready() sets the password again and checks afresh. */
+  loginFailed(): void;
   end(): Promise<void>;
 }
+
+/**
+ * True when the session is the console role and that role is still harmless. Evaluated on the
+ * request's own connection with its first query (sql-console.ts), so a role changed since the pool
+ * logged in is noticed before any statement of the caller runs.
+ */
+export const CONSOLE_ROLE_IS_SAFE = `(select session_user = '${CONSOLE_ROLE}'
+    and not (r.rolsuper or r.rolreplication or r.rolcreaterole)
+    and not pg_has_role(session_user, 'pg_read_server_files', 'MEMBER')
+    and not pg_has_role(session_user, 'pg_write_server_files', 'MEMBER')
+    and not pg_has_role(session_user, 'pg_execute_server_program', 'MEMBER')
+    from pg_roles r where r.rolname = session_user)`;
+
+export const unsafeConsoleRole = () => new AdminError(503, "console_unavailable", "The SQL console refuses to run: its database role is not the unprivileged plinth_console");
 
 interface RoleCheck {
   session_user: string;
@@ -60,8 +74,15 @@ export function openConsoleDb(ownerSql: Sql, dbUrl: string, log: Logger): Consol
     },
   });
   let checked: Promise<void> | null = null;
+  let resetFirst = false;
+  const reset = () => ownerSql`select plinth.console_login_reset()`;
 
   async function check(): Promise<void> {
+    if (resetFirst) {
+      // A pooled connection may still be logged in and pass the check below; the new one was not.
+      await reset();
+      resetFirst = false;
+    }
     let role: RoleCheck | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -78,12 +99,8 @@ export function openConsoleDb(ownerSql: Sql, dbUrl: string, log: Logger): Consol
       } catch (err) {
         const code = postgresErrorOf(err)?.code;
         // 28P01: wrong password (another database reset it); 28000: the role may not log in yet.
-        if (attempt > 0 || (code !== "28P01" && code !== "28000")) {
-          if (err instanceof AdminError) throw err;
-          log.error("sql console: cannot log in as its role", { role: CONSOLE_ROLE, error: err });
-          throw unavailable("The SQL console cannot log in to the database as its own role");
-        }
-        await ownerSql`select plinth.console_login_reset()`;
+        if (attempt > 0 || (code !== "28P01" && code !== "28000")) throw err;
+        await reset();
       }
     }
     const unsafe =
@@ -105,12 +122,15 @@ export function openConsoleDb(ownerSql: Sql, dbUrl: string, log: Logger): Consol
     ready() {
       checked ??= check().catch((err) => {
         checked = null;
-        throw err;
+        if (err instanceof AdminError) throw err;
+        log.error("sql console: cannot log in as its role", { role: CONSOLE_ROLE, error: err });
+        throw unavailable("The SQL console cannot log in to the database as its own role");
       });
       return checked;
     },
-    forget() {
+    loginFailed() {
       checked = null;
+      resetFirst = true;
     },
     end: () => sql.end({ timeout: 5 }),
   };

@@ -22,7 +22,7 @@
 //   statement runs alone, outside one, when it is the whole batch.
 import type { Sql } from "../db/pool.ts";
 import { AdminError, AdminErrors, fromPostgres, postgresErrorOf } from "../admin/errors.ts";
-import type { ConsoleDb } from "./console-login.ts";
+import { CONSOLE_ROLE_IS_SAFE, unsafeConsoleRole, type ConsoleDb } from "./console-login.ts";
 import { inspectEffects } from "./effect.ts";
 import { inspectBatch, isRefusal, type Finding } from "./guard.ts";
 import { estimateImpact, type Impact } from "./impact.ts";
@@ -61,22 +61,23 @@ export interface RunRecord {
 type Conn = Awaited<ReturnType<Sql["reserve"]>>;
 
 export async function runSql(consoleDb: ConsoleDb, req: SqlRequest, record: RunRecord): Promise<SqlResponse> {
-  try {
-    return await runChecked(consoleDb, req, record);
-  } catch (err) {
-    // A login refused mid-request (the role's password changed by another database since the pool
-    // checked it): the next request logs in afresh.
-    if (postgresErrorOf(err)?.code.startsWith("28")) {
-      consoleDb.forget();
-      throw new AdminError(503, "console_unavailable", "The SQL console lost its database login; try again");
+  record.statements.push(req.query);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await runChecked(consoleDb, req, record);
+    } catch (err) {
+      // A login refused (class 28: the role's password was changed by another database since the
+      // pool checked it). Nothing of the batch ran: it runs on one connection, which was never
+      // opened. Log in afresh (console-login.ts sets the password again) and try once more.
+      if (!postgresErrorOf(err)?.code.startsWith("28")) throw err;
+      consoleDb.loginFailed();
+      if (attempt > 0) throw new AdminError(503, "console_unavailable", "The SQL console cannot log in to the database; try again");
     }
-    throw err;
   }
 }
 
 async function runChecked(consoleDb: ConsoleDb, req: SqlRequest, record: RunRecord): Promise<SqlResponse> {
   const started = performance.now();
-  record.statements.push(req.query);
   const stmts = await parseBatch(req.query);
   if (!stmts.length) throw AdminErrors.validation("query has no statements");
   const params = req.params ?? [];
@@ -132,7 +133,7 @@ async function runInTransaction(
 ): Promise<RawResult[]> {
   await conn.unsafe(readOnly ? "begin read only" : "begin");
   try {
-    await conn`select set_config('statement_timeout', ${String(timeoutMs)}, true)`;
+    await setUp(conn, timeoutMs, true);
     const results: RawResult[] = [];
     for (const [i, s] of stmts.entries()) results.push(await runStatement(conn, s, i, params, maxRows));
     await conn.unsafe("commit");
@@ -144,8 +145,15 @@ async function runInTransaction(
 }
 
 async function runOutsideTransaction(conn: Conn, s: ParsedStatement, params: unknown[], timeoutMs: number, maxRows: number): Promise<RawResult> {
-  await conn`select set_config('statement_timeout', ${String(timeoutMs)}, false)`;
+  await setUp(conn, timeoutMs, false);
   return runStatement(conn, s, 0, params, maxRows); // DISCARD ALL afterwards resets the timeout
+}
+
+/** The time limit, and the role check on this very connection, in the request's first query. */
+async function setUp(conn: Conn, timeoutMs: number, local: boolean): Promise<void> {
+  // Safe: a constant condition of our own; the values are parameters.
+  const [row] = await conn.unsafe(`select set_config('statement_timeout', $1, $2), ${CONSOLE_ROLE_IS_SAFE} as safe`, [String(timeoutMs), local]);
+  if (row?.safe !== true) throw unsafeConsoleRole();
 }
 
 async function runStatement(conn: Conn, s: ParsedStatement, index: number, params: unknown[], maxRows: number): Promise<RawResult> {

@@ -382,6 +382,8 @@ describe("POST /sql", () => {
     expect(ddl.body.results[2].rows).toEqual([{ note: "x" }]); // BYPASSRLS: an admin sees every row
     const asAnon = await sql("set local role anon; select count(*)::int as n from editor_made");
     expect(asAnon.body.results[1].rows).toEqual([{ n: 0 }]); // stepping down into anon: RLS applies
+    // As in Supabase's SQL editor: a table joins realtime from the console (it owns the publication).
+    expect((await sql("alter publication supabase_realtime add table editor_made")).status).toBe(200);
   });
 
   test("the console logs in again when its role's password was changed elsewhere (another database of the cluster)", async () => {

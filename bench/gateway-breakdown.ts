@@ -7,6 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { apiKeys } from "../src/auth/jwt.ts";
 import { configSchema } from "../src/config/schema.ts";
+import { renderers } from "../src/app.ts";
 import { createGateway } from "../src/http/gateway.ts";
 import { Metrics } from "../src/http/metrics.ts";
 import { createLogger, silentLogger } from "../src/log.ts";
@@ -29,7 +30,7 @@ const huge = { capacity: 1_000_000_000, perSecond: 1_000_000_000 };
 function gatewayWith(opts: { silent?: boolean; rateLimit?: boolean }) {
   const config = configSchema.parse({ rateLimit: { enabled: opts.rateLimit ?? true, perIp: huge, perUser: huge } });
   const log = opts.silent ? silentLogger : createLogger("info"); // default writer: process.stdout
-  return createGateway({ config, jwtSecret: BENCH_SECRET, log, metrics: new Metrics(), handle });
+  return createGateway({ config, jwtSecret: BENCH_SECRET, log, metrics: new Metrics(), renderers, handle });
 }
 
 function requestFor(path: string, withKey: boolean): () => Request {

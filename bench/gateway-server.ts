@@ -44,7 +44,9 @@ function reply(): Response {
     bodyLimit = config.http.bodyLimit;
     // createLogger's default writer is process.stdout.write, exactly as `plinth serve` logs.
     const log = createLogger("info");
-    const gateway = createGateway({ config, jwtSecret: BENCH_SECRET, log, metrics: new Metrics(), handle: () => reply() });
+    // Trees since the composition root (issue 12) take each API's error renderer; older ones had none.
+    const renderers = await src("app.ts").then((m: typeof import("../src/app.ts")) => m.renderers, () => undefined);
+    const gateway = createGateway({ config, jwtSecret: BENCH_SECRET, log, metrics: new Metrics(), handle: () => reply(), renderers: renderers! });
     fetchFn = (req, srv) => gateway.fetch(req, srv);
   }
 

@@ -114,7 +114,7 @@ async function main(argv: string[]): Promise<void> {
     case "admin": {
       // Each command lives in src/cli/<command>.ts and exports run(args, env) → exit code.
       const { processEnv } = await import("./cli/command.ts");
-      const mod = await COMMANDS[command]();
+      const mod = await COMMANDS[command]!();
       process.exitCode = await mod.run(args, processEnv(file));
       return;
     }

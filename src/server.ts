@@ -1,14 +1,14 @@
-// `plinth serve`: open the database, mount the services behind the gateway, listen, and shut down
-// gracefully (stop accepting, drain in-flight requests, close the pool, stop the embedded server).
+// `plinth serve`: open the database, assemble the app (src/app.ts), listen, and shut down gracefully
+// (stop accepting, drain in-flight requests, stop the services, close the pool, stop the embedded
+// server). Nothing about requests is decided here.
 import { resolve } from "node:path";
 import { apiKeys } from "./auth/jwt.ts";
 import type { Config } from "./config/schema.ts";
 import { openDatabase, type OpenedDatabase } from "./database.ts";
-import { createGateway, requestContext, type Gateway } from "./http/gateway.ts";
-import { Metrics } from "./http/metrics.ts";
-import { createRoutes } from "./http/routes.ts";
+import { assertServiceConfig, createApp, createServices, type App } from "./app.ts";
+import type { Gateway } from "./http/gateway.ts";
+import type { AnyElysia } from "./http/routes.ts";
 import type { Logger } from "./log.ts";
-import { assertServiceConfig, createServices, type AnyElysia, type Service } from "./services.ts";
 
 export interface RunningServer {
   url: string;
@@ -32,49 +32,24 @@ export interface ServeOptions {
 export async function serve({ config, jwtSecret, log, banner = (t) => process.stderr.write(t), extraRoutes = [] }: ServeOptions): Promise<RunningServer> {
   assertServiceConfig(config);
   const database = await openDatabase(config, log);
-  let services: Service[];
+  let app: App;
   try {
-    services = await createServices({ config, db: database.db, log, jwtSecret, dbUrl: database.url });
+    const services = await createServices({ config, db: database.db, log, jwtSecret, dbUrl: database.url });
+    app = createApp({ config, db: database.db, log, jwtSecret, services, extraRoutes, databaseLabel: database.embedded ? "embedded" : "external" });
   } catch (err) {
     await database.close();
     throw err;
   }
-  let serving = true;
-  const metrics = new Metrics();
-  const routes = createRoutes({
-    db: database.db,
-    metrics,
-    log,
-    isServing: () => serving,
-    databaseLabel: database.embedded ? "embedded" : "external",
-    services: [...services.map((s) => s.routes), ...extraRoutes],
-  });
-  // Services may take a request over before routing (realtime upgrades its websocket here), after
-  // the gateway admitted and logged it; `server` is assigned before the first request arrives.
-  const upgraders = services.filter((s) => s.upgrade);
-  const direct = new Map(services.flatMap((s) => (s.direct ? [[s.direct.area, s.direct.handle] as const] : [])));
-  const handle = (req: Request) => {
-    const go = direct.get(requestContext(req)?.area ?? "system");
-    if (go) return go(req);
-    for (const s of upgraders) {
-      const res = s.upgrade!(req, server);
-      if (res) return res;
-    }
-    return routes.handle(req);
-  };
-  const gateway = createGateway({ config, jwtSecret, log, metrics, handle });
-  // Bun.serve takes one websocket handler set; without a service that upgrades, a no-op one.
-  const websocket = services.find((s) => s.websocket)?.websocket ?? { message() {} };
   let server: Bun.Server<unknown>;
   try {
     server = Bun.serve<unknown>({
       hostname: config.host,
       port: config.port,
       // Bodies above this are cut by Bun itself; the gateway refuses declared oversize bodies earlier
-      // with a JSON 413. Storage uploads (later) stream and need more, hence the generous ceiling.
+      // with a JSON 413 and counts chunked ones as they arrive. Storage uploads stream and need more.
       maxRequestBodySize: Math.max(config.http.bodyLimit, 5 * 1024 ** 3),
-      fetch: (req, srv) => gateway.fetch(req, srv),
-      websocket,
+      fetch: (req, srv) => app.fetch(req, srv),
+      websocket: app.websocket,
       error: (err) => {
         log.error("server error", { error: err });
         return new Response(JSON.stringify({ code: "internal_error", message: "Internal server error" }), {
@@ -84,6 +59,7 @@ export async function serve({ config, jwtSecret, log, banner = (t) => process.st
       },
     });
   } catch (err) {
+    await app.stop();
     await database.close();
     throw err;
   }
@@ -93,19 +69,18 @@ export async function serve({ config, jwtSecret, log, banner = (t) => process.st
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
-      serving = false;
-      log.info("shutting down", { in_flight: gateway.inFlight });
+      app.beginStopping();
+      log.info("shutting down", { in_flight: app.gateway.inFlight });
       void server.stop(false); // stop accepting; in-flight requests continue
       const deadline = Date.now() + config.http.shutdownGrace * 1000;
-      while (gateway.inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
+      while (app.gateway.inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
       await server.stop(true);
-      gateway.close();
-      for (const s of services) await s.stop?.();
+      await app.stop();
       await database.close();
       log.info("stopped");
     })());
 
-  return { url, port: server.port ?? config.port, database, gateway, stop };
+  return { url, port: server.port ?? config.port, database, gateway: app.gateway, stop };
 }
 
 function startBanner(config: Config, url: string, database: OpenedDatabase, secret: string): string {

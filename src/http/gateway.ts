@@ -5,39 +5,33 @@ import type { Server } from "bun";
 import type { Config } from "../config/schema.ts";
 import type { Principal } from "../db/pool.ts";
 import type { Logger } from "../log.ts";
-import { areaOf, keyRequired, renderError, type Area, type WireError } from "./areas.ts";
+import { bindRequestContext, type Area, type RequestContext } from "../lib/request-context.ts";
+import { areaOf, keyRequired } from "./areas.ts";
+import type { Renderers, WireError } from "./renderers.ts";
 import type { Metrics } from "./metrics.ts";
 import { keyFailureMessage, resolvePrincipal } from "./principal.ts";
 import { TokenBuckets } from "./rate-limit.ts";
 
-export interface RequestContext {
-  id: string;
-  ip: string;
-  area: Area;
-  /** The parsed request URL (services reuse it rather than parse it again). */
-  url: URL;
-  /** null: no key was sent (only possible where the area does not require one). */
-  principal: Principal | null;
-}
+export type { RequestContext } from "../lib/request-context.ts";
+// Until every feature reads the context from the leaf module directly (issue 12, in progress).
+export { requestContext } from "../lib/request-context.ts";
 
-const contexts = new WeakMap<Request, RequestContext>();
-
-/** The gateway's findings about a request, for the services behind it. */
-export function requestContext(req: Request): RequestContext | undefined {
-  return contexts.get(req);
-}
+/** A server the gateway can ask for the client address (and hand on, for websocket upgrades). */
+export type ServerLike = Pick<Server<unknown>, "requestIP"> & Partial<Server<unknown>>;
 
 export interface GatewayDeps {
   config: Config;
   jwtSecret: string;
   log: Logger;
   metrics: Metrics;
-  /** The routed application (Elysia's `handle`). */
-  handle: (req: Request) => Response | Promise<Response>;
+  /** Each API's error renderer: the gateway's refusals look like the API's own errors. */
+  renderers: Renderers;
+  /** Where an admitted request goes (dispatch to the services); `server` as Bun.serve gave it. */
+  handle: (req: Request, server?: ServerLike | null) => Response | Promise<Response>;
 }
 
 export interface Gateway {
-  fetch(req: Request, server?: Pick<Server<unknown>, "requestIP"> | null): Promise<Response>;
+  fetch(req: Request, server?: ServerLike | null): Promise<Response>;
   readonly inFlight: number;
   /** Stops the bucket sweeper. */
   close(): void;
@@ -57,7 +51,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const cors = corsHeaders(config);
   let inFlight = 0;
 
-  function clientIp(req: Request, server?: Pick<Server<unknown>, "requestIP"> | null): string {
+  function clientIp(req: Request, server?: ServerLike | null): string {
     if (config.trustProxy) {
       const xff = req.headers.get("x-forwarded-for");
       if (xff) return xff.split(",")[0]!.trim();
@@ -106,7 +100,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return { status: 401, code: "no_api_key", message: "The service_role key is required for /metrics" };
   }
 
-  async function fetch(req: Request, server?: Pick<Server<unknown>, "requestIP"> | null): Promise<Response> {
+  async function fetch(req: Request, server?: ServerLike | null): Promise<Response> {
     const started = performance.now();
     inFlight++;
     const url = new URL(req.url);
@@ -126,20 +120,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
       } else {
         const refused = admit(req, url, ctx);
         if (refused) {
-          res = renderError(area, refused, req.headers.get("x-supabase-api-version"));
+          res = deps.renderers[area](refused, req);
         } else {
           const bounded = await boundBody(req, area, config.http.bodyLimit);
           if (bounded instanceof Request) {
-            contexts.set(bounded, ctx);
-            res = await deps.handle(bounded);
+            bindRequestContext(bounded, ctx);
+            res = await deps.handle(bounded, server);
           } else {
-            res = renderError(area, bounded, req.headers.get("x-supabase-api-version"));
+            res = deps.renderers[area](bounded, req);
           }
         }
       }
     } catch (err) {
       log.error("unhandled error", { request_id: ctx.id, path: url.pathname, error: err });
-      res = renderError(area, { status: 500, code: "internal_error", message: "Internal server error" }, null);
+      res = deps.renderers[area]({ status: 500, code: "internal_error", message: "Internal server error" }, req);
     } finally {
       inFlight--;
     }

@@ -1,14 +1,18 @@
 // The routed application behind the gateway: system endpoints here, each service mounted under its
 // prefix by its own module. Unknown routes answer 404 JSON, and no error ever leaks a stack trace.
 import { Elysia } from "elysia";
-import type { AnyElysia } from "../services.ts";
 import { json, isPlinthError } from "../errors.ts";
 import type { Database } from "../db/pool.ts";
+import { requestContext } from "../lib/request-context.ts";
 import type { Logger } from "../log.ts";
-import { areaOf, renderError } from "./areas.ts";
+import { areaOf } from "./areas.ts";
 import type { Metrics } from "./metrics.ts";
-import { requestContext } from "./gateway.ts";
+import type { Renderers, WireError } from "./renderers.ts";
 import { VERSION } from "../version.ts";
+
+/** A service's routes: an Elysia instance with its own prefix (the router only needs `.handle`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Elysia instances differ in their route types.
+export type AnyElysia = Elysia<any, any, any, any, any, any, any>;
 
 export interface RouteDeps {
   db: Database;
@@ -17,6 +21,8 @@ export interface RouteDeps {
   /** False once shutdown began: /health answers 503 so load balancers stop sending traffic. */
   isServing: () => boolean;
   databaseLabel: string;
+  /** Each API's error renderer (see renderers.ts). */
+  renderers: Renderers;
   /** Service modules (auth, rest, …), each an Elysia instance with its own prefix. */
   services?: AnyElysia[];
 }
@@ -25,22 +31,16 @@ export function createRoutes(deps: RouteDeps) {
   let app = new Elysia()
     .onError(({ code, error, request }) => {
       const area = areaOf(new URL(request.url).pathname).area;
-      const apiVersion = request.headers.get("x-supabase-api-version");
-      if (code === "NOT_FOUND") {
-        return renderError(area, { status: 404, code: "not_found", message: "No route matches this request" }, apiVersion);
-      }
+      const render = (e: WireError) => deps.renderers[area](e, request);
+      if (code === "NOT_FOUND") return render({ status: 404, code: "not_found", message: "No route matches this request" });
       if (isPlinthError(error)) {
         const { status, code: errorCode, message, details, hint, headers } = error;
-        return renderError(area, { status, code: errorCode, message, details, hint, headers }, apiVersion);
+        return render({ status, code: errorCode, message, details, hint, headers });
       }
-      if (code === "PARSE") {
-        return renderError(area, { status: 400, code: "bad_json", message: "Request body could not be parsed" }, apiVersion);
-      }
-      if (code === "VALIDATION") {
-        return renderError(area, { status: 400, code: "validation_failed", message: "Request does not match the expected shape" }, apiVersion);
-      }
+      if (code === "PARSE") return render({ status: 400, code: "bad_json", message: "Request body could not be parsed" });
+      if (code === "VALIDATION") return render({ status: 400, code: "validation_failed", message: "Request does not match the expected shape" });
       deps.log.error("route error", { request_id: requestContext(request)?.id, error });
-      return renderError(area, { status: 500, code: "internal_error", message: "Internal server error" }, apiVersion);
+      return render({ status: 500, code: "internal_error", message: "Internal server error" });
     })
     .get("/health", async () => {
       if (!deps.isServing()) return json({ status: "stopping" }, 503);

@@ -189,3 +189,14 @@ function pgStatus(code: string, authenticated: boolean, message: string): number
   }
   return 400;
 }
+
+/**
+ * PostgREST's error wire shape: {code, details, hint, message}. The one renderer for /rest/v1, used
+ * by the gateway's refusals and the REST routes alike.
+ */
+export function renderRestError(e: { status: number; code: string; message: string; details?: unknown; hint?: string | null; headers?: Record<string, string> }): Response {
+  return new Response(JSON.stringify({ code: e.code, details: e.details ?? null, hint: e.hint ?? null, message: e.message }), {
+    status: e.status,
+    headers: { "content-type": "application/json; charset=utf-8", ...e.headers },
+  });
+}

@@ -3,7 +3,8 @@
 import { Elysia } from "elysia";
 import { isDatabaseUnavailable, type Database, type Principal } from "../db/pool.ts";
 import { isPlinthError, type PlinthError } from "../errors.ts";
-import { requestContext } from "../http/gateway.ts";
+import { requestContext } from "../lib/request-context.ts";
+import { renderRestError } from "./errors.ts";
 import type { Logger } from "../log.ts";
 import type { LiveSchemaCache } from "../schema-cache/index.ts";
 import { executeGuardedRead, executePlan, type ExecuteOptions, type RestResult } from "./execute.ts";
@@ -38,7 +39,7 @@ export function restHandler(deps: RestRouteDeps): (request: Request) => Promise<
     try {
       return await serve(withPlans, request);
     } catch (e) {
-      return renderRestError(e, deps.log, request);
+      return restErrorFor(e, deps.log, request);
     }
   };
 }
@@ -136,13 +137,10 @@ function headerObject(h: Headers): Record<string, string> {
 }
 
 function errorResponse(status: number, code: string, message: string, details: unknown = null, hint: string | null = null, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify({ code, details, hint, message }), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-  });
+  return renderRestError({ status, code, message, details, hint, headers });
 }
 
-function renderRestError(e: unknown, log: Logger, request: Request): Response {
+function restErrorFor(e: unknown, log: Logger, request: Request): Response {
   if (isPlinthError(e)) {
     const err = e as PlinthError;
     let details: unknown = err.details;

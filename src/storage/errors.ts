@@ -123,10 +123,12 @@ export function renderStorageError(err: unknown): Response {
     headers = e.headers;
     body = { statusCode: String(status), code: e.code, error: e.errorName, message: e.message };
   } else if (e instanceof PlinthError) {
+    // Errors from outside storage's own enum (the gateway's refusals, shared code): Supabase
+    // Storage's short names by status, as its clients see them for the same situations.
     status = e.status;
     userStatus = status >= 500 || status === 429 ? status : 400;
     headers = e.headers;
-    body = { statusCode: String(status), code: e.code, error: e.code, message: e.message };
+    body = { statusCode: String(status), code: e.code, error: storageErrorName(status), message: e.message };
   } else {
     body = { statusCode: "500", code: E.InternalError, error: "Internal", message: "Internal Server Error" };
   }
@@ -134,6 +136,14 @@ export function renderStorageError(err: unknown): Response {
     status: userStatus,
     headers: { "content-type": "application/json; charset=utf-8", ...headers },
   });
+}
+
+function storageErrorName(status: number): string {
+  if (status === 401 || status === 403) return "Unauthorized";
+  if (status === 404) return "not_found";
+  if (status === 413) return "Payload too large";
+  if (status === 429) return "too_many_requests";
+  return "Error";
 }
 
 export const isStorageError = (e: unknown): e is StorageError => e instanceof StorageError;

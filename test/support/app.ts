@@ -4,9 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { configSchema, type Config, type ConfigInput } from "../../src/config/schema.ts";
 import { signJwt } from "../../src/auth/jwt.ts";
-import { createGateway } from "../../src/http/gateway.ts";
-import { Metrics } from "../../src/http/metrics.ts";
-import { createRoutes } from "../../src/http/routes.ts";
+import { createApp } from "../../src/app.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Database } from "../../src/db/pool.ts";
 
@@ -26,14 +24,13 @@ export function tokenFor(claims: Record<string, unknown>, secret = TEST_SECRET, 
   return signJwt({ iat: now, exp: now + ttl, ...claims }, secret);
 }
 
+/** The app with no services (gateway + system routes), in-process: requests never touch a port. */
 export function buildApp(db: Database, overrides: ConfigInput = {}) {
   const config = testConfig(overrides);
   const lines: Record<string, unknown>[] = [];
   const log = createLogger("info", (line) => lines.push(JSON.parse(line)));
-  const metrics = new Metrics();
-  const routes = createRoutes({ db, metrics, log, isServing: () => true, databaseLabel: "test" });
-  const gateway = createGateway({ config, jwtSecret: TEST_SECRET, log, metrics, handle: (r) => routes.handle(r) });
+  const app = createApp({ config, db, log, jwtSecret: TEST_SECRET, databaseLabel: "test", services: [] });
   const request = (path: string, init: RequestInit = {}) =>
-    gateway.fetch(new Request(`http://localhost${path}`, init), { requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 1 }) });
-  return { config, gateway, request, logs: lines, metrics };
+    app.fetch(new Request(`http://localhost${path}`, init), { requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 1 }) });
+  return { config, gateway: app.gateway, request, logs: lines, metrics: app.metrics };
 }

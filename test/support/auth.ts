@@ -84,9 +84,7 @@ export async function inProcessAuth(
   providers: { mailer?: import("../../src/delivery/index.ts").Mailer | null; sms?: import("../../src/delivery/index.ts").SmsSender | null },
 ): Promise<InProcessAuth> {
   const { createAuthService } = await import("../../src/auth/service.ts");
-  const { createRoutes } = await import("../../src/http/routes.ts");
-  const { createGateway } = await import("../../src/http/gateway.ts");
-  const { Metrics } = await import("../../src/http/metrics.ts");
+  const { createApp } = await import("../../src/app.ts");
   const { silentLogger } = await import("../../src/log.ts");
   const { testConfig } = await import("./app.ts");
   const config = testConfig({ rateLimit: { enabled: false }, ...overrides });
@@ -95,9 +93,7 @@ export async function inProcessAuth(
     { config, db, log: silentLogger, jwtSecret: srv.secret, dbUrl: srv.database.url },
     { mailer: providers.mailer ?? null, sms: providers.sms ?? null },
   );
-  const metrics = new Metrics();
-  const routes = createRoutes({ db, metrics, log: silentLogger, isServing: () => true, databaseLabel: "test", services: [svc.routes] });
-  const gw = createGateway({ config, jwtSecret: srv.secret, log: silentLogger, metrics, handle: (r) => routes.handle(r) });
+  const gw = createApp({ config, db, log: silentLogger, jwtSecret: srv.secret, databaseLabel: "test", services: [svc] });
   return {
     async call(method, path, body, bearer) {
       const res = await gw.fetch(
@@ -112,8 +108,7 @@ export async function inProcessAuth(
       return { status: res.status, body: text ? JSON.parse(text) : null };
     },
     async stop() {
-      await svc.stop?.();
-      gw.close();
+      await gw.stop(); // stops the auth service and the gateway's timers
     },
   };
 }

@@ -46,22 +46,21 @@ export function restFetch(srv: TestServer, path: string, init: RequestInit & { k
 export async function restApp(database: { db: import("../../src/db/pool.ts").Database; url: string }, onStatement: (s: import("../../src/rest/sql/statements.ts").Statement) => void) {
   const { createSchemaCache } = await import("../../src/schema-cache/index.ts");
   const { restRoutes } = await import("../../src/rest/routes.ts");
-  const { createGateway } = await import("../../src/http/gateway.ts");
-  const { createRoutes } = await import("../../src/http/routes.ts");
-  const { Metrics } = await import("../../src/http/metrics.ts");
+  const { createApp } = await import("../../src/app.ts");
   const { createLogger } = await import("../../src/log.ts");
   const { testConfig, TEST_SECRET } = await import("./app.ts");
   const { apiKeys } = await import("../../src/auth/jwt.ts");
   const log = createLogger("silent");
   const cache = await createSchemaCache({ sql: database.db.sql, schemas: ["public"], log });
-  const metrics = new Metrics();
-  const routes = createRoutes({ db: database.db, metrics, log, isServing: () => true, databaseLabel: "test", services: [restRoutes({ db: database.db, cache, log, onStatement })] });
-  const gateway = createGateway({ config: testConfig({ rateLimit: { enabled: false } }), jwtSecret: TEST_SECRET, log, metrics, handle: (r) => routes.handle(r) });
+  // The REST routes alone (with a statement hook) behind the real gateway and router.
+  const rest = { name: "rest", routes: restRoutes({ db: database.db, cache, log, onStatement }) };
+  const app = createApp({ config: testConfig({ rateLimit: { enabled: false } }), db: database.db, log, jwtSecret: TEST_SECRET, databaseLabel: "test", services: [rest] });
+  const gateway = app.gateway;
   const keys = apiKeys(TEST_SECRET);
   const request = (path: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
     if (!headers.has("apikey")) headers.set("apikey", keys.anon);
-    return gateway.fetch(new Request(`http://localhost/rest/v1${path}`, { ...init, headers }), { requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 1 }) });
+    return app.fetch(new Request(`http://localhost/rest/v1${path}`, { ...init, headers }), { requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 1 }) });
   };
   return { cache, request, keys, close: () => { gateway.close(); return cache.stop(); } };
 }

@@ -1,5 +1,7 @@
-// The audit log (plinth.audit_log, migration 0007): one row per admin API call. Rows are only ever
-// inserted; the table refuses UPDATE and DELETE by trigger, and API roles hold no privileges on it.
+// The audit log (plinth.audit_log, migrations 0007 and 0010): one row per admin API call, written
+// on the server's connection. Rows are only ever inserted (nothing in Plinth deletes them); the
+// table refuses UPDATE, DELETE and TRUNCATE by trigger, and neither the API roles nor the SQL
+// console's role (plinth_console) hold any privilege on it.
 import type { Sql } from "../db/pool.ts";
 
 export type AuditOutcome = "ok" | "error" | "denied" | "refused";

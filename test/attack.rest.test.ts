@@ -45,8 +45,9 @@ type Who = keyof typeof callers;
 function rest(who: Who, path: string, init: RequestInit & { headers?: Record<string, string> } = {}) {
   return fetch(`${url}/rest/v1${path}`, { ...init, headers: { "content-type": "application/json", ...callers[who], ...(init.headers ?? {}) } });
 }
-async function aRows() {
-  return owner<{ id: string; owner_id: string; title: string; secret: string }[]>`select id, owner_id, title, secret from public.notes where owner_id = ${A} order by id`;
+async function aRows(): Promise<{ id: string; owner_id: string; title: string; secret: string }[]> {
+  const rows = await owner<{ id: string; owner_id: string; title: string; secret: string }[]>`select id, owner_id, title, secret from public.notes where owner_id = ${A} order by id`;
+  return [...rows];
 }
 const pristine = [
   { id: "1", owner_id: A, title: "a title", secret: "a-secret-1" },
@@ -98,7 +99,7 @@ describe("reads: B and anon see nothing of A's", () => {
 });
 
 describe("writes: B and anon change nothing of A's", () => {
-  const writes: [string, string, RequestInit & { headers?: Record<string, string> }][] = [
+  const writes: [string, string, { method: string; body?: string; headers?: Record<string, string> }][] = [
     ["update by key", "/notes?id=eq.1", { method: "PATCH", body: JSON.stringify({ secret: "pwned" }) }],
     ["update everything it can see", "/notes?id=gt.0", { method: "PATCH", body: JSON.stringify({ title: "pwned" }) }],
     ["steal ownership", "/notes?id=eq.1", { method: "PATCH", body: JSON.stringify({ owner_id: B }) }],

@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import type { Sql } from "./pool.ts";
 import { systemMigrations, type SystemMigration } from "../../migrations/index.ts";
+import { inTransaction } from "./transaction.ts";
 
 /** Arbitrary constant: pg_advisory_lock key for system migrations ("plinth" in ASCII, shifted). */
 export const SYSTEM_MIGRATION_LOCK = 0x706c696e74;
@@ -51,19 +52,13 @@ export async function applySystemMigrations(
           report.skipped.push(m.version);
           continue;
         }
-        // A reserved connection has no .begin() in postgres.js 3.4 (the types say otherwise), so the
-        // transaction is spelled out; it must stay on this connection, which holds the lock.
-        await conn.unsafe("begin");
-        try {
+        // On this connection, which holds the lock.
+        await inTransaction(conn, async (tx) => {
           // Safe: the text is one of our own embedded migration files, never user input.
-          await conn.unsafe(m.sql);
-          await conn`insert into plinth.system_migrations (version, name, checksum)
-                     values (${m.version}, ${m.name}, ${sum})`;
-          await conn.unsafe("commit");
-        } catch (err) {
-          await conn.unsafe("rollback").catch(() => {});
-          throw err;
-        }
+          await tx.unsafe(m.sql);
+          await tx`insert into plinth.system_migrations (version, name, checksum)
+                   values (${m.version}, ${m.name}, ${sum})`;
+        });
         report.applied.push(m.version);
       }
     } finally {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { PlinthError } from "../errors.ts";
 import type { Sql } from "./pool.ts";
 import { checksum, SYSTEM_MIGRATION_LOCK } from "./system-migrations.ts";
+import { inTransaction } from "./transaction.ts";
 
 /** pg_advisory_lock key for user migrations: next to the system one, never equal to it. */
 export const USER_MIGRATION_LOCK = SYSTEM_MIGRATION_LOCK + 1;
@@ -383,25 +384,6 @@ function driftWarnings(states: MigrationState[]): MigrationWarning[] {
     if (s.missingFile) warnings.push({ kind: "missing_file", version: s.version, name: s.name });
   }
   return warnings;
-}
-
-/**
- * postgres.js has no `begin()` on a reserved connection, so the transaction is spelled out here.
- * The reserved connection sends every statement to the same session, in order, so BEGIN … COMMIT
- * brackets exactly what `fn` runs (and the advisory lock stays held across steps).
- */
-async function inTransaction<T>(conn: Sql, fn: (tx: Sql) => Promise<T>): Promise<T> {
-  await conn.unsafe("begin");
-  try {
-    const result = await fn(conn);
-    await conn.unsafe("commit");
-    return result;
-  } catch (err) {
-    // After a failed statement the transaction is aborted; ROLLBACK ends it. If the connection is
-    // gone, the server has rolled back already: keep the original error.
-    await conn.unsafe("rollback").catch(() => {});
-    throw err;
-  }
 }
 
 /**

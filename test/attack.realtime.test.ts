@@ -97,8 +97,18 @@ async function sync(...joined: Joined[]): Promise<void> {
  */
 const wire = (j: Joined) => JSON.stringify(j.s.frames.filter((m) => (m as V1).event === "postgres_changes"));
 
-/** The slowest of a few /health round trips made while `during` runs. */
+/**
+ * The slowest of a few /health round trips made while `during` runs. The machine running the
+ * suite may be busy with other work, so a slow round trip is measured again (up to three times,
+ * each with a fresh `during`): noise passes, a server stalled by the attack is stalled every time.
+ */
 async function slowestHealth(during: () => Promise<unknown>): Promise<number> {
+  let best = Infinity;
+  for (let attempt = 0; attempt < 3 && best >= 200; attempt++) best = Math.min(best, await slowestHealthOnce(during));
+  return best;
+}
+
+async function slowestHealthOnce(during: () => Promise<unknown>): Promise<number> {
   let worst = 0;
   let done = false;
   const work = during().finally(() => (done = true));
@@ -146,18 +156,23 @@ describe("cross-user matrix: anon, A and B subscribe to every change of notes; A
 describe("item 2: UPDATE old_record on an RLS table with REPLICA IDENTITY FULL", () => {
   test("a private row made shared: B gets the new row, and old_record holds only the primary key", async () => {
     const id = nextId();
-    await sql`insert into public.notes (id, owner, title, secret) values (${id}, ${USER_A}, 'draft', 'private-before-sharing')`;
     const [a, b] = [await join("A", [ALL_NOTES]), await join("B", [ALL_NOTES])];
+    await sql`insert into public.notes (id, owner, title, secret) values (${id}, ${USER_A}, 'draft', 'private-before-sharing')`;
+    // The insert is checked while the row is still private (B gets nothing), then it is shared.
+    await sync(a, b);
     await sql`update public.notes set shared = true, title = 'published', secret = 'fine-to-share' where id = ${id}`;
     await sync(a, b);
+    expect(events(b).map((e) => e.data.type)).toEqual(["UPDATE"]);
     const [ev] = events(b);
-    expect(ev?.data.type).toBe("UPDATE");
     expect(ev?.data.record).toEqual({ id, owner: USER_A, title: "published", secret: "fine-to-share", shared: true });
     expect(ev?.data.old_record).toEqual({ id });
     expect(wire(b)).not.toContain("private-before-sharing");
     expect(wire(b)).not.toContain("draft");
     // The owner too: Supabase sends only the key in old_record when RLS is on.
-    expect(events(a)[0]?.data.old_record).toEqual({ id });
+    expect(events(a).map((e) => [e.data.type, e.data.old_record])).toEqual([
+      ["INSERT", undefined],
+      ["UPDATE", { id }],
+    ]);
   });
 });
 
@@ -227,9 +242,8 @@ describe("item 4: regular-expression DoS through filters", () => {
     const many = Array.from({ length: 99 }, (_, i) => ({ event: "INSERT", schema: "public", table: "notes", filter: `title=like.${"%a".repeat(10 + (i % 20))}%b` }));
     const j = await join("B", many);
     expect(j.system.payload.status).toBe("ok");
-    const id = nextId();
     const worst = await slowestHealth(async () => {
-      await sql`insert into public.notes (id, owner, title, shared) values (${id}, ${USER_A}, ${"a".repeat(200_000)}, true)`;
+      await sql`insert into public.notes (id, owner, title, shared) values (${nextId()}, ${USER_A}, ${"a".repeat(200_000)}, true)`;
       await sync(j);
     });
     expect(worst).toBeLessThan(200);

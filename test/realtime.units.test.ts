@@ -152,7 +152,7 @@ describe("values", () => {
       rls: true,
       selectable: { anon: new Set(), authenticated: new Set(["id", "body"]), service_role: new Set(["id", "body", "secret"]) },
     };
-    const base = { rel, commitTimestamp: "2024-01-01T00:00:00.000Z", oldIsKey: false };
+    const base = { rel, commitTimestamp: "2024-01-01T00:00:00.000Z", xid: 1, oldIsKey: false };
     const update = JSON.parse(buildData({ ...base, type: "UPDATE", new: ["1", "hi", "s"], old: null }, "authenticated", null)!);
     expect(update).toEqual({
       schema: "public",

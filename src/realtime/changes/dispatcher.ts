@@ -14,8 +14,10 @@
 //   subscriber can SELECT at the moment of the check, so it learns nothing a REST read at that
 //   moment would not have told it (policies that depend on other tables are evaluated then, too).
 // - visible but different ("key"): only the primary key is sent, flagged ROW_CHANGED_ERROR. The key
-//   equals the visible row's key. The event is not dropped, so a client that missed an INSERT it
-//   will never get in full (the row was edited before we checked) still learns to refetch it.
+//   equals the visible row's key. The event is not dropped, so a client that cannot get an INSERT
+//   in full (the row was edited before the check: a second statement in the same transaction, an
+//   AFTER INSERT trigger updating the row, a quick edit) still learns to refetch it; the later
+//   UPDATE, if it is the row's current state, arrives in full.
 // - not visible ("none"), or the check failed: nothing.
 // DELETEs cannot be checked against a row that is gone: as on Supabase they go to every matching
 // subscriber, and for RLS tables only the primary key of the old row is included — as it is for
@@ -26,7 +28,8 @@
 // - They read only columns the subscriber's role may SELECT, re-checked here against the relation
 //   cache (a grant revoked after the join takes effect), and a filter's outcome is observable only
 //   through a delivery (it chooses which bindings are listed in `ids`). A "full" delivery vouches
-//   for every column the role may read, filter columns included.
+//   for every column the role may read, filter columns included; on a table without RLS the role
+//   may read those columns of every row anyway.
 // - Where a delivery vouches for the key only (a DELETE, a "key" verdict), only bindings whose
 //   filters are all on primary-key columns match; a filter on any other column decides nothing and
 //   never shows in `ids`. Otherwise a DELETE would answer, for every binding, a question about a row
@@ -66,6 +69,7 @@ export class ChangeDispatcher {
   private queue: PgOutputMessage[] = [];
   private running: Promise<void> | null = null;
   private commitTimestamp = new Date(0).toISOString();
+  private xid = 0;
   private backlogged = false;
   /** Changes delivered (subscriber × change), for tests and metrics. */
   delivered = 0;
@@ -105,6 +109,7 @@ export class ChangeDispatcher {
           switch (msg.tag) {
             case "begin":
               this.commitTimestamp = new Date(pgTimeToMs(msg.commitTime)).toISOString();
+              this.xid = msg.xid;
               break;
             case "relation":
               if (pending.length) await this.flush(pending);
@@ -121,6 +126,7 @@ export class ChangeDispatcher {
                 rel,
                 type: msg.tag === "insert" ? "INSERT" : msg.tag === "update" ? "UPDATE" : "DELETE",
                 commitTimestamp: this.commitTimestamp,
+                xid: this.xid,
                 new: msg.tag === "delete" ? null : msg.new,
                 old: msg.tag === "insert" ? null : msg.old,
                 oldIsKey: msg.tag === "insert" ? false : msg.oldIsKey,
@@ -131,7 +137,7 @@ export class ChangeDispatcher {
               if (this.opts.index.size === 0) break;
               for (const oid of msg.relations) {
                 const rel = this.opts.relations.get(oid);
-                if (rel) pending.push({ rel, type: "TRUNCATE", commitTimestamp: this.commitTimestamp, new: null, old: null, oldIsKey: false });
+                if (rel) pending.push({ rel, type: "TRUNCATE", commitTimestamp: this.commitTimestamp, xid: this.xid, new: null, old: null, oldIsKey: false });
               }
               break;
           }

@@ -13,6 +13,8 @@ export interface Change {
   rel: RelationInfo;
   type: ChangeEvent;
   commitTimestamp: string;
+  /** The writing transaction (32-bit, from the stream's Begin message). */
+  xid: number;
   new: TupleValues | null;
   old: TupleValues | null;
   oldIsKey: boolean;

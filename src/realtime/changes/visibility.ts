@@ -1,11 +1,15 @@
 // The RLS check of INSERT and UPDATE events, batched: within a batch, changes to one RLS-enabled
 // table are checked with ONE call, realtime.plinth_visible_tuples(table, [tuples…], [roles…],
-// [claims…], [columns…]) (migration 0011), where subscribers sharing a role and claims form one
-// group. The function switches to each group's role and claims in turn, looks each row up by
-// primary key (so the table's policies decide), and compares the row it finds with the event's
-// tuple on every column the group may be sent. Why the comparison: dispatcher.ts's header.
+// [claims…], [columns…], [xids…]) (migration 0011), where subscribers sharing a role and claims
+// form one group. The function switches to each group's role and claims in turn, looks each row
+// up by primary key (so the table's policies decide), and compares the row it finds with the
+// event's tuple on every column the group may be sent. Why the comparison: dispatcher.ts's header.
 //
 // Traps:
+// - The stream may hand us a commit before that transaction is visible to other sessions (its
+//   commit record is flushed before it leaves the proc array); looked up in that moment, the row is
+//   still the old one, and the event would be judged on it. The function waits for the writing
+//   transactions (xids) to become visible first.
 // - The columns compared for a group are the columns its role may SELECT as the relation cache
 //   knows them, which is everything buildData can send that role. If the database no longer grants
 //   one of them, the group's check fails (nothing is sent) rather than leaving a value unchecked.
@@ -91,7 +95,8 @@ export async function checkVisibility<M extends { sub: ChangeSubscriber }>(
           select grp, same, changed from realtime.plinth_visible_tuples(
             ${rel.oid}::oid::regclass, ${tuplesJson}::text::jsonb,
             ${groups.map((g) => g.role)}::text[], ${groups.map((g) => g.claims)}::text[],
-            ${groups.map((g) => JSON.stringify([...rel.selectable[g.role]]))}::text[])`;
+            ${groups.map((g) => JSON.stringify([...rel.selectable[g.role]]))}::text[],
+            ${[...new Set(check.tuples.map((c) => c.xid))]}::bigint[])`;
         results = groups.map(() => null);
         for (const r of rows) results[r.grp - 1] = r.same && r.changed ? { same: new Set(r.same), changed: new Set(r.changed) } : null;
       } catch (err) {
@@ -107,12 +112,14 @@ export async function checkVisibility<M extends { sub: ChangeSubscriber }>(
   return verdicts;
 }
 
+/** Whether the event has a value for every primary-key column (the lookup needs them all). */
 function hasPrimaryKey(change: Change): boolean {
   const { rel } = change;
-  if (rel.primaryKey.length === 0 || !change.new) return false;
+  const record = recordValues(change);
+  if (rel.primaryKey.length === 0 || !record) return false;
   return rel.primaryKey.every((name) => {
     const col = rel.columns.findIndex((c) => c.name === name);
-    return col >= 0 && change.new![col] !== undefined && change.new![col] !== null;
+    return col >= 0 && record[col] !== undefined && record[col] !== null;
   });
 }
 

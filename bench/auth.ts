@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { apiKeys, verifyJwt } from "../src/auth/jwt.ts";
+import { apiKeys, verifyJwt } from "../src/lib/jwt.ts";
 import { ARGON2_PARAMS, hashPassword } from "../src/auth/passwords.ts";
 import { USER_COLUMNS, userJson, type UserRow } from "../src/auth/users.ts";
 import { configSchema } from "../src/config/schema.ts";

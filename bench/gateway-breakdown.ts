@@ -5,7 +5,7 @@
 // stdout receives the gateway's log lines (point it at a file); the JSON result goes to the file
 // named by BENCH_BREAKDOWN_OUT, or to stderr.
 import { writeFileSync } from "node:fs";
-import { apiKeys } from "../src/auth/jwt.ts";
+import { apiKeys } from "../src/lib/jwt.ts";
 import { configSchema } from "../src/config/schema.ts";
 import { renderers } from "../src/app.ts";
 import { createGateway } from "../src/http/gateway.ts";

@@ -217,9 +217,9 @@ function countLines(file: string): number {
 }
 
 export async function runGateway(partial: Partial<GatewayOptions> = {}, progress: (s: string) => void = () => {}): Promise<GatewayResult> {
-  let jwt: typeof import("../src/auth/jwt.ts");
+  let jwt: typeof import("../src/lib/jwt.ts");
   try {
-    jwt = await import("../src/auth/jwt.ts");
+    jwt = await import("../src/lib/jwt.ts");
     await import("../src/http/gateway.ts");
     await import("../src/config/schema.ts");
   } catch (e) {

@@ -18,7 +18,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { apiKeys } from "../src/auth/jwt.ts";
+import { apiKeys } from "../src/lib/jwt.ts";
 import { configSchema } from "../src/config/schema.ts";
 import { startEmbedded } from "../src/db/embedded.ts";
 import { applySystemMigrations } from "../src/db/system-migrations.ts";

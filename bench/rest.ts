@@ -207,7 +207,7 @@ export async function measureRest(o: RestOptions): Promise<RestFigures | string>
   mkdirSync(DATA_DIR, { recursive: true });
   const { startEmbedded } = await import("../src/db/embedded.ts");
   const { applySystemMigrations } = await import("../src/db/system-migrations.ts");
-  const { apiKeys } = await import("../src/auth/jwt.ts");
+  const { apiKeys } = await import("../src/lib/jwt.ts");
   const embedded = await startEmbedded({ dataDir: DATA_DIR });
   const admin = postgres(embedded.url, { max: 1, onnotice: () => {} });
   const dbs: postgres.Sql[] = [];

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { signJwt } from "../src/auth/jwt.ts";
+import { signJwt } from "../src/lib/jwt.ts";
 import { BUN, fmt, freePort, procStatus, ROOT, sleep } from "./lib.ts";
 import { GOALS, goalRow, pct, table, type BenchContext, type Outcome } from "./outcome.ts";
 

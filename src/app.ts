@@ -19,7 +19,7 @@ import { plainRenderer, type Renderers, type WireError } from "./http/renderers.
 import { createRoutes, type AnyElysia } from "./http/routes.ts";
 import { requestContext } from "./lib/request-context.ts";
 import type { Logger } from "./log.ts";
-import { createMetaService } from "./meta/index.ts";
+import { createAdminService } from "./admin/service.ts";
 import { createRealtimeService } from "./realtime/index.ts";
 import { renderRestError } from "./rest/errors.ts";
 import { createRestService } from "./rest/index.ts";
@@ -65,7 +65,7 @@ export function assertServiceConfig(config: Config): void {
 
 /** Every service, in mount order: the only place that knows them all. */
 export async function createServices(ctx: ServiceContext): Promise<Service[]> {
-  return [await createAuthService(ctx), await createRestService(ctx), await createStorageService(ctx), await createRealtimeService(ctx), await createMetaService(ctx)];
+  return [await createAuthService(ctx), await createRestService(ctx), await createStorageService(ctx), await createRealtimeService(ctx), await createAdminService(ctx)];
 }
 
 const asPlinthError = (e: WireError) => new PlinthError(e.status, e.code, e.message, e.details ?? null, e.hint ?? null, e.headers ?? {});

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // The plinth command line: serve | migrate … | keys [--json] | config print | tui | admin … | --version
-import { apiKeys } from "./auth/jwt.ts";
+import { apiKeys } from "./lib/jwt.ts";
 import { ConfigError, formatConfig, loadConfig, resolveJwtSecret, unsafeSettings, type LoadedConfig } from "./config/index.ts";
 import { createLogger } from "./log.ts";
 import { VERSION } from "./version.ts";

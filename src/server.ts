@@ -2,7 +2,7 @@
 // (stop accepting, drain in-flight requests, stop the services, close the pool, stop the embedded
 // server). Nothing about requests is decided here.
 import { resolve } from "node:path";
-import { apiKeys } from "./auth/jwt.ts";
+import { apiKeys } from "./lib/jwt.ts";
 import type { Config } from "./config/schema.ts";
 import { openDatabase, type OpenedDatabase } from "./database.ts";
 import { assertServiceConfig, createApp, createServices, type App } from "./app.ts";

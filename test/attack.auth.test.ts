@@ -8,7 +8,7 @@
 //   an account (or a pending confirmation) as for one without, and the mail still arrives.
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { signJwt } from "../src/auth/jwt.ts";
+import { signJwt } from "../src/lib/jwt.ts";
 import { tokenFor } from "./support/app.ts";
 import { call, claimsOf, codeOf, uniqueEmail } from "./support/auth.ts";
 import { totp } from "./support/auth-totp.ts";

@@ -6,7 +6,7 @@
 // and A must keep working. Issue 11 items 1, 8 and 9 and the content-safety headers are each
 // attacked as reported. Later work keeps this green.
 import { describe, expect, test } from "bun:test";
-import { signJwt } from "../src/auth/jwt.ts";
+import { signJwt } from "../src/lib/jwt.ts";
 import { isPassiveType } from "../src/storage/content-safety.ts";
 import { tokenFor } from "./support/app.ts";
 import { startStorageServer, type StorageTestServer } from "./support/storage.ts";

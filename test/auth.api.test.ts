@@ -2,7 +2,7 @@
 // concurrent refreshes, malformed and huge bodies, injection-looking input, rate limits, and the
 // database side (triggers on auth.users, hashes at rest).
 import { afterAll, describe, expect, test } from "bun:test";
-import { signJwt } from "../src/auth/jwt.ts";
+import { signJwt } from "../src/lib/jwt.ts";
 import { call, claimsOf, codeOf, inProcessAuth, uniqueEmail, uniquePhone } from "./support/auth.ts";
 import { tokenFor } from "./support/app.ts";
 import { startTestServer } from "./support/server.ts";

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { verifyJwt } from "../src/auth/jwt.ts";
+import { verifyJwt } from "../src/lib/jwt.ts";
 
 const MAIN = resolve(import.meta.dir, "../src/main.ts");
 

@@ -6,7 +6,7 @@ import { afterAll, expect, test } from "bun:test";
 import { chmod, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import postgres from "postgres";
-import { apiKeys } from "../src/auth/jwt.ts";
+import { apiKeys } from "../src/lib/jwt.ts";
 import { createLogger } from "../src/log.ts";
 import { serve } from "../src/server.ts";
 import { testConfig } from "./support/app.ts";

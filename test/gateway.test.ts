@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, setSystemTime, test } from "bun:test";
 import { buildApp, tokenFor, TEST_SECRET } from "./support/app.ts";
 import { freshDatabase } from "./support/db.ts";
-import { apiKeys, signJwt } from "../src/auth/jwt.ts";
+import { apiKeys, signJwt } from "../src/lib/jwt.ts";
 
 const { db } = await freshDatabase();
 const keys = apiKeys(TEST_SECRET);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { apiKeys, signJwt, verifyJwt } from "../src/auth/jwt.ts";
+import { apiKeys, signJwt, verifyJwt } from "../src/lib/jwt.ts";
 
 const secret = "a-secret-of-at-least-thirty-two-characters";
 

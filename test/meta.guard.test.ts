@@ -1,10 +1,10 @@
 // The SQL guard's classification table, literal masking for the audit log, and the checks on type
 // names and expressions the table editor accepts. Pure: the parser, no database.
 import { describe, expect, test } from "bun:test";
-import { maskLiterals } from "../src/audit/mask.ts";
-import { inspectBatch, isRefusal, type FindingKind } from "../src/meta/guard.ts";
-import { parseBatch } from "../src/meta/parser.ts";
-import { expression, typeName } from "../src/meta/user-sql.ts";
+import { maskLiterals } from "../src/admin/audit/mask.ts";
+import { inspectBatch, isRefusal, type FindingKind } from "../src/admin/meta/guard.ts";
+import { parseBatch } from "../src/admin/meta/parser.ts";
+import { expression, typeName } from "../src/admin/meta/user-sql.ts";
 
 const kinds = async (sql: string): Promise<FindingKind[]> => (await inspectBatch(await parseBatch(sql))).map((f) => f.kind);
 

@@ -1,6 +1,6 @@
 // Token buckets: refill, refusal with a wait, and a clock that steps backwards.
 import { expect, test } from "bun:test";
-import { TokenBuckets } from "../src/http/rate-limit.ts";
+import { TokenBuckets } from "../src/lib/token-buckets.ts";
 
 test("a bucket empties, tells how long to wait, and refills with time", () => {
   let t = 0;

@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { freshDatabase } from "./support/db.ts";
 import { testConfig, TEST_SECRET } from "./support/app.ts";
-import { apiKeys } from "../src/auth/jwt.ts";
+import { apiKeys } from "../src/lib/jwt.ts";
 import { createLogger } from "../src/log.ts";
 import { serve } from "../src/server.ts";
 

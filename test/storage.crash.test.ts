@@ -5,7 +5,7 @@ import { afterAll, expect, test } from "bun:test";
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, utimes } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { apiKeys } from "../src/auth/jwt.ts";
+import { apiKeys } from "../src/lib/jwt.ts";
 import { createLogger } from "../src/log.ts";
 import { createLocalBackend } from "../src/storage/backends/local.ts";
 import { sweep } from "../src/storage/sweeper.ts";

@@ -1,6 +1,6 @@
 // The streaming multipart reader on bodies split at every awkward place (pure, no server).
 import { expect, test } from "bun:test";
-import { multipartBoundary, readMultipart } from "../src/storage/multipart.ts";
+import { multipartBoundary, readMultipart } from "../src/lib/multipart.ts";
 
 async function encode(form: FormData): Promise<{ bytes: Uint8Array; boundary: string }> {
   const req = new Request("http://x/", { method: "POST", body: form });

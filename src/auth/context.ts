@@ -4,7 +4,7 @@ import type { Config } from "../config/schema.ts";
 import { effectiveAutoconfirm } from "../config/production.ts";
 import type { Database } from "../db/pool.ts";
 import type { Mailer, SmsSender } from "../delivery/index.ts";
-import { TokenBuckets, type BucketConfig } from "../http/rate-limit.ts";
+import { TokenBuckets, type BucketConfig } from "../lib/token-buckets.ts";
 import type { Logger } from "../log.ts";
 import { BackgroundTasks } from "./background.ts";
 import { deriveKeys, type AuthKeys } from "./crypto.ts";

@@ -7,7 +7,7 @@ import type { Service, ServiceContext } from "../services.ts";
 import { createAuthContext, sweepBuckets, type AuthContext } from "./context.ts";
 import { sweepExpired } from "./otp.ts";
 import { prepareDummyHash } from "./passwords.ts";
-import { adminRoutes } from "./routes/admin.ts";
+import { adminRoutes } from "./routes/user-admin.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { mfaRoutes } from "./routes/mfa.ts";
 import { otpRoutes } from "./routes/otp.ts";

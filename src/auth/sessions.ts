@@ -6,7 +6,7 @@
 import type postgres from "postgres";
 import type { Config } from "../config/schema.ts";
 import type { Sql } from "../db/pool.ts";
-import { signJwt } from "./jwt.ts";
+import { signJwt } from "../lib/jwt.ts";
 import { childRefreshToken, randomToken, sha256Hex, type AuthKeys } from "./crypto.ts";
 import { AuthErrors } from "./errors.ts";
 import { USER_COLUMNS, findUser, isBanned, userJson, type UserRow } from "./users.ts";

@@ -10,11 +10,9 @@ import { areaOf, keyRequired } from "./areas.ts";
 import type { Renderers, WireError } from "./renderers.ts";
 import type { Metrics } from "./metrics.ts";
 import { keyFailureMessage, resolvePrincipal } from "./principal.ts";
-import { TokenBuckets } from "./rate-limit.ts";
+import { TokenBuckets } from "../lib/token-buckets.ts";
 
 export type { RequestContext } from "../lib/request-context.ts";
-// Until every feature reads the context from the leaf module directly (issue 12, in progress).
-export { requestContext } from "../lib/request-context.ts";
 
 /** A server the gateway can ask for the client address (and hand on, for websocket upgrades). */
 export type ServerLike = Pick<Server<unknown>, "requestIP"> & Partial<Server<unknown>>;

@@ -1,7 +1,7 @@
 // Turns the request's keys into a Principal. The `apikey` (header, or query for websockets) names the
 // project; `Authorization: Bearer` names the caller and wins when present. Both must verify. As on
 // Supabase, any valid HS256 JWT signed with the project secret whose `role` is an API role is accepted.
-import { verifyJwt, type JwtFailure } from "../auth/jwt.ts";
+import { verifyJwt, type JwtFailure } from "../lib/jwt.ts";
 import { isApiRole, type Principal } from "../db/pool.ts";
 
 export type KeyFailure = JwtFailure | "missing" | "bad_role" | "bad_scheme";

@@ -7,7 +7,7 @@
 // the batch endpoint skips the ones that do not (still 202, as Supabase), the single one answers 403.
 import { Elysia } from "elysia";
 import { z } from "zod";
-import { requestContext } from "../http/gateway.ts";
+import { requestContext } from "../lib/request-context.ts";
 import { PlinthError } from "../errors.ts";
 import type { Principal } from "../db/pool.ts";
 import type { RealtimeHub } from "./hub.ts";

@@ -4,7 +4,7 @@
 // `upgrade` hands the socket to Bun with the caller's principal attached.
 import type { Server, WebSocketHandler } from "bun";
 import { json } from "../errors.ts";
-import { requestContext } from "../http/gateway.ts";
+import { requestContext } from "../lib/request-context.ts";
 import type { Service, ServiceContext } from "../services.ts";
 import { Connection } from "./connection.ts";
 import { RealtimeHub, type RealtimeServer, type SocketData } from "./hub.ts";

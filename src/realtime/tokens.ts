@@ -2,7 +2,7 @@
 // channel may carry a user's access token in its join payload (and refresh it with access_token
 // pushes). Supabase Realtime requires `role` and `exp` claims and checks expiry strictly; messages
 // below mirror its wording so existing app code that matches on them keeps working.
-import { verifyJwt } from "../auth/jwt.ts";
+import { verifyJwt } from "../lib/jwt.ts";
 import { isApiRole, type Principal } from "../db/pool.ts";
 
 export interface ChannelAuth {

@@ -16,7 +16,7 @@
 //   - a token without a signer (issued before signers were recorded) is refused, never run as the
 //     service role.
 // A download token never passes as an upload token (and vice versa).
-import { signJwt, verifyJwt } from "../auth/jwt.ts";
+import { signJwt, verifyJwt } from "../lib/jwt.ts";
 import { isApiRole, type Principal } from "../db/pool.ts";
 import { errors } from "./errors.ts";
 

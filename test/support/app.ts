@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { configSchema, type Config, type ConfigInput } from "../../src/config/schema.ts";
-import { signJwt } from "../../src/auth/jwt.ts";
+import { signJwt } from "../../src/lib/jwt.ts";
 import { createApp } from "../../src/app.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Database } from "../../src/db/pool.ts";

@@ -2,7 +2,7 @@
 // a chosen serializer version, a raw Phoenix websocket, and polling.
 import { afterAll } from "bun:test";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
-import { apiKeys } from "../../src/auth/jwt.ts";
+import { apiKeys } from "../../src/lib/jwt.ts";
 import type { ConfigInput } from "../../src/config/schema.ts";
 import { createLogger } from "../../src/log.ts";
 import { serve, type RunningServer } from "../../src/server.ts";

@@ -49,7 +49,7 @@ export async function restApp(database: { db: import("../../src/db/pool.ts").Dat
   const { createApp } = await import("../../src/app.ts");
   const { createLogger } = await import("../../src/log.ts");
   const { testConfig, TEST_SECRET } = await import("./app.ts");
-  const { apiKeys } = await import("../../src/auth/jwt.ts");
+  const { apiKeys } = await import("../../src/lib/jwt.ts");
   const log = createLogger("silent");
   const cache = await createSchemaCache({ sql: database.db.sql, schemas: ["public"], log });
   // The REST routes alone (with a statement hook) behind the real gateway and router.

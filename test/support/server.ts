@@ -1,7 +1,7 @@
 // A whole Plinth server (gateway + every service) on a random port over a fresh test database, for
 // tests that drive it over HTTP — including through the real @supabase/supabase-js client.
 import { afterAll } from "bun:test";
-import { apiKeys } from "../../src/auth/jwt.ts";
+import { apiKeys } from "../../src/lib/jwt.ts";
 import type { ConfigInput } from "../../src/config/schema.ts";
 import { createLogger } from "../../src/log.ts";
 import { serve, type RunningServer } from "../../src/server.ts";

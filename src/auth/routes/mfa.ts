@@ -5,7 +5,7 @@ import type { AuthContext } from "../context.ts";
 import { reply } from "../errors.ts";
 import { optString, parseBody } from "../input.ts";
 import { challenge, enroll, generateRecoveryCodes, mfaCallerOf, unenroll, verify, verifyRecoveryCode } from "../mfa.ts";
-import { clientOf, guarded, principalOf } from "./http.ts";
+import { clientOf, guarded, principalOf } from "./guard.ts";
 
 const EnrollBody = z.object({
   factor_type: optString(32),

@@ -5,7 +5,7 @@ import { takeIp, type AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { metadata, optString, parseBody, pkceChallenge, pkceFields } from "../input.ts";
 import { RESEND_TYPES, requestOtp, requestRecovery, resend, type ResendType } from "../otp-requests.ts";
-import { clientOf, guarded, redirectOf } from "./http.ts";
+import { clientOf, guarded, redirectOf } from "./guard.ts";
 
 const OtpBody = z.object({
   email: optString(320),

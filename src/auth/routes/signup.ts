@@ -5,7 +5,7 @@ import type { AuthContext } from "../context.ts";
 import { reply } from "../errors.ts";
 import { metadata, optString, parseBody, pkceChallenge, pkceFields } from "../input.ts";
 import { signUp } from "../signup.ts";
-import { clientOf, guarded, redirectOf } from "./http.ts";
+import { clientOf, guarded, redirectOf } from "./guard.ts";
 
 const SignupBody = z.object({
   email: optString(320),

@@ -5,7 +5,7 @@ import { takeIp, type AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { optString, parseBody } from "../input.ts";
 import { passwordGrant, pkceGrant, refreshGrant } from "../signin.ts";
-import { clientOf, guarded } from "./http.ts";
+import { clientOf, guarded } from "./guard.ts";
 
 const PasswordBody = z.object({
   email: optString(320),

@@ -7,7 +7,7 @@ import { AuthErrors, reply } from "../errors.ts";
 import { metadata, optString, parseBody, pkceChallenge, pkceFields } from "../input.ts";
 import type { LogoutScope } from "../sessions.ts";
 import { userJson } from "../users.ts";
-import { clientOf, guarded, principalOf, redirectOf } from "./http.ts";
+import { clientOf, guarded, principalOf, redirectOf } from "./guard.ts";
 
 const UpdateBody = z.object({
   email: optString(320),

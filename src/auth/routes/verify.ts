@@ -8,7 +8,7 @@ import { AuthErrors, reply } from "../errors.ts";
 import { optString, parseBody } from "../input.ts";
 import { VERIFY_TYPES, isPkceLinkToken, type VerifyType } from "../otp.ts";
 import { verifyToken } from "../verify.ts";
-import { clientOf, guarded, redirectOf } from "./http.ts";
+import { clientOf, guarded, redirectOf } from "./guard.ts";
 
 const VerifyBody = z.object({
   type: optString(32),

@@ -2,11 +2,9 @@
 // (never from its user-chosen name), so a backend never sees user paths; safe-path.ts still guards
 // the filesystem mapping.
 
-/** Inclusive byte range, as in HTTP. */
-export interface ByteRange {
-  start: number;
-  end: number;
-}
+import type { ByteRange } from "../../lib/http-range.ts";
+
+export type { ByteRange } from "../../lib/http-range.ts";
 
 export interface StoredKey {
   key: string;

@@ -2,7 +2,7 @@
 import { Elysia } from "elysia";
 import * as buckets from "../buckets.ts";
 import type { StorageContext } from "../context.ts";
-import { bucketOnly, handler, json, NO_PARSE, PREFIX, readJson, type Call } from "./http.ts";
+import { bucketOnly, handler, json, NO_PARSE, PREFIX, readJson, type Call } from "./handler.ts";
 
 export function bucketRoutes(ctx: StorageContext) {
   const h = (fn: (call: Call) => Promise<Response>) => handler(ctx, fn);

@@ -3,11 +3,11 @@ import { Elysia } from "elysia";
 import type { Principal } from "../../db/pool.ts";
 import { ownerOf, requireCaller, type StorageContext } from "../context.ts";
 import { errors } from "../errors.ts";
-import { multipartBoundary, readMultipart } from "../multipart.ts";
+import { multipartBoundary, readMultipart } from "../../lib/multipart.ts";
 import * as objects from "../objects.ts";
 import { verifyUpload } from "../signing.ts";
 import { cacheControlOf, parseUserMetadata, prepareWrite, writeObject, type ObjectWrite } from "../uploads.ts";
-import { bucketAndName, bucketOnly, handler, json, NO_PARSE, PREFIX, readJson, sendObject, truthy, type Call } from "./http.ts";
+import { bucketAndName, bucketOnly, handler, json, NO_PARSE, PREFIX, readJson, sendObject, truthy, type Call } from "./handler.ts";
 
 const EMPTY: AsyncIterable<Uint8Array> = { async *[Symbol.asyncIterator]() {} };
 

@@ -4,7 +4,7 @@ import { Elysia } from "elysia";
 import type { StorageContext } from "../context.ts";
 import { errors } from "../errors.ts";
 import { TUS_EXTENSIONS, TUS_VERSION, type Tus } from "../tus.ts";
-import { handler, NO_PARSE, PREFIX, truthy, type Call } from "./http.ts";
+import { handler, NO_PARSE, PREFIX, truthy, type Call } from "./handler.ts";
 
 const BASE = `${PREFIX}/upload/resumable`;
 

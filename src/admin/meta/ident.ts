@@ -1,6 +1,6 @@
 // The one place identifiers and literals become SQL text. Every DDL statement the meta service
 // builds goes through these; request text is never spliced in any other way.
-import { AdminErrors } from "../admin/errors.ts";
+import { AdminErrors } from "../errors.ts";
 
 /** PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1); longer ones are refused, not cut. */
 const MAX_IDENT_BYTES = 63;

@@ -2,7 +2,7 @@
 // on the server's connection. Rows are only ever inserted (nothing in Plinth deletes them); the
 // table refuses UPDATE, DELETE and TRUNCATE by trigger, and neither the API roles nor the SQL
 // console's role (plinth_console) hold any privilege on it.
-import type { Sql } from "../db/pool.ts";
+import type { Sql } from "../../db/pool.ts";
 
 export type AuditOutcome = "ok" | "error" | "denied" | "refused";
 

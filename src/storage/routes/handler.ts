@@ -1,11 +1,11 @@
 // What every storage route shares: the caller from the gateway, bounded JSON bodies, bucket/name
 // extraction from the raw path (decoded once, here), one error boundary, and object responses.
 import type { Principal } from "../../db/pool.ts";
-import { requestContext } from "../../http/gateway.ts";
+import { requestContext } from "../../lib/request-context.ts";
 import type { StorageContext } from "../context.ts";
 import { servedContentHeaders } from "../content-safety.ts";
 import { errors, renderStorageError } from "../errors.ts";
-import { etagMatches, notModifiedSince, parseRange } from "../http-range.ts";
+import { etagMatches, notModifiedSince, parseRange, RangeNotSatisfiable } from "../../lib/http-range.ts";
 import { decodeObjectPath } from "../names.ts";
 import { readBytes, type Found } from "../objects.ts";
 
@@ -110,8 +110,8 @@ export async function sendObject(ctx: StorageContext, call: Call, found: Found, 
   try {
     range = parseRange(call.request.headers.get("range"), size);
   } catch (err) {
-    if ((err as { status?: number }).status === 416) {
-      const r = renderStorageError(err);
+    if (err instanceof RangeNotSatisfiable) {
+      const r = renderStorageError(errors.invalidRange());
       r.headers.set("content-range", `bytes */${size}`);
       return r;
     }

@@ -1,6 +1,6 @@
 // /tables: list, one in full, create, change, drop.
 import { Elysia } from "elysia";
-import { adminRoute, created, type AdminHttpDeps } from "../../admin/http.ts";
+import { adminRoute, created, type AdminHttpDeps } from "../../route.ts";
 import { checkName } from "../ident.ts";
 import { listTables } from "../introspect/tables.sql.ts";
 import { CreateTableInput, PatchTableInput } from "../model.ts";

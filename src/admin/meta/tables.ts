@@ -1,9 +1,9 @@
 // The table editor: one table in full, and creating, changing and dropping tables. Each edit is one
 // transaction (a failing type change leaves the table exactly as it was); names go through
 // ident(), types through typeName(), defaults through expression(), comments through literal().
-import type { Sql, Tx } from "../db/pool.ts";
+import type { Sql, Tx } from "../../db/pool.ts";
 import type { Queryable } from "./introspect/queryable.ts";
-import { AdminErrors, postgresErrorOf } from "../admin/errors.ts";
+import { AdminErrors, postgresErrorOf } from "../errors.ts";
 import { handToConsole, inDdlTransaction, type RunDdl, type StatementLog } from "./ddl.ts";
 import { checkName, ident, literal, qualified, splitQualified } from "./ident.ts";
 import { listPolicies, type PolicyInfo } from "./introspect/policies.sql.ts";

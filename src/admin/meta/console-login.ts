@@ -15,9 +15,9 @@
 // - No named prepared statements, so DISCARD ALL after each request can wipe whatever session state
 //   the caller's SQL left behind (see sql-console.ts).
 import postgres from "postgres";
-import type { Sql } from "../db/pool.ts";
-import { AdminError, postgresErrorOf } from "../admin/errors.ts";
-import type { Logger } from "../log.ts";
+import type { Sql } from "../../db/pool.ts";
+import { AdminError, postgresErrorOf } from "../errors.ts";
+import type { Logger } from "../../log.ts";
 
 export const CONSOLE_ROLE = "plinth_console";
 

@@ -1,7 +1,7 @@
 // DDL runs in one transaction per request, on the owner connection: either every statement of an
 // edit applies or none does. Each statement is noted for the audit log as it runs. The event
 // trigger of migration 0003 announces the change, so schema caches reload by themselves.
-import type { Sql, Tx } from "../db/pool.ts";
+import type { Sql, Tx } from "../../db/pool.ts";
 import { CONSOLE_ROLE } from "./console-login.ts";
 import { ident, qualified } from "./ident.ts";
 

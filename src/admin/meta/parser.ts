@@ -2,7 +2,7 @@
 // never parse SQL do not pay for compiling 1.7 MB of wasm. Locations in its output are UTF-8 byte
 // offsets; everything here converts them to string indices before anyone else sees them.
 import type { Node } from "libpg-query";
-import { AdminError } from "../admin/errors.ts";
+import { AdminError } from "../errors.ts";
 
 type PgQuery = typeof import("libpg-query");
 let loading: Promise<PgQuery> | null = null;

@@ -1,6 +1,6 @@
 // /policies: list (optionally by schema and table), create, drop.
 import { Elysia } from "elysia";
-import { adminRoute, created, type AdminHttpDeps } from "../../admin/http.ts";
+import { adminRoute, created, type AdminHttpDeps } from "../../route.ts";
 import { listPolicies } from "../introspect/policies.sql.ts";
 import { PolicyInput } from "../model.ts";
 import { createPolicy, dropPolicy } from "../policies.ts";

@@ -1,7 +1,7 @@
 // GET /admin/v1/audit?limit&before: the audit log, newest first, paged by id.
 import { Elysia } from "elysia";
-import { AdminErrors } from "../admin/errors.ts";
-import { adminRoute, type AdminHttpDeps } from "../admin/http.ts";
+import { AdminErrors } from "../errors.ts";
+import { adminRoute, type AdminHttpDeps } from "../route.ts";
 import { listAudit } from "./log.ts";
 
 export const auditRoutes = (deps: AdminHttpDeps) =>

@@ -1,6 +1,6 @@
 // What every auth route shares: the error guard (GoTrue's error shape, including weak_password,
 // which the app-wide renderer cannot express), and the request facts the flows need.
-import { requestContext } from "../../http/gateway.ts";
+import { requestContext } from "../../lib/request-context.ts";
 import type { Principal } from "../../db/pool.ts";
 import type { AuthContext, Client } from "../context.ts";
 import { renderAuthError } from "../errors.ts";

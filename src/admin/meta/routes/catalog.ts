@@ -1,6 +1,6 @@
 // GET /schemas, /functions, /extensions, /roles, /types: read-only lists of the catalogue.
 import { Elysia } from "elysia";
-import { adminRoute, type AdminHttpDeps } from "../../admin/http.ts";
+import { adminRoute, type AdminHttpDeps } from "../../route.ts";
 import { listExtensions, listFunctions, listRoles, listTypes } from "../introspect/catalog.sql.ts";
 import { listSchemas } from "../introspect/schemas.sql.ts";
 

@@ -20,8 +20,8 @@
 //   the scanner (libpg-query has no deparser). A PREPARE's `$n` are planned generically.
 // - Estimates are estimates: on a never-analysed table a filter such as `id > 0` is guessed at a
 //   third of the rows. The structural sign does not depend on statistics.
-import type { Sql, Tx } from "../db/pool.ts";
-import { postgresErrorOf } from "../admin/errors.ts";
+import type { Sql, Tx } from "../../db/pool.ts";
+import { postgresErrorOf } from "../errors.ts";
 import { doBlockStatements, type DangerKind, type Finding, type TableName } from "./guard.ts";
 import { ident } from "./ident.ts";
 import { ByteText, bindParams, nodeKind, pgQuery, walk, type ParsedStatement } from "./parser.ts";

@@ -1,12 +1,12 @@
 // /admin/users[...], /admin/generate_link and /invite: service_role only.
 import { Elysia } from "elysia";
 import { z } from "zod";
-import { LINK_TYPES, createUser, deleteUser, generateLink, getUser, invite, listUsers, parseSort, requireServiceRole, updateUserById, type LinkType } from "../admin.ts";
+import { LINK_TYPES, createUser, deleteUser, generateLink, getUser, invite, listUsers, parseSort, requireServiceRole, updateUserById, type LinkType } from "../user-admin.ts";
 import type { AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { metadata, optString, parseBody } from "../input.ts";
 import { adminDeleteFactor, adminListFactors } from "../mfa.ts";
-import { clientOf, guarded, principalOf, redirectOf, type RouteContext } from "./http.ts";
+import { clientOf, guarded, principalOf, redirectOf, type RouteContext } from "./guard.ts";
 
 const AdminUserBody = z.object({
   id: optString(64),

@@ -3,7 +3,7 @@
 // Both are checked with the real parser before they reach DDL. Type names are re-rendered from the
 // parse tree (so nothing but a type can come out); expressions cannot be re-rendered (libpg_query's
 // wasm build has no deparser), so they are proven to be exactly one parenthesised expression.
-import { AdminErrors } from "../admin/errors.ts";
+import { AdminErrors } from "../errors.ts";
 import { ident } from "./ident.ts";
 import { nodeKind, pgQuery } from "./parser.ts";
 

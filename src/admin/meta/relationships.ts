@@ -2,8 +2,8 @@
 // table in another. many_to_one and one_to_one add a key column to `from` pointing at `to`'s primary
 // key (one_to_one makes it unique); many_to_many creates a junction table whose composite primary
 // key holds both keys, which is what PostgREST (and src/schema-cache) recognises as a junction.
-import type { Sql, Tx } from "../db/pool.ts";
-import { AdminErrors } from "../admin/errors.ts";
+import type { Sql, Tx } from "../../db/pool.ts";
+import { AdminErrors } from "../errors.ts";
 import { handToConsole, inDdlTransaction, type RunDdl, type StatementLog } from "./ddl.ts";
 import { ident, qualified, splitQualified } from "./ident.ts";
 import { findTable } from "./introspect/tables.sql.ts";

@@ -1,7 +1,7 @@
 // Row level security policies: create and drop. Policy expressions are checked by expression();
 // role names are quoted, except PUBLIC, which is a keyword and not a role.
-import type { Sql } from "../db/pool.ts";
-import { AdminErrors } from "../admin/errors.ts";
+import type { Sql } from "../../db/pool.ts";
+import { AdminErrors } from "../errors.ts";
 import { inDdlTransaction, type StatementLog } from "./ddl.ts";
 import { checkName, ident, qualified, splitQualified } from "./ident.ts";
 import { listPolicies, type PolicyInfo } from "./introspect/policies.sql.ts";

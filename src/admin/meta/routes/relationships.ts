@@ -1,6 +1,6 @@
 // POST /relationships: foreign keys and junction tables the REST API can embed across.
 import { Elysia } from "elysia";
-import { adminRoute, created, type AdminHttpDeps } from "../../admin/http.ts";
+import { adminRoute, created, type AdminHttpDeps } from "../../route.ts";
 import { RelationshipInput } from "../model.ts";
 import { createRelationship } from "../relationships.ts";
 import { RAW_BODY, parseInput } from "./input.ts";

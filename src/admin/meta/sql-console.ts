@@ -20,8 +20,8 @@
 // - COPY FROM STDIN would wait for data forever (and TO STDOUT streams past the row cap): refused.
 // - VACUUM, CREATE INDEX CONCURRENTLY and friends cannot run in a transaction block: such a
 //   statement runs alone, outside one, when it is the whole batch.
-import type { Sql } from "../db/pool.ts";
-import { AdminError, AdminErrors, fromPostgres, postgresErrorOf } from "../admin/errors.ts";
+import type { Sql } from "../../db/pool.ts";
+import { AdminError, AdminErrors, fromPostgres, postgresErrorOf } from "../errors.ts";
 import { CONSOLE_ROLE_IS_SAFE, unsafeConsoleRole, type ConsoleDb } from "./console-login.ts";
 import { inspectEffects } from "./effect.ts";
 import { inspectBatch, isRefusal, type Finding } from "./guard.ts";

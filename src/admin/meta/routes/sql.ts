@@ -1,6 +1,6 @@
 // POST /sql: the SQL console (see sql-console.ts for what it guarantees).
 import { Elysia } from "elysia";
-import { adminRoute, type AdminHttpDeps } from "../../admin/http.ts";
+import { adminRoute, type AdminHttpDeps } from "../../route.ts";
 import type { ConsoleDb } from "../console-login.ts";
 import { SqlInput } from "../model.ts";
 import { runSql } from "../sql-console.ts";

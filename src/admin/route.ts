@@ -3,10 +3,10 @@
 // written whatever the outcome once the work is done (after commit: rule 6).
 import { json } from "../errors.ts";
 import type { Sql } from "../db/pool.ts";
-import { requestContext } from "../http/gateway.ts";
+import { requestContext } from "../lib/request-context.ts";
 import type { Logger } from "../log.ts";
-import { maskLiterals } from "../audit/mask.ts";
-import { recordAudit, type AuditOutcome } from "../audit/log.ts";
+import { maskLiterals } from "./audit/mask.ts";
+import { recordAudit, type AuditOutcome } from "./audit/log.ts";
 import { actorOf, authorizeAdmin, type AdminActor, type Capability } from "./authorize.ts";
 import { renderAdminError } from "./errors.ts";
 

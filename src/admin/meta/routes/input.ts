@@ -1,6 +1,6 @@
 // Request input for the meta routes: a zod schema per body (model.ts) and small query readers.
 import type { z } from "zod";
-import { AdminError, AdminErrors } from "../../admin/errors.ts";
+import { AdminError, AdminErrors } from "../../errors.ts";
 
 /**
  * Write routes take their body as text (route option `parse: "text"`) and parse it here, so that

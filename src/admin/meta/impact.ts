@@ -4,8 +4,8 @@
 // a never-analysed table's estimate is a guess of hundreds of rows even when it is empty. A
 // column-free WHERE is estimated by EXPLAIN of the statement itself (plain EXPLAIN never executes).
 // Runs in its own read-only transaction that is always rolled back.
-import type { Sql, Tx } from "../db/pool.ts";
-import { postgresErrorOf } from "../admin/errors.ts";
+import type { Sql, Tx } from "../../db/pool.ts";
+import { postgresErrorOf } from "../errors.ts";
 import type { Finding } from "./guard.ts";
 import { ident } from "./ident.ts";
 import { bindParams, nodeKind, type ParsedStatement } from "./parser.ts";

@@ -6,7 +6,7 @@
 // what reached the attacker frame by frame.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { tokenFor } from "./support/app.ts";
-import { RawSocket, startRealtime, waitFor, type RealtimeFixture } from "./support/realtime.ts";
+import { RawSocket, startRealtime, type RealtimeFixture } from "./support/realtime.ts";
 
 setDefaultTimeout(20_000);
 
@@ -129,7 +129,8 @@ const ALL_NOTES = { event: "*", schema: "public", table: "notes" };
 
 describe("cross-user matrix: anon, A and B subscribe to every change of notes; A writes its own row", () => {
   test("only A gets A's values; B and anon get the primary key of the DELETE and nothing else", async () => {
-    const [a, b, anon] = [await join("A", [ALL_NOTES]), await join("B", [ALL_NOTES]), await join("anon", [ALL_NOTES])];
+    const each = ["INSERT", "UPDATE", "DELETE"].map((event) => ({ event, schema: "public", table: "notes" }));
+    const [a, b, anon] = [await join("A", [ALL_NOTES, ...each]), await join("B", [ALL_NOTES, ...each]), await join("anon", [ALL_NOTES, ...each])];
     for (const j of [a, b, anon]) expect(j.system.payload.status).toBe("ok");
     const id = nextId();
     await sql`insert into public.notes (id, owner, title, secret) values (${id}, ${USER_A}, 'matrix-title', 'matrix-secret-1')`;
@@ -139,14 +140,16 @@ describe("cross-user matrix: anon, A and B subscribe to every change of notes; A
     await sql`delete from public.notes where id = ${id}`;
     await sync(a, b, anon);
 
-    const seenByA = events(a).map((e) => [e.data.type, e.data.record, e.data.old_record]);
+    // Each event through both the "*" binding and its own.
+    const bindingsOf = (j: Joined, e: { ids: number[]; data: any }) => [...e.ids].sort().join() === [j.ids[0]!, j.ids[1 + ["INSERT", "UPDATE", "DELETE"].indexOf(e.data.type)]!].sort().join();
+    const seenByA = events(a).map((e) => [e.data.type, e.data.record, e.data.old_record, bindingsOf(a, e)]);
     expect(seenByA).toEqual([
-      ["INSERT", { id, owner: USER_A, title: "matrix-title", secret: "matrix-secret-1", shared: false }, undefined],
-      ["UPDATE", { id, owner: USER_A, title: "matrix-title", secret: "matrix-secret-2", shared: false }, { id }],
-      ["DELETE", undefined, { id }],
+      ["INSERT", { id, owner: USER_A, title: "matrix-title", secret: "matrix-secret-1", shared: false }, undefined, true],
+      ["UPDATE", { id, owner: USER_A, title: "matrix-title", secret: "matrix-secret-2", shared: false }, { id }, true],
+      ["DELETE", undefined, { id }, true],
     ]);
     for (const j of [b, anon]) {
-      expect(events(j).map((e) => [e.data.type, e.data.record, e.data.old_record])).toEqual([["DELETE", undefined, { id }]]);
+      expect(events(j).map((e) => [e.data.type, e.data.record, e.data.old_record, bindingsOf(j, e)])).toEqual([["DELETE", undefined, { id }, true]]);
       expect(wire(j)).not.toContain("matrix-secret");
       expect(wire(j)).not.toContain("matrix-title");
     }
@@ -177,15 +180,31 @@ describe("item 2: UPDATE old_record on an RLS table with REPLICA IDENTITY FULL",
 });
 
 describe("item 3: DELETE filter oracle", () => {
-  test("456 `secret=match.^.{n}c` bindings are refused at join", async () => {
+  test("456 `secret=match.^.{n}c` bindings, in one channel or spread over several, are refused; the delete tells nothing", async () => {
     const changes = [];
     for (let n = 0; n < 12; n++) for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL") changes.push({ event: "DELETE", schema: "public", table: "notes", filter: `secret=match.^.{${n}}${c}` });
     expect(changes.length).toBe(456);
+    const attackers: Joined[] = [];
     for (const who of ["B", "anon"] as const) {
-      const j = await join(who, changes, undefined, false);
-      expect(j.reply.payload.status).toBe("error");
-      expect(j.reply.payload.response.reason).toContain("postgres_changes");
+      const whole = await join(who, changes, undefined, false);
+      expect(whole.reply.payload.status).toBe("error");
+      expect(whole.reply.payload.response.reason).toContain("postgres_changes");
+      // Five channels on one socket: the first is joined but its regex filters are refused (no
+      // bindings at all), the rest hit the per-socket bound.
+      const first = await join(who, changes.slice(0, 92), whole.s, false);
+      expect(first.system.payload.status).toBe("error");
+      for (let at = 92; at < 456; at += 92) {
+        const more = await join(who, changes.slice(at, at + 92), whole.s, false);
+        expect(more.reply.payload.status).toBe("error");
+      }
+      attackers.push(first);
     }
+    const watcher = await join("A", [ALL_NOTES]);
+    const id = nextId();
+    await sql`insert into public.notes (id, owner, title, secret) values (${id}, ${USER_A}, 'regex target', 'cAbBa')`;
+    await sql`delete from public.notes where id = ${id}`;
+    await sync(watcher);
+    for (const j of attackers) expect(j.s.frames.filter((m) => (m as V1).event === "postgres_changes")).toEqual([]);
   });
 
   test("filters on the secret column decide no DELETE delivery and never show in ids; key filters still work", async () => {

@@ -1,46 +1,121 @@
-// Who may use the admin API, in one check. Today only the service_role key passes; admin accounts
-// with capabilities (system_admin, moderator, …) will plug in here by mapping their principal to an
-// AdminActor with a narrower capability set, without touching any route.
+// Who may do what on the admin API, in one place. Every /admin/v1 route names one capability; a
+// route over a table's rows also names the table (authorizeTable). The caller is an AdminActor:
+// the service_role key (the machine's identity: everything, audited as such), or a named admin
+// account signed in with an admin session (its level decides the capabilities; moderators and
+// viewers only reach the tables assigned to them).
 import type { Principal } from "../db/pool.ts";
 import { AdminErrors } from "./errors.ts";
 
-export const CAPABILITIES = ["meta:read", "meta:write", "sql:run", "audit:read"] as const;
+export const CAPABILITIES = [
+  /** Read the schema: schemas, tables, columns, policies, relationships, migrations status. */
+  "meta:read",
+  /** Change the schema and policies (table editor, policy editor, migrations). */
+  "meta:write",
+  /** The free-form SQL console. */
+  "sql:run",
+  /** The whole audit log. */
+  "audit:read",
+  /** The audit entries the caller itself caused. */
+  "audit:read_own",
+  /** Rows of tables (all tables, or the assigned ones: see authorizeTable). */
+  "rows:read",
+  "rows:write",
+  /** End users: list and read; ban, unban, sign out, reset password. */
+  "users:read",
+  "users:manage",
+  /** Admin accounts below system_admin, and all admin sessions. */
+  "admins:manage",
+  /** System admins themselves (create, promote to, demote from system_admin). */
+  "admins:manage_system",
+  /** Security settings and events, keys. */
+  "security:manage",
+] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
-/** How the caller identified itself, as recorded in the audit log. */
-export type ActorKind = "service_key" | "anon_key" | "user_token" | "none";
+/** Admin levels, highest first. */
+export const ADMIN_LEVELS = ["system_admin", "admin", "moderator", "viewer"] as const;
+export type AdminLevel = (typeof ADMIN_LEVELS)[number];
 
-export interface AdminActor {
-  role: string;
-  kind: ActorKind;
-  /** The JWT `sub`, when the key names a user. */
-  sub: string | null;
-  capabilities: ReadonlySet<Capability>;
-}
+/** Higher number: more power. */
+export const levelRank = (l: AdminLevel): number => ADMIN_LEVELS.length - ADMIN_LEVELS.indexOf(l);
 
 const ALL: ReadonlySet<Capability> = new Set(CAPABILITIES);
 const NONE: ReadonlySet<Capability> = new Set();
 
+/** What each level may do (the issue's table). Tables-scoped capabilities are further limited by authorizeTable. */
+export const LEVEL_CAPABILITIES: Record<AdminLevel, ReadonlySet<Capability>> = {
+  system_admin: ALL,
+  admin: new Set(CAPABILITIES.filter((c) => c !== "admins:manage_system")),
+  moderator: new Set<Capability>(["meta:read", "rows:read", "rows:write", "users:read", "users:manage", "audit:read_own"]),
+  viewer: new Set<Capability>(["meta:read", "rows:read"]),
+};
+
+/** How the caller identified itself, as recorded in the audit log. */
+export type ActorKind = "service_key" | "admin_session" | "anon_key" | "user_token" | "cli" | "none";
+
+export interface AdminActor {
+  role: string;
+  kind: ActorKind;
+  /** The JWT `sub`, or the admin account's user id. */
+  sub: string | null;
+  capabilities: ReadonlySet<Capability>;
+  /** The admin account behind an admin session (or the CLI), null for keys. */
+  admin: { id: string; email: string | null; level: AdminLevel; sessionId: string | null } | null;
+  /** Tables ("schema.table") whose rows this actor may reach; "all" for system_admin, admin and keys. */
+  tables: ReadonlySet<string> | "all";
+}
+
 /** The actor a principal stands for (even when it may do nothing: the audit log names it). */
 export function actorOf(principal: Principal | null): AdminActor {
-  if (!principal) return { role: "none", kind: "none", sub: null, capabilities: NONE };
+  if (!principal) return { role: "none", kind: "none", sub: null, capabilities: NONE, admin: null, tables: new Set() };
   const sub = typeof principal.claims.sub === "string" ? principal.claims.sub : null;
   switch (principal.role) {
     case "service_role":
-      return { role: principal.role, kind: "service_key", sub, capabilities: ALL };
+      return { role: principal.role, kind: "service_key", sub, capabilities: ALL, admin: null, tables: "all" };
     case "authenticated":
-      return { role: principal.role, kind: "user_token", sub, capabilities: NONE };
+      return { role: principal.role, kind: "user_token", sub, capabilities: NONE, admin: null, tables: new Set() };
     default:
-      return { role: principal.role, kind: sub ? "user_token" : "anon_key", sub, capabilities: NONE };
+      return { role: principal.role, kind: sub ? "user_token" : "anon_key", sub, capabilities: NONE, admin: null, tables: new Set() };
   }
+}
+
+/** The actor of a signed-in admin account (an admin session, or the CLI acting with local access). */
+export function adminActor(
+  account: { id: string; email: string | null; level: AdminLevel; tables: readonly string[] },
+  kind: "admin_session" | "cli",
+  sessionId: string | null,
+): AdminActor {
+  const wide = account.level === "system_admin" || account.level === "admin";
+  return {
+    role: "admin",
+    kind,
+    sub: account.id,
+    capabilities: LEVEL_CAPABILITIES[account.level],
+    admin: { id: account.id, email: account.email, level: account.level, sessionId },
+    tables: wide ? "all" : new Set(account.tables),
+  };
 }
 
 /**
  * Refuses an actor that lacks `capability`: 401 when the caller is not signed in as anyone who
- * could ever be an admin (no key, the anon key), 403 when it is a known user without the right.
+ * could ever be an admin (no key, the anon key), 403 when it is a known caller without the right.
  */
 export function authorizeAdmin(actor: AdminActor, capability: Capability): void {
   if (actor.capabilities.has(capability)) return;
   if (actor.kind === "none" || actor.kind === "anon_key") throw AdminErrors.unauthorized();
   throw AdminErrors.forbidden();
+}
+
+/** Whether the actor may reach the rows of `schema.table` at all (listings hide the others). */
+export function canReachTable(actor: AdminActor, schema: string, table: string): boolean {
+  return actor.tables === "all" || actor.tables.has(`${schema}.${table}`);
+}
+
+/**
+ * authorizeAdmin, plus: the table is one the actor may reach. A table outside a moderator's or
+ * viewer's assignment answers 403 `table_not_assigned`, whether or not it exists (nothing leaks).
+ */
+export function authorizeTable(actor: AdminActor, capability: Capability, schema: string, table: string): void {
+  authorizeAdmin(actor, capability);
+  if (!canReachTable(actor, schema, table)) throw AdminErrors.tableNotAssigned();
 }

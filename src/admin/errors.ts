@@ -18,7 +18,8 @@ export class AdminError extends PlinthError {
 
 export const AdminErrors = {
   unauthorized: () => new AdminError(401, "unauthorized", "The admin API needs the service_role key"),
-  forbidden: () => new AdminError(403, "forbidden", "This key may not use the admin API"),
+  forbidden: () => new AdminError(403, "forbidden", "This caller may not do this on the admin API"),
+  tableNotAssigned: () => new AdminError(403, "table_not_assigned", "This table is not assigned to you"),
   validation: (message: string, issues?: unknown) => new AdminError(400, "validation_failed", message, issues),
   notFound: (what: string) => new AdminError(404, "not_found", `${what} not found`),
   conflict: (code: string, message: string, details?: unknown) => new AdminError(409, code, message, details),

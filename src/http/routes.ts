@@ -2,7 +2,7 @@
 // prefix by its own module. Unknown routes answer 404 JSON, and no error ever leaks a stack trace.
 import { Elysia } from "elysia";
 import { json, isPlinthError } from "../errors.ts";
-import type { Database } from "../db/pool.ts";
+import { isDatabaseUnavailable, type Database } from "../db/pool.ts";
 import { requestContext } from "../lib/request-context.ts";
 import type { Logger } from "../log.ts";
 import { areaOf } from "./areas.ts";
@@ -39,6 +39,10 @@ export function createRoutes(deps: RouteDeps) {
       }
       if (code === "PARSE") return render({ status: 400, code: "bad_json", message: "Request body could not be parsed" });
       if (code === "VALIDATION") return render({ status: 400, code: "validation_failed", message: "Request does not match the expected shape" });
+      // The database is restarting or unreachable: a state the client may retry, not a server bug.
+      if (isDatabaseUnavailable(error)) {
+        return render({ status: 503, code: "database_unavailable", message: "The database is unavailable, retry later", headers: { "retry-after": "1" } });
+      }
       deps.log.error("route error", { request_id: requestContext(request)?.id, error });
       return render({ status: 500, code: "internal_error", message: "Internal server error" });
     })

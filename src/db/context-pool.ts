@@ -22,6 +22,7 @@
 // benchmark's read (bench/RESULTS.md): 22–25 µs of server CPU per request against 33–51 µs for the
 // same bare handler on postgres.js. Everything else (transactions, migrations, LISTEN, logical
 // replication) stays on postgres.js.
+import { CONTEXT_MISMATCH } from "./context-guard.ts";
 
 type Row = Record<string, unknown>;
 
@@ -44,8 +45,6 @@ export interface ContextPoolOptions {
   idleTimeout?: number;
 }
 
-/** SQLSTATE raised by the guard when a connection's context is not the statement's caller. */
-export const CONTEXT_MISMATCH = "PLCTX";
 /** SQLSTATE (connection_failure) of the error run() throws when the connection itself failed. */
 export const CONNECTION_LOST = "08006";
 
@@ -83,8 +82,9 @@ export class ContextPool {
 
   /**
    * Runs `text` with `params` followed by the guard's two parameters (role, claims): the statement
-   * must reference them as $n+1 and $n+2 in its guard (see guardSql). Rows come back as postgres.js
-   * returns them (bigint as text); a write's result carries `count`, the rows it affected.
+   * must reference them as $n+1 and $n+2 in its guard (guardSql, context-guard.ts). Rows come back
+   * as postgres.js returns them (bigint as text); a write's result carries `count`, the rows it
+   * affected.
    */
   async run<R extends Row[]>(role: string, claims: string, text: string, params: readonly unknown[]): Promise<R> {
     const key = `${role}\u0000${claims}`;
@@ -205,11 +205,6 @@ export class ContextPool {
     this.slots = [];
     await this.sql.close({ timeout: timeoutSeconds });
   }
-}
-
-/** The guard a statement run through ContextPool.run must carry; `paramCount` is its own parameters. */
-export function guardSql(paramCount: number): string {
-  return `auth.request_context_is($${paramCount + 1}, $${paramCount + 2})`;
 }
 
 /**

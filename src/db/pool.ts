@@ -2,7 +2,8 @@
 // transaction as the caller's role with the caller's JWT claims set transaction-locally, so row
 // level security decides what the caller sees, exactly as PostgREST and Supabase Storage do.
 import postgres from "postgres";
-import { CONNECTION_LOST, connectionGoingAway, CONTEXT_MISMATCH, ContextPool, failedBeforeSending } from "./context-pool.ts";
+import { CONTEXT_MISMATCH } from "./context-guard.ts";
+import { CONNECTION_LOST, connectionGoingAway, ContextPool, failedBeforeSending } from "./context-pool.ts";
 
 export type Sql = postgres.Sql;
 // What withPrincipal hands its callback: a reserved connection inside an explicit transaction. Typed as
@@ -46,10 +47,11 @@ export interface Database {
   /**
    * One statement as the principal on a connection that keeps the caller's context at session level
    * (see context-pool.ts): no transaction of its own, so it must be a single statement that is
-   * complete on its own, and it must carry `guardSql(params.length)` where it is evaluated before
-   * any row is read or written. When the guard finds the connection is not the caller's, or the
-   * statement was never sent, it runs in a transaction instead (readAs for a read, else
-   * withPrincipal), with `request` set there.
+   * complete on its own, and it must carry `guardSql(params.length)` (context-guard.ts) where it is
+   * evaluated before any row is read or written. The fallback is this method's own business: when
+   * the guard finds the connection is not the caller's, or the statement was never sent, it runs in
+   * a transaction instead (readAs for a read, else withPrincipal), with `request` set there; callers
+   * see one answer either way and choose nothing.
    */
   runAs<R extends postgres.Row[]>(principal: Principal, text: string, params: readonly unknown[], opts?: { read?: boolean; request?: RequestInfo }): Promise<R>;
   close(timeoutSeconds?: number): Promise<void>;

@@ -8,7 +8,7 @@ import type { MediaType } from "../parse/headers.ts";
 import type { CallPlan, InsertPlan, ReadNode, ReadPlan, WritePlan } from "../plan/types.ts";
 import { cached, internal, SqlWriter, type Ident } from "./ident.ts";
 import { condSql, nodeQuery, orderSql, tableSource } from "./read.ts";
-import { guardSql } from "../../db/context-pool.ts";
+import { guardSql } from "../../db/context-guard.ts";
 
 export interface Statement {
   text: string;

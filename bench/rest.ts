@@ -311,7 +311,7 @@ async function measureServers(
 
   // One statement for 100 parents with their children.
   const { connect } = await import("../src/db/pool.ts");
-  const { createSchemaCache } = await import("../src/schema-cache/index.ts");
+  const { createSchemaCache } = await import("../src/schema-cache/live.ts");
   const { planRequest } = await import("../src/rest/plan/index.ts");
   const { executePlan } = await import("../src/rest/execute.ts");
   const { createLogger } = await import("../src/log.ts");

@@ -20,12 +20,12 @@ import { createRoutes, type AnyElysia } from "./http/routes.ts";
 import { requestContext } from "./lib/request-context.ts";
 import type { Logger } from "./log.ts";
 import { createAdminService } from "./admin/service.ts";
-import { createRealtimeService } from "./realtime/index.ts";
+import { createRealtimeService } from "./realtime/service.ts";
 import { renderRestError } from "./rest/errors.ts";
 import { createRestService } from "./rest/index.ts";
 import type { Service, ServiceContext } from "./service.ts";
 import { renderStorageError } from "./storage/errors.ts";
-import { createStorageService } from "./storage/index.ts";
+import { createStorageService } from "./storage/service.ts";
 
 export interface AppOptions {
   config: Config;

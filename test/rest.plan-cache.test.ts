@@ -3,7 +3,7 @@
 // and values it cannot stand in for keep the shape out of the cache.
 import { describe, expect, test } from "bun:test";
 import { startRestServer } from "./support/rest.ts";
-import { createSchemaCache } from "../src/schema-cache/index.ts";
+import { createSchemaCache } from "../src/schema-cache/live.ts";
 import { createLogger } from "../src/log.ts";
 import { planRequest, type RestRequest } from "../src/rest/plan/index.ts";
 import { readStatement } from "../src/rest/sql/statements.ts";

@@ -1,5 +1,5 @@
 // The REST service: PostgREST's API under /rest/v1 over the schema cache of the exposed schemas.
-import { createSchemaCache } from "../schema-cache/index.ts";
+import { createSchemaCache } from "../schema-cache/live.ts";
 import type { Service, ServiceContext } from "../services.ts";
 import { restHandler, restRoutes } from "./routes.ts";
 

@@ -6,7 +6,7 @@ import { isPlinthError, type PlinthError } from "../errors.ts";
 import { requestContext } from "../lib/request-context.ts";
 import { renderRestError } from "./errors.ts";
 import type { Logger } from "../log.ts";
-import type { LiveSchemaCache } from "../schema-cache/index.ts";
+import type { LiveSchemaCache } from "../schema-cache/live.ts";
 import { executeGuardedRead, executePlan, type ExecuteOptions, type RestResult } from "./execute.ts";
 import { bind, PlanCache, shapeOf } from "./plan-cache.ts";
 import { openApiDocument } from "./openapi.ts";

@@ -44,7 +44,7 @@ export function restFetch(srv: TestServer, path: string, init: RequestInit & { k
  * tests that look at the SQL (one statement per embed request, identifiers all from the cache).
  */
 export async function restApp(database: { db: import("../../src/db/pool.ts").Database; url: string }, onStatement: (s: import("../../src/rest/sql/statements.ts").Statement) => void) {
-  const { createSchemaCache } = await import("../../src/schema-cache/index.ts");
+  const { createSchemaCache } = await import("../../src/schema-cache/live.ts");
   const { restRoutes } = await import("../../src/rest/routes.ts");
   const { createApp } = await import("../../src/app.ts");
   const { createLogger } = await import("../../src/log.ts");

@@ -8,7 +8,7 @@ import { requestContext } from "../lib/request-context.ts";
 import type { Service, ServiceContext } from "../services.ts";
 import { Connection } from "./connection.ts";
 import { RealtimeHub, type RealtimeServer, type SocketData } from "./hub.ts";
-import { realtimeRoutes } from "./http.ts";
+import { realtimeRoutes } from "./broadcast-api.ts";
 import { parseVsn } from "./protocol.ts";
 
 export interface RealtimeServiceOptions {

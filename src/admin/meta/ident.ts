@@ -1,5 +1,7 @@
-// The one place identifiers and literals become SQL text. Every DDL statement the meta service
-// builds goes through these; request text is never spliced in any other way.
+// Names and literals in the admin plane's DDL: validated here (a useful error for an empty, NUL or
+// over-long name), then quoted by the one quoting function (lib/sql-text.ts). Every DDL statement
+// the admin API builds goes through these; request text is never spliced in any other way.
+import { quoteIdentifier, quoteLiteral } from "../../lib/sql-text.ts";
 import { AdminErrors } from "../errors.ts";
 
 /** PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1); longer ones are refused, not cut. */
@@ -14,20 +16,15 @@ export function checkName(name: string, what = "name"): string {
 
 /** A quoted identifier: always quoted, so case and reserved words are kept exactly as given. */
 export function ident(name: string): string {
-  checkName(name);
-  return `"${name.replace(/"/g, '""')}"`;
+  return quoteIdentifier(checkName(name));
 }
 
 export const qualified = (schema: string, name: string): string => `${ident(schema)}.${ident(name)}`;
 
-/**
- * A string literal, for the few places PostgreSQL takes no bind parameter (COMMENT ON … IS, DDL).
- * With standard_conforming_strings on (the default since 9.1, and set by postgres.js), backslashes
- * are ordinary characters; the E'' form is used anyway so the result is right under either setting.
- */
+/** A string literal, for the few places PostgreSQL takes no bind parameter (COMMENT ON … IS, DDL). */
 export function literal(value: string): string {
   if (value.includes("\0")) throw AdminErrors.validation("text must not contain NUL");
-  return `E'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+  return quoteLiteral(value);
 }
 
 /** "schema.table" or "table" (in `defaultSchema`); quoted parts ("My.Schema"."T") are honoured. */

@@ -3,6 +3,7 @@
 // or from an output key the client chose (`label`, e.g. `alias:col`). All three are double-quoted
 // with quotes doubled by quoteIdent, so even a label is inert text, never SQL; the kinds exist so
 // tests can check that no user text reached SQL as a table, column or function name.
+import { quoteIdentifier } from "../../lib/sql-text.ts";
 
 export interface Ident {
   readonly kind: "cached" | "internal" | "label";
@@ -18,10 +19,9 @@ export const label = (name: string): Ident => ({ kind: "label", name });
 
 export function quoteIdent(id: Ident): string {
   const n = id.name;
-  // The common case, no quote and no NUL, without the two scans of replaceAll.
-  if (!n.includes('"') && !n.includes("\u0000")) return `"${n}"`;
-  // NUL cannot appear in a PostgreSQL identifier; the planner refuses such names earlier.
-  return `"${n.replaceAll("\u0000", "").replaceAll('"', '""')}"`;
+  // NUL cannot appear in a PostgreSQL identifier; the planner refuses such names earlier, and a
+  // client-chosen label that slipped through loses it rather than failing the request.
+  return quoteIdentifier(n.includes("\u0000") ? n.replaceAll("\u0000", "") : n);
 }
 
 /**

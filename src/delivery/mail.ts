@@ -1,5 +1,5 @@
 // Outgoing mail over SMTP (nodemailer). One transport per mailer, built from `smtp.*`.
-import { createTransport } from "nodemailer";
+import { createTransport, type Transporter } from "nodemailer";
 import { ConfigError } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { PlinthError } from "../errors.ts";
@@ -40,27 +40,8 @@ const SINGLE_ADDRESS = /^[^\s@,;:<>"()[\]\\]+@[^\s@,;:<>"()[\]\\]+$/;
 export function createMailer(config: Config, options: MailerOptions = {}): Mailer | null {
   const problems = validateTemplates(config);
   if (problems.length > 0) throw new ConfigError(problems);
-  const { host, port, secure, user, pass, from } = config.smtp;
-  if (host === undefined) return null;
-
-  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  // Not pooled: auth mail is a trickle, and a fresh connection per message cannot go stale behind
-  // a NAT or a server restart. With `secure` false nodemailer upgrades with STARTTLS whenever the
-  // server offers it; we deliberately do not set `opportunisticTLS`, which would fall back to
-  // plaintext (credentials included) when the upgrade fails.
-  const transport = createTransport(
-    {
-      host,
-      port,
-      secure,
-      auth: user ? { user, pass: pass ?? "" } : undefined,
-      connectionTimeout: timeout,
-      greetingTimeout: timeout,
-      socketTimeout: timeout,
-      dnsTimeout: timeout,
-    },
-    { from: from ?? DEFAULT_FROM },
-  );
+  const transport = smtpTransport(config, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  if (transport === null) return null;
 
   return {
     async send(mail) {
@@ -80,4 +61,31 @@ export function createMailer(config: Config, options: MailerOptions = {}): Maile
       }
     },
   };
+}
+
+/**
+ * The nodemailer transport for `smtp.*`, or null when no host is configured. Shared by the mailer
+ * and `plinth doctor` (which calls verify(): connect, STARTTLS, login, no mail sent), so the check
+ * exercises exactly the settings real mail goes out with.
+ */
+export function smtpTransport(config: Config, timeoutMs: number): Transporter | null {
+  const { host, port, secure, user, pass, from } = config.smtp;
+  if (host === undefined) return null;
+  // Not pooled: auth mail is a trickle, and a fresh connection per message cannot go stale behind
+  // a NAT or a server restart. With `secure` false nodemailer upgrades with STARTTLS whenever the
+  // server offers it; we deliberately do not set `opportunisticTLS`, which would fall back to
+  // plaintext (credentials included) when the upgrade fails.
+  return createTransport(
+    {
+      host,
+      port,
+      secure,
+      auth: user ? { user, pass: pass ?? "" } : undefined,
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+      dnsTimeout: timeoutMs,
+    },
+    { from: from ?? DEFAULT_FROM },
+  );
 }

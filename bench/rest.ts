@@ -312,7 +312,7 @@ async function measureServers(
   // One statement for 100 parents with their children.
   const { connect } = await import("../src/db/pool.ts");
   const { createSchemaCache } = await import("../src/schema-cache/live.ts");
-  const { planRequest } = await import("../src/rest/plan/index.ts");
+  const { planRequest } = await import("../src/rest/plan/plan.ts");
   const { executePlan } = await import("../src/rest/execute.ts");
   const { createLogger } = await import("../src/log.ts");
   o.progress("rest: one statement for 100 parents with their children");

@@ -4,7 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { PlinthError } from "../src/errors.ts";
 import { connect } from "../src/db/pool.ts";
-import { planRequest, type RestRequest } from "../src/rest/plan/index.ts";
+import { planRequest } from "../src/rest/plan/plan.ts";
+import type { RestRequest } from "../src/rest/parse/request.ts";
 import { callStatement, readStatement, writeStatements, type Statement } from "../src/rest/sql/statements.ts";
 import type { SchemaCache } from "../src/schema-cache/types.ts";
 import { restApp, startRestServer } from "./support/rest.ts";

@@ -5,7 +5,8 @@ import { describe, expect, test } from "bun:test";
 import { startRestServer } from "./support/rest.ts";
 import { createSchemaCache } from "../src/schema-cache/live.ts";
 import { createLogger } from "../src/log.ts";
-import { planRequest, type RestRequest } from "../src/rest/plan/index.ts";
+import { planRequest } from "../src/rest/plan/plan.ts";
+import type { RestRequest } from "../src/rest/parse/request.ts";
 import { readStatement } from "../src/rest/sql/statements.ts";
 import { bind, PlanCache, shapeOf } from "../src/rest/plan-cache.ts";
 

@@ -1,13 +1,26 @@
-// The only part of the REST service that touches the database. It runs a plan's statement(s) in one
-// transaction as the caller (db.withPrincipal: role + claims set locally, so RLS and column grants
-// decide) and turns the rows into status, headers and body text. JSON is built by PostgreSQL and
-// passed through as text, so bigint/numeric precision is never lost in JavaScript.
+// The execute step of REST's parse → plan → execute, and the only part of the REST service that
+// touches the database. It alone decides how a planned request runs (chooseStrategy):
+//
+// - "context": one guarded statement on a connection that already holds the caller's role and
+//   claims (db.runAs, db/context-pool.ts) — a read, a plan-cache hit's bound statement, or a write
+//   that is complete as one statement. No transaction: one round trip, nothing else sent. When the
+//   connection turns out not to be the caller's, db.runAs falls back to a transaction by itself.
+// - "one round trip": a read in a transaction whose BEGIN, context, statement and COMMIT are sent
+//   together (db.readAs) — reads when the context pool may not be used.
+// - "transaction": db.withPrincipal — EXPLAIN (always rolled back), planned/estimated counts, RPC,
+//   and writes with a check before or after their statement, or a rollback.
+//
+// The context pool may be used only when nothing in the database reads request.method/path/headers
+// (the schema cache's usesRequestInfo is false) and config rest.requestSettings is not "always":
+// only a transaction sets those. Either way RLS and column grants decide, as the caller's role with
+// the caller's claims. Rows become status, headers and body text here; JSON is built by PostgreSQL
+// and passed through as text, so bigint/numeric precision is never lost in JavaScript.
 import type { Database, Principal, RequestInfo, Tx } from "../db/pool.ts";
 import { PlinthError } from "../errors.ts";
 import { fromPostgresError, invalidRange, maxAffectedViolation, singularity } from "./errors.ts";
 import { outputLabels } from "./sql/read.ts";
 import type { CallPlan, ReadPlan, WritePlan } from "./plan/types.ts";
-import type { PlannedRequest } from "./plan/index.ts";
+import type { PlannedRequest } from "./plan/plan.ts";
 import type { MediaType } from "./parse/headers.ts";
 import {
   callStatement,
@@ -33,11 +46,10 @@ export interface ExecuteOptions {
   onStatement?: (s: Statement) => void;
   /** Path prefix for Location headers, e.g. "/rest/v1". */
   basePath?: string;
-  /**
-   * Nothing in the database reads request.method/path/headers (schema cache usesRequestInfo is
-   * false): a request that is one complete statement may then run through db.runAs.
-   */
-  contextOnly?: boolean;
+  /** config rest.requestSettings: "always" runs every request in a transaction that sets request.method/path/headers. */
+  requestSettings?: "auto" | "always";
+  /** The schema cache's usesRequestInfo: false when no SQL reads request.*; unknown counts as true. */
+  usesRequestInfo?: boolean;
 }
 
 /** Thrown inside the transaction to roll it back while still answering with a result. */
@@ -51,9 +63,91 @@ const CONTENT_TYPES = {
   csv: "text/csv; charset=utf-8",
 } as const;
 
-export async function executePlan(db: Database, principal: Principal, info: RequestInfo, planned: PlannedRequest, opts: ExecuteOptions = {}): Promise<RestResult> {
+/** How a planned request runs. */
+type Strategy =
+  /** db.runAs: one guarded statement on the context pool. */
+  | { via: "context"; statement: Statement; answer: OneStatementAnswer }
+  /** db.readAs: one read statement, its transaction sent as one round trip. */
+  | { via: "one round trip"; statement: ReadStatement }
+  /** db.withPrincipal: everything else. */
+  | { via: "transaction" };
+
+/** What the rows of a one-statement request are: a read's, or a write's (shaped: a row; plain: a count). */
+type OneStatementAnswer = "read" | "shaped write" | "plain write";
+
+const TRANSACTION: Strategy = { via: "transaction" };
+
+/** The one place that decides how a request runs (see the file header). */
+function chooseStrategy(planned: PlannedRequest, opts: ExecuteOptions): Strategy {
   const { plan } = planned;
-  const run = async (tx: Tx, s: Statement) => {
+  if (plan.media.kind === "plan") return TRANSACTION;
+  const contextPool = opts.requestSettings !== "always" && opts.usesRequestInfo === false;
+  if (plan.kind === "read" && plan.count !== "planned" && plan.count !== "estimated") {
+    // A plan-cache hit brings its statement bound: its plan holds stand-ins and must not make SQL.
+    if (contextPool) return { via: "context", statement: planned.bound?.guarded ?? readStatement(plan, { guard: true }), answer: "read" };
+    return { via: "one round trip", statement: planned.bound?.plain ?? readStatement(plan) };
+  }
+  if (plan.kind === "write" && contextPool && oneStatementWrite(plan)) {
+    const { plain, shaped } = writeStatements(plan, { guard: true });
+    return shaped ? { via: "context", statement: shaped, answer: "shaped write" } : { via: "context", statement: plain[0]!, answer: "plain write" };
+  }
+  return TRANSACTION;
+}
+
+export async function executePlan(db: Database, principal: Principal, info: RequestInfo, planned: PlannedRequest, opts: ExecuteOptions = {}): Promise<RestResult> {
+  let result: RestResult;
+  try {
+    result = await runStrategy(db, principal, info, planned, opts);
+  } catch (e) {
+    if (e instanceof Rollback) result = e.result;
+    else if (e instanceof PlinthError) throw e;
+    else throw fromPostgresError(e, principal.role !== "anon") ?? e;
+  }
+  // An EXPLAIN answers with the plan only.
+  if (planned.applied.length && planned.plan.media.kind !== "plan") result.headers["preference-applied"] = planned.applied.join(", ");
+  return result;
+}
+
+async function runStrategy(db: Database, principal: Principal, info: RequestInfo, planned: PlannedRequest, opts: ExecuteOptions): Promise<RestResult> {
+  const { plan } = planned;
+  const strategy = chooseStrategy(planned, opts);
+  switch (strategy.via) {
+    case "context": {
+      const s = strategy.statement;
+      opts.onStatement?.(s);
+      // Safe: statements come from sql/statements.ts — fixed SQL, cache-matched identifiers quoted by
+      // one function, and every request value as a $n parameter.
+      const rows = await db.runAs(principal, s.text, s.params, { read: strategy.answer === "read", request: info });
+      return oneStatementResult(plan, s, rows, strategy.answer, opts.basePath ?? "");
+    }
+    case "one round trip": {
+      const s = strategy.statement;
+      opts.onStatement?.(s);
+      // Safe: as above. Prepared: the text depends only on the request's shape.
+      const rows = await db.readAs(principal, (tx) => tx.unsafe(s.text, s.params as string[], { prepare: true }), info);
+      return readResult(plan as ReadPlan, s, rows, null);
+    }
+    case "transaction":
+      return db.withPrincipal(principal, (tx) => inTransaction(tx, planned, opts), info);
+  }
+}
+
+/** The answer of a request that ran as one statement through db.runAs. */
+function oneStatementResult(plan: PlannedRequest["plan"], s: Statement, rows: readonly Record<string, unknown>[], answer: OneStatementAnswer, basePath: string): RestResult {
+  if (answer === "read") return readResult(plan as ReadPlan, s as ReadStatement, rows, null);
+  const write = plan as WritePlan;
+  if (answer === "shaped write") {
+    const row = rows[0]!;
+    return writeResult(write, Number(row.page_total), shapedBody(write, row), typeof row.location === "string" ? row.location : null, insertedOf(write, row), basePath);
+  }
+  const res = rows as unknown as { count: number };
+  return writeResult(write, Number(res.count ?? 0), null, null, null, basePath);
+}
+
+/** The request's statements in the transaction db.withPrincipal opened; a Rollback ends it without committing. */
+async function inTransaction(tx: Tx, planned: PlannedRequest, opts: ExecuteOptions): Promise<RestResult> {
+  const { plan } = planned;
+  const run: Run = (tx, s) => {
     opts.onStatement?.(s);
     // Safe: statements come from sql/statements.ts — fixed SQL, cache-matched identifiers quoted by
     // one function, and every request value as a $n parameter.
@@ -61,84 +155,14 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
     // the plan (and skip the extra describe round trip postgres.js makes for unprepared queries).
     return tx.unsafe(s.text, s.params as string[], { prepare: true });
   };
-  const authenticated = principal.role !== "anon";
-  /** A one-statement write through db.runAs (which falls back to a transaction when it must). */
-  const runGuarded = (s: Statement) => {
-    opts.onStatement?.(s);
-    // Safe: as in run() — fixed SQL, quoted cache-matched identifiers, values as parameters.
-    return db.runAs(principal, s.text, s.params, { request: info });
-  };
-  try {
-    if (plan.media.kind === "plan") {
-      const media = plan.media;
-      // EXPLAIN runs in a transaction that is always rolled back: with ANALYZE a write really executes.
-      return await db.withPrincipal(principal, async (tx) => { throw new Rollback(await executeExplain(tx, run, plan, media)); }, info);
-    }
-    if (opts.contextOnly && plan.kind === "read" && plan.count !== "planned" && plan.count !== "estimated") {
-      return await executeGuardedRead(db, principal, info, planned, readStatement(plan, { guard: true }), opts);
-    }
-    if (opts.contextOnly && plan.kind === "write" && oneStatementWrite(plan)) {
-      const { plain, shaped } = writeStatements(plan, { guard: true });
-      let result: RestResult;
-      if (shaped) {
-        const row = (await runGuarded(shaped))[0]!;
-        result = writeResult(plan, Number(row.page_total), shapedBody(plan, row), typeof row.location === "string" ? row.location : null, insertedOf(plan, row), opts.basePath ?? "");
-      } else {
-        const res = (await runGuarded(plain[0]!)) as unknown as { count: number };
-        result = writeResult(plan, Number(res.count ?? 0), null, null, null, opts.basePath ?? "");
-      }
-      if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
-      return result;
-    }
-    if (plan.kind === "read" && plan.count !== "planned" && plan.count !== "estimated") {
-      // The common case, one statement that writes nothing: one round trip (see db.readAs).
-      const stmt = readStatement(plan);
-      opts.onStatement?.(stmt);
-      // Safe: as in run() below — fixed SQL, quoted cache-matched identifiers, values as parameters.
-      const rows = await db.readAs(principal, (tx) => tx.unsafe(stmt.text, stmt.params as string[], { prepare: true }), info);
-      const result = readResult(plan, stmt, rows, null);
-      if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
-      return result;
-    }
-    return await db.withPrincipal(
-      principal,
-      async (tx) => {
-        let result: RestResult;
-        if (plan.kind === "read") result = await executeRead(tx, run, plan);
-        else if (plan.kind === "write") result = await executeWrite(tx, run, plan, opts.basePath ?? "");
-        else result = await executeCall(tx, run, plan);
-        if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
-        if ((plan.kind === "write" || plan.kind === "call") && plan.rollback) throw new Rollback(result);
-        return result;
-      },
-      info,
-    );
-  } catch (e) {
-    if (e instanceof Rollback) return e.result;
-    if (e instanceof PlinthError) throw e;
-    const mapped = fromPostgresError(e, authenticated);
-    if (mapped) throw mapped;
-    throw e;
-  }
-}
-
-/**
- * A read as one guarded statement (db.runAs): `stmt` is readStatement(plan, { guard: true }) or a
- * plan-cache statement bound to this request's values.
- */
-export async function executeGuardedRead(db: Database, principal: Principal, info: RequestInfo, planned: PlannedRequest, stmt: ReadStatement, opts: ExecuteOptions = {}): Promise<RestResult> {
-  const plan = planned.plan as ReadPlan;
-  opts.onStatement?.(stmt);
-  try {
-    // Safe: fixed SQL, quoted cache-matched identifiers, values as parameters (statements.ts).
-    const rows = await db.runAs(principal, stmt.text, stmt.params, { read: true, request: info });
-    const result = readResult(plan, stmt, rows, null);
-    if (planned.applied.length) result.headers["preference-applied"] = planned.applied.join(", ");
-    return result;
-  } catch (e) {
-    if (e instanceof PlinthError) throw e;
-    throw fromPostgresError(e, principal.role !== "anon") ?? e;
-  }
+  // EXPLAIN is always rolled back: with ANALYZE a write really executes.
+  if (plan.media.kind === "plan") throw new Rollback(await executeExplain(tx, run, plan, plan.media));
+  let result: RestResult;
+  if (plan.kind === "read") result = await executeRead(tx, run, plan);
+  else if (plan.kind === "write") result = await executeWrite(tx, run, plan, opts.basePath ?? "");
+  else result = await executeCall(tx, run, plan);
+  if ((plan.kind === "write" || plan.kind === "call") && plan.rollback) throw new Rollback(result);
+  return result;
 }
 
 type Run = (tx: Tx, s: Statement) => Promise<readonly Record<string, unknown>[]>;

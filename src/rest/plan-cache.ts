@@ -4,25 +4,36 @@
 // own values where the stand-ins were. A value can only ever be a parameter there, so nothing a
 // client sends reaches SQL text any other way than through the planner.
 //
+// The shape comes from the parser's own first level (parse/query.ts paramKind: which parameters are
+// filters; parse/filter.ts splitOperator: a filter's operator and its value), not from a second
+// grammar kept here — and from nothing more: a hit costs that split, never a full parse.
+//
 // Only values the planner passes through unchanged are stood in for (eq, neq, gt, gte, lt, lte,
 // match, imatch, isdistinct, optionally after not.); every stand-in must come back as exactly one
 // whole parameter and nowhere in the text, or the shape is marked as not cacheable and planned
 // afresh each time. The cache is emptied whenever the schema cache is replaced.
+//
+// It only saves planning: a hit carries its statement bound, guarded and plain, and execute.ts alone
+// decides how that statement runs.
 import type { SchemaCache } from "../schema-cache/types.ts";
-import type { PlannedRequest } from "./plan/index.ts";
+import { splitOperator } from "./parse/filter.ts";
+import { paramKind } from "./parse/query.ts";
+import type { RestRequest } from "./parse/request.ts";
+import type { PlannedRequest } from "./plan/plan.ts";
 import { readStatement, type ReadStatement } from "./sql/statements.ts";
 
 export interface CachedRead {
   planned: PlannedRequest;
+  /** The guarded statement (readStatement(plan, { guard: true })). */
   statement: ReadStatement;
+  /** The same statement without the guard: same parameters, text up to where the guard starts. */
+  plain: ReadStatement;
   /** For each value of the shape, in order: the index of its parameter. */
   slots: number[];
 }
 
-/** Query keys that are never filters: their values are part of the shape. */
-const RESERVED = /(^|\.)(select|order|limit|offset|columns|on_conflict|or|and|not\.or|not\.and)$/;
-/** `[not.]op.value` for the operators whose value the planner passes through as one parameter. */
-const PASS_THROUGH = /^((?:not\.)?(?:eq|neq|gt|gte|lt|lte|match|imatch|isdistinct)\.)([\s\S]*)$/;
+/** The operators whose value the planner passes through as one parameter. */
+const PASS_THROUGH = new Set(["eq", "neq", "gt", "gte", "lt", "lte", "match", "imatch", "isdistinct"]);
 const STAND_IN = (i: number) => `\u0001plinth-value-${i}\u0001`;
 const MAX_SHAPES = 2000;
 
@@ -33,17 +44,22 @@ export interface Shape {
   query: Array<[string, string]>;
 }
 
-/** The shape of a GET/HEAD query string: `prefix` (method, table, headers) and the query with its pass-through values taken out. */
+/**
+ * The shape of a GET/HEAD query string: `prefix` (method, table, headers) and the query with its
+ * pass-through values taken out. Parameters the parser ignores (apikey) are left out of both.
+ */
 export function shapeOf(prefix: string, query: Array<[string, string]>): Shape {
   const values: string[] = [];
   const standIn: Array<[string, string]> = [];
   let key = prefix;
   for (const [k, v] of query) {
-    const m = RESERVED.test(k) ? null : PASS_THROUGH.exec(v);
-    if (m) {
-      standIn.push([k, m[1] + STAND_IN(values.length)]);
-      values.push(m[2]!);
-      key += `\u0000${k}\u0000${m[1]}\u0002`;
+    const kind = paramKind(k);
+    if (kind === "ignored") continue;
+    const split = kind === "filter" ? splitOperator(v) : null;
+    if (split && PASS_THROUGH.has(split.op)) {
+      standIn.push([k, split.prefix + STAND_IN(values.length)]);
+      values.push(split.operand);
+      key += `\u0000${k}\u0000${split.prefix}\u0002`;
     } else {
       standIn.push([k, v]);
       key += `\u0000${k}\u0000${v}`;
@@ -52,9 +68,36 @@ export function shapeOf(prefix: string, query: Array<[string, string]>): Shape {
   return { key, values, query: standIn };
 }
 
+/**
+ * The shape of a request the cache may answer — a GET or HEAD of a table — or null. Not for
+ * expanded file references, whose URLs depend on the request's origin.
+ */
+export function requestShape(req: RestRequest): Shape | null {
+  if ((req.method !== "GET" && req.method !== "HEAD") || req.target.kind !== "table") return null;
+  const h = req.headers;
+  const prefer = h.prefer.length > 1 ? h.prefer.join(",") : h.prefer[0];
+  if (prefer?.includes("file-refs")) return null;
+  // Everything a read's plan depends on besides the query: a GET's body is never read, and its
+  // schema comes from Accept-Profile alone.
+  return shapeOf(`${req.method}\u0000${req.target.name}\u0000${h.accept}\u0000${prefer}\u0000${h.range}\u0000${h.acceptProfile}`, req.query);
+}
+
 export class PlanCache {
   private shapes = new Map<string, CachedRead | null>();
   private schema: SchemaCache | null = null;
+
+  /**
+   * parse → plan for `req` through `plan`; for a read whose shape was planned before, that plan
+   * instead, with this request's statement bound (`bound`).
+   */
+  plan(schema: SchemaCache, req: RestRequest, plan: (req: RestRequest) => PlannedRequest): PlannedRequest {
+    const shape = requestShape(req);
+    if (!shape) return plan(req);
+    const entry = this.lookup(schema, shape, (query) => plan({ ...req, query }));
+    if (!entry) return plan(req);
+    const guarded = bind(entry, shape.values);
+    return { ...entry.planned, bound: { guarded, plain: { ...entry.plain, params: guarded.params } } };
+  }
 
   /**
    * The cached read for `shape`, planning it (with stand-ins) on first sight through `plan`; null
@@ -82,7 +125,10 @@ export class PlanCache {
     }
     if (planned.plan.kind !== "read" || planned.plan.count === "planned" || planned.plan.count === "estimated" || planned.plan.media.kind === "plan") return null;
     const statement = readStatement(planned.plan, { guard: true });
+    const plain = readStatement(planned.plan);
     if (statement.text.includes("\u0001")) return null;
+    // The guard only appends a condition: the parameters must be the same, or the slots would not fit both.
+    if (!statement.text.startsWith(plain.text) || !Bun.deepEquals(plain.params, statement.params)) return null;
     const slots: number[] = [];
     for (let i = 0; i < shape.values.length; i++) {
       const at = statement.params.indexOf(STAND_IN(i));
@@ -91,11 +137,11 @@ export class PlanCache {
     }
     // A stand-in copied into some other parameter (transformed) would be bound as is: not cacheable.
     if (statement.params.some((p, i) => !slots.includes(i) && typeof p === "string" && p.includes("\u0001plinth-value-"))) return null;
-    return { planned, statement, slots };
+    return { planned, statement, plain, slots };
   }
 }
 
-/** The cached statement with this request's values in their parameters. */
+/** The cached (guarded) statement with this request's values in their parameters. */
 export function bind(entry: CachedRead, values: string[]): ReadStatement {
   const params = entry.statement.params.slice();
   for (let i = 0; i < entry.slots.length; i++) params[entry.slots[i]!] = values[i]!;

@@ -1,5 +1,7 @@
-// HTTP ↔ REST service, and nothing else: read the request into a RestRequest, plan it, execute it,
-// write the result. Errors are rendered here in PostgREST's shape ({code, message, details, hint}).
+// HTTP ↔ REST service, and nothing else: read the request into a RestRequest, then parse → plan
+// (parse/request.ts, plan/plan.ts, through the plan cache) → execute (execute.ts, which alone decides
+// how it runs), and write the result. Errors are rendered here in PostgREST's shape ({code, message,
+// details, hint}).
 import { Elysia } from "elysia";
 import { isDatabaseUnavailable, type Database, type Principal } from "../db/pool.ts";
 import { isPlinthError, type PlinthError } from "../errors.ts";
@@ -7,11 +9,12 @@ import { requestContext } from "../lib/request-context.ts";
 import { renderRestError } from "./errors.ts";
 import type { Logger } from "../log.ts";
 import type { LiveSchemaCache } from "../schema-cache/live.ts";
-import { executeGuardedRead, executePlan, type ExecuteOptions, type RestResult } from "./execute.ts";
-import { bind, PlanCache, shapeOf } from "./plan-cache.ts";
+import { executePlan, type ExecuteOptions, type RestResult } from "./execute.ts";
+import { PlanCache } from "./plan-cache.ts";
 import { openApiDocument } from "./openapi.ts";
 import { negotiate } from "./parse/headers.ts";
-import { planRequest, resolveSchema, type PlannedRequest, type RestRequest } from "./plan/index.ts";
+import { resolveSchema, type RestRequest } from "./parse/request.ts";
+import { planRequest, type PlannedRequest } from "./plan/plan.ts";
 
 export interface RestRouteDeps {
   db: Database;
@@ -70,7 +73,7 @@ async function serve(deps: RestRouteDeps & { plans: PlanCache }, request: Reques
 
   if (segments.length === 0) {
     if (method !== "GET" && method !== "HEAD") return errorResponse(405, "PGRST117", `Unsupported HTTP method: ${method}`);
-    const schema = resolveSchema(cache, "GET", headers);
+    const schema = resolveSchema(cache.schemas, "GET", headers);
     negotiate(headers.accept, { root: true });
     const doc = openApiDocument(cache, schema, url);
     return new Response(method === "HEAD" ? null : JSON.stringify(doc), { headers: { "content-type": "application/openapi+json; charset=utf-8" } });
@@ -82,21 +85,20 @@ async function serve(deps: RestRouteDeps & { plans: PlanCache }, request: Reques
 
   const hasBody = method !== "GET" && method !== "HEAD" && method !== "DELETE";
   const body = hasBody ? await request.text() : null;
-  const query = [...url.searchParams];
+  const req: RestRequest = { method, target, query: [...url.searchParams], headers, body };
   // The request's origin only matters to expanded file references (a getter: computing it costs).
   const planOpts = { maxRows: deps.maxRows, publicUrl: deps.publicUrl ?? (() => url.origin), planEnabled: deps.planEnabled };
+  // parse → plan; a read of a shape planned before skips both and brings its statement bound.
+  const planned = deps.plans.plan(cache, req, (r) => planRequest(cache, r, planOpts));
+  // execute: how the request runs (context pool, one round trip, transaction) is decided there.
   const info = new LazyRequestInfo(method, url.pathname, request);
-  const execOpts = { onStatement: deps.onStatement, basePath: PREFIX, contextOnly: deps.requestSettings !== "always" && cache.usesRequestInfo === false };
-
-  // A read of a shape seen before reuses its plan and statement (plan-cache.ts). Not for expanded
-  // file references, whose URLs depend on the request's origin.
-  if (execOpts.contextOnly && !hasBody && target.kind === "table" && !headers.prefer[0]?.includes("file-refs")) {
-    const shape = shapeOf(`${method}\u0000${target.name}\u0000${headers.accept}\u0000${headers.prefer[0]}\u0000${headers.range}\u0000${headers.acceptProfile}`, query);
-    const entry = deps.plans.lookup(cache, shape, (q) => planRequest(cache, { method, target, query: q, headers, body: null }, planOpts));
-    if (entry) return respond(method, headers, entry.planned, await executeGuardedRead(deps.db, principal, info, entry.planned, bind(entry, shape.values), execOpts));
-  }
-  const planned = planRequest(cache, { method, target, query, headers, body }, planOpts);
-  return respond(method, headers, planned, await executePlan(deps.db, principal, info, planned, execOpts));
+  const result = await executePlan(deps.db, principal, info, planned, {
+    onStatement: deps.onStatement,
+    basePath: PREFIX,
+    requestSettings: deps.requestSettings,
+    usesRequestInfo: cache.usesRequestInfo,
+  });
+  return respond(method, headers, planned, result);
 }
 
 function respond(method: string, headers: RestRequest["headers"], planned: PlannedRequest, result: RestResult): Response {

@@ -85,6 +85,9 @@ export interface QueryAst {
   rpcArgs: Array<[string, string]>;
 }
 
+/** A request body as parsed by its Content-Type (JSON, CSV or a form); `none` for an RPC called without one. */
+export type Body = { kind: "json"; value: unknown } | { kind: "none" };
+
 export type CountPreference = "exact" | "planned" | "estimated";
 
 export interface Preferences {

@@ -54,14 +54,33 @@ const SIMPLE = new Set<string>(SIMPLE_OPS);
 const QUANT = new Set<string>(QUANT_OPS);
 const FTS = new Set<string>(FTS_OPS);
 
-function operation(c: Cursor, mode: ValueMode): Operation {
-  // The operator is the run of lower-case letters at the cursor; what follows it decides the form.
-  let end = c.pos;
-  while (end < c.text.length) {
-    const ch = c.text.charCodeAt(end);
+/** The operator is the run of lower-case letters at `pos`; what follows it decides the form. */
+function operatorEnd(text: string, pos: number): number {
+  let end = pos;
+  while (end < text.length) {
+    const ch = text.charCodeAt(end);
     if (ch < 97 || ch > 122) break;
     end++;
   }
+  return end;
+}
+
+/**
+ * The first level of a filter value, `[not.]op.operand`, without parsing the operand: for the plan
+ * cache, which needs to tell values from operators on every request and must not pay for more.
+ * `operand` is the value exactly as parseOpExpr takes it for the operators whose value is the whole
+ * rest (eq, neq, gt, …, isdistinct); null when no `.` follows the operator's name (`eq(any).…`,
+ * `fts(english).…`, no operator at all).
+ */
+export function splitOperator(value: string): { op: string; prefix: string; operand: string } | null {
+  const start = value.startsWith("not.") ? 4 : 0;
+  const end = operatorEnd(value, start);
+  if (end === start || value.charCodeAt(end) !== 46 /* . */) return null;
+  return { op: value.slice(start, end), prefix: value.slice(0, end + 1), operand: value.slice(end + 1) };
+}
+
+function operation(c: Cursor, mode: ValueMode): Operation {
+  const end = operatorEnd(c.text, c.pos);
   const name = c.text.slice(c.pos, end);
   const next = c.text[end];
   if (name === "in" && next === ".") {

@@ -6,49 +6,71 @@ import { parseLogic, parseOpExpr, parseTreePath } from "./filter.ts";
 import { parseSelect, jsonPath } from "./select.ts";
 import { parseError } from "../errors.ts";
 
-const RESERVED = new Set(["select", "columns", "on_conflict"]);
-const EMBEDDABLE = new Set(["order", "limit", "offset", "and", "or"]);
-
 /** Parameters PostgREST ignores or that only the gateway reads. */
 const IGNORED = new Set(["apikey"]);
+
+/**
+ * What a query parameter is, told by its key alone: the first step of parseQuery, and all the plan
+ * cache needs to tell filters from the rest. `order`, `limit`, `offset`, `and` and `or` may follow an
+ * embed path (`authors.order`, `authors.not.or`); everything that is none of these is a filter.
+ */
+export type ParamKind = "ignored" | "select" | "columns" | "on_conflict" | "logic" | "order" | "limit" | "offset" | "filter";
+
+export function paramKind(key: string): ParamKind {
+  if (IGNORED.has(key)) return "ignored";
+  if (key === "select" || key === "columns" || key === "on_conflict") return key;
+  switch (key.slice(key.lastIndexOf(".") + 1)) {
+    case "and":
+    case "or":
+      return "logic";
+    case "order":
+      return "order";
+    case "limit":
+      return "limit";
+    case "offset":
+      return "offset";
+    default:
+      return "filter";
+  }
+}
 
 export function parseQuery(params: Iterable<[string, string]>, opts: { rpcRead?: boolean } = {}): QueryAst {
   const ast: QueryAst = { select: [{ kind: "star" }], filters: [], logic: [], order: [], ranges: new Map(), rpcArgs: [] };
   let select: string | undefined;
   for (const [key, value] of params) {
-    if (IGNORED.has(key)) continue;
-    if (key === "select") {
-      select = value;
-      continue;
-    }
-    if (key === "columns") {
-      ast.columns = parseColumns("columns parameter", value);
-      continue;
-    }
-    if (key === "on_conflict") {
-      ast.onConflict = parseColumns("on_conflict parameter", value);
-      continue;
-    }
-    const last = key.slice(key.lastIndexOf(".") + 1);
-    if (EMBEDDABLE.has(last) && !RESERVED.has(key)) {
-      if (value === "") continue;
-      if (last === "and" || last === "or") {
-        ast.logic.push(parseLogic(key, value));
+    const kind = paramKind(key);
+    switch (kind) {
+      case "ignored":
+        continue;
+      case "select":
+        select = value;
+        continue;
+      case "columns":
+        ast.columns = parseColumns("columns parameter", value);
+        continue;
+      case "on_conflict":
+        ast.onConflict = parseColumns("on_conflict parameter", value);
+        continue;
+      case "logic":
+        if (value !== "") ast.logic.push(parseLogic(key, value));
+        continue;
+      case "order":
+        if (value !== "") ast.order.push({ path: embedPath(key), terms: parseOrder(value) });
+        continue;
+      case "limit":
+      case "offset": {
+        if (value === "") continue;
+        const n = Number(value);
+        if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw parseError(kind, value, "expecting a non-negative integer");
+        const k = embedPath(key).join(".");
+        const r: RangeParams = ast.ranges.get(k) ?? {};
+        if (kind === "limit") r.limit = n;
+        else r.offset = n;
+        ast.ranges.set(k, r);
         continue;
       }
-      const path = embedPath(key);
-      if (last === "order") {
-        ast.order.push({ path, terms: parseOrder(value) });
-        continue;
-      }
-      const n = Number(value);
-      if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw parseError(last, value, "expecting a non-negative integer");
-      const k = path.join(".");
-      const r: RangeParams = ast.ranges.get(k) ?? {};
-      if (last === "limit") r.limit = n;
-      else r.offset = n;
-      ast.ranges.set(k, r);
-      continue;
+      case "filter":
+        break;
     }
     // A filter (or, for RPC reads, an argument when the value has no operator).
     if (value === "" && !opts.rpcRead) continue;

@@ -1,13 +1,11 @@
 // Write plans: POST (insert / upsert), PUT (single-row upsert by primary key), PATCH, DELETE.
 import type { Column, Table } from "../../schema-cache/types.ts";
-import type { Preferences, QueryAst } from "../parse/ast.ts";
+import type { Body, Preferences, QueryAst } from "../parse/ast.ts";
 import { columnNotFound, invalidBody, invalidFilters, missingWhere, notImplemented, putLimit, putMatchingPk } from "../errors.ts";
 import { sanitizeRichText } from "../../lib/sanitize/rich-text.ts";
 import { cached, type Ident } from "../sql/ident.ts";
 import { attachQuery, computedOf, lookupColumn, planCond, planLogic, planOrder, planSelectTree, tableRef, type PlanContext } from "./read.ts";
 import type { InsertPlan, LimitedMutation, MutationPlan, PlannedCond, ReadNode } from "./types.ts";
-
-export type Body = { kind: "json"; value: unknown } | { kind: "none" };
 
 type Row = Record<string, unknown>;
 const isRow = (v: unknown): v is Row => typeof v === "object" && v !== null && !Array.isArray(v);

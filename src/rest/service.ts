@@ -1,6 +1,7 @@
-// The REST service: PostgREST's API under /rest/v1 over the schema cache of the exposed schemas.
+// The REST service factory: PostgREST's API under /rest/v1 over the schema cache of the exposed
+// schemas. A request goes routes.ts → parse/request.ts → plan/plan.ts (through plan-cache.ts) → execute.ts.
 import { createSchemaCache } from "../schema-cache/live.ts";
-import type { Service, ServiceContext } from "../services.ts";
+import type { Service, ServiceContext } from "../service.ts";
 import { restHandler, restRoutes } from "./routes.ts";
 
 export async function createRestService(ctx: ServiceContext): Promise<Service> {

@@ -11,6 +11,7 @@ import m0008 from "./0008_auth_mfa.sql" with { type: "text" };
 import m0009 from "./0009_request_context_guard.sql" with { type: "text" };
 import m0010 from "./0010_console_role.sql" with { type: "text" };
 import m0011 from "./0011_realtime_tuple_visibility.sql" with { type: "text" };
+import m0012 from "./0012_admin_accounts.sql" with { type: "text" };
 
 export interface SystemMigration {
   version: number;
@@ -30,4 +31,5 @@ export const systemMigrations: SystemMigration[] = [
   { version: 9, name: "request_context_guard", sql: m0009 },
   { version: 10, name: "console_role", sql: m0010 },
   { version: 11, name: "realtime_tuple_visibility", sql: m0011 },
+  { version: 12, name: "admin_accounts", sql: m0012 },
 ];

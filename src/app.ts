@@ -19,7 +19,7 @@ import { plainRenderer, type Renderers, type WireError } from "./http/renderers.
 import { createRoutes, type AnyElysia } from "./http/routes.ts";
 import { requestContext } from "./lib/request-context.ts";
 import type { Logger } from "./log.ts";
-import { createAdminService } from "./admin/service.ts";
+import { adminAdmission, createAdminService } from "./admin/service.ts";
 import { createRealtimeService } from "./realtime/service.ts";
 import { renderRestError } from "./rest/errors.ts";
 import { createRestService } from "./rest/service.ts";
@@ -108,7 +108,8 @@ export function createApp(opts: AppOptions): App {
     }
     return routes.handle(req);
   };
-  const gateway = createGateway({ config, jwtSecret, log, metrics, renderers, handle });
+  // The admin plane admits its own session tokens and sign-in endpoints (http/ imports no feature).
+  const gateway = createGateway({ config, jwtSecret, log, metrics, renderers, handle, admission: adminAdmission });
   return {
     fetch: (req, server) => gateway.fetch(req, server),
     websocket: services.find((s) => s.websocket)?.websocket ?? { message() {} },

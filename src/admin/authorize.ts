@@ -23,9 +23,9 @@ export const CAPABILITIES = [
   /** End users: list and read; ban, unban, sign out, reset password. */
   "users:read",
   "users:manage",
-  /** Admin accounts below system_admin, and all admin sessions. */
+  /** Admin accounts below system_admin: list, create, change level or tables, remove. */
   "admins:manage",
-  /** System admins themselves (create, promote to, demote from system_admin). */
+  /** System admins themselves (create, promote to, demote from system_admin), and every admin's sessions. */
   "admins:manage_system",
   /** Security settings and events, keys. */
   "security:manage",
@@ -51,7 +51,7 @@ export const LEVEL_CAPABILITIES: Record<AdminLevel, ReadonlySet<Capability>> = {
 };
 
 /** How the caller identified itself, as recorded in the audit log. */
-export type ActorKind = "service_key" | "admin_session" | "anon_key" | "user_token" | "cli" | "none";
+export type ActorKind = "service_key" | "admin_session" | "emergency" | "anon_key" | "user_token" | "cli" | "none";
 
 export interface AdminActor {
   role: string;
@@ -63,6 +63,10 @@ export interface AdminActor {
   admin: { id: string; email: string | null; level: AdminLevel; sessionId: string | null } | null;
   /** Tables ("schema.table") whose rows this actor may reach; "all" for system_admin, admin and keys. */
   tables: ReadonlySet<string> | "all";
+  /** The OS user who ran a CLI command (kind "cli"). */
+  osUser?: string;
+  /** An emergency-access session (kind "emergency"): a system_admin that is no account. */
+  emergency?: { sessionId: string; codeId: string };
 }
 
 /** The actor a principal stands for (even when it may do nothing: the audit log names it). */
@@ -118,4 +122,31 @@ export function canReachTable(actor: AdminActor, schema: string, table: string):
 export function authorizeTable(actor: AdminActor, capability: Capability, schema: string, table: string): void {
   authorizeAdmin(actor, capability);
   if (!canReachTable(actor, schema, table)) throw AdminErrors.tableNotAssigned();
+}
+
+/** The CLI acting with local access: a system_admin that is no account, recorded with the OS user. */
+export function cliActor(osUser: string): AdminActor {
+  return { role: "cli", kind: "cli", sub: null, capabilities: ALL, admin: null, tables: "all", osUser };
+}
+
+/** An emergency-access session: signed in once with a code from `plinth emergency-access`. */
+export function emergencyActor(sessionId: string, codeId: string): AdminActor {
+  return { role: "admin", kind: "emergency", sub: null, capabilities: ALL, admin: null, tables: "all", emergency: { sessionId, codeId } };
+}
+
+/**
+ * The level an actor acts with when it manages admins: an account's own level; the machine's
+ * identities (the service_role key, the CLI, an emergency session) act as system_admin; anyone else
+ * as no level at all.
+ */
+export function actorLevel(actor: AdminActor): AdminLevel | null {
+  if (actor.admin) return actor.admin.level;
+  return actor.capabilities.has("admins:manage_system") ? "system_admin" : null;
+}
+
+/** Refuses a caller that is no admin-plane identity at all (routes every admin may use: who am I, sign out). */
+export function authorizeSignedIn(actor: AdminActor): void {
+  if (actor.admin || actor.capabilities.size > 0) return;
+  if (actor.kind === "none" || actor.kind === "anon_key") throw AdminErrors.unauthorized();
+  throw AdminErrors.forbidden();
 }

@@ -17,12 +17,42 @@ export class AdminError extends PlinthError {
 }
 
 export const AdminErrors = {
-  unauthorized: () => new AdminError(401, "unauthorized", "The admin API needs the service_role key"),
+  unauthorized: () =>
+    new AdminError(401, "unauthorized", "The admin API needs an admin session (POST /admin/v1/auth/login) or the service_role key"),
   forbidden: () => new AdminError(403, "forbidden", "This caller may not do this on the admin API"),
   tableNotAssigned: () => new AdminError(403, "table_not_assigned", "This table is not assigned to you"),
   validation: (message: string, issues?: unknown) => new AdminError(400, "validation_failed", message, issues),
   notFound: (what: string) => new AdminError(404, "not_found", `${what} not found`),
   conflict: (code: string, message: string, details?: unknown) => new AdminError(409, code, message, details),
+
+  // Sign-in and sessions.
+  /** The same answer for an unknown account, a wrong password and an account that is no admin. */
+  invalidCredentials: () => new AdminError(400, "invalid_credentials", "Invalid login credentials"),
+  sessionInvalid: () => new AdminError(401, "admin_session_invalid", "This admin session has ended or is not valid: sign in again"),
+  mfaEnrollmentRequired: () =>
+    new AdminError(
+      403,
+      "mfa_enrollment_required",
+      "Admins must have a verified TOTP factor to sign in here: sign in to this project as the same user " +
+        "(POST /auth/v1/token?grant_type=password), enroll a factor with POST /auth/v1/factors and verify it " +
+        "(POST /auth/v1/factors/{id}/challenge, then /verify), then sign in to the admin API again",
+    ),
+  invalidChallenge: () => new AdminError(400, "invalid_challenge", "The sign-in challenge is unknown, used or expired: sign in again"),
+  mfaVerificationFailed: () => new AdminError(400, "mfa_verification_failed", "Invalid TOTP or recovery code"),
+  invalidEmergencyCode: () => new AdminError(400, "invalid_emergency_code", "The emergency-access code is unknown, used or expired"),
+  rateLimited: (retryAfter: number) =>
+    new PlinthError(429, "over_request_rate_limit", "Too many sign-in attempts from this address, retry later", null, null, {
+      "retry-after": String(retryAfter),
+    }),
+
+  // The rules of admin levels.
+  ownLevel: () => new AdminError(403, "own_level", "Nobody changes their own admin level"),
+  aboveOwnLevel: () => new AdminError(403, "level_above_own", "Nobody raises anyone above their own level"),
+  systemAdminOnly: () => new AdminError(403, "system_admin_only", "Only a system_admin creates, promotes or demotes a system_admin"),
+  lastSystemAdmin: () => new AdminError(409, "last_system_admin", "The last system_admin cannot be demoted or removed"),
+  userNotFound: () => new AdminError(404, "user_not_found", "No user with this email, username or id"),
+  notAnAdmin: () => new AdminError(404, "admin_not_found", "This user is not an admin"),
+  adminExists: () => new AdminError(409, "admin_exists", "This user is already an admin: change it with PATCH /admin/v1/admins/{id}"),
 };
 
 /** The wire body of an admin error. Internal errors never get here: they are logged and become 500. */

@@ -1,14 +1,16 @@
-// What every /admin/v1 route shares: the capability check, the error guard (admin errors carry
-// structured details the app-wide renderer cannot express), and exactly one audit record per call,
-// written whatever the outcome once the work is done (after commit: rule 6).
+// What every /admin/v1 route shares: who the caller is (an admin session token, resolved in the
+// database on every call, or the gateway's principal for keys), the access check, the error guard
+// (admin errors carry structured details the app-wide renderer cannot express), and exactly one
+// audit record per call, written whatever the outcome once the work is done (after commit: rule 6).
 import { json } from "../errors.ts";
 import type { Sql } from "../db/pool.ts";
 import { requestContext } from "../lib/request-context.ts";
 import type { Logger } from "../log.ts";
 import { maskLiterals } from "./audit/mask.ts";
-import { recordAudit, type AuditOutcome } from "./audit/log.ts";
-import { actorOf, authorizeAdmin, type AdminActor, type Capability } from "./authorize.ts";
-import { renderAdminError } from "./errors.ts";
+import { actorColumns, recordAudit, type AuditOutcome } from "./audit/log.ts";
+import { actorOf, authorizeAdmin, authorizeSignedIn, type AdminActor, type Capability } from "./authorize.ts";
+import { AdminErrors, renderAdminError } from "./errors.ts";
+import { sessionTokenOf } from "./sessions/tokens.ts";
 
 export interface RouteContext {
   body: unknown;
@@ -23,6 +25,11 @@ export interface AuditNote {
   /** Statements run (raw: masked before they are written). */
   statements: string[];
   rowCount: number | null;
+  /** Who the record names, when the call itself established it (a sign-in names the admin signed in). */
+  actor?: AdminActor;
+  /** A security-relevant action (emergency access), and the reason given for it. */
+  security?: boolean;
+  reason?: string | null;
 }
 
 export interface AdminCall extends RouteContext {
@@ -30,28 +37,43 @@ export interface AdminCall extends RouteContext {
   audit: AuditNote;
 }
 
+/** Resolves an admin session token to the actor behind it (null: no live session). */
+export interface SessionResolver {
+  resolve(token: string): Promise<AdminActor | null>;
+}
+
 export interface AdminHttpDeps {
   /** The owner connection the audit log is written with. */
   sql: Sql;
   log: Logger;
+  /** Admin sessions; without it, admin session tokens are refused (401). */
+  sessions?: SessionResolver;
 }
 
 export interface AdminRouteSpec {
   /** Audit action name, e.g. "tables.create". */
   action: string;
-  capability: Capability;
+  /**
+   * What the caller needs: a capability; "signed_in" for what every admin identity may do (who am
+   * I, sign out, its own sessions); "public" for the sign-in endpoints themselves.
+   */
+  capability: Capability | "signed_in" | "public";
 }
 
 /** A handler's answer: a Response as-is, anything else as a 200 JSON body. */
 export type AdminReply = Response | object;
 
 export const created = (body: unknown): Response => json(body, 201);
+export const noContent = (): Response => new Response(null, { status: 204 });
+
+/** Who an admin session token that resolved to nothing is, for the audit record. */
+const DEAD_SESSION: AdminActor = { role: "admin", kind: "admin_session", sub: null, capabilities: new Set(), admin: null, tables: new Set() };
 
 export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call: AdminCall) => Promise<AdminReply>) {
   return async (c: RouteContext): Promise<Response> => {
     const started = performance.now();
     const ctx = requestContext(c.request);
-    const actor = actorOf(ctx?.principal ?? null);
+    let actor = actorOf(ctx?.principal ?? null);
     // Elysia leaves params (and query) undefined on routes that have none.
     const params = c.params ?? {};
     const query = c.query ?? {};
@@ -59,7 +81,15 @@ export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call:
     let res: Response;
     let errorCode: string | null = null;
     try {
-      authorizeAdmin(actor, spec.capability);
+      // The gateway let an admin session token through without a principal; it is checked here, in
+      // the database, on every call (sessions/store.ts): no capability is ever cached.
+      const token = sessionTokenOf(c.request);
+      if (token) {
+        actor = (await deps.sessions?.resolve(token)) ?? DEAD_SESSION;
+        if (actor === DEAD_SESSION && spec.capability !== "public") throw AdminErrors.sessionInvalid();
+      }
+      if (spec.capability === "signed_in") authorizeSignedIn(actor);
+      else if (spec.capability !== "public") authorizeAdmin(actor, spec.capability);
       const reply = await fn({ body: c.body, query, params, request: c.request, actor, audit });
       res = reply instanceof Response ? reply : json(reply);
     } catch (err) {
@@ -76,9 +106,7 @@ export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call:
     try {
       const masked = audit.statements.length ? await maskLiterals(audit.statements.join(";\n")) : null;
       await recordAudit(deps.sql, {
-        actorRole: actor.role,
-        actorKind: actor.kind,
-        actorSub: actor.sub,
+        ...actorColumns(audit.actor ?? actor),
         action: spec.action,
         target: audit.target,
         statement: masked,
@@ -89,6 +117,8 @@ export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call:
         rowCount: audit.rowCount,
         requestId: ctx?.id ?? null,
         clientIp: ctx?.ip ?? null,
+        security: audit.security ?? false,
+        reason: audit.reason ?? null,
       });
     } catch (err) {
       // The call itself is done (and possibly committed); a failing audit write must be loud.
@@ -103,6 +133,8 @@ function outcomeOf(status: number, code: string | null): AuditOutcome {
   // Before the 403 rule: a statement the console never runs is refused, not a caller denied.
   if (code === "dangerous_statement" || code === "statement_not_allowed") return "refused";
   if (status === 401 || status === 403) return "denied";
+  // Sign-in failures are denials (so failed logins can be counted by outcome).
+  if (code === "invalid_credentials" || code === "mfa_verification_failed" || code === "invalid_challenge" || code === "invalid_emergency_code") return "denied";
   return "error";
 }
 

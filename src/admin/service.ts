@@ -1,10 +1,13 @@
-// The admin plane's service: Plinth's admin API under /admin/v1 — database introspection (meta/),
-// the table and policy editors, relationship helpers, the SQL console, and the audit log (audit/)
-// they all write to.
+// The admin plane's service: Plinth's admin API under /admin/v1 — admin accounts, their sign-in and
+// sessions (accounts/, signin/, sessions/), database introspection (meta/), the table and policy
+// editors, relationship helpers, the SQL console, and the audit log (audit/) they all write to.
 // Everything runs as the database owner (the admin plane) except the SQL console, which runs as
-// its own unprivileged role (console-login.ts); only service_role may call it for now.
+// its own unprivileged role (console-login.ts).
 import { Elysia } from "elysia";
+import { accountRoutes } from "./accounts/routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
+import { createAdminContext } from "./context.ts";
+import type { Area } from "../lib/request-context.ts";
 import type { Service, ServiceContext } from "../services.ts";
 import { openConsoleDb } from "./meta/console-login.ts";
 import { catalogRoutes } from "./meta/routes/catalog.ts";
@@ -12,17 +15,51 @@ import { policyRoutes } from "./meta/routes/policies.ts";
 import { relationshipRoutes } from "./meta/routes/relationships.ts";
 import { sqlRoutes } from "./meta/routes/sql.ts";
 import { tableRoutes } from "./meta/routes/tables.ts";
+import type { AdminHttpDeps } from "./route.ts";
+import { sessionRoutes } from "./sessions/routes.ts";
+import { resolveSession } from "./sessions/store.ts";
+import { isAdminSessionToken } from "./sessions/tokens.ts";
+import { signInRoutes } from "./signin/routes.ts";
+
+/** The sign-in endpoints: open without a key (nobody signing in holds one). */
+const SIGN_IN_PATHS = new Set(["/admin/v1/auth/login", "/admin/v1/auth/mfa", "/admin/v1/auth/emergency"]);
+
+/**
+ * What the gateway lets into /admin/v1 for the admin plane (app.ts hands it over): an admin session
+ * token in place of a JWT (resolved per call by route.ts), and the sign-in endpoints without a key.
+ */
+export const adminAdmission = {
+  opaqueBearer: (area: Area, token: string): boolean => area === "admin" && isAdminSessionToken(token),
+  keyOptional: (area: Area, path: string): boolean => area === "admin" && SIGN_IN_PATHS.has(path),
+};
 
 export async function createAdminService(ctx: ServiceContext): Promise<Service> {
-  const deps = { sql: ctx.db.sql, log: ctx.log };
+  const admin = createAdminContext({ sql: ctx.db.sql, config: ctx.config, log: ctx.log, jwtSecret: ctx.jwtSecret });
+  const deps: AdminHttpDeps = {
+    sql: ctx.db.sql,
+    log: ctx.log,
+    sessions: { resolve: (token) => resolveSession(admin.sql, admin.sessions, token) },
+  };
   // Connects lazily, on the first console request.
   const consoleDb = openConsoleDb(ctx.db.sql, ctx.dbUrl, ctx.log);
+  const sweeper = setInterval(() => admin.signInLimit?.sweep(), 60_000);
+  sweeper.unref?.();
   const routes = new Elysia({ prefix: "/admin/v1" })
+    .use(signInRoutes(deps, admin))
+    .use(sessionRoutes(deps, admin))
+    .use(accountRoutes(deps, admin))
     .use(catalogRoutes(deps))
     .use(tableRoutes(deps))
     .use(relationshipRoutes(deps))
     .use(policyRoutes(deps))
     .use(sqlRoutes(deps, consoleDb))
     .use(auditRoutes(deps));
-  return { name: "admin", routes, stop: () => consoleDb.end() };
+  return {
+    name: "admin",
+    routes,
+    stop: () => {
+      clearInterval(sweeper);
+      return consoleDb.end();
+    },
+  };
 }

@@ -78,6 +78,10 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "PLINTH_STORAGE_S3_FORCE_PATH_STYLE", path: "storage.s3.forcePathStyle", kind: "boolean", description: "Path-style S3 URLs" },
   { name: "PLINTH_REALTIME_MAX_SOCKET_BUFFER", path: "realtime.maxSocketBuffer", kind: "number", description: "Bytes buffered per slow socket before disconnect" },
   { name: "PLINTH_REALTIME_SLOT_NAME", path: "realtime.slotName", kind: "string", description: "Logical replication slot name" },
+  { name: "PLINTH_ADMIN_SESSION_IDLE_TIMEOUT", path: "admin.sessionIdleTimeout", kind: "number", description: "Seconds without a request after which an admin session ends" },
+  { name: "PLINTH_ADMIN_SESSION_LIFETIME", path: "admin.sessionLifetime", kind: "number", description: "Seconds after sign-in at which an admin session ends" },
+  { name: "PLINTH_ADMIN_MAX_SESSIONS", path: "admin.maxSessions", kind: "number", description: "Concurrent sessions per admin (the oldest ends beyond it)" },
+  { name: "PLINTH_ADMIN_REQUIRE_MFA", path: "admin.requireMfa", kind: "boolean", description: "Admins need a verified TOTP factor to sign in (default: true in production)" },
   { name: "PLINTH_LOG_LEVEL", path: "log.level", kind: "string", description: "debug, info, warn, error or silent" },
   { name: "PLINTH_MIGRATIONS_DIR", path: "migrationsDir", kind: "string", description: "Directory of the project's up/down migrations" },
 ];

@@ -233,6 +233,23 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Admin accounts' sign-in and sessions on /admin/v1 (the service_role key is not affected). */
+    admin: z
+      .object({
+        /** Seconds without a request after which an admin session ends. */
+        sessionIdleTimeout: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(30 * 60),
+        /** Seconds after sign-in at which an admin session ends, however active. */
+        sessionLifetime: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(12 * 3600),
+        /** Concurrent sessions per admin; signing in beyond it ends the oldest. */
+        maxSessions: z.coerce.number().int().min(1).max(100).default(5),
+        /**
+         * Admins must have a verified TOTP factor to sign in (default: on in production, off in
+         * development).
+         */
+        requireMfa: bool.optional(),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),

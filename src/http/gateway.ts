@@ -9,7 +9,7 @@ import { bindRequestContext, type Area, type RequestContext } from "../lib/reque
 import { areaOf, keyRequired } from "./areas.ts";
 import type { Renderers, WireError } from "./renderers.ts";
 import type { Metrics } from "./metrics.ts";
-import { keyFailureMessage, resolvePrincipal } from "./principal.ts";
+import { bearerToken, keyFailureMessage, resolvePrincipal } from "./principal.ts";
 import { TokenBuckets } from "../lib/token-buckets.ts";
 
 export type { RequestContext } from "../lib/request-context.ts";
@@ -26,6 +26,16 @@ export interface GatewayDeps {
   renderers: Renderers;
   /** Where an admitted request goes (dispatch to the services); `server` as Bun.serve gave it. */
   handle: (req: Request, server?: ServerLike | null) => Response | Promise<Response>;
+  /**
+   * Admission a feature decides (injected by app.ts: http/ imports no feature). `opaqueBearer`: a
+   * bearer token that is not a JWT but the area's own opaque token (an admin session token), which
+   * the area's handlers resolve themselves: the request passes with principal null. `keyOptional`:
+   * a path of a key-requiring area that is open without a key (the admin sign-in endpoints).
+   */
+  admission?: {
+    opaqueBearer(area: Area, token: string): boolean;
+    keyOptional(area: Area, path: string): boolean;
+  };
 }
 
 export interface Gateway {
@@ -71,11 +81,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (wait > 0) return tooMany(wait);
     }
     if (ctx.area === "system") return url.pathname === "/metrics" ? admitMetrics(req, url) : null;
+    if (deps.admission) {
+      const bearer = bearerToken(req.headers.get("authorization"));
+      if (bearer && deps.admission.opaqueBearer(ctx.area, bearer)) return null;
+    }
     const resolved = resolvePrincipal(req, url, jwtSecret);
     if (!resolved.ok) {
       return { status: 401, code: resolved.reason === "expired" ? "jwt_expired" : "invalid_jwt", message: keyFailureMessage[resolved.reason] };
     }
-    if (!resolved.principal && keyRequired(ctx.area, url.pathname)) {
+    if (!resolved.principal && keyRequired(ctx.area, url.pathname) && !deps.admission?.keyOptional(ctx.area, url.pathname)) {
       return { status: 401, code: "no_api_key", message: keyFailureMessage.missing };
     }
     ctx.principal = resolved.principal;

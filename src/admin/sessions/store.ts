@@ -1,0 +1,183 @@
+// Admin sessions (plinth.admin_sessions): separate from end users' GoTrue sessions, opaque tokens
+// stored as digests (tokens.ts), and checked in the database on every request, so a logout, a
+// revocation, a removed account or a changed level applies on the next request on every node.
+//
+// The per-request check is ONE statement on the token digest's unique index: it refuses an expired
+// (absolute lifetime) or idle session, bumps last_seen_at, and returns the account's current level,
+// tables and email. Nothing about it is cached in the process.
+//
+// Traps:
+// - The idle timeout is read from the config at each check (a shorter timeout applies to existing
+//   sessions at once); the absolute end is fixed at sign-in (expires_at).
+// - The limit of concurrent sessions is kept at sign-in, under the account's row lock, so two
+//   sign-ins at once cannot both stay under it; the oldest sessions end first.
+// - A banned or deleted user's sessions are refused (an admin is still an auth.users user).
+import type postgres from "postgres";
+import type { Config } from "../../config/schema.ts";
+import type { Sql } from "../../db/pool.ts";
+import { isUuid } from "../../auth/users.ts";
+import { adminActor, emergencyActor, type AdminActor, type AdminLevel } from "../authorize.ts";
+import { newSecret, secretDigest, SESSION_TOKEN_PREFIX } from "./tokens.ts";
+
+type Q = Sql | postgres.TransactionSql;
+
+export interface SessionSettings {
+  idleSeconds: number;
+  lifetimeSeconds: number;
+  maxSessions: number;
+}
+
+/** An emergency session is for repairs: it never lives longer than this, whatever the config says. */
+export const EMERGENCY_SESSION_SECONDS = 3600;
+
+export const sessionSettings = (config: Config): SessionSettings => ({
+  idleSeconds: config.admin.sessionIdleTimeout,
+  lifetimeSeconds: config.admin.sessionLifetime,
+  maxSessions: config.admin.maxSessions,
+});
+
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface StartedSession {
+  id: string;
+  token: string;
+  expires_at: string;
+}
+
+export type SessionOwner = { adminId: string } | { emergencyCodeId: string };
+
+/** Opens a session for an admin (or an emergency code). Run inside the sign-in's transaction. */
+export async function openSession(
+  tx: postgres.TransactionSql,
+  settings: SessionSettings,
+  owner: SessionOwner,
+  method: "password" | "mfa" | "emergency",
+  client: ClientInfo,
+): Promise<StartedSession> {
+  const token = newSecret(SESSION_TOKEN_PREFIX);
+  const adminId = "adminId" in owner ? owner.adminId : null;
+  const lifetime = adminId ? settings.lifetimeSeconds : Math.min(settings.lifetimeSeconds, EMERGENCY_SESSION_SECONDS);
+  if (adminId) {
+    // Serialises this account's sign-ins (the limit below), and sweeps its ended sessions.
+    await tx`select 1 from plinth.admins where user_id = ${adminId} for no key update`;
+    await tx`delete from plinth.admin_sessions where admin_id = ${adminId}
+             and (expires_at <= now() or last_seen_at <= now() - make_interval(secs => ${settings.idleSeconds}))`;
+  }
+  const [row] = await tx<{ id: string; expires_at: Date }[]>`
+    insert into plinth.admin_sessions (admin_id, emergency_code_id, token_hash, method, created_at, last_seen_at, expires_at, ip, user_agent)
+    values (${adminId}, ${"emergencyCodeId" in owner ? owner.emergencyCodeId : null}, ${secretDigest(token)}, ${method},
+            clock_timestamp(), clock_timestamp(), clock_timestamp() + make_interval(secs => ${lifetime}),
+            ${client.ip}, ${client.userAgent?.slice(0, 512) ?? null})
+    returning id, expires_at`;
+  if (adminId) {
+    await tx`delete from plinth.admin_sessions where admin_id = ${adminId} and id not in (
+               select id from plinth.admin_sessions where admin_id = ${adminId}
+               order by created_at desc, id desc limit ${settings.maxSessions})`;
+  }
+  return { id: row!.id, token, expires_at: row!.expires_at.toISOString() };
+}
+
+interface ResolvedRow {
+  id: string;
+  admin_id: string | null;
+  emergency_code_id: string | null;
+  level: AdminLevel | null;
+  tables: string[] | null;
+  email: string | null;
+  usable: boolean;
+}
+
+/**
+ * The actor behind an admin session token, or null when the session is unknown, ended (logout,
+ * revocation, removal), idle for too long or past its lifetime, or its user is banned or deleted.
+ */
+export async function resolveSession(sql: Sql, settings: SessionSettings, token: string): Promise<AdminActor | null> {
+  const [row] = await sql<ResolvedRow[]>`
+    with s as (
+      update plinth.admin_sessions set last_seen_at = now()
+      where token_hash = ${secretDigest(token)} and expires_at > now()
+        and last_seen_at > now() - make_interval(secs => ${settings.idleSeconds})
+      returning id, admin_id, emergency_code_id)
+    select s.id, s.admin_id, s.emergency_code_id, a.level, a.tables, u.email,
+           (s.admin_id is null or (u.deleted_at is null and (u.banned_until is null or u.banned_until <= now()))) as usable
+    from s left join plinth.admins a on a.user_id = s.admin_id left join auth.users u on u.id = s.admin_id`;
+  if (!row || !row.usable) return null;
+  if (row.emergency_code_id) return emergencyActor(row.id, row.emergency_code_id);
+  if (!row.admin_id || !row.level) return null;
+  return adminActor({ id: row.admin_id, email: row.email, level: row.level, tables: row.tables ?? [] }, "admin_session", row.id);
+}
+
+/** The session an actor signed in with, if any. */
+export const sessionIdOf = (actor: AdminActor): string | null => actor.admin?.sessionId ?? actor.emergency?.sessionId ?? null;
+
+export interface SessionInfo {
+  id: string;
+  admin_id: string | null;
+  email: string | null;
+  level: AdminLevel | null;
+  method: string;
+  emergency: boolean;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  /** The session the request itself came with. */
+  current: boolean;
+}
+
+interface SessionRow {
+  id: string;
+  admin_id: string | null;
+  email: string | null;
+  level: AdminLevel | null;
+  method: string;
+  created_at: Date;
+  last_seen_at: Date;
+  expires_at: Date;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+/** Live sessions: every admin's when `all`, else those of account `adminId` (or only `sessionId`). */
+export async function listSessions(
+  sql: Sql,
+  settings: SessionSettings,
+  scope: { all: true } | { adminId: string } | { sessionId: string },
+  currentId: string | null,
+): Promise<SessionInfo[]> {
+  const which =
+    "all" in scope ? sql`true` : "adminId" in scope ? sql`s.admin_id = ${scope.adminId}` : sql`s.id = ${scope.sessionId}`;
+  const rows = await sql<SessionRow[]>`
+    select s.id, s.admin_id, u.email, a.level, s.method, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent
+    from plinth.admin_sessions s
+      left join plinth.admins a on a.user_id = s.admin_id
+      left join auth.users u on u.id = s.admin_id
+    where ${which} and s.expires_at > now() and s.last_seen_at > now() - make_interval(secs => ${settings.idleSeconds})
+    order by s.created_at desc, s.id`;
+  return rows.map((r) => ({
+    id: r.id,
+    admin_id: r.admin_id,
+    email: r.email,
+    level: r.admin_id ? r.level : "system_admin",
+    method: r.method,
+    emergency: r.admin_id === null,
+    created_at: r.created_at.toISOString(),
+    last_seen_at: r.last_seen_at.toISOString(),
+    expires_at: r.expires_at.toISOString(),
+    ip: r.ip,
+    user_agent: r.user_agent,
+    current: r.id === currentId,
+  }));
+}
+
+/** Ends session `id` when it is in the caller's scope; false when there is no such session there. */
+export async function endSession(sql: Sql, id: string, scope: { all: true } | { adminId: string } | { sessionId: string }): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  const which = "all" in scope ? sql`true` : "adminId" in scope ? sql`admin_id = ${scope.adminId}` : sql`id = ${scope.sessionId}`;
+  const rows = await sql`delete from plinth.admin_sessions where id = ${id} and ${which} returning id`;
+  return rows.length > 0;
+}

@@ -13,6 +13,7 @@ import { openConsoleDb } from "./meta/console-login.ts";
 import { catalogRoutes } from "./meta/routes/catalog.ts";
 import { policyRoutes } from "./meta/routes/policies.ts";
 import { relationshipRoutes } from "./meta/routes/relationships.ts";
+import { rowRoutes } from "./meta/routes/rows.ts";
 import { sqlRoutes } from "./meta/routes/sql.ts";
 import { tableRoutes } from "./meta/routes/tables.ts";
 import type { AdminHttpDeps } from "./route.ts";
@@ -50,6 +51,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(accountRoutes(deps, admin))
     .use(catalogRoutes(deps))
     .use(tableRoutes(deps))
+    .use(rowRoutes(deps))
     .use(relationshipRoutes(deps))
     .use(policyRoutes(deps))
     .use(sqlRoutes(deps, consoleDb))

@@ -1,0 +1,97 @@
+// The table a rows request addresses, read from the catalog (one static query per request, so a
+// column added a moment ago is there): its columns with the types their values are cast to, and its
+// primary key in key order. Every name the rows API puts into SQL was matched against this first.
+import type { Queryable } from "./introspect/queryable.ts";
+import { SYSTEM_SCHEMAS } from "./introspect/schemas.sql.ts";
+import { RowsErrors } from "./rows-query.ts";
+
+export interface RowColumn {
+  name: string;
+  /** format_type() with typmod, as shown to the console, e.g. "character varying(20)". */
+  type: string;
+  /**
+   * format_type() without typmod: what filter and key values (text) are cast to. SQL text made by
+   * the catalog (format_type quotes and qualifies as needed), never by the request.
+   */
+  castType: string;
+  /** The type's name after one level of domain: "int8", "numeric", "_int8", "tsvector", "jsonb", … */
+  baseType: string;
+  /** Position in the primary key (0-based), or null. */
+  pkIndex: number | null;
+  /** Why a write to it is refused (generated, identity ALWAYS), or null. */
+  readOnly: string | null;
+  plinthType: "rich_text" | "file_ref" | null;
+}
+
+export interface RowTable {
+  schema: string;
+  name: string;
+  columns: RowColumn[];
+  byName: Map<string, RowColumn>;
+  /** Primary-key columns in key order; empty for a keyless table. */
+  pk: string[];
+}
+
+/**
+ * PostgreSQL's own schemas and Plinth's (auth, storage, realtime, plinth, extensions) are out of the
+ * rows API's reach: their rows have their own APIs with their own capabilities (users:*, audit:*,
+ * storage policies), which this one must not become a way around (an admin assigned `rows:*` would
+ * otherwise read refresh tokens or another admin's sessions).
+ */
+export function checkRowsSchema(schema: string): void {
+  if (SYSTEM_SCHEMAS.includes(schema) || /^pg_/.test(schema)) throw RowsErrors.schemaNotAllowed(schema);
+}
+
+interface CatalogRow {
+  pk: string[];
+  columns: Array<{
+    name: string;
+    type: string;
+    cast_type: string;
+    base_type: string;
+    generated: boolean;
+    identity_always: boolean;
+    plinth_type: "rich_text" | "file_ref" | null;
+  }>;
+}
+
+/** The table (ordinary or partitioned), or a 404 error. */
+export async function readRowTable(sql: Queryable, schema: string, name: string): Promise<RowTable> {
+  checkRowsSchema(schema);
+  const [row] = await sql<CatalogRow[]>`
+    select
+      coalesce((select array_agg(a.attname::text order by k.ord)
+                from pg_index i, unnest(i.indkey) with ordinality k(attnum, ord)
+                join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+                where i.indrelid = c.oid and i.indisprimary), '{}') as pk,
+      coalesce((select json_agg(json_build_object(
+                  'name', a.attname,
+                  'type', format_type(a.atttypid, a.atttypmod),
+                  'cast_type', format_type(a.atttypid, null),
+                  'base_type', coalesce(bt.typname, t.typname),
+                  'generated', a.attgenerated <> '',
+                  'identity_always', a.attidentity = 'a',
+                  'plinth_type', case when tn.nspname = 'plinth' and t.typname in ('rich_text', 'file_ref') then t.typname end
+                ) order by a.attnum)
+                from pg_attribute a
+                join pg_type t on t.oid = a.atttypid
+                join pg_namespace tn on tn.oid = t.typnamespace
+                left join pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
+                where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]') as columns
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = ${schema} and c.relname = ${name} and c.relkind in ('r', 'p')`;
+  if (!row) throw RowsErrors.tableNotFound(schema, name);
+  const columns: RowColumn[] = row.columns.map((c) => ({
+    name: c.name,
+    type: c.type,
+    castType: c.cast_type,
+    baseType: c.base_type,
+    pkIndex: row.pk.includes(c.name) ? row.pk.indexOf(c.name) : null,
+    readOnly: c.generated ? "it is a generated column" : c.identity_always ? "it is an identity column (GENERATED ALWAYS)" : null,
+    plinthType: c.plinth_type,
+  }));
+  return { schema, name, columns, byName: new Map(columns.map((c) => [c.name, c])), pk: row.pk };
+}
+
+/** What the list answer says about the columns. */
+export const columnsInfo = (t: RowTable) => t.columns.map((c) => ({ name: c.name, type: c.type, pk: c.pkIndex !== null }));

@@ -425,8 +425,44 @@ describe("who may reach which table", () => {
     expect((await call("GET", rows("notes", "/1"))).status).toBe(200);
   });
 
-  // Admin sessions are not mounted in this build yet: the table scoping is checked on the actors
-  // authorizeTable is given (the rows routes call it with rows:read / rows:write and the path's table).
+  /** A new admin account at `level`, made through POST /admins, signed in: a client with its session. */
+  async function signedIn(email: string, level: "moderator" | "viewer", tables: string[]) {
+    const password = "Rows-admin-password-1";
+    const made = await call("POST", "/admins", { email, level, tables, password });
+    expect(made.status).toBe(201);
+    const login = await fetch(`${ts.url}/admin/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password }) });
+    expect(login.status).toBe(200);
+    return adminClient(ts, ((await login.json()) as any).session_token);
+  }
+
+  test("a moderator's session reaches its assigned tables only, whether or not the others exist", async () => {
+    const mod = await signedIn("mod@example.com", "moderator", ["public.notes"]);
+    expect((await mod("GET", rows("notes", "?limit=1"))).body.rows).toHaveLength(1);
+    expect((await mod("GET", rows("notes", "/2"))).body).toMatchObject({ id: 2 });
+    const ins = await mod("POST", rows("notes"), { title: "by the moderator" });
+    expect(ins.status).toBe(201);
+    expect((await mod("DELETE", rows("notes", `/${ins.body.id}`))).status).toBe(200);
+    for (const [method, path] of [
+      ["GET", rows("pairs")],
+      ["GET", rows("no_such_table")],
+      ["DELETE", rows("loose", `?${filters("x=eq.1")}`)],
+      ["GET", "/tables/auth/users/rows"],
+    ] as const) {
+      expect(await mod(method, path)).toMatchObject({ status: 403, body: { code: "table_not_assigned" } });
+    }
+    const [a] = (await call("GET", "/audit?limit=1")).body;
+    expect(a).toMatchObject({ action: "rows.list", target: "auth.users", outcome: "denied", status: 403, actor: { kind: "admin_session" } });
+  });
+
+  test("a viewer's session reads its tables and writes none", async () => {
+    const viewer = await signedIn("viewer@example.com", "viewer", ["public.notes"]);
+    expect((await viewer("GET", rows("notes", "/1"))).status).toBe(200);
+    expect(await viewer("PATCH", rows("notes", "/1"), { score: 1 })).toMatchObject({ status: 403, body: { code: "forbidden" } });
+    expect(await viewer("GET", rows("pairs"))).toMatchObject({ status: 403, body: { code: "table_not_assigned" } });
+  });
+
+  // The same rules on the actors themselves (the routes call authorizeTable with rows:read or
+  // rows:write and the path's table).
   const account = (level: "moderator" | "viewer" | "admin", tables: string[]): AdminActor =>
     adminActor({ id: "a1", email: "m@example.com", level, tables }, "admin_session", "s1");
   const codeOf = (fn: () => void): string | null => {

@@ -84,8 +84,9 @@ function chooseStrategy(planned: PlannedRequest, opts: ExecuteOptions): Strategy
   const contextPool = opts.requestSettings !== "always" && opts.usesRequestInfo === false;
   if (plan.kind === "read" && plan.count !== "planned" && plan.count !== "estimated") {
     // A plan-cache hit brings its statement bound: its plan holds stand-ins and must not make SQL.
-    if (contextPool) return { via: "context", statement: planned.bound?.guarded ?? readStatement(plan, { guard: true }), answer: "read" };
-    return { via: "one round trip", statement: planned.bound?.plain ?? readStatement(plan) };
+    const bound = planned.bound;
+    if (contextPool) return { via: "context", statement: bound ? bound.guarded : readStatement(plan, { guard: true }), answer: "read" };
+    return { via: "one round trip", statement: bound ? { ...bound.guarded, text: bound.plainText } : readStatement(plan) };
   }
   if (plan.kind === "write" && contextPool && oneStatementWrite(plan)) {
     const { plain, shaped } = writeStatements(plan, { guard: true });
@@ -95,41 +96,40 @@ function chooseStrategy(planned: PlannedRequest, opts: ExecuteOptions): Strategy
 }
 
 export async function executePlan(db: Database, principal: Principal, info: RequestInfo, planned: PlannedRequest, opts: ExecuteOptions = {}): Promise<RestResult> {
+  const { plan } = planned;
   let result: RestResult;
   try {
-    result = await runStrategy(db, principal, info, planned, opts);
+    const strategy = chooseStrategy(planned, opts);
+    switch (strategy.via) {
+      case "context": {
+        const s = strategy.statement;
+        opts.onStatement?.(s);
+        // Safe: statements come from sql/statements.ts — fixed SQL, cache-matched identifiers quoted
+        // by one function, and every request value as a $n parameter.
+        const rows = await db.runAs(principal, s.text, s.params, { read: strategy.answer === "read", request: info });
+        result = oneStatementResult(plan, s, rows, strategy.answer, opts.basePath ?? "");
+        break;
+      }
+      case "one round trip": {
+        const s = strategy.statement;
+        opts.onStatement?.(s);
+        // Safe: as above. Prepared: the text depends only on the request's shape.
+        const rows = await db.readAs(principal, (tx) => tx.unsafe(s.text, s.params as string[], { prepare: true }), info);
+        result = readResult(plan as ReadPlan, s, rows, null);
+        break;
+      }
+      case "transaction":
+        result = await db.withPrincipal(principal, (tx) => inTransaction(tx, planned, opts), info);
+        break;
+    }
   } catch (e) {
     if (e instanceof Rollback) result = e.result;
     else if (e instanceof PlinthError) throw e;
     else throw fromPostgresError(e, principal.role !== "anon") ?? e;
   }
   // An EXPLAIN answers with the plan only.
-  if (planned.applied.length && planned.plan.media.kind !== "plan") result.headers["preference-applied"] = planned.applied.join(", ");
+  if (planned.applied.length && plan.media.kind !== "plan") result.headers["preference-applied"] = planned.applied.join(", ");
   return result;
-}
-
-async function runStrategy(db: Database, principal: Principal, info: RequestInfo, planned: PlannedRequest, opts: ExecuteOptions): Promise<RestResult> {
-  const { plan } = planned;
-  const strategy = chooseStrategy(planned, opts);
-  switch (strategy.via) {
-    case "context": {
-      const s = strategy.statement;
-      opts.onStatement?.(s);
-      // Safe: statements come from sql/statements.ts — fixed SQL, cache-matched identifiers quoted by
-      // one function, and every request value as a $n parameter.
-      const rows = await db.runAs(principal, s.text, s.params, { read: strategy.answer === "read", request: info });
-      return oneStatementResult(plan, s, rows, strategy.answer, opts.basePath ?? "");
-    }
-    case "one round trip": {
-      const s = strategy.statement;
-      opts.onStatement?.(s);
-      // Safe: as above. Prepared: the text depends only on the request's shape.
-      const rows = await db.readAs(principal, (tx) => tx.unsafe(s.text, s.params as string[], { prepare: true }), info);
-      return readResult(plan as ReadPlan, s, rows, null);
-    }
-    case "transaction":
-      return db.withPrincipal(principal, (tx) => inTransaction(tx, planned, opts), info);
-  }
 }
 
 /** The answer of a request that ran as one statement through db.runAs. */

@@ -13,8 +13,8 @@
 // whole parameter and nowhere in the text, or the shape is marked as not cacheable and planned
 // afresh each time. The cache is emptied whenever the schema cache is replaced.
 //
-// It only saves planning: a hit carries its statement bound, guarded and plain, and execute.ts alone
-// decides how that statement runs.
+// It only saves planning: a hit carries its statement bound (with the guard, and the text without
+// it), and execute.ts alone decides how that statement runs.
 import type { SchemaCache } from "../schema-cache/types.ts";
 import { splitOperator } from "./parse/filter.ts";
 import { paramKind } from "./parse/query.ts";
@@ -26,8 +26,8 @@ export interface CachedRead {
   planned: PlannedRequest;
   /** The guarded statement (readStatement(plan, { guard: true })). */
   statement: ReadStatement;
-  /** The same statement without the guard: same parameters, text up to where the guard starts. */
-  plain: ReadStatement;
+  /** The text of the same statement without the guard (it has the same parameters). */
+  plainText: string;
   /** For each value of the shape, in order: the index of its parameter. */
   slots: number[];
 }
@@ -93,10 +93,12 @@ export class PlanCache {
   plan(schema: SchemaCache, req: RestRequest, plan: (req: RestRequest) => PlannedRequest): PlannedRequest {
     const shape = requestShape(req);
     if (!shape) return plan(req);
-    const entry = this.lookup(schema, shape, (query) => plan({ ...req, query }));
+    let entry = this.get(schema, shape);
+    if (entry === undefined) entry = this.put(shape, this.build(shape, (query) => plan({ ...req, query })));
     if (!entry) return plan(req);
-    const guarded = bind(entry, shape.values);
-    return { ...entry.planned, bound: { guarded, plain: { ...entry.plain, params: guarded.params } } };
+    // Spelled out, not spread: this is the hot path of every repeated read.
+    const hit = entry.planned;
+    return { plan: hit.plan, prefs: hit.prefs, schema: hit.schema, applied: hit.applied, bound: { guarded: bind(entry, shape.values), plainText: entry.plainText } };
   }
 
   /**
@@ -104,13 +106,20 @@ export class PlanCache {
    * when the shape is not cacheable (the caller plans the real request itself).
    */
   lookup(schema: SchemaCache, shape: Shape, plan: (query: Array<[string, string]>) => PlannedRequest): CachedRead | null {
+    const hit = this.get(schema, shape);
+    return hit !== undefined ? hit : this.put(shape, this.build(shape, plan));
+  }
+
+  /** The entry of a shape seen before (null: not cacheable), undefined when new. */
+  private get(schema: SchemaCache, shape: Shape): CachedRead | null | undefined {
     if (schema !== this.schema) {
       this.shapes.clear();
       this.schema = schema;
     }
-    const hit = this.shapes.get(shape.key);
-    if (hit !== undefined) return hit;
-    const entry = this.build(shape, plan);
+    return this.shapes.get(shape.key);
+  }
+
+  private put(shape: Shape, entry: CachedRead | null): CachedRead | null {
     if (this.shapes.size >= MAX_SHAPES) this.shapes.delete(this.shapes.keys().next().value!);
     this.shapes.set(shape.key, entry);
     return entry;
@@ -137,7 +146,7 @@ export class PlanCache {
     }
     // A stand-in copied into some other parameter (transformed) would be bound as is: not cacheable.
     if (statement.params.some((p, i) => !slots.includes(i) && typeof p === "string" && p.includes("\u0001plinth-value-"))) return null;
-    return { planned, statement, plain, slots };
+    return { planned, statement, plainText: plain.text, slots };
   }
 }
 

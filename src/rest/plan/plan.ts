@@ -28,10 +28,11 @@ export interface PlannedRequest {
   applied: string[];
   /**
    * Set on a plan-cache hit (plan-cache.ts): the request's read statement, already bound to its
-   * values, guarded (for the context pool) and plain (for a transaction). `plan` is then the shape's
-   * plan, made with stand-ins for the values: right for shaping the answer, never for building SQL.
+   * values, with the guard (for the context pool), and the text without it (for a transaction: same
+   * parameters). `plan` is then the shape's plan, made with stand-ins for the values: right for
+   * shaping the answer, never for building SQL.
    */
-  bound?: { guarded: ReadStatement; plain: ReadStatement };
+  bound?: { guarded: ReadStatement; plainText: string };
 }
 
 /** parse → plan, for a request as read off the wire. */

@@ -48,6 +48,19 @@ describe("timeouts", () => {
     expect(await whoami(token)).toMatchObject({ status: 401, body: { code: "admin_session_invalid" } });
   });
 
+  test("last_seen_at is recorded at most every 15 s (most checks write nothing)", async () => {
+    const a = await admin("viewer");
+    const token = await t.login(a.email);
+    await t.sql`update plinth.admin_sessions set last_seen_at = now() - interval '5 seconds' where admin_id = ${a.id}`;
+    expect((await whoami(token)).status).toBe(200);
+    const [fresh] = await t.sql`select extract(epoch from now() - last_seen_at)::float8 as idle from plinth.admin_sessions where admin_id = ${a.id}`;
+    expect(fresh!.idle).toBeGreaterThanOrEqual(4.5);
+    await t.sql`update plinth.admin_sessions set last_seen_at = now() - interval '20 seconds' where admin_id = ${a.id}`;
+    expect((await whoami(token)).status).toBe(200);
+    const [bumped] = await t.sql`select extract(epoch from now() - last_seen_at)::float8 as idle from plinth.admin_sessions where admin_id = ${a.id}`;
+    expect(bumped!.idle).toBeLessThan(5);
+  });
+
   test("absolute: past its lifetime a session is refused however active", async () => {
     const a = await admin("viewer");
     const token = await t.login(a.email);

@@ -1,8 +1,10 @@
 // Who may do what on the admin API, in one place. Every /admin/v1 route names one capability; a
 // route over a table's rows also names the table (authorizeTable). The caller is an AdminActor:
-// the service_role key (the machine's identity: everything, audited as such), or a named admin
+// the service_role key (the machine's identity: everything, audited as such), a named admin
 // account signed in with an admin session (its level decides the capabilities; moderators and
-// viewers only reach the tables assigned to them).
+// viewers only reach the tables assigned to them), an emergency-access session, or the CLI acting
+// with local access (both a system_admin that is no account). What an actor may do to other admin
+// accounts (the rules of levels) is src/admin/accounts/rules.ts.
 import type { Principal } from "../db/pool.ts";
 import { AdminErrors } from "./errors.ts";
 

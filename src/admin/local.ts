@@ -3,7 +3,7 @@
 // system migrations applied first, so the commands also work right after `plinth init`), the CLI
 // actor (a system_admin that is no account: whoever has a shell and the config has the server
 // anyway), and an audit record per action naming the OS user who ran it.
-import { userInfo } from "node:os";
+import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 import { openDatabase, type OpenedDatabase } from "../database.ts";
 import type { Sql } from "../db/pool.ts";
@@ -20,15 +20,27 @@ export interface LocalAdmin {
   close(): Promise<void>;
 }
 
-/** Who ran the command, as the OS knows them (SUDO_USER first: `sudo plinth …` names the person). */
+/**
+ * Who ran the command, as the OS knows them: SUDO_USER first (`sudo plinth …` names the person),
+ * then the account of the process's uid. Bun's os.userInfo() takes the name from $USER and says
+ * "unknown" without it (a cron job, a bare container), so the passwd database decides.
+ */
 export function osUser(): string {
   const sudo = process.env.SUDO_USER;
   if (sudo) return sudo;
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? process.env.LOGNAME ?? "unknown";
+  const uid = process.getuid?.();
+  if (uid !== undefined) {
+    try {
+      for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+        const [name, , id] = line.split(":");
+        if (name && Number(id) === uid) return name;
+      }
+    } catch {
+      /* no passwd file: fall through */
+    }
   }
+  const name = process.env.USER ?? process.env.LOGNAME;
+  return name || (uid !== undefined ? `uid:${uid}` : "unknown");
 }
 
 export async function openLocalAdmin(config: Config, stderr: (s: string) => void): Promise<LocalAdmin> {

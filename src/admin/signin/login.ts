@@ -76,6 +76,8 @@ export async function passwordLogin(ctx: AdminContext, client: ClientInfo, input
   if (!row || !ok || !row.level || !row.usable) throw AdminErrors.invalidCredentials();
   if (await hasVerifiedTotp(ctx.sql, row.id)) {
     const token = newSecret(CHALLENGE_TOKEN_PREFIX);
+    // The account's spent challenges go as a new one is made (used ones are deleted when used).
+    await ctx.sql`delete from plinth.admin_challenges where admin_id = ${row.id} and expires_at <= now()`;
     const [c] = await ctx.sql<{ expires_at: Date }[]>`
       insert into plinth.admin_challenges (token_hash, admin_id, expires_at, ip)
       values (${secretDigest(token)}, ${row.id}, now() + make_interval(secs => ${CHALLENGE_SECONDS}), ${client.ip})
@@ -115,6 +117,11 @@ export async function mfaLogin(ctx: AdminContext, client: ClientInfo, input: { c
   const digest = secretDigest(input.challenge_token);
   const code = input.code;
   const outcome = await ctx.sql.begin(async (tx): Promise<MfaOutcome> => {
+    // Lock order: the account's row before the challenge's, as removing an admin takes them (the
+    // removal cascades from plinth.admins to its challenges); the other way round could deadlock.
+    const [peek] = await tx<{ admin_id: string }[]>`select admin_id from plinth.admin_challenges where token_hash = ${digest}`;
+    if (!peek) return { fail: AdminErrors.invalidChallenge() };
+    await tx`select 1 from plinth.admins where user_id = ${peek.admin_id} for no key update`;
     const [c] = await tx<{ id: string; admin_id: string; attempts: number; live: boolean }[]>`
       select id, admin_id, attempts, expires_at > now() as live from plinth.admin_challenges where token_hash = ${digest} for update`;
     if (!c) return { fail: AdminErrors.invalidChallenge() };

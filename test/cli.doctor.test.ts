@@ -215,6 +215,10 @@ describe("plinth doctor", () => {
 
   test("embedded: attaches to the data dir's running PostgreSQL and reports, without migrating, a database `serve` never started on", async () => {
     const { admin } = await testCluster(); // this process owns the cluster, as `serve` would
+    // Other test files attach to the same cluster with `plinth migrate`/`admin`, which migrate its
+    // `postgres` database: start it afresh, as the cluster's first start does.
+    await admin.unsafe(`drop database if exists postgres with (force)`);
+    await admin.unsafe(`create database postgres`);
     const { cwd } = project();
     const r = await doctorJson({ PLINTH_DATA_DIR: TEST_DATA_DIR, PLINTH_JWT_SECRET: STRONG_SECRET }, cwd);
     expect(r.check("database")).toMatchObject({ status: "ok", message: expect.stringContaining("shared with a running server") });

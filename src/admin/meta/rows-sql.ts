@@ -13,12 +13,12 @@
 // - Values come back as JSON: each column through to_jsonb, except that numeric is always a string
 //   and bigint a string beyond ±(2^53 − 1) (JSON readers would round it), and bytea is `\x…` hex
 //   (bytea_output is set to hex by the caller's transaction).
-// Known second copy: filterSql and its operator table mirror src/rest/sql/read.ts (PostgREST's
-// meanings). src/rest/ was being refactored when this was written; once it settles, both should
-// build filters through one shared piece (house rule 13).
+// Filters are PostgREST's operators with PostgREST's meaning, built by the same function REST uses
+// (src/rest/sql/filter.ts).
 // Trap: not jsonb_populate_record(NULL::<table>, …): it gives every column the body leaves out a
 // NULL of the column's type, which a NOT NULL domain refuses even when the column has a default.
 import type { JsonStep, LogicTree, OpExpr, OrderTerm } from "../../rest/parse/ast.ts";
+import { filterSql } from "../../rest/sql/filter.ts";
 import { cached, internal, SqlWriter, type Ident } from "../../rest/sql/ident.ts";
 import { RowsErrors } from "./rows-query.ts";
 import type { RowColumn, RowTable } from "./rows-table.ts";
@@ -145,53 +145,7 @@ function condSql(w: SqlWriter, c: RowCond): string {
     return `${c.not ? "NOT " : ""}(${inner || (c.op === "and" ? "TRUE" : "FALSE")})`;
   }
   const type = c.json.length === 0 ? c.column.castType : c.json[c.json.length - 1]!.arrow === "->>" ? "text" : c.column.baseType === "json" ? "json" : "jsonb";
-  return filterSql(w, columnExpr(w, c.column, c.json), type, c.column.baseType === "tsvector" && c.json.length === 0, c.expr);
-}
-
-const OPS: Record<string, string> = {
-  eq: "=", neq: "<>", gt: ">", gte: ">=", lt: "<", lte: "<=", like: "LIKE", ilike: "ILIKE", match: "~", imatch: "~*",
-  cs: "@>", cd: "<@", ov: "&&", sl: "<<", sr: ">>", nxr: "&<", nxl: "&>", adj: "-|-",
-};
-const FTS: Record<string, string> = { fts: "to_tsquery", plfts: "plainto_tsquery", phfts: "phraseto_tsquery", wfts: "websearch_to_tsquery" };
-const arrayOf = (type: string) => (type.endsWith("[]") ? type : `${type}[]`);
-
-/** PostgREST's operators with PostgREST's meaning (`*` is `%` in like patterns). */
-function filterSql(w: SqlWriter, lhs: string, type: string, isTsvector: boolean, e: OpExpr): string {
-  const o = e.operation;
-  let sql: string;
-  switch (o.op) {
-    case "in":
-      sql = o.values.length === 0 ? "FALSE" : `${lhs} = ANY(${w.param(pgArray(o.values))}::${arrayOf(type)})`;
-      break;
-    case "is":
-      sql = `${lhs} IS ${o.value === "null" ? "NULL" : o.value === "not_null" ? "NOT NULL" : o.value.toUpperCase()}`;
-      break;
-    case "isdistinct":
-      sql = `${lhs} IS DISTINCT FROM ${w.param(o.value)}::${type}`;
-      break;
-    case "fts":
-    case "plfts":
-    case "phfts":
-    case "wfts": {
-      const cfg = o.config !== undefined ? `${w.param(o.config)}::regconfig, ` : "";
-      sql = `${isTsvector ? lhs : `to_tsvector(${cfg}${lhs}::text)`} @@ ${FTS[o.op]}(${cfg}${w.param(o.value)})`;
-      break;
-    }
-    default: {
-      const textual = o.op === "like" || o.op === "ilike" || o.op === "match" || o.op === "imatch";
-      const v = o.op === "like" || o.op === "ilike" ? o.value.replaceAll("*", "%") : o.value;
-      const valueType = textual ? "text" : type;
-      sql = o.quant
-        ? `${lhs} ${OPS[o.op]} ${o.quant.toUpperCase()}(${w.param(v)}::${arrayOf(valueType)})`
-        : `${lhs} ${OPS[o.op]} ${w.param(v)}::${valueType}`;
-    }
-  }
-  return e.not ? `NOT (${sql})` : sql;
-}
-
-/** `{"a","b,c"}`: every element quoted, so commas, braces and the word null stay text. */
-function pgArray(values: string[]): string {
-  return `{${values.map((v) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`;
+  return filterSql(w, columnExpr(w, c.column, c.json), type, c.column.baseType, c.json.length > 0, c.expr);
 }
 
 function orderSql(w: SqlWriter, order: RowOrder[]): string {

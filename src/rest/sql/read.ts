@@ -4,6 +4,7 @@
 import type { Column } from "../../schema-cache/types.ts";
 import type { JsonStep, OpExpr } from "../parse/ast.ts";
 import type { ComputedRef, Embed, PlannedCond, PlannedOrder, PlannedSelect, PlannedType, ReadNode } from "../plan/types.ts";
+import { filterSql } from "./filter.ts";
 import { cached, internal, label as labelIdent, type Ident, type SqlWriter } from "./ident.ts";
 
 export interface NodeSource {
@@ -195,12 +196,6 @@ export function condSql(w: SqlWriter, alias: string, c: PlannedCond, embeds: Map
   }
 }
 
-const OPS: Record<string, string> = {
-  eq: "=", neq: "<>", gt: ">", gte: ">=", lt: "<", lte: "<=", like: "LIKE", ilike: "ILIKE", match: "~", imatch: "~*",
-  cs: "@>", cd: "<@", ov: "&&", sl: "<<", sr: ">>", nxr: "&<", nxl: "&>", adj: "-|-",
-};
-const FTS: Record<string, string> = { fts: "to_tsquery", plfts: "plainto_tsquery", phfts: "phraseto_tsquery", wfts: "websearch_to_tsquery" };
-
 /**
  * The type a filter value is cast to: the column's own type (format_type without typmod, from the
  * catalog, so varchar(3) does not truncate the value), or what a JSON path yields.
@@ -210,44 +205,3 @@ function lhsType(column: Column, json: JsonStep[]): string {
   return json[json.length - 1]!.arrow === "->>" ? "text" : column.baseType === "json" ? "json" : "jsonb";
 }
 
-/** Values are always parameters; `*` in like patterns means `%`, as in PostgREST. */
-function filterSql(w: SqlWriter, lhs: string, type: string, baseType: string, viaJson: boolean, e: OpExpr): string {
-  const o = e.operation;
-  let sql: string;
-  switch (o.op) {
-    case "in":
-      sql = o.values.length === 0 ? "FALSE" : `${lhs} = ANY(${w.param(pgArrayLiteral(o.values))}::${arrayOf(type)})`;
-      break;
-    case "is":
-      sql = `${lhs} IS ${o.value === "null" ? "NULL" : o.value === "not_null" ? "NOT NULL" : o.value.toUpperCase()}`;
-      break;
-    case "isdistinct":
-      sql = `${lhs} IS DISTINCT FROM ${w.param(o.value)}::${type}`;
-      break;
-    case "fts":
-    case "plfts":
-    case "phfts":
-    case "wfts": {
-      const cfg = o.config !== undefined ? `${w.param(o.config)}::regconfig, ` : "";
-      const doc = baseType === "tsvector" && !viaJson ? lhs : `to_tsvector(${cfg}${lhs}${viaJson ? "" : "::text"})`;
-      sql = `${doc} @@ ${FTS[o.op]}(${cfg}${w.param(o.value)})`;
-      break;
-    }
-    default: {
-      const op = OPS[o.op]!;
-      const textual = o.op === "like" || o.op === "ilike" || o.op === "match" || o.op === "imatch";
-      const v = o.op === "like" || o.op === "ilike" ? o.value.replaceAll("*", "%") : o.value;
-      const valueType = textual ? "text" : type;
-      if (o.quant) sql = `${lhs} ${op} ${o.quant.toUpperCase()}(${w.param(v)}::${arrayOf(valueType)})`;
-      else sql = `${lhs} ${op} ${textual ? w.param(v) : `${w.param(v)}::${valueType}`}`;
-    }
-  }
-  return e.not ? `NOT (${sql})` : sql;
-}
-
-/** `{"a","b,c"}`: every element quoted, so commas, braces and the word null stay text. */
-const arrayOf = (type: string) => (type.endsWith("[]") ? type : `${type}[]`);
-
-export function pgArrayLiteral(values: string[]): string {
-  return `{${values.map((v) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`;
-}

@@ -260,7 +260,8 @@ export async function adminDeleteFactor(ctx: AuthContext, userId: string, factor
 // Recovery codes: "xxxx-xxxx" over an alphabet without look-alikes (31^8 ≈ 2^39.6 each), stored as
 // HMACs keyed from the JWT secret and bound to the user.
 const RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789";
-const RECOVERY_PURPOSE = "mfa_recovery_code";
+/** The HMAC purpose recovery codes are stored under (the admin sign-in checks them too). */
+export const RECOVERY_PURPOSE = "mfa_recovery_code";
 
 function newRecoveryCode(): string {
   let s = "";
@@ -269,7 +270,7 @@ function newRecoveryCode(): string {
 }
 
 /** Lowercase, no spaces, the dash put back: what users type is forgiven, what is stored is one form. */
-function normaliseRecoveryCode(code: string): string | null {
+export function normaliseRecoveryCode(code: string): string | null {
   const s = code.toLowerCase().replace(/[\s-]/g, "");
   return /^[a-z0-9]{8}$/.test(s) ? `${s.slice(0, 4)}-${s.slice(4)}` : null;
 }

@@ -9,16 +9,8 @@
 import type postgres from "postgres";
 import type { AuthKeys } from "../../auth/crypto.ts";
 import { codeHash } from "../../auth/crypto.ts";
+import { normaliseRecoveryCode, RECOVERY_PURPOSE } from "../../auth/mfa.ts";
 import { decryptSecret, matchTotp } from "../../auth/totp.ts";
-
-// TRAP: the recovery codes' hash purpose and normal form are src/auth/mfa.ts's (not exported
-// there): keep these two in step with it. test/admin.signin.test.ts signs in with a code that
-// /auth/v1/factors/recovery_codes generated, so a drift fails that test.
-const RECOVERY_PURPOSE = "mfa_recovery_code";
-function normaliseRecoveryCode(code: string): string | null {
-  const s = code.toLowerCase().replace(/[\s-]/g, "");
-  return /^[a-z0-9]{8}$/.test(s) ? `${s.slice(0, 4)}-${s.slice(4)}` : null;
-}
 
 /** Whether the user has a verified TOTP factor (the admin must then pass a challenge). */
 export async function hasVerifiedTotp(q: postgres.Sql | postgres.TransactionSql, userId: string): Promise<boolean> {

@@ -171,6 +171,16 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
   });
   let active = 0;
   let contexts: ContextPool | null = null;
+  /** A reserved connection within the deadline, counted in `active` until released (the caller's finally). */
+  const acquire = async (): Promise<postgres.ReservedSql> => {
+    active++;
+    try {
+      return await reserveWithin(sql, ACQUIRE_TIMEOUT_MS);
+    } catch (err) {
+      active--;
+      throw err;
+    }
+  };
   const db: Database = {
     sql,
     get active() {
@@ -178,14 +188,7 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
     },
     max: opts.max ?? 10,
     async withPrincipal(principal, fn, request) {
-      active++;
-      let conn: postgres.ReservedSql;
-      try {
-        conn = await reserveWithin(sql, ACQUIRE_TIMEOUT_MS);
-      } catch (err) {
-        active--;
-        throw err;
-      }
+      const conn = await acquire();
       const watch = new ConnectionWatch();
       try {
         // Pipelined: BEGIN and the context setup are sent together with the callback's first query,
@@ -211,14 +214,7 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
       }
     },
     async readAs(principal, build, request) {
-      active++;
-      let conn: postgres.ReservedSql;
-      try {
-        conn = await reserveWithin(sql, ACQUIRE_TIMEOUT_MS);
-      } catch (err) {
-        active--;
-        throw err;
-      }
+      const conn = await acquire();
       const watch = new ConnectionWatch();
       try {
         const begin = watch.track(conn.unsafe("begin"));

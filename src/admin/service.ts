@@ -8,7 +8,7 @@ import { accountRoutes } from "./accounts/routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { createAdminContext } from "./context.ts";
 import type { Area } from "../lib/request-context.ts";
-import type { Service, ServiceContext } from "../services.ts";
+import type { Service, ServiceContext } from "../service.ts";
 import { openConsoleDb } from "./meta/console-login.ts";
 import { catalogRoutes } from "./meta/routes/catalog.ts";
 import { policyRoutes } from "./meta/routes/policies.ts";

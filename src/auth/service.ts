@@ -3,7 +3,7 @@
 // doubles); a timer sweeps expired codes, flows and rate-limit buckets.
 import { Elysia } from "elysia";
 import { createMailer, createSmsSender, type Mailer, type SmsSender } from "../delivery/index.ts";
-import type { Service, ServiceContext } from "../services.ts";
+import type { Service, ServiceContext } from "../service.ts";
 import { createAuthContext, sweepBuckets, type AuthContext } from "./context.ts";
 import { sweepExpired } from "./otp.ts";
 import { prepareDummyHash } from "./passwords.ts";

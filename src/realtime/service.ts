@@ -5,7 +5,7 @@
 import type { Server, WebSocketHandler } from "bun";
 import { json } from "../errors.ts";
 import { requestContext } from "../lib/request-context.ts";
-import type { Service, ServiceContext } from "../services.ts";
+import type { Service, ServiceContext } from "../service.ts";
 import { Connection } from "./connection.ts";
 import { RealtimeHub, type RealtimeServer, type SocketData } from "./hub.ts";
 import { realtimeRoutes } from "./broadcast-api.ts";

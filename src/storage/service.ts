@@ -2,7 +2,7 @@
 // (buckets.ts, objects.ts, uploads.ts, tus.ts), and the adapters (db.ts for metadata under RLS,
 // backends/ for bytes). createStorageService wires them from the service context.
 import { Elysia } from "elysia";
-import type { Service, ServiceContext } from "../services.ts";
+import type { Service, ServiceContext } from "../service.ts";
 import { createBackend } from "./backends/index.ts";
 import type { StorageBackend } from "./backends/backend.ts";
 import type { StorageContext } from "./context.ts";

@@ -5,7 +5,8 @@
 // Freshness: pgoutput re-sends a Relation message before the next change of a table whenever its
 // relcache entry was invalidated — ALTER TABLE, ENABLE ROW LEVEL SECURITY, GRANT/REVOKE (table or
 // column) all do that — and every Relation message refreshes the entry here. So the cache follows
-// the catalog in WAL order, without polling.
+// the catalog in WAL order, without polling. What it knows it reads from the catalog (src/catalog/).
+import { listColumns, listColumnSelectGrants, listRelations, listRoles, type ColumnRow } from "../../catalog/index.ts";
 import type { Sql } from "../../db/pool.ts";
 import { API_ROLES, type ApiRole } from "../../db/pool.ts";
 import type { RelationMessage } from "./pgoutput.ts";
@@ -30,21 +31,6 @@ export interface RelationInfo {
   selectable: Record<ApiRole, Set<string>>;
 }
 
-interface CatalogRow {
-  attname: string;
-  typname: string;
-  typcategory: string;
-  base_oid: number | null;
-  elem_oid: number | null;
-  elem_typname: string | null;
-  elem_category: string | null;
-  is_pk: boolean;
-  anon: boolean;
-  authenticated: boolean;
-  service_role: boolean;
-  rls: boolean;
-}
-
 export class RelationCache {
   private readonly byOid = new Map<number, RelationInfo>();
   private bypass: Record<ApiRole, boolean> | null = null;
@@ -58,10 +44,9 @@ export class RelationCache {
   /** Whether the role skips RLS altogether (service_role has BYPASSRLS on Supabase and here). */
   async bypassesRls(role: ApiRole): Promise<boolean> {
     if (!this.bypass) {
-      const rows = await this.sql<{ rolname: ApiRole; bypass: boolean }[]>`
-        select rolname, rolbypassrls or rolsuper as bypass from pg_roles where rolname in ${this.sql(API_ROLES as unknown as string[])}`;
+      const roles = await listRoles(this.sql);
       const b = { anon: false, authenticated: false, service_role: false } as Record<ApiRole, boolean>;
-      for (const r of rows) b[r.rolname] = r.bypass;
+      for (const r of roles) if ((API_ROLES as readonly string[]).includes(r.name)) b[r.name as ApiRole] = r.bypass_rls || r.superuser;
       this.bypass = b;
     }
     return this.bypass[role];
@@ -69,28 +54,17 @@ export class RelationCache {
 
   /** Loads (or reloads) a relation announced by the stream. */
   async refresh(msg: RelationMessage): Promise<RelationInfo> {
-    const rows = await this.sql<CatalogRow[]>`
-      select a.attname, t.typname, t.typcategory,
-             case when t.typtype = 'd' then t.typbasetype::int end as base_oid,
-             case when t.typcategory = 'A' then t.typelem::int end as elem_oid,
-             et.typname as elem_typname, et.typcategory as elem_category,
-             coalesce(a.attnum = any (pk.indkey), false) as is_pk,
-             has_column_privilege('anon', c.oid, a.attnum, 'SELECT') as anon,
-             has_column_privilege('authenticated', c.oid, a.attnum, 'SELECT') as authenticated,
-             has_column_privilege('service_role', c.oid, a.attnum, 'SELECT') as service_role,
-             c.relrowsecurity as rls
-        from pg_class c
-        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-        join pg_type t on t.oid = a.atttypid
-        left join pg_type et on et.oid = t.typelem and t.typcategory = 'A'
-        left join pg_index pk on pk.indrelid = c.oid and pk.indisprimary
-       where c.oid = ${msg.oid}
-       order by a.attnum`;
-    const catalog = new Map(rows.map((r) => [r.attname, r]));
+    const [[relation], rows, grants] = await Promise.all([
+      listRelations(this.sql, { oid: msg.oid }),
+      listColumns(this.sql, { relid: msg.oid }),
+      listColumnSelectGrants(this.sql, msg.oid, API_ROLES),
+    ]);
+    const catalog = new Map(rows.map((r) => [r.name, r]));
+    const grantedTo = new Map(grants.map((g) => [g.name, g.roles]));
     const selectable = { anon: new Set<string>(), authenticated: new Set<string>(), service_role: new Set<string>() };
     const columns: RelationColumnInfo[] = msg.columns.map((col) => {
       const row = catalog.get(col.name);
-      if (row) for (const role of API_ROLES) if (row[role]) selectable[role].add(col.name);
+      for (const role of grantedTo.get(col.name) ?? []) selectable[role as ApiRole].add(col.name);
       return { name: col.name, isKey: col.isKey, type: typeOf(col.typeOid, row) };
     });
     const info: RelationInfo = {
@@ -99,8 +73,8 @@ export class RelationCache {
       table: msg.table,
       columns,
       byName: new Map(columns.map((c) => [c.name, c])),
-      primaryKey: rows.filter((r) => r.is_pk).map((r) => r.attname),
-      rls: rows[0]?.rls ?? false,
+      primaryKey: rows.filter((r) => r.primary_key).map((r) => r.name),
+      rls: relation?.rls_enabled ?? false,
       selectable,
     };
     this.byOid.set(msg.oid, info);
@@ -108,17 +82,25 @@ export class RelationCache {
   }
 }
 
-function typeOf(oid: number, row: CatalogRow | undefined): TypeInfo {
+function typeOf(oid: number, row: ColumnRow | undefined): TypeInfo {
   const builtin = builtinType(oid);
   if (builtin) return builtin;
   if (!row) return { oid, name: "text", kind: "string" };
-  if (row.elem_oid !== null) {
-    const elem = builtinType(row.elem_oid) ?? {
-      oid: row.elem_oid,
-      name: row.elem_typname ?? "text",
-      kind: kindForCatalog({ typname: row.elem_typname ?? "", typcategory: row.elem_category ?? "S", base_oid: null }),
+  if (row.array_element_oid !== null) {
+    const elemOid = Number(row.array_element_oid);
+    const elem = builtinType(elemOid) ?? {
+      oid: elemOid,
+      name: row.array_element_name ?? "text",
+      kind: kindForCatalog({ typname: row.array_element_name ?? "", typcategory: row.array_element_category ?? "S", base_oid: null }),
     };
-    return { oid, name: row.typname, kind: "array", elem };
+    return { oid, name: row.type_name, kind: "array", elem };
   }
-  return { oid, name: row.typname, kind: kindForCatalog(row) };
+  return { oid, name: row.type_name, kind: kindForCatalog(catalogType(row)) };
 }
+
+/** The column's type as kindForCatalog reads it: a domain by its base type. */
+const catalogType = (row: ColumnRow) => ({
+  typname: row.type_name,
+  typcategory: row.type_category,
+  base_oid: row.base_type_oid !== row.type_oid ? Number(row.base_type_oid) : null,
+});

@@ -1,5 +1,10 @@
-// The rest of the catalogue the console lists: functions, extensions, roles and types.
+// The rest of the catalogue the console lists: functions, extensions, roles and types — the
+// catalog's answers (src/catalog/), narrowed to what the console shows and in its wire shape.
+import { listEnumLabels, listFunctions as catalogFunctions, listTypes as catalogTypes, type TypeRow } from "../../../catalog/index.ts";
 import type { Queryable } from "./queryable.ts";
+
+export { listExtensions, type ExtensionInfo } from "../../../catalog/extensions.sql.ts";
+export { listRoles, type RoleInfo } from "../../../catalog/roles.sql.ts";
 
 export interface FunctionInfo {
   schema: string;
@@ -13,63 +18,27 @@ export interface FunctionInfo {
   comment: string | null;
 }
 
-/** User functions: PostgreSQL's own and extension members are left out. */
-export const listFunctions = (sql: Queryable, schema: string | null) => sql<FunctionInfo[]>`
-  select n.nspname as schema, p.proname as name,
-         pg_get_function_arguments(p.oid) as arguments,
-         coalesce(pg_get_function_result(p.oid), 'void') as return_type,
-         l.lanname as language,
-         case p.prokind when 'p' then 'procedure' when 'a' then 'aggregate' when 'w' then 'window' else 'function' end as kind,
-         case p.provolatile when 'i' then 'immutable' when 's' then 'stable' else 'volatile' end as volatility,
-         p.prosecdef as security_definer,
-         obj_description(p.oid, 'pg_proc') as comment
-  from pg_proc p
-  join pg_namespace n on n.oid = p.pronamespace
-  join pg_language l on l.oid = p.prolang
-  where n.nspname not in ('pg_catalog', 'information_schema')
-    and (${schema}::text is null or n.nspname = ${schema})
-    and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
-  order by n.nspname, p.proname, pg_get_function_arguments(p.oid)`;
+/** PostgreSQL's own schemas: their functions are never listed, even when asked for by name. */
+const POSTGRES_SCHEMAS = ["pg_catalog", "information_schema"];
 
-export interface ExtensionInfo {
-  name: string;
-  default_version: string | null;
-  installed_version: string | null;
-  schema: string | null;
-  comment: string | null;
+/** User functions, by schema, name and arguments: PostgreSQL's own and extension members are left out. */
+export async function listFunctions(sql: Queryable, schema: string | null): Promise<FunctionInfo[]> {
+  if (schema !== null && POSTGRES_SCHEMAS.includes(schema)) return [];
+  const rows = await catalogFunctions(sql, schema === null ? null : [schema], { sorted: true });
+  return rows
+    .filter((f) => !f.extension_member)
+    .map((f) => ({
+      schema: f.schema,
+      name: f.name,
+      arguments: f.arguments,
+      return_type: f.result,
+      language: f.language,
+      kind: f.kind,
+      volatility: f.volatility,
+      security_definer: f.security_definer,
+      comment: f.comment,
+    }));
 }
-
-export const listExtensions = (sql: Queryable) => sql<ExtensionInfo[]>`
-  select a.name, a.default_version, a.installed_version, n.nspname as schema, a.comment
-  from pg_available_extensions a
-  left join pg_extension e on e.extname = a.name
-  left join pg_namespace n on n.oid = e.extnamespace
-  order by a.name`;
-
-export interface RoleInfo {
-  name: string;
-  superuser: boolean;
-  can_login: boolean;
-  inherit: boolean;
-  create_role: boolean;
-  create_db: boolean;
-  replication: boolean;
-  bypass_rls: boolean;
-  connection_limit: number;
-  valid_until: Date | null;
-  member_of: string[];
-}
-
-/** Roles, without PostgreSQL's predefined pg_* roles. */
-export const listRoles = (sql: Queryable) => sql<RoleInfo[]>`
-  select r.rolname as name, r.rolsuper as superuser, r.rolcanlogin as can_login, r.rolinherit as inherit,
-         r.rolcreaterole as create_role, r.rolcreatedb as create_db, r.rolreplication as replication,
-         r.rolbypassrls as bypass_rls, r.rolconnlimit as connection_limit, r.rolvaliduntil as valid_until,
-         array(select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid
-               where m.member = r.oid order by g.rolname)::text[] as member_of
-  from pg_roles r
-  where r.rolname !~ '^pg_'
-  order by r.rolname`;
 
 export interface TypeInfo {
   schema: string;
@@ -83,28 +52,33 @@ export interface TypeInfo {
   comment: string | null;
 }
 
+/** PostgreSQL's internal types, not for columns (besides pg_* and array types). */
+const INTERNAL_TYPES = new Set(["aclitem", "cid", "xid", "xid8", "tid", "oidvector", "int2vector", "regproc", "refcursor", "gtsvector", "txid_snapshot"]);
+
+/** Not an array, pseudo or shell type, not in information_schema or a toast/temp schema, not internal. */
+const offersType = (t: TypeRow) =>
+  t.defined &&
+  !t.is_array &&
+  t.category !== "P" &&
+  t.schema !== "information_schema" &&
+  !/^pg_(toast|temp_)/.test(t.schema) &&
+  (t.schema !== "pg_catalog" || (!/^(pg_|_)/.test(t.name) && !INTERNAL_TYPES.has(t.name)));
+
 /**
  * Types a column can have: every base type (arrays of them are spelled `type[]`), enums, domains
  * (Plinth's plinth.rich_text and plinth.file_ref among them), ranges, and free-standing composite
  * types. Left out: array types themselves, pseudo-types, table row types and internal types.
  */
-export const listTypes = (sql: Queryable) => sql<TypeInfo[]>`
-  select n.nspname as schema, t.typname as name, format_type(t.oid, null) as format,
-         case t.typtype when 'b' then 'base' when 'c' then 'composite' when 'd' then 'domain'
-                        when 'e' then 'enum' when 'r' then 'range' when 'm' then 'multirange' end as kind,
-         case when t.typtype = 'd' then format_type(t.typbasetype, t.typtypmod) end as base_type,
-         case when t.typtype = 'e' then
-           array(select e.enumlabel from pg_enum e where e.enumtypid = t.oid order by e.enumsortorder)::text[] end as enum_values,
-         obj_description(t.oid, 'pg_type') as comment
-  from pg_type t join pg_namespace n on n.oid = t.typnamespace
-  where t.typtype in ('b', 'c', 'd', 'e', 'r', 'm')
-    and t.typisdefined
-    and not (t.typcategory = 'A' and t.typelem <> 0 and t.typtype = 'b')
-    and t.typcategory <> 'P'
-    and (t.typtype <> 'c' or (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c')
-    and n.nspname not in ('information_schema')
-    and n.nspname !~ '^pg_(toast|temp_)'
-    and (n.nspname <> 'pg_catalog' or t.typname !~ '^(pg_|_)' and t.typname not in
-         ('aclitem', 'cid', 'xid', 'xid8', 'tid', 'oidvector', 'int2vector', 'regproc', 'refcursor',
-          'gtsvector', 'txid_snapshot'))
-  order by n.nspname = 'pg_catalog' desc, n.nspname, t.typname`;
+export async function listTypes(sql: Queryable): Promise<TypeInfo[]> {
+  const [types, enums] = await Promise.all([catalogTypes(sql, { all: true }), listEnumLabels(sql)]);
+  const labels = new Map(enums.map((e) => [Number(e.oid), e.labels]));
+  return types.filter(offersType).map((t) => ({
+    schema: t.schema,
+    name: t.name,
+    format: t.format,
+    kind: t.kind,
+    base_type: t.base_type,
+    enum_values: t.kind === "enum" ? (labels.get(Number(t.oid)) ?? []) : null,
+    comment: t.comment,
+  }));
+}

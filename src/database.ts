@@ -3,7 +3,8 @@
 import { resolve } from "node:path";
 import type { Config } from "./config/schema.ts";
 import { bundledPgArchive } from "./db/bundled-pg.ts";
-import { startEmbedded, type EmbeddedServer } from "./db/embedded.ts";
+import { startEmbedded, type EmbeddedOptions, type EmbeddedServer } from "./db/embedded.ts";
+import type { LogFn } from "./db/pg-os.ts";
 import { connect, type Database } from "./db/pool.ts";
 import { applySystemMigrations } from "./db/system-migrations.ts";
 import type { Logger } from "./log.ts";
@@ -25,13 +26,7 @@ export async function openDatabase(
   let embedded: EmbeddedServer | null = null;
   let url = config.db.url;
   if (!url) {
-    embedded = await startEmbedded({
-      dataDir: resolve(config.dataDir),
-      pgBin: config.db.pgBin ? resolve(config.db.pgBin) : undefined,
-      pgUser: config.db.pgUser,
-      bundledArchive: bundledPgArchive,
-      log: (level, msg, fields) => log[level](msg, fields),
-    });
+    embedded = await startEmbedded(embeddedOptions(config, (level, msg, fields) => log[level](msg, fields)));
     url = embedded.url;
   }
   const db = connect(url, { max: opts.poolMax ?? config.db.poolMax });
@@ -56,6 +51,17 @@ export async function openDatabase(
       await db.close();
       await embedded?.stop();
     },
+  };
+}
+
+/** How the embedded server of `config` is started or attached to: by serve, backup and restore alike. */
+export function embeddedOptions(config: Config, log: LogFn): EmbeddedOptions {
+  return {
+    dataDir: resolve(config.dataDir),
+    pgBin: config.db.pgBin ? resolve(config.db.pgBin) : undefined,
+    pgUser: config.db.pgUser,
+    bundledArchive: bundledPgArchive,
+    log,
   };
 }
 

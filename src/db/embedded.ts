@@ -104,6 +104,23 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   }
 }
 
+/**
+ * Where the cluster of `dataDir` lives, or would be created (see relocation above), and the OS user
+ * postgres runs as (null unless we are root): for `plinth restore`, which puts a cluster in place
+ * before starting it.
+ */
+export function clusterPlacement(dataDir: string, pgUser?: string, log: LogFn = noLog): { link: string; cluster: string; relocated: boolean; runAs: PgUser | null } {
+  const runAs = isRoot() ? ensurePgUser(pgUser ?? "plinth", log) : null;
+  const l = planLayout(resolve(dataDir), runAs);
+  return { link: l.link, cluster: l.cluster, relocated: l.relocated, runAs };
+}
+
+/** The pid of the live Plinth process that owns the embedded server of `dataDir`, or null. */
+export function embeddedOwnerPid(dataDir: string): number | null {
+  const lock = readJson<LockInfo>(join(resolve(dataDir), "embedded.lock.json"));
+  return lock && ownerAlive(lock) ? lock.ownerPid : null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Layout
 

@@ -1,0 +1,186 @@
+// `plinth backup`: an online, consistent backup of a deployment into one archive (see manifest.ts
+// for its layout). It reaches the database the way `serve` does: it attaches to the embedded
+// server a running `serve` owns, or starts it for the duration of the backup; with PLINTH_DB_URL
+// the database is the operator's, and only the stored files and the configuration are archived.
+//
+// Consistency between the database and the stored files. Object bytes are immutable (one file per
+// version), written before their row commits and deleted only after their row is gone. The
+// database is restored as of the backup's end (its stop LSN). So the objects are copied in two
+// passes: all of them while the base backup runs, then, after pg_backup_stop, those that appeared
+// since. Every row the restored database has then has its bytes, except for an object both
+// created during the backup and deleted in the moment after it; extra bytes without a row are
+// harmless (the storage sweeper removes them).
+import { existsSync, readFileSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { LoadedConfig } from "../config/index.ts";
+import { embeddedOptions } from "../database.ts";
+import { startEmbedded, type EmbeddedServer } from "../db/embedded.ts";
+import type { LogFn } from "../db/pg-os.ts";
+import { VERSION } from "../version.ts";
+import { ArchiveWriter } from "./archive-writer.ts";
+import { BaseBackupSession, clusterEntries, walSegmentRange, type ClusterEntry } from "./base-backup.ts";
+import { BackupError } from "./errors.ts";
+import { deploymentParts, isWithin, type DeploymentParts } from "./data-dir.ts";
+import { CONFIG_ENTRY, DATA_FILES, FORMAT, FORMAT_VERSION, PART, type Manifest } from "./manifest.ts";
+import type { Progress } from "./progress.ts";
+
+export interface BackupOptions {
+  loaded: LoadedConfig;
+  /** Absolute path of the archive to write (replaced atomically if it exists). */
+  out: string;
+  gzip: boolean;
+  /** fsync the archive before reporting success (default in the CLI; --no-sync turns it off). */
+  sync: boolean;
+  progress: Progress;
+  /** One-line notices for the operator (stderr). */
+  notice(line: string): void;
+}
+
+export interface BackupResult {
+  file: string;
+  /** Size of the archive. */
+  bytes: number;
+  files: number;
+  database: "embedded" | "external";
+  storage: "local" | "s3";
+  duration_ms: number;
+}
+
+export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
+  const started = performance.now();
+  const parts = deploymentParts(opts.loaded);
+  checkOutPath(opts.out, parts);
+  if (!parts.embedded) {
+    opts.notice("the database is the operator's (PLINTH_DB_URL): back it up with its own tools; this archive holds the stored files and the configuration");
+  } else if (!existsSync(join(parts.clusterLink, "PG_VERSION"))) {
+    throw new BackupError(`no embedded database in ${parts.dataDir} (has \`plinth serve\` run with this data dir?)`);
+  }
+  if (parts.s3Bucket !== null || parts.storageDir === null) {
+    opts.notice(`stored objects live in the S3 bucket ${parts.s3Bucket ?? "(unset)"}: back them up there; this archive holds their metadata only`);
+  }
+
+  const writer = await ArchiveWriter.create({ out: opts.out, gzip: opts.gzip, sync: opts.sync, progress: opts.progress });
+  let server: EmbeddedServer | null = null;
+  let session: BaseBackupSession | null = null;
+  try {
+    // Small parts first: a restore reads the configuration before the bulk (see manifest.ts).
+    if (parts.configFile) await writer.addBytes(CONFIG_ENTRY, readFileSync(parts.configFile), 0o600);
+    for (const name of DATA_FILES) {
+      if (name === "pg.json" && !parts.embedded) continue;
+      const file = join(parts.dataDir, name);
+      if (existsSync(file)) await writer.addBytes(`${PART.data}/${name}`, readFileSync(file), 0o600);
+    }
+
+    let postgres: Manifest["postgres"] = null;
+    if (parts.embedded) {
+      const log: LogFn = (level, msg) => {
+        if (level === "warn" || level === "error") opts.notice(msg);
+      };
+      server = await startEmbedded({ ...embeddedOptions(opts.loaded.config, log), supervise: false });
+      session = new BaseBackupSession(server.url);
+      const start = await session.start(`plinth backup ${new Date().toISOString()}`);
+      const entries = await collect(clusterEntries(start.cluster));
+      opts.progress.expect(entries.reduce((sum, e) => sum + (e.kind === "file" ? e.size : 0), 0));
+      for (const e of entries) {
+        const path = e.rel === "" ? PART.cluster : `${PART.cluster}/${e.rel}`;
+        if (e.kind === "dir") writer.addDir(path, e.mode);
+        else await writer.addFile(path, join(start.cluster, e.rel));
+      }
+      await copyObjects(writer, parts, opts.progress); // first pass, while the backup runs
+      const stop = await session.stop();
+      await writer.addBytes(`${PART.cluster}/backup_label`, Buffer.from(stop.labelFile), 0o600);
+      if (stop.tablespaceMap) await writer.addBytes(`${PART.cluster}/tablespace_map`, Buffer.from(stop.tablespaceMap), 0o600);
+      await copyWal(writer, start.cluster, walSegmentRange(stop.startWal, stop.stopWal, start.walSegmentSize), start.walSegmentSize, opts.progress);
+      await session.close(); // drops the temporary slot: the WAL is in the archive now
+      session = null;
+      postgres = {
+        version: start.version,
+        system_identifier: start.systemIdentifier,
+        timeline: stop.timeline,
+        start_lsn: start.startLsn,
+        stop_lsn: stop.stopLsn,
+        start_wal: stop.startWal,
+        stop_wal: stop.stopWal,
+      };
+    }
+    await copyObjects(writer, parts, opts.progress); // objects that appeared meanwhile (or the only pass)
+
+    const manifest: Manifest = {
+      format: FORMAT,
+      version: FORMAT_VERSION,
+      created_at: new Date().toISOString(),
+      plinth_version: VERSION,
+      database: parts.embedded ? "embedded" : "external",
+      postgres,
+      storage: parts.storageDir === null ? "s3" : "local",
+      config_file: parts.configFile,
+      data_dir: parts.dataDir,
+      dirs: writer.dirs,
+      files: writer.files,
+    };
+    const bytes = await writer.finish(Buffer.from(JSON.stringify(manifest)));
+    return {
+      file: opts.out,
+      bytes,
+      files: writer.files.length,
+      database: manifest.database,
+      storage: manifest.storage,
+      duration_ms: Math.round(performance.now() - started),
+    };
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  } finally {
+    opts.progress.done();
+    await session?.close(); // aborts an unfinished backup on the server
+    await server?.stop(); // only stops a server this backup started
+  }
+}
+
+function checkOutPath(out: string, parts: DeploymentParts): void {
+  const inside = [parts.clusterLink, parts.objectsDir].find((dir) => dir !== null && isWithin(out, dir));
+  if (inside) throw new BackupError(`the archive cannot be written inside ${inside}, which it backs up`);
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+async function copyWal(writer: ArchiveWriter, cluster: string, segments: string[], segmentSize: number, progress: Progress): Promise<void> {
+  const walDir = join(cluster, "pg_wal");
+  progress.expect(segments.length * segmentSize);
+  for (const seg of segments) {
+    if (!(await writer.addFile(`${PART.cluster}/pg_wal/${seg}`, join(walDir, seg)))) {
+      throw new BackupError(`WAL segment ${seg} disappeared during the backup; run it again`);
+    }
+  }
+  // Timeline history files: tiny, and needed by a cluster that was ever promoted.
+  for (const name of (await readdir(walDir)).filter((n) => /^[0-9A-F]{8}\.history$/.test(n)).sort()) {
+    await writer.addFile(`${PART.cluster}/pg_wal/${name}`, join(walDir, name));
+  }
+}
+
+/** Adds the object files (and their directories) not in the archive yet. */
+async function copyObjects(writer: ArchiveWriter, parts: DeploymentParts, progress: Progress): Promise<void> {
+  if (parts.objectsDir === null || !existsSync(parts.objectsDir)) return;
+  const pending: { path: string; source: string; size: number }[] = [];
+  const walk = async (dir: string, path: string): Promise<void> => {
+    if (!writer.has(path)) writer.addDir(path, 0o700);
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const child = `${path}/${e.name}`;
+      if (e.isDirectory()) await walk(join(dir, e.name), child);
+      else if (e.isFile() && !writer.has(child)) {
+        const st = await stat(join(dir, e.name)).catch(() => null);
+        if (st) pending.push({ path: child, source: join(dir, e.name), size: st.size });
+      }
+    }
+  };
+  if (!writer.has(PART.storage)) writer.addDir(PART.storage, 0o711);
+  await walk(parts.objectsDir, `${PART.storage}/objects`);
+  progress.expect(pending.reduce((sum, p) => sum + p.size, 0));
+  for (const p of pending) await writer.addFile(p.path, p.source);
+}

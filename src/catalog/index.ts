@@ -4,7 +4,8 @@
 // consumers map the rows to their own models:
 //   - the schema cache (src/schema-cache/introspect.ts) builds REST's model from them;
 //   - the admin API (src/admin/meta/introspect/) serves them, shaped as its wire format;
-//   - realtime's relation cache (src/realtime/changes/relations.ts) types the changes it streams.
+//   - realtime's relation cache (src/realtime/changes/relations.ts) types the changes it streams;
+//   - the admin rows API (src/admin/meta/rows-table.ts) reads a table's shape per request.
 // When one of them needs something the catalog does not say yet, add it here (a field, a scope)
 // rather than a query there: one question, one answer.
 //
@@ -25,6 +26,8 @@
 //   roles.sql.ts         roles; column SELECT privileges of given roles
 //   extensions.sql.ts    available and installed extensions
 //   request-info.sql.ts  whether any SQL reads PostgREST's request.* settings
+//   table-shape.sql.ts   one table's columns (cast types, generated/identity) and primary key in one
+//                        query, for the admin rows API
 //
 // Row order: lists for display come sorted by name. Bulk reads by schema list (the schema cache's)
 // come in catalog order: the order of the catalog's own rows (ctid), which is what a sequential scan
@@ -42,6 +45,7 @@ export * from "./relations.sql.ts";
 export * from "./request-info.sql.ts";
 export * from "./roles.sql.ts";
 export * from "./schemas.sql.ts";
+export * from "./table-shape.sql.ts";
 export * from "./triggers.sql.ts";
 export * from "./types.sql.ts";
 export * from "./views.sql.ts";

@@ -1,6 +1,8 @@
-// The table a rows request addresses, read from the catalog (one static query per request, so a
-// column added a moment ago is there): its columns with the types their values are cast to, and its
-// primary key in key order. Every name the rows API puts into SQL was matched against this first.
+// The table a rows request addresses, read through the catalog (catalog/table-shape.sql.ts, one
+// query per request, so a column added a moment ago is there): its columns with the types their
+// values are cast to, and its primary key in key order. Every name the rows API puts into SQL was
+// matched against this first.
+import { tableShape } from "../../catalog/table-shape.sql.ts";
 import type { Queryable } from "./introspect/queryable.ts";
 import { SYSTEM_SCHEMAS } from "./introspect/schemas.sql.ts";
 import { RowsErrors } from "./rows-query.ts";
@@ -42,44 +44,10 @@ export function checkRowsSchema(schema: string): void {
   if (SYSTEM_SCHEMAS.includes(schema) || /^pg_/.test(schema)) throw RowsErrors.schemaNotAllowed(schema);
 }
 
-interface CatalogRow {
-  pk: string[];
-  columns: Array<{
-    name: string;
-    type: string;
-    cast_type: string;
-    base_type: string;
-    generated: boolean;
-    identity_always: boolean;
-    plinth_type: "rich_text" | "file_ref" | null;
-  }>;
-}
-
 /** The table (ordinary or partitioned), or a 404 error. */
 export async function readRowTable(sql: Queryable, schema: string, name: string): Promise<RowTable> {
   checkRowsSchema(schema);
-  const [row] = await sql<CatalogRow[]>`
-    select
-      coalesce((select array_agg(a.attname::text order by k.ord)
-                from pg_index i, unnest(i.indkey) with ordinality k(attnum, ord)
-                join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
-                where i.indrelid = c.oid and i.indisprimary), '{}') as pk,
-      coalesce((select json_agg(json_build_object(
-                  'name', a.attname,
-                  'type', format_type(a.atttypid, a.atttypmod),
-                  'cast_type', format_type(a.atttypid, null),
-                  'base_type', coalesce(bt.typname, t.typname),
-                  'generated', a.attgenerated <> '',
-                  'identity_always', a.attidentity = 'a',
-                  'plinth_type', case when tn.nspname = 'plinth' and t.typname in ('rich_text', 'file_ref') then t.typname end
-                ) order by a.attnum)
-                from pg_attribute a
-                join pg_type t on t.oid = a.atttypid
-                join pg_namespace tn on tn.oid = t.typnamespace
-                left join pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
-                where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]') as columns
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = ${schema} and c.relname = ${name} and c.relkind in ('r', 'p')`;
+  const [row] = await tableShape(sql, schema, name);
   if (!row) throw RowsErrors.tableNotFound(schema, name);
   const columns: RowColumn[] = row.columns.map((c) => ({
     name: c.name,

@@ -36,7 +36,7 @@ export function terminalProgress(label: string, write: (s: string) => void, colu
     advance(bytes) {
       done += bytes;
       const now = performance.now();
-      if (now - lastDraw >= REDRAW_MS) {
+      if (total > 0 && now - lastDraw >= REDRAW_MS) {
         lastDraw = now;
         draw();
       }

@@ -205,8 +205,8 @@ export async function measureRest(o: RestOptions): Promise<RestFigures | string>
   if (!hasWrk) return "wrk is not installed (the insert workload needs its POST scripts; Debian: apt-get install wrk)";
   const pin = (navigator.hardwareConcurrency ?? 1) >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
   mkdirSync(DATA_DIR, { recursive: true });
-  const { startEmbedded } = await import("../src/db/embedded.ts");
-  const { applySystemMigrations } = await import("../src/db/system-migrations.ts");
+  const { startEmbedded } = await import("../src/db/embedded/supervisor.ts");
+  const { applySystemMigrations } = await import("../src/db/migrations/system.ts");
   const { apiKeys } = await import("../src/lib/jwt.ts");
   const embedded = await startEmbedded({ dataDir: DATA_DIR });
   const admin = postgres(embedded.url, { max: 1, onnotice: () => {} });
@@ -215,7 +215,7 @@ export async function measureRest(o: RestOptions): Promise<RestFigures | string>
     const dbUrl = await createFixture(admin, embedded.url, "bench_rest", applySystemMigrations, dbs);
     // The older tree's server applies its own system migrations at start (checksummed): it gets its own database.
     const refDbUrl = o.refRoot
-      ? await createFixture(admin, embedded.url, "bench_rest_ref", ((await import(join(o.refRoot, "src/db/system-migrations.ts"))) as typeof import("../src/db/system-migrations.ts")).applySystemMigrations, dbs)
+      ? await createFixture(admin, embedded.url, "bench_rest_ref", (await refSystemMigrations(o.refRoot)), dbs)
       : undefined;
     const postmaster = Number(readFileSync(join(DATA_DIR, "pg", "postmaster.pid"), "utf8").split("\n")[0]);
     return await measureServers(o, { pin, dbUrl, refDbUrl, postmaster, anon: apiKeys(SECRET).anon, dbs });
@@ -332,4 +332,11 @@ async function measureServers(
   await pool.close(1);
 
   return { pinned: pin, seconds, reps, kinds, workloads, embed: { parents: parents.length, statements } };
+}
+
+/** The older tree's system migrations, wherever that tree kept them (src/db/ before issue 12's split). */
+async function refSystemMigrations(root: string): Promise<typeof import("../src/db/migrations/system.ts").applySystemMigrations> {
+  const { existsSync } = await import("node:fs");
+  const path = ["src/db/migrations/system.ts", "src/db/system-migrations.ts"].map((p) => join(root, p)).find((p) => existsSync(p))!;
+  return ((await import(path)) as typeof import("../src/db/migrations/system.ts")).applySystemMigrations;
 }

@@ -271,7 +271,7 @@ async function reap(dataDir: string, pgPids: number[]): Promise<string[]> {
 }
 
 function removeDataDir(dir: string, dataDir: string): void {
-  // A relocated cluster (see src/db/embedded.ts) lives outside the data dir, behind a symlink.
+  // A relocated cluster (see src/db/embedded/supervisor.ts) lives outside the data dir, behind a symlink.
   try {
     const link = join(dataDir, "pg");
     if (lstatSync(link).isSymbolicLink()) rmSync(resolve(dataDir, readlinkSync(link)), { recursive: true, force: true });

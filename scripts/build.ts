@@ -41,7 +41,7 @@ else console.warn("build: no PostgreSQL binaries embedded (the binary will need 
 const bundledPg: import("bun").BunPlugin = {
   name: "plinth-bundled-pg",
   setup(build) {
-    build.onLoad({ filter: /src[\\/]db[\\/]bundled-pg\.ts$/ }, () => ({
+    build.onLoad({ filter: /src[\\/]db[\\/]embedded[\\/]bundled\.ts$/ }, () => ({
       loader: "ts",
       contents: nativeDir
         ? `import archive from ${JSON.stringify(archive)} with { type: "file" };\nexport const bundledPgArchive: string | null = archive;\n`

@@ -4,7 +4,7 @@
 import { resolve } from "node:path";
 import { apiKeys } from "./lib/jwt.ts";
 import type { Config } from "./config/schema.ts";
-import { openDatabase, type OpenedDatabase } from "./database.ts";
+import { openDatabase, type OpenedDatabase } from "./db/open.ts";
 import { assertServiceConfig, createApp, createServices, type App } from "./app.ts";
 import type { Gateway } from "./http/gateway.ts";
 import type { AnyElysia } from "./http/routes.ts";

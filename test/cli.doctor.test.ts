@@ -10,7 +10,7 @@ import { checkBackupAge } from "../src/doctor/backups.ts";
 import { checkClock } from "../src/doctor/clock.ts";
 import { estimatedBits, WEAK_SECRET_BITS } from "../src/doctor/secrets.ts";
 import { checkProxy } from "../src/doctor/settings.ts";
-import { migrateUp, USER_MIGRATION_LOCK } from "../src/db/user-migrations.ts";
+import { migrateUp, USER_MIGRATION_LOCK } from "../src/db/migrations/user.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { freshDatabase, TEST_DATA_DIR, testCluster } from "./support/db.ts";
 import { startSmtpSink } from "./support/smtp-sink.ts";

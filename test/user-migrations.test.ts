@@ -1,4 +1,4 @@
-// User migrations against a real PostgreSQL: the library (src/db/user-migrations.ts), the CLI
+// User migrations against a real PostgreSQL: the library (src/db/migrations/user.ts), the CLI
 // command in-process (src/cli/migrate.ts), and `plinth migrate` as a real subprocess.
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -17,7 +17,7 @@ import {
   migrationHistory,
   migrationStatus,
   positionToLineColumn,
-} from "../src/db/user-migrations.ts";
+} from "../src/db/migrations/user.ts";
 import { freshDatabase, TEST_DATA_DIR } from "./support/db.ts";
 
 const tdb = await freshDatabase();

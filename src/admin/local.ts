@@ -5,7 +5,7 @@
 // anyway), and an audit record per action naming the OS user who ran it.
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
-import { openDatabase, type OpenedDatabase } from "../database.ts";
+import { openDatabase, type OpenedDatabase } from "../db/open.ts";
 import type { Sql } from "../db/pool.ts";
 import { createLogger } from "../log.ts";
 import { actorColumns, recordAudit, type AuditOutcome } from "./audit/log.ts";

@@ -1,9 +1,9 @@
 // `plinth migrate …`: parses the arguments, opens the same database the server uses (embedded —
-// attaching to a running `plinth serve` — or PLINTH_DB_URL), calls src/db/user-migrations.ts and
+// attaching to a running `plinth serve` — or PLINTH_DB_URL), calls src/db/migrations/user.ts and
 // prints the outcome. Exit codes: 0 done, 1 failed (nothing half-applied), 2 usage error.
 import { resolve } from "node:path";
 import type { Config } from "../config/schema.ts";
-import { openDatabase } from "../database.ts";
+import { openDatabase } from "../db/open.ts";
 import type { Sql } from "../db/pool.ts";
 import {
   createMigration,
@@ -18,7 +18,7 @@ import {
   type MigrationWarning,
   type RunOptions,
   type StepReport,
-} from "../db/user-migrations.ts";
+} from "../db/migrations/user.ts";
 import { createLogger } from "../log.ts";
 
 export interface Output {

@@ -15,10 +15,10 @@
 import { lstatSync } from "node:fs";
 import { join } from "node:path";
 import type { LoadedConfig } from "../config/index.ts";
-import { maskUrl, openDatabase, type OpenedDatabase } from "../database.ts";
+import { maskUrl, openDatabase, type OpenedDatabase } from "../db/open.ts";
 import { connect, type Sql } from "../db/pool.ts";
-import { checksum } from "../db/system-migrations.ts";
-import { MigrationError, migrationStatus, readMigrationDir } from "../db/user-migrations.ts";
+import { checksum } from "../db/migrations/system.ts";
+import { MigrationError, migrationStatus, readMigrationDir } from "../db/migrations/user.ts";
 import { createLogger } from "../log.ts";
 import { systemMigrations } from "../../migrations/index.ts";
 import { checkClock, type ClockSample } from "./clock.ts";

@@ -3,9 +3,9 @@
 import { afterAll } from "bun:test";
 import { resolve } from "node:path";
 import postgres from "postgres";
-import { startEmbedded, type EmbeddedServer } from "../../src/db/embedded.ts";
+import { startEmbedded, type EmbeddedServer } from "../../src/db/embedded/supervisor.ts";
 import { connect, type Database } from "../../src/db/pool.ts";
-import { applySystemMigrations } from "../../src/db/system-migrations.ts";
+import { applySystemMigrations } from "../../src/db/migrations/system.ts";
 
 export const TEST_DATA_DIR = resolve(process.env.PLINTH_TEST_DATA_DIR ?? resolve(import.meta.dir, "../../.test_data"));
 const TEMPLATE = "plinth_test_template";

@@ -1,13 +1,13 @@
 // Opens the database Plinth runs on: the one PLINTH_DB_URL names, or the embedded PostgreSQL
 // supervised in <dataDir>/pg. Either way the system migrations are applied before anything serves.
 import { resolve } from "node:path";
-import type { Config } from "./config/schema.ts";
-import { bundledPgArchive } from "./db/bundled-pg.ts";
-import { startEmbedded, type EmbeddedOptions, type EmbeddedServer } from "./db/embedded.ts";
-import type { LogFn } from "./db/pg-os.ts";
-import { connect, type Database } from "./db/pool.ts";
-import { applySystemMigrations } from "./db/system-migrations.ts";
-import type { Logger } from "./log.ts";
+import type { Config } from "../config/schema.ts";
+import { bundledPgArchive } from "./embedded/bundled.ts";
+import { startEmbedded, type EmbeddedOptions, type EmbeddedServer } from "./embedded/supervisor.ts";
+import type { LogFn } from "./embedded/os.ts";
+import { connect, type Database } from "./pool.ts";
+import { applySystemMigrations } from "./migrations/system.ts";
+import type { Logger } from "../log.ts";
 
 export interface OpenedDatabase {
   db: Database;

@@ -21,17 +21,17 @@ import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
-import { ensurePgBinaries, findPgBinaries, type PgBinaries, type PgBinSource } from "./pg-binaries.ts";
+import { ensurePgBinaries, findPgBinaries, type PgBinaries, type PgBinSource } from "./binaries.ts";
 import {
   ensureCluster, Postmaster, pidFilePid, readJson, readRaw, removeStalePidFile, urlFor, writeJson,
   type Layout, type PgState,
-} from "./pg-cluster.ts";
+} from "./cluster.ts";
 import {
   canTraverse, ensurePgUser, isPostmasterFor, isRoot, pidAlive, procStartTime, sleep, terminate,
   type LogFn, type PgUser,
-} from "./pg-os.ts";
+} from "./os.ts";
 
-export { findPgBinaries, type FindPgBinariesOptions, type PgBinaries, type PgBinSource } from "./pg-binaries.ts";
+export { findPgBinaries, type FindPgBinariesOptions, type PgBinaries, type PgBinSource } from "./binaries.ts";
 
 export interface EmbeddedOptions {
   /** Plinth data dir; the cluster lives in <dataDir>/pg. */

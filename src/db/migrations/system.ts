@@ -2,9 +2,9 @@
 // transaction, under a session advisory lock so that two nodes starting together take turns. A
 // checksum is recorded per file; start refuses when an applied file has changed since.
 import { createHash } from "node:crypto";
-import type { Sql } from "./pool.ts";
-import { systemMigrations, type SystemMigration } from "../../migrations/index.ts";
-import { inTransaction } from "./transaction.ts";
+import type { Sql } from "../pool.ts";
+import { systemMigrations, type SystemMigration } from "../../../migrations/index.ts";
+import { inTransaction } from "../transaction.ts";
 
 /** Arbitrary constant: pg_advisory_lock key for system migrations ("plinth" in ASCII, shifted). */
 export const SYSTEM_MIGRATION_LOCK = 0x706c696e74;

@@ -6,10 +6,10 @@
 // (src/cli/migrate.ts) does all the printing.
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PlinthError } from "../errors.ts";
-import type { Sql } from "./pool.ts";
-import { checksum, SYSTEM_MIGRATION_LOCK } from "./system-migrations.ts";
-import { inTransaction } from "./transaction.ts";
+import { PlinthError } from "../../errors.ts";
+import type { Sql } from "../pool.ts";
+import { checksum, SYSTEM_MIGRATION_LOCK } from "./system.ts";
+import { inTransaction } from "../transaction.ts";
 
 /** pg_advisory_lock key for user migrations: next to the system one, never equal to it. */
 export const USER_MIGRATION_LOCK = SYSTEM_MIGRATION_LOCK + 1;

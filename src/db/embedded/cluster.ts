@@ -8,11 +8,11 @@ import {
   readSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { pgVersion, type PgBinaries } from "./pg-binaries.ts";
+import { pgVersion, type PgBinaries } from "./binaries.ts";
 import {
   childEnv, isPostmasterFor, pickFreePort, pidAlive, portFree, sleep, terminate, within, wrapCommand,
   type LogFn, type PgUser,
-} from "./pg-os.ts";
+} from "./os.ts";
 
 const READY_TIMEOUT_MS = 120_000; // crash recovery after a kill -9 can replay a lot of WAL
 const STOP_GRACE_MS = 10_000;

@@ -13,7 +13,7 @@ import {
 } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
-import { canTraverse, type LogFn, type PgUser } from "./pg-os.ts";
+import { canTraverse, type LogFn, type PgUser } from "./os.ts";
 
 export type PgBinSource = "option" | "bundled" | "npm" | "system";
 

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { LoadedConfig } from "../config/index.ts";
-import { localStorageDir } from "../storage/backends/index.ts";
+import { localStorageDir } from "../storage/backends/factory.ts";
 
 export interface DeploymentParts {
   dataDir: string;

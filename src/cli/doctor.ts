@@ -1,7 +1,7 @@
 // `plinth doctor [--json]`: checks a deployment and says what to fix. Exit 0 when nothing failed
 // (warnings allowed), 1 when a check failed, 2 on wrong usage. What is checked lives in src/doctor/.
 import { failedChecks, renderJson, renderText } from "../doctor/report.ts";
-import { runChecks } from "../doctor/index.ts";
+import { runChecks } from "../doctor/run.ts";
 import { CommandError, EXIT, parseFlags, runCommand, type CommandEnv } from "./command.ts";
 
 const USAGE = "usage: plinth doctor [--json]";

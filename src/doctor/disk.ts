@@ -5,7 +5,7 @@ import { accessSync, constants, statfsSync, statSync, unlinkSync, writeFileSync 
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import type { LoadedConfig } from "../config/index.ts";
-import { createBackend, localStorageDir } from "../storage/backends/index.ts";
+import { createBackend, localStorageDir } from "../storage/backends/factory.ts";
 import { fail, messageOf, ok, warn, within, type CheckResult } from "./check.ts";
 
 const MiB = 1024 ** 2;

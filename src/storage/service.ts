@@ -3,7 +3,7 @@
 // backends/ for bytes). createStorageService wires them from the service context.
 import { Elysia } from "elysia";
 import type { Service, ServiceContext } from "../service.ts";
-import { createBackend } from "./backends/index.ts";
+import { createBackend } from "./backends/factory.ts";
 import type { StorageBackend } from "./backends/backend.ts";
 import type { StorageContext } from "./context.ts";
 import { bucketRoutes } from "./routes/buckets.ts";

@@ -189,6 +189,10 @@ test("backup while serving and writing, wipe, restore, restart: rows, files and 
   archive = result.file as string;
   expect(result.bytes).toBe((await stat(archive)).size);
   expect(result.files as number).toBeGreaterThan(500);
+  // Recorded where `plinth doctor` looks for the last backup (backup_age).
+  const record = JSON.parse(await readFile(join(dataDir, "backups.json"), "utf8")) as { file: string; created_at: string }[];
+  expect(record.at(-1)!.file).toBe(archive);
+  expect(Date.now() - Date.parse(record.at(-1)!.created_at)).toBeLessThan(120_000);
   const ackedDuringBackup = acked;
   writing = false;
   await writer;

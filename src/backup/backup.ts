@@ -10,9 +10,9 @@
 // since. Every row the restored database has then has its bytes, except for an object both
 // created during the backup and deleted in the moment after it; extra bytes without a row are
 // harmless (the storage sweeper removes them).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { LoadedConfig } from "../config/index.ts";
 import { embeddedOptions } from "../db/open.ts";
 import { startEmbedded, type EmbeddedServer } from "../db/embedded/supervisor.ts";
@@ -24,6 +24,7 @@ import { BackupError } from "./errors.ts";
 import { deploymentParts, isWithin, type DeploymentParts } from "./data-dir.ts";
 import { CONFIG_ENTRY, DATA_FILES, FORMAT, FORMAT_VERSION, PART, type Manifest } from "./manifest.ts";
 import type { Progress } from "./progress.ts";
+import { BACKUP_RECORD_FILE, type BackupRecord } from "./record.ts";
 
 export interface BackupOptions {
   loaded: LoadedConfig;
@@ -120,6 +121,7 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
       files: writer.files,
     };
     const bytes = await writer.finish(Buffer.from(JSON.stringify(manifest)));
+    recordBackup(parts.dataDir, opts.out, manifest.created_at, opts.notice);
     return {
       file: opts.out,
       bytes,
@@ -183,4 +185,26 @@ async function copyObjects(writer: ArchiveWriter, parts: DeploymentParts, progre
   await walk(parts.objectsDir, `${PART.storage}/objects`);
   progress.expect(pending.reduce((sum, p) => sum + p.size, 0));
   for (const p of pending) await writer.addFile(p.path, p.source);
+}
+
+/**
+ * Appends the finished archive to `<dataDir>/backups.json` ({"file","created_at"} entries), which
+ * `plinth doctor`'s backup_age check reads. Written beside and renamed over, so a crash never leaves
+ * half a file; a record that cannot be written is a notice, not a failed backup (the archive is done).
+ */
+function recordBackup(dataDir: string, file: string, createdAt: string, notice: (line: string) => void): void {
+  const recordFile = join(dataDir, BACKUP_RECORD_FILE);
+  try {
+    let entries: BackupRecord[] = [];
+    if (existsSync(recordFile)) {
+      const parsed: unknown = JSON.parse(readFileSync(recordFile, "utf8"));
+      if (Array.isArray(parsed)) entries = parsed as BackupRecord[];
+    }
+    entries.push({ file: resolve(file), created_at: createdAt });
+    const tmp = `${recordFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(entries.slice(-100), null, 2) + "\n", { mode: 0o600 });
+    renameSync(tmp, recordFile);
+  } catch (err) {
+    notice(`could not record the backup in ${recordFile}: ${(err as Error).message}`);
+  }
 }

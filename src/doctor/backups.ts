@@ -6,17 +6,13 @@
 // error (backups are often moved off the machine), only mentioned.
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { BACKUP_RECORD_FILE, type BackupRecord } from "../backup/record.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { ok, warn, type CheckResult } from "./check.ts";
 
-export const BACKUP_RECORD_FILE = "backups.json";
 /** Older than this, the last backup is reported as stale. */
 export const STALE_BACKUP_MS = 7 * 24 * 3600 * 1000;
 
-export interface BackupRecord {
-  file: string;
-  created_at: string;
-}
 
 const TAKE_BACKUP = "run `plinth backup` and schedule it (e.g. daily from cron), keeping copies off this machine";
 

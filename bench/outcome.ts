@@ -40,6 +40,8 @@ export const GOALS = {
   storageRssGrowthMb: { what: "Storage: peak RSS growth during a 1 GiB transfer", goal: "< 64 MB", limit: 64 },
   realtimeP99Ms: { what: "Realtime: commit-to-client latency p99", goal: "< 50 ms", limit: 50 },
   realtimeBroadcastShare: { what: "Realtime: broadcast deliveries / bare Bun fan-out", goal: "≥ 70 %", limit: 0.7 },
+  adminSessionCheckMs: { what: "Admin: CPU the session check adds per admin request (Plinth process)", goal: "< 0.05 ms", limit: 0.05 },
+  backupTarShare: { what: "Backup: `plinth backup` of a 1 GiB database / `tar` of its data dir", goal: "≥ 50 %", limit: 0.5 },
   /** Before/after: the current tree may be this much slower than the ref before it counts as slower (run-to-run noise). */
   notSlower: { what: "", goal: "≥ 0.95 × before", limit: 0.95 },
 } as const;

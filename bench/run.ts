@@ -1,6 +1,6 @@
 // `npm run bench [-- options] [names…]`: runs the benchmarks, prints a summary and rewrites their
 // sections of bench/RESULTS.md (bench/results-file.ts keeps the sections of benchmarks not run).
-//   npm run bench                                 all six
+//   npm run bench                                 all eight
 //   npm run bench -- rest gateway                 only these; the other sections stay as they were
 //   npm run bench -- --compare HEAD~3 rest gateway
 //       before/after: a temporary worktree of HEAD~3 and the working tree, measured alternately in
@@ -60,6 +60,18 @@ const BENCHMARKS: Benchmark[] = [
     title: "Realtime",
     goals: ["realtimeP99Ms", "realtimeBroadcastShare"],
     run: async (ctx) => (await import("./realtime.ts")).runRealtime(ctx),
+  },
+  {
+    id: "admin",
+    title: "Admin sessions",
+    goals: ["adminSessionCheckMs"],
+    run: async (ctx) => (await import("./admin.ts")).runAdmin(ctx),
+  },
+  {
+    id: "backup",
+    title: "Backup",
+    goals: ["backupTarShare"],
+    run: async (ctx) => (await import("./backup.ts")).runBackup(ctx),
   },
 ];
 const COMPARE_ID = "compare";

@@ -142,7 +142,9 @@ export async function runAdmin(ctx: BenchContext): Promise<Outcome> {
       "",
       "The session check is one statement on the token digest's unique index (it refuses idle, expired and revoked sessions, reads the account's current level and tables, and records last_seen_at when it is more than 15 s old, so most checks write nothing), run on every request with no cache so that level changes and revocations apply on the next request on every node. Its cost is essentially one more database round trip for the process: compare the service_role row, whose only statement is the audit insert. Plinth's own CPU is the goal's measure; the statement's cost in PostgreSQL and the extra round trip's latency show in the other two columns.",
     ].join("\n");
-    const summary: Row[] = [["Admin: CPU the session check adds per admin request (Plinth process)", us(added), `< ${us(GOAL_MS)}`, ok ? "met" : "**not met**"]];
+    const summary: Row[] = [
+      ["Admin: CPU the session check adds per admin request (Plinth process)", us(added), `< ${us(GOAL_MS)}`, ok ? "met" : "**not met**"],
+    ];
     return {
       ok: true,
       summary,

@@ -103,7 +103,11 @@ export async function runAuth(ctx: BenchContext): Promise<Outcome> {
     ok: true,
     summary: [
       ["Auth: argon2id hash (verify), median", `${fmt(a.hashMs, 2)} ms (${fmt(a.verifyMs, 2)} ms)`, "report", "info"],
-      goalRow("refreshPerSecond", `${fmt(f.refresh.perSecond, 0)}/s, ${f.refresh.failed} failures`, f.refresh.perSecond >= GOALS.refreshPerSecond.limit && f.refresh.failed === 0),
+      goalRow(
+        "refreshPerSecond",
+        `${fmt(f.refresh.perSecond, 0)}/s, ${f.refresh.failed} failures`,
+        f.refresh.perSecond >= GOALS.refreshPerSecond.limit && f.refresh.failed === 0,
+      ),
       goalRow("authUserShare", `${fmt(f.user.plinth.rps, 0)} vs ${fmt(f.user.bare.rps, 0)} req/s (${pct(share, 1)})`, share >= GOALS.authUserShare.limit),
     ],
     body: render(f),
@@ -111,7 +115,9 @@ export async function runAuth(ctx: BenchContext): Promise<Outcome> {
       `argon2id hash ${fmt(a.hashMs, 2)} ms, verify ${fmt(a.verifyMs, 2)} ms; refresh ${fmt(f.refresh.perSecond, 0)}/s (${f.refresh.failed} failed)`,
       `GET /auth/v1/user: Plinth ${fmt(f.user.plinth.rps, 0)} req/s, bare ${fmt(f.user.bare.rps, 0)} req/s (${pct(share, 1)})`,
     ],
-    warnings: [f.user.plinth, f.user.bare].some((l) => l.non200 > 0) ? [`GET /auth/v1/user: non-200 responses, Plinth ${f.user.plinth.non200}, bare ${f.user.bare.non200}`] : [],
+    warnings: [f.user.plinth, f.user.bare].some((l) => l.non200 > 0)
+      ? [`GET /auth/v1/user: non-200 responses, Plinth ${f.user.plinth.non200}, bare ${f.user.bare.non200}`]
+      : [],
   };
 }
 
@@ -130,9 +136,17 @@ function render(f: AuthFigures): string {
       ["Measurement", "Result", "Goal"],
       [
         ["argon2id hash / verify, median", `${fmt(f.argon2.hashMs, 2)} ms / ${fmt(f.argon2.verifyMs, 2)} ms`, "report"],
-        [`refresh-token exchanges, ${f.refresh.clients} concurrent clients`, `${fmt(f.refresh.perSecond, 0)}/s (${f.refresh.done.toLocaleString("en-US")} in ${fmt(f.refresh.seconds, 1)} s), ${f.refresh.failed} failures`, GOALS.refreshPerSecond.goal],
+        [
+          `refresh-token exchanges, ${f.refresh.clients} concurrent clients`,
+          `${fmt(f.refresh.perSecond, 0)}/s (${f.refresh.done.toLocaleString("en-US")} in ${fmt(f.refresh.seconds, 1)} s), ${f.refresh.failed} failures`,
+          GOALS.refreshPerSecond.goal,
+        ],
         ["`GET /auth/v1/user`, Plinth", `${fmt(p.rps, 0)} req/s (p50 ${fmt(p.p50, 2)} ms, p99 ${fmt(p.p99, 2)} ms, non-200 ${p.non200})`, ""],
-        ["`GET /auth/v1/user`, bare Bun.serve + postgres.js", `${fmt(b.rps, 0)} req/s (p50 ${fmt(b.p50, 2)} ms, p99 ${fmt(b.p99, 2)} ms, non-200 ${b.non200})`, ""],
+        [
+          "`GET /auth/v1/user`, bare Bun.serve + postgres.js",
+          `${fmt(b.rps, 0)} req/s (p50 ${fmt(b.p50, 2)} ms, p99 ${fmt(b.p99, 2)} ms, non-200 ${b.non200})`,
+          "",
+        ],
         ["**Plinth / bare**", `**${pct(p.rps / b.rps, 1)}**`, GOALS.authUserShare.goal],
       ],
     ),
@@ -188,7 +202,11 @@ async function measure(ctx: BenchContext): Promise<AuthFigures> {
         sessions.map(async (s) => {
           let token = s.refresh_token;
           while (performance.now() < until) {
-            const res = await fetch(refreshUrl, { method: "POST", headers: { apikey: keys.anon, "content-type": "application/json" }, body: JSON.stringify({ refresh_token: token }) });
+            const res = await fetch(refreshUrl, {
+              method: "POST",
+              headers: { apikey: keys.anon, "content-type": "application/json" },
+              body: JSON.stringify({ refresh_token: token }),
+            });
             const body = (await res.json()) as { refresh_token?: string };
             if (res.ok && body.refresh_token) {
               token = body.refresh_token;

@@ -62,7 +62,13 @@ export async function runBackup(ctx: BenchContext): Promise<Outcome> {
   const strict = time(f.tar) / time(f.plinth);
   const size = `${fmt(f.dbBytes / 1024 ** 3, 2)} GiB`;
   // MiB/s of data dir bytes per second for the gzipped archive, whose own size says little.
-  const row = (name: string, xs: Timed[], rate = mib(xs) / time(xs)) => [name, fmt(time(xs), 2), fmt(mib(xs), 0), fmt(rate, 0), xs[0]?.inProcess === undefined ? "" : fmt(median(xs.map((x) => x.inProcess!)), 2)];
+  const row = (name: string, xs: Timed[], rate = mib(xs) / time(xs)) => [
+    name,
+    fmt(time(xs), 2),
+    fmt(mib(xs), 0),
+    fmt(rate, 0),
+    xs[0]?.inProcess === undefined ? "" : fmt(median(xs.map((x) => x.inProcess!)), 2),
+  ];
   const rows: string[][] = [
     row("plinth backup (sha256 of every file, fsync)", f.plinth),
     row("tar -cf, then sync FILE", f.tarSync),
@@ -83,12 +89,14 @@ export async function runBackup(ctx: BenchContext): Promise<Outcome> {
   const ok = durable >= GOAL && plain >= GOAL;
   return {
     ok: true,
-    summary: [[
-      `Backup: plinth backup of a ${size} database / tar of the same data dir (elapsed, like for like)`,
-      `${pct(durable)} with fsync, ${pct(plain)} without (${pct(strict)} fsync vs none)`,
-      "≥ 50 %",
-      verdict(ok),
-    ]],
+    summary: [
+      [
+        `Backup: plinth backup of a ${size} database / tar of the same data dir (elapsed, like for like)`,
+        `${pct(durable)} with fsync, ${pct(plain)} without (${pct(strict)} fsync vs none)`,
+        "≥ 50 %",
+        verdict(ok),
+      ],
+    ],
     body,
     lines: [
       `database ${size}: plinth backup ${fmt(time(f.plinth), 2)} s vs tar+sync ${fmt(time(f.tarSync), 2)} s (${pct(durable)}); ` +
@@ -138,25 +146,39 @@ async function measure(ctx: BenchContext): Promise<BackupFigures> {
     spawnSync("sh", ["-c", 'tar -cf - -C "$0" . | cat > /dev/null', dataDir]);
     const env = { ...cleanEnv(), PLINTH_DATA_DIR: dataDir };
     const runs = ctx.quick ? 1 : 3;
-    const figures: BackupFigures = { dbBytes: Number(size), dataDirBytes, loadSeconds, runs, plinth: [], plinthNoSync: [], plinthGzip: null, tar: [], tarSync: [] };
+    const figures: BackupFigures = {
+      dbBytes: Number(size),
+      dataDirBytes,
+      loadSeconds,
+      runs,
+      plinth: [],
+      plinthNoSync: [],
+      plinthGzip: null,
+      tar: [],
+      tarSync: [],
+    };
     const backup = (args: string[], file: string): Timed => {
       let inProcess = 0;
       const t = timed(() => {
-        inProcess = (JSON.parse(run([BUN, join(ROOT, "src", "main.ts"), "backup", "--json", ...args, "--out", file], env)) as { duration_ms: number }).duration_ms;
+        inProcess = (JSON.parse(run([BUN, join(ROOT, "src", "main.ts"), "backup", "--json", ...args, "--out", file], env)) as { duration_ms: number })
+          .duration_ms;
       }, file);
       return { ...t, inProcess: inProcess / 1000 };
     };
-    const tarRun = (sync: boolean): Timed => timed(() => {
-      run(["tar", "-cf", `${out}.tar`, "-C", dataDir, "."], env, [0, 1]);
-      if (sync) run(["sync", `${out}.tar`], env);
-    }, `${out}.tar`);
+    const tarRun = (sync: boolean): Timed =>
+      timed(() => {
+        run(["tar", "-cf", `${out}.tar`, "-C", dataDir, "."], env, [0, 1]);
+        if (sync) run(["sync", `${out}.tar`], env);
+      }, `${out}.tar`);
     for (let i = 0; i < runs; i++) {
       figures.plinth.push(backup([], `${out}.tar`));
       figures.tarSync.push(tarRun(true));
       figures.plinthNoSync.push(backup(["--no-sync"], `${out}.tar`));
       figures.tar.push(tarRun(false));
       const s = (x: Timed[]) => `${fmt(x.at(-1)!.seconds, 2)} s`;
-      ctx.progress(`backup: run ${i + 1}/${runs}: plinth ${s(figures.plinth)}, tar+sync ${s(figures.tarSync)}, plinth --no-sync ${s(figures.plinthNoSync)}, tar ${s(figures.tar)}`);
+      ctx.progress(
+        `backup: run ${i + 1}/${runs}: plinth ${s(figures.plinth)}, tar+sync ${s(figures.tarSync)}, plinth --no-sync ${s(figures.plinthNoSync)}, tar ${s(figures.tar)}`,
+      );
     }
     if (!ctx.quick) {
       figures.plinthGzip = backup(["--gzip"], `${out}.tar.gz`);

@@ -18,7 +18,12 @@ export async function gatewayOutcome(ctx: BenchContext): Promise<Outcome> {
   const summary: Row[] = [
     goalRow("gatewayOverheadMs", `${fmt(g.overheadMs, 4)} ms`, g.overheadMs < GOALS.gatewayOverheadMs.limit),
     ["Gateway: throughput, gateway vs bare Bun.serve (ratio)", `${fmt(g.rpsGateway, 0)} vs ${fmt(g.rpsBare, 0)} req/s (${fmt(g.ratio, 2)})`, "—", "info"],
-    ["Gateway: server CPU time per request, gateway vs bare", `${fmt(g.cpuUsGateway, 1)} vs ${fmt(g.cpuUsBare, 1)} µs (+${fmt(g.cpuUsGateway - g.cpuUsBare, 1)} µs)`, "—", "info"],
+    [
+      "Gateway: server CPU time per request, gateway vs bare",
+      `${fmt(g.cpuUsGateway, 1)} vs ${fmt(g.cpuUsBare, 1)} µs (+${fmt(g.cpuUsGateway - g.cpuUsBare, 1)} µs)`,
+      "—",
+      "info",
+    ],
   ];
   return {
     ok: true,
@@ -55,32 +60,46 @@ function renderGateway(g: Measured): string {
       "- Overhead per request = 1/rps(gateway) − 1/rps(bare). It is a throughput difference measured with the client on the same",
       "  machine: read it together with the server CPU time per request (utime+stime of the server process over the measured",
       "  window, divided by the requests answered), which does not depend on whether the client or the server was the bottleneck.",
-      "  \"Server busy\" is that CPU time over the window's wall time: well under 100 % means the server waited (client-bound, or",
+      '  "Server busy" is that CPU time over the window\'s wall time: well under 100 % means the server waited (client-bound, or',
       "  the CPU was taken by other processes).",
       "",
       table(
-        ["Repetition", "bare req/s", "gateway req/s", "ratio", "overhead ms/req", "server busy bare · gateway", "server CPU µs/req bare · gateway", "latency p50 bare · gateway", "gateway log lines"],
-        g.reps.map((r, i) => [
-          String(i + 1),
-          fmt(r.bare.rps, 0),
-          fmt(r.gateway.rps, 0),
-          fmt(r.gateway.rps / r.bare.rps, 2),
-          fmt((1 / r.gateway.rps - 1 / r.bare.rps) * 1000, 4),
-          `${busy(r.bare)} · ${busy(r.gateway)}`,
-          `${fmt(r.bare.cpuUsPerRequest, 1)} · ${fmt(r.gateway.cpuUsPerRequest, 1)}`,
-          `${fmt(r.bare.latencyMs.p50, 2)} · ${fmt(r.gateway.latencyMs.p50, 2)} ms`,
-          `${r.logLines.toLocaleString("en-US")} (${fmt(r.logBytes / Math.max(1, r.logLines), 0)} B each)`,
-        ]).concat([[
-          "**median**",
-          `**${fmt(g.rpsBare, 0)}**`,
-          `**${fmt(g.rpsGateway, 0)}**`,
-          `**${fmt(g.ratio, 2)}**`,
-          `**${fmt(g.overheadMs, 4)}**`,
-          "",
-          `**${fmt(g.cpuUsBare, 1)} · ${fmt(g.cpuUsGateway, 1)}**`,
-          "",
-          "",
-        ]]),
+        [
+          "Repetition",
+          "bare req/s",
+          "gateway req/s",
+          "ratio",
+          "overhead ms/req",
+          "server busy bare · gateway",
+          "server CPU µs/req bare · gateway",
+          "latency p50 bare · gateway",
+          "gateway log lines",
+        ],
+        g.reps
+          .map((r, i) => [
+            String(i + 1),
+            fmt(r.bare.rps, 0),
+            fmt(r.gateway.rps, 0),
+            fmt(r.gateway.rps / r.bare.rps, 2),
+            fmt((1 / r.gateway.rps - 1 / r.bare.rps) * 1000, 4),
+            `${busy(r.bare)} · ${busy(r.gateway)}`,
+            `${fmt(r.bare.cpuUsPerRequest, 1)} · ${fmt(r.gateway.cpuUsPerRequest, 1)}`,
+            `${fmt(r.bare.latencyMs.p50, 2)} · ${fmt(r.gateway.latencyMs.p50, 2)} ms`,
+            `${r.logLines.toLocaleString("en-US")} (${fmt(r.logBytes / Math.max(1, r.logLines), 0)} B each)`,
+          ])
+          .concat([
+            [
+              "**median**",
+              `**${fmt(g.rpsBare, 0)}**`,
+              `**${fmt(g.rpsGateway, 0)}**`,
+              `**${fmt(g.ratio, 2)}**`,
+              `**${fmt(g.overheadMs, 4)}**`,
+              "",
+              `**${fmt(g.cpuUsBare, 1)} · ${fmt(g.cpuUsGateway, 1)}**`,
+              "",
+              "",
+            ],
+          ]),
       ),
       "",
       `Median of the per-repetition overheads: ${fmt(g.overheadMsPaired, 4)} ms. Non-200 responses and socket errors: ${g.reps.every((r) => r.bare.non200 + r.bare.errors + r.gateway.non200 + r.gateway.errors === 0) ? "none" : "see warnings"}.`,
@@ -101,7 +120,10 @@ function renderBreakdown(b: BreakdownResult): string {
       `\`bench/gateway-breakdown.ts\` calls \`gateway.fetch(new Request(…))\` directly, without HTTP, ${b.iterations.toLocaleString("en-US")} calls per`,
       `variant and round, ${b.rounds} interleaved rounds, median${b.pinned ? ", pinned to CPU 0" : ""}. Differences between rows are the cost of the part removed.`,
       "",
-      table(["Variant", "µs per request"], b.rows.map((r) => [r.variant, fmt(r.usPerRequest, 2)])),
+      table(
+        ["Variant", "µs per request"],
+        b.rows.map((r) => [r.variant, fmt(r.usPerRequest, 2)]),
+      ),
       "",
     );
   }
@@ -137,14 +159,27 @@ export async function gatewayComparison(ctx: BenchContext, refRoot: string, refL
     "",
     table(
       ["Repetition", "bare req/s", "before req/s", "after req/s", "after / before"],
-      g.reps.map((r, i) => [String(i + 1), fmt(r.bare.rps, 0), fmt(r["gateway-ref"]!.rps, 0), fmt(r.gateway.rps, 0), fmt(r.gateway.rps / r["gateway-ref"]!.rps, 3)]),
+      g.reps.map((r, i) => [
+        String(i + 1),
+        fmt(r.bare.rps, 0),
+        fmt(r["gateway-ref"]!.rps, 0),
+        fmt(r.gateway.rps, 0),
+        fmt(r.gateway.rps / r["gateway-ref"]!.rps, 3),
+      ]),
     ),
     "",
     ...g.warnings.map((w) => `- warning: ${w}`),
   ].join("\n");
   return {
     ok: true,
-    summary: [goalRow("notSlower", `${fmt(g.rpsGateway, 0)} vs ${fmt(ref.rps, 0)} req/s (${fmt(speed, 3)})`, speed >= GOALS.notSlower.limit, `Before/after: gateway req/s, working tree / ${refLabel}`)],
+    summary: [
+      goalRow(
+        "notSlower",
+        `${fmt(g.rpsGateway, 0)} vs ${fmt(ref.rps, 0)} req/s (${fmt(speed, 3)})`,
+        speed >= GOALS.notSlower.limit,
+        `Before/after: gateway req/s, working tree / ${refLabel}`,
+      ),
+    ],
     body,
     lines: [`gateway: before ${fmt(ref.rps, 0)} req/s, after ${fmt(g.rpsGateway, 0)} req/s (${fmt(speed, 3)}), bare ${fmt(g.rpsBare, 0)} req/s`],
     warnings: g.warnings,

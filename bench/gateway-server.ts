@@ -38,14 +38,22 @@ function reply(): Response {
       src("http/gateway.ts"),
       src("http/metrics.ts"),
       src("log.ts"),
-    ])) as [typeof import("../src/config/schema.ts"), typeof import("../src/http/gateway.ts"), typeof import("../src/http/metrics.ts"), typeof import("../src/log.ts")];
+    ])) as [
+      typeof import("../src/config/schema.ts"),
+      typeof import("../src/http/gateway.ts"),
+      typeof import("../src/http/metrics.ts"),
+      typeof import("../src/log.ts"),
+    ];
     const huge = { capacity: 1_000_000_000, perSecond: 1_000_000_000 };
     const config = configSchema.parse({ rateLimit: { enabled: true, perIp: huge, perUser: huge } });
     bodyLimit = config.http.bodyLimit;
     // createLogger's default writer is process.stdout.write, exactly as `plinth serve` logs.
     const log = createLogger("info");
     // Trees since the composition root (issue 12) take each API's error renderer; older ones had none.
-    const renderers = await src("app.ts").then((m: typeof import("../src/app.ts")) => m.renderers, () => undefined);
+    const renderers = await src("app.ts").then(
+      (m: typeof import("../src/app.ts")) => m.renderers,
+      () => undefined,
+    );
     const gateway = createGateway({ config, jwtSecret: BENCH_SECRET, log, metrics: new Metrics(), handle: () => reply(), renderers: renderers! });
     fetchFn = (req, srv) => gateway.fetch(req, srv);
   }

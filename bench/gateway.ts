@@ -152,8 +152,7 @@ function parseWrk(out: string, seconds: number): LoadResult {
   const non200 = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  const toMs = (v: string | undefined, unit: string | undefined) =>
-    v === undefined ? NaN : Number(v) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1);
+  const toMs = (v: string | undefined, unit: string | undefined) => (v === undefined ? NaN : Number(v) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1));
   const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(out);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
   if (!Number.isFinite(rps)) throw new Error(`could not read wrk's output:\n${out}`);
@@ -281,7 +280,9 @@ export async function runGateway(partial: Partial<GatewayOptions> = {}, progress
       const starved = modes.filter((m) => rep[m]!.serverBusy < BUSY_MIN);
       if (starved.length && discarded.length < options.reps) {
         discarded.push(rep);
-        warnings.push(`an attempt at repetition ${i + 1} was discarded and run again: ${starved.map((m) => `the ${m} server used only ${Math.round(rep[m]!.serverBusy * 100)} % of a CPU`).join(", ")} (${starved.map((m) => `${fmt(rep[m]!.rps, 0)} req/s`).join(", ")})`);
+        warnings.push(
+          `an attempt at repetition ${i + 1} was discarded and run again: ${starved.map((m) => `the ${m} server used only ${Math.round(rep[m]!.serverBusy * 100)} % of a CPU`).join(", ")} (${starved.map((m) => `${fmt(rep[m]!.rps, 0)} req/s`).join(", ")})`,
+        );
         continue;
       }
       reps.push(rep);
@@ -296,10 +297,13 @@ export async function runGateway(partial: Partial<GatewayOptions> = {}, progress
   for (const [i, r] of reps.entries()) {
     for (const mode of modes) {
       if (r[mode]!.serverBusy < BUSY_MIN) {
-        warnings.push(`repetition ${i + 1} (kept: no attempts left): the ${mode} server used only ${Math.round(r[mode]!.serverBusy * 100)} % of a CPU (taken by other processes, or the load generator was the limit); its req/s is understated`);
+        warnings.push(
+          `repetition ${i + 1} (kept: no attempts left): the ${mode} server used only ${Math.round(r[mode]!.serverBusy * 100)} % of a CPU (taken by other processes, or the load generator was the limit); its req/s is understated`,
+        );
       }
     }
-    if (r.logLines < r.gateway.requests) warnings.push(`repetition ${i + 1}: the gateway logged ${r.logLines} lines for ${r.gateway.requests} measured requests`);
+    if (r.logLines < r.gateway.requests)
+      warnings.push(`repetition ${i + 1}: the gateway logged ${r.logLines} lines for ${r.gateway.requests} measured requests`);
   }
   return {
     ok: true,
@@ -368,11 +372,16 @@ if (import.meta.main) {
     process.exit(1);
   }
   for (const [i, rep] of r.reps.entries()) {
-    const one = (r: ServerRun) => `${fmt(r.rps, 0)} req/s (server busy ${fmt(r.serverBusy * 100, 0)}%, ${fmt(r.cpuUsPerRequest, 1)} µs CPU/req, p50 ${fmt(r.latencyMs.p50, 2)} ms)`;
+    const one = (r: ServerRun) =>
+      `${fmt(r.rps, 0)} req/s (server busy ${fmt(r.serverBusy * 100, 0)}%, ${fmt(r.cpuUsPerRequest, 1)} µs CPU/req, p50 ${fmt(r.latencyMs.p50, 2)} ms)`;
     console.log(`rep ${i + 1}: bare ${one(rep.bare)}; gateway ${one(rep.gateway)}; ${rep.logLines} log lines`);
   }
-  console.log(`median: bare ${fmt(r.rpsBare, 0)} req/s, gateway ${fmt(r.rpsGateway, 0)} req/s, ratio ${fmt(r.ratio, 3)}, overhead ${fmt(r.overheadMs, 4)} ms/request (${r.tool}${r.pinned ? ", pinned" : ""})`);
-  console.log(`server CPU per request: bare ${fmt(r.cpuUsBare, 1)} µs, gateway ${fmt(r.cpuUsGateway, 1)} µs, difference ${fmt(r.cpuUsGateway - r.cpuUsBare, 1)} µs`);
+  console.log(
+    `median: bare ${fmt(r.rpsBare, 0)} req/s, gateway ${fmt(r.rpsGateway, 0)} req/s, ratio ${fmt(r.ratio, 3)}, overhead ${fmt(r.overheadMs, 4)} ms/request (${r.tool}${r.pinned ? ", pinned" : ""})`,
+  );
+  console.log(
+    `server CPU per request: bare ${fmt(r.cpuUsBare, 1)} µs, gateway ${fmt(r.cpuUsGateway, 1)} µs, difference ${fmt(r.cpuUsGateway - r.cpuUsBare, 1)} µs`,
+  );
   for (const w of r.warnings) console.log(`warning: ${w}`);
   const b = await runBreakdown();
   if (!b.ok) console.log(`breakdown not run: ${b.reason}`);

@@ -85,7 +85,9 @@ export function rssMb(pid: number): number | null {
 /** Proportional set size (shared pages divided among the processes sharing them), MB. */
 export function pssMb(pid: number): number | null {
   try {
-    const line = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8").split("\n").find((l) => l.startsWith("Pss:"));
+    const line = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Pss:"));
     return kbField(line?.slice(4).trim());
   } catch {
     return null;
@@ -101,7 +103,9 @@ export function cmdline(pid: number): string {
 }
 
 export function allPids(): number[] {
-  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
 }
 
 /** Alive and not a zombie. */
@@ -152,7 +156,9 @@ export interface MachineInfo {
 export function machineInfo(): MachineInfo {
   let cpuModel = cpus()[0]?.model ?? "unknown";
   try {
-    const line = readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => l.startsWith("model name"));
+    const line = readFileSync("/proc/cpuinfo", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("model name"));
     if (line) cpuModel = line.split(":")[1]!.trim();
   } catch {
     /* keep os.cpus() */

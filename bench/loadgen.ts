@@ -137,7 +137,7 @@ async function run(o: LoadOptions): Promise<LoadResult> {
 if (import.meta.main) {
   const opts = JSON.parse(process.argv[2] ?? "{}") as LoadOptions;
   if (!opts.url || !(opts.connections > 0) || !(opts.seconds > 0)) {
-    process.stderr.write("usage: bun bench/loadgen.ts '{\"url\":…,\"connections\":32,\"seconds\":5,\"warmupSeconds\":1,\"headers\":{}}'\n");
+    process.stderr.write('usage: bun bench/loadgen.ts \'{"url":…,"connections":32,"seconds":5,"warmupSeconds":1,"headers":{}}\'\n');
     process.exit(2);
   }
   process.stdout.write(JSON.stringify(await run(opts)) + "\n");

@@ -267,8 +267,31 @@ function cpuSnapshot(groups: Record<string, () => number[]>): Record<string, num
 }
 
 interface RealtimeFigures {
-  latency: { subscribers: number; target: number; achieved: number; seconds: number; count: number; expected: number; p50: number; p90: number; p99: number; max: number; cpu: string };
-  fanout: { subscribers: number; seconds: number; payloadBytes: number; plinth: number[]; bare: number[]; plinthRate: number; bareRate: number; cpuPlinth: number; cpuBare: number; clientBusy: number[] };
+  latency: {
+    subscribers: number;
+    target: number;
+    achieved: number;
+    seconds: number;
+    count: number;
+    expected: number;
+    p50: number;
+    p90: number;
+    p99: number;
+    max: number;
+    cpu: string;
+  };
+  fanout: {
+    subscribers: number;
+    seconds: number;
+    payloadBytes: number;
+    plinth: number[];
+    bare: number[];
+    plinthRate: number;
+    bareRate: number;
+    cpuPlinth: number;
+    cpuBare: number;
+    clientBusy: number[];
+  };
   idle: { sockets: number; joined: number; rss: [number, number, number]; perSocketKb: number; perJoinedKb: number; fdLimit: number };
 }
 
@@ -279,9 +302,24 @@ export async function runRealtime(ctx: BenchContext): Promise<Outcome> {
   return {
     ok: true,
     summary: [
-      goalRow("realtimeP99Ms", `p50 ${l.p50} ms, p99 ${l.p99} ms (max ${l.max} ms)`, l.p99 < GOALS.realtimeP99Ms.limit, `${GOALS.realtimeP99Ms.what}, ${l.subscribers} subscribers, ${fmt(l.achieved, 0)} inserts/s`),
-      goalRow("realtimeBroadcastShare", `${fmt(b.plinthRate / 1e6, 2)} M vs ${fmt(b.bareRate / 1e6, 2)} M deliveries/s (${pct(share)})`, share >= GOALS.realtimeBroadcastShare.limit, `${GOALS.realtimeBroadcastShare.what}, 1 → ${b.subscribers.toLocaleString("en-US")}`),
-      [`Realtime: memory per idle connection, ${i.sockets.toLocaleString("en-US")} connections`, `${fmt(i.perSocketKb, 1)} kB, ${fmt(i.perJoinedKb, 1)} kB with a channel joined`, "report", "info"],
+      goalRow(
+        "realtimeP99Ms",
+        `p50 ${l.p50} ms, p99 ${l.p99} ms (max ${l.max} ms)`,
+        l.p99 < GOALS.realtimeP99Ms.limit,
+        `${GOALS.realtimeP99Ms.what}, ${l.subscribers} subscribers, ${fmt(l.achieved, 0)} inserts/s`,
+      ),
+      goalRow(
+        "realtimeBroadcastShare",
+        `${fmt(b.plinthRate / 1e6, 2)} M vs ${fmt(b.bareRate / 1e6, 2)} M deliveries/s (${pct(share)})`,
+        share >= GOALS.realtimeBroadcastShare.limit,
+        `${GOALS.realtimeBroadcastShare.what}, 1 → ${b.subscribers.toLocaleString("en-US")}`,
+      ),
+      [
+        `Realtime: memory per idle connection, ${i.sockets.toLocaleString("en-US")} connections`,
+        `${fmt(i.perSocketKb, 1)} kB, ${fmt(i.perJoinedKb, 1)} kB with a channel joined`,
+        "report",
+        "info",
+      ],
     ],
     body: render(f),
     lines: [
@@ -309,10 +347,26 @@ function render(f: RealtimeFigures): string {
     table(
       ["Measurement", "Result", "Goal"],
       [
-        [`commit-to-client latency, ${l.subscribers} subscribers, ${fmt(l.achieved, 0)} inserts/s, ${l.seconds} s`, `p50 ${l.p50} ms, p90 ${l.p90} ms, **p99 ${l.p99} ms**, max ${l.max} ms (${l.count.toLocaleString("en-US")} deliveries, ~${fmt(l.expected, 0)} expected)`, GOALS.realtimeP99Ms.goal],
-        [`broadcast, 1 sender → ${b.subscribers.toLocaleString("en-US")} subscribers`, `Plinth ${fmt(b.plinthRate / 1e6, 2)} M deliveries/s (runs ${runs(b.plinth)} M), bare Bun ${fmt(b.bareRate / 1e6, 2)} M (runs ${runs(b.bare)} M): **${pct(b.plinthRate / b.bareRate)}**`, GOALS.realtimeBroadcastShare.goal],
-        ["server CPU per 1,000 deliveries (includes connecting the sockets)", `Plinth ${fmt(b.cpuPlinth, 0)} µs, bare ${fmt(b.cpuBare, 0)} µs (${pct(b.cpuBare / b.cpuPlinth)}); client process busy ${b.clientBusy.map((x) => pct(x)).join(", ")}`, "—"],
-        [`memory per idle connection, ${i.sockets.toLocaleString("en-US")} connections`, `${fmt(i.perSocketKb, 1)} kB per socket, ${fmt(i.perJoinedKb, 1)} kB with one channel joined (RSS ${i.rss.map((x) => fmt(x, 0)).join(" → ")} MB)`, "report"],
+        [
+          `commit-to-client latency, ${l.subscribers} subscribers, ${fmt(l.achieved, 0)} inserts/s, ${l.seconds} s`,
+          `p50 ${l.p50} ms, p90 ${l.p90} ms, **p99 ${l.p99} ms**, max ${l.max} ms (${l.count.toLocaleString("en-US")} deliveries, ~${fmt(l.expected, 0)} expected)`,
+          GOALS.realtimeP99Ms.goal,
+        ],
+        [
+          `broadcast, 1 sender → ${b.subscribers.toLocaleString("en-US")} subscribers`,
+          `Plinth ${fmt(b.plinthRate / 1e6, 2)} M deliveries/s (runs ${runs(b.plinth)} M), bare Bun ${fmt(b.bareRate / 1e6, 2)} M (runs ${runs(b.bare)} M): **${pct(b.plinthRate / b.bareRate)}**`,
+          GOALS.realtimeBroadcastShare.goal,
+        ],
+        [
+          "server CPU per 1,000 deliveries (includes connecting the sockets)",
+          `Plinth ${fmt(b.cpuPlinth, 0)} µs, bare ${fmt(b.cpuBare, 0)} µs (${pct(b.cpuBare / b.cpuPlinth)}); client process busy ${b.clientBusy.map((x) => pct(x)).join(", ")}`,
+          "—",
+        ],
+        [
+          `memory per idle connection, ${i.sockets.toLocaleString("en-US")} connections`,
+          `${fmt(i.perSocketKb, 1)} kB per socket, ${fmt(i.perJoinedKb, 1)} kB with one channel joined (RSS ${i.rss.map((x) => fmt(x, 0)).join(" → ")} MB)`,
+          "report",
+        ],
       ],
     ),
     "",
@@ -399,7 +453,13 @@ async function measure(ctx: BenchContext): Promise<RealtimeFigures> {
     for (const side of ["plinth", "bare", "bare", "plinth"] as const) {
       const serverPid = side === "plinth" ? server.proc.pid : bare.proc.pid;
       const before = cpuSnapshot({ server: () => [serverPid], clients: () => [clients.proc.pid] });
-      const r = await clients.ask({ cmd: "fanout", url: side === "plinth" ? url : `http://127.0.0.1:${barePort}`, subscribers: fanSubs, seconds, bare: side === "bare" });
+      const r = await clients.ask({
+        cmd: "fanout",
+        url: side === "plinth" ? url : `http://127.0.0.1:${barePort}`,
+        subscribers: fanSubs,
+        seconds,
+        bare: side === "bare",
+      });
       const after = cpuSnapshot({ server: () => [serverPid], clients: () => [clients.proc.pid] });
       runs[side].push(Number(r.delivered) / Number(r.elapsed));
       cost[side].push(((after.server! - before.server!) * 1e6) / (Number(r.delivered) / 1000));
@@ -486,7 +546,9 @@ async function writeAtRate(sql: postgres.Sql, rate: number, seconds: number): Pr
 
 function fdLimit(): number {
   try {
-    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
     return Number(line?.split(/\s+/)[3]) || 1024;
   } catch {
     return 1024;

@@ -30,7 +30,12 @@ export async function runRest(ctx: BenchContext): Promise<Outcome> {
     goalRow("restPkShare", `**${fmt(pk, 2)}** (${figures(0)})`, pk >= GOALS.restPkShare.limit),
     goalRow("restInsertShare", `**${fmt(insert, 2)}** (${figures(2)})`, insert >= GOALS.restInsertShare.limit),
     ["REST: embed (random parent + 10 children), Plinth / bare", `${fmt(embed, 2)} (${figures(1)})`, "—", "info"],
-    [`REST: SQL statements to embed ${f.embed.parents} parents with their children`, String(f.embed.statements.length), "1", f.embed.statements.length === 1 ? "met" : "**not met**"],
+    [
+      `REST: SQL statements to embed ${f.embed.parents} parents with their children`,
+      String(f.embed.statements.length),
+      "1",
+      f.embed.statements.length === 1 ? "met" : "**not met**",
+    ],
   ];
   return {
     ok: true,
@@ -114,7 +119,16 @@ export async function restComparison(ctx: BenchContext, refRoot: string, refLabe
     ...conditions(f),
     "",
     table(
-      ["workload", "before req/s", "after req/s", "**after / before**", "before / bare", "after / bare", "server CPU µs/req before · after", "PostgreSQL CPU µs/req before · after"],
+      [
+        "workload",
+        "before req/s",
+        "after req/s",
+        "**after / before**",
+        "before / bare",
+        "after / bare",
+        "server CPU µs/req before · after",
+        "PostgreSQL CPU µs/req before · after",
+      ],
       f.workloads.map(({ workload, runs }) => [
         workload.name,
         fmt(med(runs["plinth-ref"], "rps"), 0),
@@ -146,7 +160,10 @@ export async function restComparison(ctx: BenchContext, refRoot: string, refLabe
       ),
     ),
     body,
-    lines: f.workloads.map(({ workload, runs }) => `rest ${workload.name}: before ${fmt(med(runs["plinth-ref"], "rps"), 0)}, after ${fmt(med(runs.plinth, "rps"), 0)} req/s (${fmt(speed(runs), 3)})`),
+    lines: f.workloads.map(
+      ({ workload, runs }) =>
+        `rest ${workload.name}: before ${fmt(med(runs["plinth-ref"], "rps"), 0)}, after ${fmt(med(runs.plinth, "rps"), 0)} req/s (${fmt(speed(runs), 3)})`,
+    ),
     warnings: nonOk(f),
   };
 }

@@ -129,7 +129,10 @@ function wrk(url: string, headers: Record<string, string>, seconds: number, pin:
   if (post) writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(post)}\n`);
   else if (random) {
     const path = new URL(url.slice(0, random.index)).pathname + new URL(url.slice(0, random.index)).search;
-    writeFileSync(script, `math.randomseed(42)\nrequest = function()\n  return wrk.format(nil, ${JSON.stringify(path)} .. math.random(1, ${random[1]}))\nend\n`);
+    writeFileSync(
+      script,
+      `math.randomseed(42)\nrequest = function()\n  return wrk.format(nil, ${JSON.stringify(path)} .. math.random(1, ${random[1]}))\nend\n`,
+    );
     url = url.slice(0, random.index);
   }
   const hdrs = Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
@@ -214,9 +217,7 @@ export async function measureRest(o: RestOptions): Promise<RestFigures | string>
   try {
     const dbUrl = await createFixture(admin, embedded.url, "bench_rest", applySystemMigrations, dbs);
     // The older tree's server applies its own system migrations at start (checksummed): it gets its own database.
-    const refDbUrl = o.refRoot
-      ? await createFixture(admin, embedded.url, "bench_rest_ref", (await refSystemMigrations(o.refRoot)), dbs)
-      : undefined;
+    const refDbUrl = o.refRoot ? await createFixture(admin, embedded.url, "bench_rest_ref", await refSystemMigrations(o.refRoot), dbs) : undefined;
     const postmaster = Number(readFileSync(join(DATA_DIR, "pg", "postmaster.pid"), "utf8").split("\n")[0]);
     return await measureServers(o, { pin, dbUrl, refDbUrl, postmaster, anon: apiKeys(SECRET).anon, dbs });
   } finally {

@@ -60,7 +60,13 @@ export function readSections(path: string): Map<string, Section> {
     // Drop the heading and run line that renderSection puts before the body.
     const inner = lines.slice(i + 1, end);
     const bodyAt = inner.findIndex((l) => l.startsWith("<!-- bench:body -->"));
-    out.set(meta.id, { meta, body: inner.slice(bodyAt + 1).join("\n").trim() });
+    out.set(meta.id, {
+      meta,
+      body: inner
+        .slice(bodyAt + 1)
+        .join("\n")
+        .trim(),
+    });
     i = end;
   }
   return out;
@@ -75,7 +81,8 @@ function renderSection(number: string, s: Section, current: string): string {
     `<!-- bench:section ${json} -->`,
     `## ${number}${m.title}`,
     "",
-    m.origin ?? `Run ${m.date} by \`npm run bench\`${m.quick ? " in quick mode" : ""}; load average (1/5/15 min) ${m.loadBefore} before, ${m.loadAfter} after; ${fmt(m.seconds, 0)} s.${where}`,
+    m.origin ??
+      `Run ${m.date} by \`npm run bench\`${m.quick ? " in quick mode" : ""}; load average (1/5/15 min) ${m.loadBefore} before, ${m.loadAfter} after; ${fmt(m.seconds, 0)} s.${where}`,
     ...(m.quick ? ["", QUICK_NOTE] : []),
     "",
     "<!-- bench:body -->",
@@ -106,19 +113,25 @@ export function writeResults(path: string, order: [id: string, number: string][]
     "reruns some benchmarks and rewrites only their sections; each section says when it ran and how loaded the machine was.",
     "What each benchmark does and how to read it: [README.md](README.md). Goals are the issue's; figures are reported as measured.",
     ...(present.some(([id]) => sections.get(id)!.meta.origin)
-      ? ["Exception: sections whose first line says \"run by hand\" were carried over from the hand-written results; the next run of", "their benchmark replaces them."]
+      ? [
+          'Exception: sections whose first line says "run by hand" were carried over from the hand-written results; the next run of',
+          "their benchmark replaces them.",
+        ]
       : []),
     "",
     "## Machine",
     "",
-    table(["", ""], [
-      ["CPUs (`nproc`)", String(machine.nproc)],
-      ["CPU model", machine.cpuModel],
-      ["Memory", `${fmt(machine.memoryGb)} GiB`],
-      ["Bun", machine.bunVersion],
-      ["Kernel", machine.kernel],
-      ["File written (UTC)", machine.date],
-    ]),
+    table(
+      ["", ""],
+      [
+        ["CPUs (`nproc`)", String(machine.nproc)],
+        ["CPU model", machine.cpuModel],
+        ["Memory", `${fmt(machine.memoryGb)} GiB`],
+        ["Bun", machine.bunVersion],
+        ["Kernel", machine.kernel],
+        ["File written (UTC)", machine.date],
+      ],
+    ),
     "",
     ...(elsewhere.length ? [`Sections measured on another machine: ${elsewhere.map(([id]) => sections.get(id)!.meta.title).join(", ")} (see each).`, ""] : []),
     "## Summary",

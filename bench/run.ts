@@ -113,7 +113,12 @@ function parseArgs(argv: string[]): Args {
     }
     if (a.names.length === 0) a.names = BENCHMARKS.filter((b) => b.compare).map((b) => b.id);
     const cannot = a.names.filter((n) => !BENCHMARKS.find((b) => b.id === n)!.compare);
-    if (cannot.length) usage(`--compare supports ${BENCHMARKS.filter((b) => b.compare).map((b) => b.id).join(" and ")}, not ${cannot.join(", ")}`);
+    if (cannot.length)
+      usage(
+        `--compare supports ${BENCHMARKS.filter((b) => b.compare)
+          .map((b) => b.id)
+          .join(" and ")}, not ${cannot.join(", ")}`,
+      );
   } else if (a.names.length === 0) a.names = BENCHMARKS.map((b) => b.id);
   return a;
 }
@@ -167,13 +172,25 @@ const kept = new Map(sections);
 const ran: [string, Timed][] = [];
 const t0 = performance.now();
 
-console.log(`Plinth benchmarks — ${machine.nproc} CPUs (${machine.cpuModel}), Bun ${machine.bunVersion}, load average ${loadavg()}${args.quick ? ", QUICK MODE" : ""}`);
+console.log(
+  `Plinth benchmarks — ${machine.nproc} CPUs (${machine.cpuModel}), Bun ${machine.bunVersion}, load average ${loadavg()}${args.quick ? ", QUICK MODE" : ""}`,
+);
 if (Number(loadavg().split(" ")[0]) > machine.nproc * 0.35) {
   console.log(`  note: the machine is not idle (load average ${loadavg()}); the figures will be noisier than usual`);
 }
 
 const section = (id: string, title: string, t: Timed): Section => ({
-  meta: { id, title, date: t.date, quick: args.quick, machine: machineLine(machine), loadBefore: t.loadBefore, loadAfter: t.loadAfter, seconds: Math.round(t.seconds), summary: t.outcome.summary },
+  meta: {
+    id,
+    title,
+    date: t.date,
+    quick: args.quick,
+    machine: machineLine(machine),
+    loadBefore: t.loadBefore,
+    loadAfter: t.loadAfter,
+    seconds: Math.round(t.seconds),
+    summary: t.outcome.summary,
+  },
   body: t.outcome.body,
 });
 
@@ -232,7 +249,11 @@ async function runComparison(ref: string): Promise<Timed> {
           ["", "source tree", "commit"],
           [
             ["before", `${label}, a temporary \`git worktree\` (node_modules linked from this checkout)`, `${tree.commit} (${tree.subject})`],
-            ["after", `the working tree${dirty.length ? `, with ${dirty.length} uncommitted change${dirty.length === 1 ? "" : "s"} in src/, migrations/ or package.json` : ", no uncommitted change to the server code"}`, `HEAD ${head.commit} (${head.subject})`],
+            [
+              "after",
+              `the working tree${dirty.length ? `, with ${dirty.length} uncommitted change${dirty.length === 1 ? "" : "s"} in src/, migrations/ or package.json` : ", no uncommitted change to the server code"}`,
+              `HEAD ${head.commit} (${head.subject})`,
+            ],
           ],
         ),
         "",
@@ -256,7 +277,8 @@ console.log("\nSummary");
 const w = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.replace(/\*/g, "").length)));
 for (const r of rows) console.log(`  ${r.map((x, c) => (c < 3 ? x.replace(/\*/g, "").padEnd(w[c]!) : x.replace(/\*/g, ""))).join("  ")}`);
 for (const [id, t] of ran) {
-  if (!t.outcome.ok) console.log(`\n  ${id} not run: ${t.outcome.reason!.split("\n")[0]}${kept.has(id) ? ` (RESULTS keeps its run of ${kept.get(id)!.meta.date})` : ""}`);
+  if (!t.outcome.ok)
+    console.log(`\n  ${id} not run: ${t.outcome.reason!.split("\n")[0]}${kept.has(id) ? ` (RESULTS keeps its run of ${kept.get(id)!.meta.date})` : ""}`);
 }
 
 const order: [string, string][] = [...BENCHMARKS.map((b, i): [string, string] => [b.id, `${i + 1}. `]), [COMPARE_ID, ""]];
@@ -264,4 +286,6 @@ writeResults(args.out, order, sections, machine);
 const rel = args.out.startsWith(ROOT + "/") ? args.out.slice(ROOT.length + 1) : args.out;
 const written = ran.filter(([id, t]) => t.outcome.ok || !kept.has(id)).map(([id]) => id);
 const unchanged = [...sections.keys()].filter((id) => !written.includes(id));
-console.log(`\nWrote ${rel}: ${written.join(", ") || "nothing new"}${unchanged.length ? `; kept ${unchanged.join(", ")} from earlier runs` : ""} (${fmt((performance.now() - t0) / 1000, 0)} s in all).`);
+console.log(
+  `\nWrote ${rel}: ${written.join(", ") || "nothing new"}${unchanged.length ? `; kept ${unchanged.join(", ")} from earlier runs` : ""} (${fmt((performance.now() - t0) / 1000, 0)} s in all).`,
+);

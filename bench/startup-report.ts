@@ -24,8 +24,18 @@ export async function startupOutcome(ctx: BenchContext): Promise<Outcome> {
     goalRow("coldStartMs", ms(s.cold.ms), s.cold.ms < GOALS.coldStartMs.limit),
     goalRow("warmStartMs", ms(s.warmMedianMs), s.warmMedianMs < GOALS.warmStartMs.limit, `${GOALS.warmStartMs.what} (median of ${s.warm.length})`),
     goalRow("idleRssMb", `${fmt(maxRss)} MB`, maxRss < GOALS.idleRssMb.limit, `${GOALS.idleRssMb.what}, ${s.options.idleMs / 1000} s after first 200`),
-    ["Idle RSS of the postgres processes (sum; PSS in brackets)", pg ? `${fmt(pg.pgRssMb)} MB (${fmt(pg.pgPssMb)} MB), ${pg.pgProcesses} processes` : "n/a", "—", "info"],
-    ["Postgres processes left after SIGTERM", s.leftovers.length ? s.leftovers.length + " problem(s)" : "none", "none", s.leftovers.length === 0 ? "met" : "**not met**"],
+    [
+      "Idle RSS of the postgres processes (sum; PSS in brackets)",
+      pg ? `${fmt(pg.pgRssMb)} MB (${fmt(pg.pgPssMb)} MB), ${pg.pgProcesses} processes` : "n/a",
+      "—",
+      "info",
+    ],
+    [
+      "Postgres processes left after SIGTERM",
+      s.leftovers.length ? s.leftovers.length + " problem(s)" : "none",
+      "none",
+      s.leftovers.length === 0 ? "met" : "**not met**",
+    ],
     ...info,
   ];
   return {
@@ -82,15 +92,32 @@ function render(s: StartupResult): string {
       "",
       table(
         ["After", "plinth VmRSS", "plinth PSS", "postgres processes", "postgres VmRSS (sum)", "postgres PSS (sum)"],
-        ([["cold start", s.cold.memory], ["warm start 1", s.warm[0]?.memory]] as [string, MemorySample | undefined][])
+        (
+          [
+            ["cold start", s.cold.memory],
+            ["warm start 1", s.warm[0]?.memory],
+          ] as [string, MemorySample | undefined][]
+        )
           .flatMap(([what, mem]) => (mem ? [[what, mem] as const] : []))
-          .map(([what, mem]) => [what, `${fmt(mem.plinthRssMb)} MB`, mem.plinthPssMb === null ? "n/a" : `${fmt(mem.plinthPssMb)} MB`, String(mem.pgProcesses), `${fmt(mem.pgRssMb)} MB`, `${fmt(mem.pgPssMb)} MB`]),
+          .map(([what, mem]) => [
+            what,
+            `${fmt(mem.plinthRssMb)} MB`,
+            mem.plinthPssMb === null ? "n/a" : `${fmt(mem.plinthPssMb)} MB`,
+            String(mem.pgProcesses),
+            `${fmt(mem.pgRssMb)} MB`,
+            `${fmt(mem.pgPssMb)} MB`,
+          ]),
       ),
       "",
     );
   }
   out.push("### Binary size", "");
   const binary = s.binary;
-  out.push(binary ? `dist/plinth: ${binary.sizeBytes.toLocaleString("en-US")} bytes (${fmt(binary.sizeBytes / 1024 ** 2)} MiB), including the PostgreSQL server binaries it embeds.` : "Not measured: no binary.", "");
+  out.push(
+    binary
+      ? `dist/plinth: ${binary.sizeBytes.toLocaleString("en-US")} bytes (${fmt(binary.sizeBytes / 1024 ** 2)} MiB), including the PostgreSQL server binaries it embeds.`
+      : "Not measured: no binary.",
+    "",
+  );
   return out.join("\n");
 }

@@ -6,9 +6,7 @@
 import { chmodSync, closeSync, lstatSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import {
-  BUN, ROOT, alive, exists, fmt, freePort, median, pidsMentioning, processTree, pssMb, rssMb, sleep, tail, waitFor200,
-} from "./lib.ts";
+import { BUN, ROOT, alive, exists, fmt, freePort, median, pidsMentioning, processTree, pssMb, rssMb, sleep, tail, waitFor200 } from "./lib.ts";
 
 /** dist/plinth, or another build named by BENCH_BINARY (never built by the benchmark). */
 export const BINARY = process.env.BENCH_BINARY ? resolve(process.env.BENCH_BINARY) : join(ROOT, "dist", "plinth");
@@ -196,7 +194,9 @@ async function startOnce(
     const why = exited ? `exited with code ${proc.exitCode}` : `no 200 on /health within ${timeoutMs / 1000} s`;
     if (!exited) await stop(proc);
     const leftovers = await reap(dataDir, []);
-    throw new StartFailure(`${label} start failed: ${SHOWN} serve ${why}. Its output:\n${tail(logFile, 20)}${leftovers.length ? `\n${leftovers.join("\n")}` : ""}`);
+    throw new StartFailure(
+      `${label} start failed: ${SHOWN} serve ${why}. Its output:\n${tail(logFile, 20)}${leftovers.length ? `\n${leftovers.join("\n")}` : ""}`,
+    );
   }
   const ms = at - t0;
   const pm = postmasterPid(dataDir);
@@ -339,8 +339,14 @@ if (import.meta.main) {
   console.log(`binary: ${fmt(r.binary.sizeBytes / 1024 ** 2)} MiB (${r.binary.buildNote})`);
   console.log(`--version: median ${fmt(r.version.medianMs, 1)} ms`);
   console.log(`cold start: ${fmt(r.cold.ms, 0)} ms; warm: ${r.warm.map((w) => fmt(w.ms, 0)).join(", ")} ms, median ${fmt(r.warmMedianMs, 0)} ms`);
-  for (const [what, m] of [["after cold start", r.cold.memory], ["after warm start", r.warm[0]?.memory]] as const) {
-    if (m) console.log(`idle ${what}: plinth RSS ${fmt(m.plinthRssMb)} MB; postgres ${m.pgProcesses} processes, RSS ${fmt(m.pgRssMb)} MB (PSS ${fmt(m.pgPssMb)} MB)`);
+  for (const [what, m] of [
+    ["after cold start", r.cold.memory],
+    ["after warm start", r.warm[0]?.memory],
+  ] as const) {
+    if (m)
+      console.log(
+        `idle ${what}: plinth RSS ${fmt(m.plinthRssMb)} MB; postgres ${m.pgProcesses} processes, RSS ${fmt(m.pgRssMb)} MB (PSS ${fmt(m.pgPssMb)} MB)`,
+      );
   }
   console.log(r.leftovers.length ? r.leftovers.join("\n") : "no postgres process left behind");
   for (const w of r.warnings) console.log(`warning: ${w}`);

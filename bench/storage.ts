@@ -64,9 +64,24 @@ export async function runStorage(ctx: BenchContext): Promise<Outcome> {
   return {
     ok: true,
     summary: [
-      goalRow("storageUploadShare", `${fmt(f.upload.mibPerS)} vs ${fmt(f.dd.write)} MiB/s (${pct(up)})`, up >= GOALS.storageUploadShare.limit, `Storage: ${size} upload / dd write + fdatasync`),
-      goalRow("storageDownloadShare", `${fmt(f.download.mibPerS)} vs ${fmt(f.dd.readDirect)} MiB/s (${pct(down)})`, down >= GOALS.storageDownloadShare.limit, `Storage: ${size} download / dd read (O_DIRECT)`),
-      goalRow("storageRssGrowthMb", `${fmt(f.upload.rssGrowthMb)} MB / ${fmt(f.download.rssGrowthMb)} MB`, growth < l, `Storage: peak RSS growth during the ${size} upload / download`),
+      goalRow(
+        "storageUploadShare",
+        `${fmt(f.upload.mibPerS)} vs ${fmt(f.dd.write)} MiB/s (${pct(up)})`,
+        up >= GOALS.storageUploadShare.limit,
+        `Storage: ${size} upload / dd write + fdatasync`,
+      ),
+      goalRow(
+        "storageDownloadShare",
+        `${fmt(f.download.mibPerS)} vs ${fmt(f.dd.readDirect)} MiB/s (${pct(down)})`,
+        down >= GOALS.storageDownloadShare.limit,
+        `Storage: ${size} download / dd read (O_DIRECT)`,
+      ),
+      goalRow(
+        "storageRssGrowthMb",
+        `${fmt(f.upload.rssGrowthMb)} MB / ${fmt(f.download.rssGrowthMb)} MB`,
+        growth < l,
+        `Storage: peak RSS growth during the ${size} upload / download`,
+      ),
       ["Storage: 4 KiB uploads per second, authenticated user, RLS policies", `${fmt(f.small.perSecond, 0)}/s`, "report", "info"],
     ],
     body: render(f, size),
@@ -87,15 +102,27 @@ function render(f: StorageFigures, size: string): string {
     "  `iflag=direct` (from the disk) and without (from the page cache; a download of a just-written file is served from there too).",
     "- Peak RSS growth: the server's VmHWM after the transfer minus its VmRSS before it, the peak reset through /proc/<pid>/clear_refs.",
     `- Small uploads: ${f.small.clients} concurrent clients for ${fmt(f.small.seconds, 0)} s, 4 KiB each, as an authenticated user into their own folder,`,
-    "  with insert and select policies on storage.objects (Supabase's \"own folder\" pattern).",
+    '  with insert and select policies on storage.objects (Supabase\'s "own folder" pattern).',
     "",
     table(
       ["Measurement", "Result", "Goal"],
       [
-        [`upload ${size}`, `${fmt(f.upload.mibPerS)} MiB/s vs \`dd\` write + fdatasync ${fmt(f.dd.write)} MiB/s (**${pct(f.upload.mibPerS / f.dd.write)}**)`, GOALS.storageUploadShare.goal],
-        [`download ${size}`, `${fmt(f.download.mibPerS)} MiB/s vs \`dd\` read (O_DIRECT) ${fmt(f.dd.readDirect)} MiB/s (**${pct(f.download.mibPerS / f.dd.readDirect)}**); vs \`dd\` from the page cache ${fmt(f.dd.readCached)} MiB/s (${pct(f.download.mibPerS / f.dd.readCached)})`, GOALS.storageDownloadShare.goal],
+        [
+          `upload ${size}`,
+          `${fmt(f.upload.mibPerS)} MiB/s vs \`dd\` write + fdatasync ${fmt(f.dd.write)} MiB/s (**${pct(f.upload.mibPerS / f.dd.write)}**)`,
+          GOALS.storageUploadShare.goal,
+        ],
+        [
+          `download ${size}`,
+          `${fmt(f.download.mibPerS)} MiB/s vs \`dd\` read (O_DIRECT) ${fmt(f.dd.readDirect)} MiB/s (**${pct(f.download.mibPerS / f.dd.readDirect)}**); vs \`dd\` from the page cache ${fmt(f.dd.readCached)} MiB/s (${pct(f.download.mibPerS / f.dd.readCached)})`,
+          GOALS.storageDownloadShare.goal,
+        ],
         ["peak RSS growth during upload / download", `${fmt(f.upload.rssGrowthMb)} MB / ${fmt(f.download.rssGrowthMb)} MB`, GOALS.storageRssGrowthMb.goal],
-        [`4 KiB uploads, ${f.small.clients} concurrent clients, authenticated user, policies on`, `${fmt(f.small.perSecond, 0)}/s (${f.small.done.toLocaleString("en-US")} uploads, ${f.small.refused} refused)`, "report"],
+        [
+          `4 KiB uploads, ${f.small.clients} concurrent clients, authenticated user, policies on`,
+          `${fmt(f.small.perSecond, 0)}/s (${f.small.done.toLocaleString("en-US")} uploads, ${f.small.refused} refused)`,
+          "report",
+        ],
       ],
     ),
     "",
@@ -170,7 +197,11 @@ async function measure(ctx: BenchContext): Promise<StorageFigures> {
 
     const thr = (s: number) => mib / s;
     rmSync(ddFile, { force: true });
-    await fetch(`${url}/storage/v1/object/big`, { method: "DELETE", headers: { ...H, "content-type": "application/json" }, body: JSON.stringify({ prefixes: ["1gib.bin"] }) });
+    await fetch(`${url}/storage/v1/object/big`, {
+      method: "DELETE",
+      headers: { ...H, "content-type": "application/json" },
+      body: JSON.stringify({ prefixes: ["1gib.bin"] }),
+    });
 
     // --- 4 KiB uploads per second, as a user, policies on ---
     const body = new Uint8Array(4096).fill(120);

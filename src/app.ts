@@ -65,7 +65,13 @@ export function assertServiceConfig(config: Config): void {
 
 /** Every service, in mount order: the only place that knows them all. */
 export async function createServices(ctx: ServiceContext): Promise<Service[]> {
-  return [await createAuthService(ctx), await createRestService(ctx), await createStorageService(ctx), await createRealtimeService(ctx), await createAdminService(ctx)];
+  return [
+    await createAuthService(ctx),
+    await createRestService(ctx),
+    await createStorageService(ctx),
+    await createRealtimeService(ctx),
+    await createAdminService(ctx),
+  ];
 }
 
 const asPlinthError = (e: WireError) => new PlinthError(e.status, e.code, e.message, e.details ?? null, e.hint ?? null, e.headers ?? {});

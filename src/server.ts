@@ -93,9 +93,7 @@ function startBanner(config: Config, url: string, database: OpenedDatabase, secr
     `  mode:       ${config.env}`,
     `  anon key:   ${keys.anon}`,
     // In production the service_role key is a secret that must not end up in captured logs.
-    config.env === "production"
-      ? "  service_role key: run `plinth keys` to print it"
-      : `  service_role key: ${keys.service_role}`,
+    config.env === "production" ? "  service_role key: run `plinth keys` to print it" : `  service_role key: ${keys.service_role}`,
     "",
     `  Point supabase-js at it: createClient("${url}", "<anon key>")`,
     "",

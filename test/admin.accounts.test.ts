@@ -35,7 +35,14 @@ describe("creating admins", () => {
     await t.call("POST", "/auth/v1/signup", { email, password: PASSWORD }, { apikey: t.keys.anon });
     const r = await as(root.token).post("/admins", { email, level: "moderator", tables: ["public.notes", "public.notes", "app.items"] });
     expect(r.status).toBe(201);
-    expect(r.body).toMatchObject({ email, level: "moderator", tables: ["app.items", "public.notes"], created_by: root.id, created_via: "admin_session", mfa: false });
+    expect(r.body).toMatchObject({
+      email,
+      level: "moderator",
+      tables: ["app.items", "public.notes"],
+      created_by: root.id,
+      created_via: "admin_session",
+      mfa: false,
+    });
     expect((await as(root.token).post("/admins", { email, level: "viewer" })).body.code).toBe("admin_exists");
   });
 
@@ -153,7 +160,11 @@ describe("listing and audit", () => {
     expect(r.status).toBe(200);
     expect(r.body.find((a: any) => a.id === root.id)).toMatchObject({ email: root.email, level: "system_admin", tables: [] });
     const levels = r.body.map((a: any) => a.level);
-    expect(levels).toEqual([...levels].sort((x: string, y: string) => ["system_admin", "admin", "moderator", "viewer"].indexOf(x) - ["system_admin", "admin", "moderator", "viewer"].indexOf(y)));
+    expect(levels).toEqual(
+      [...levels].sort(
+        (x: string, y: string) => ["system_admin", "admin", "moderator", "viewer"].indexOf(x) - ["system_admin", "admin", "moderator", "viewer"].indexOf(y),
+      ),
+    );
   });
 
   test("each call's audit record names the admin (id, email), its level and session; the key is named as such", async () => {
@@ -165,7 +176,14 @@ describe("listing and audit", () => {
     const sessionId = change.actor.session_id;
     expect(change).toMatchObject({
       outcome: "ok",
-      actor: { role: "admin", kind: "admin_session", sub: boss.id, admin: { id: boss.id, email: boss.email, level: "admin" }, level: "admin", session_id: expect.any(String) },
+      actor: {
+        role: "admin",
+        kind: "admin_session",
+        sub: boss.id,
+        admin: { id: boss.id, email: boss.email, level: "admin" },
+        level: "admin",
+        session_id: expect.any(String),
+      },
     });
     const [s] = await t.sql`select id from plinth.admin_sessions where id = ${sessionId}`;
     expect(s).toBeDefined();

@@ -153,7 +153,8 @@ describe("plinth emergency-access", () => {
     expect(s.status).toBe(200);
     expect(s.body.admin.level).toBe("system_admin");
     expect((await t.call("POST", "/auth/emergency", { code: body.code })).status).toBe(400);
-    const [issued] = await t.sql`select actor_kind, os_user, security, reason from plinth.audit_log where action = 'emergency_access.issue' order by id desc limit 1`;
+    const [issued] =
+      await t.sql`select actor_kind, os_user, security, reason from plinth.audit_log where action = 'emergency_access.issue' order by id desc limit 1`;
     expect(issued).toMatchObject({ actor_kind: "cli", os_user: me, security: true, reason: "every admin locked out" });
   });
 
@@ -162,7 +163,12 @@ describe("plinth emergency-access", () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/plinth_ae_\S{43}/);
     expect(r.out).toContain("/admin/v1/auth/emergency");
-    for (const args of [["emergency-access"], ["emergency-access", "--reason", " "], ["emergency-access", "--reason", "x", "--ttl", "soon"], ["emergency-access", "--reason", "x", "--ttl", "48h"]]) {
+    for (const args of [
+      ["emergency-access"],
+      ["emergency-access", "--reason", " "],
+      ["emergency-access", "--reason", "x", "--ttl", "soon"],
+      ["emergency-access", "--reason", "x", "--ttl", "48h"],
+    ]) {
       const bad = plinth(args);
       expect({ args, code: bad.code }).toEqual({ args, code: 2 });
     }

@@ -112,7 +112,11 @@ describe("list", () => {
   test("a table without a primary key lists (unordered), no key given", async () => {
     const r = await call("GET", rows("loose", `?order=y.desc`));
     expect(r.status).toBe(200);
-    expect(r.body.rows).toEqual([{ x: 2, y: "c" }, { x: 2, y: "b" }, { x: 1, y: "a" }]);
+    expect(r.body.rows).toEqual([
+      { x: 2, y: "c" },
+      { x: 2, y: "b" },
+      { x: 1, y: "a" },
+    ]);
     expect(r.body.primary_key).toEqual([]);
   });
 
@@ -324,7 +328,7 @@ describe("bad input is a 400 with a code, never a 500", () => {
     ["POST", rows("notes"), "23505", { id: 1, title: "dup" }],
     ["POST", rows("notes"), "validation_failed", [{ title: "t" }]],
     ["PATCH", rows("notes", "/1"), "column_not_writable", { slug: "s" }],
-    ["PATCH", rows("notes", "/1"), "unknown_column", { "title\"": "s" }],
+    ["PATCH", rows("notes", "/1"), "unknown_column", { 'title"': "s" }],
   ];
   for (const [method, path, code, body] of cases) {
     test(`${method} ${decodeURIComponent(path)} → ${code}`, async () => {
@@ -430,7 +434,11 @@ describe("who may reach which table", () => {
     const password = "Rows-admin-password-1";
     const made = await call("POST", "/admins", { email, level, tables, password });
     expect(made.status).toBe(201);
-    const login = await fetch(`${ts.url}/admin/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password }) });
+    const login = await fetch(`${ts.url}/admin/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password }),
+    });
     expect(login.status).toBe(200);
     return adminClient(ts, ((await login.json()) as any).session_token);
   }

@@ -17,7 +17,12 @@ async function enrollTotp(app: AdminApp, email: string): Promise<{ secret: strin
   const f = await app.call("POST", "/auth/v1/factors", { factor_type: "totp" }, { ...anon, token: s.body.access_token });
   expect(f.status).toBe(200);
   const ch = await app.call("POST", `/auth/v1/factors/${f.body.id}/challenge`, {}, { ...anon, token: s.body.access_token });
-  const v = await app.call("POST", `/auth/v1/factors/${f.body.id}/verify`, { challenge_id: ch.body.id, code: totp(f.body.totp.secret) }, { ...anon, token: s.body.access_token });
+  const v = await app.call(
+    "POST",
+    `/auth/v1/factors/${f.body.id}/verify`,
+    { challenge_id: ch.body.id, code: totp(f.body.totp.secret) },
+    { ...anon, token: s.body.access_token },
+  );
   expect(v.status).toBe(200);
   const rc = await app.call("POST", "/auth/v1/factors/recovery_codes", {}, { ...anon, token: v.body.access_token });
   expect(rc.status).toBe(200);
@@ -76,7 +81,8 @@ describe("password sign-in", () => {
   test("attempts per address are limited (the password grant's budget): 429 with retry-after", async () => {
     const limited = await adminApp({ rateLimit: { enabled: true }, auth: { rateLimits: { token: { capacity: 3, perSecond: 0.01 } } } });
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await limited.call("POST", "/auth/login", { email: "x@example.com", password: "y" }, { ip: "198.51.100.9" })).status);
+    for (let i = 0; i < 5; i++)
+      statuses.push((await limited.call("POST", "/auth/login", { email: "x@example.com", password: "y" }, { ip: "198.51.100.9" })).status);
     expect(statuses).toEqual([400, 400, 400, 429, 429]);
     const other = await limited.call("POST", "/auth/login", { email: "x@example.com", password: "y" }, { ip: "198.51.100.10" });
     expect(other.status).toBe(400);
@@ -187,7 +193,11 @@ describe("emergency access", () => {
     expect(r.status).toBe(200);
     const token = r.body.session_token;
     const expiresAt = r.body.expires_at;
-    expect(r.body).toMatchObject({ session_token: expect.stringMatching(/^plinth_as_/), emergency: true, admin: { id: null, email: null, level: "system_admin", tables: [] } });
+    expect(r.body).toMatchObject({
+      session_token: expect.stringMatching(/^plinth_as_/),
+      emergency: true,
+      admin: { id: null, email: null, level: "system_admin", tables: [] },
+    });
     // At most an hour, however long normal sessions last.
     expect(Date.parse(expiresAt) - Date.now()).toBeLessThanOrEqual(3600_000);
     // It can repair: make a new system_admin.

@@ -58,7 +58,9 @@ async function challengeAndVerify(bearer: string, f: { id: string; secret: strin
 }
 
 const factorsOf = async (userId: string) =>
-  (await sql<{ id: string; status: string }[]>`select id, status::text from auth.mfa_factors where user_id = ${userId} order by created_at`).map((f) => ({ ...f }));
+  (await sql<{ id: string; status: string }[]>`select id, status::text from auth.mfa_factors where user_id = ${userId} order by created_at`).map((f) => ({
+    ...f,
+  }));
 
 describe("MFA: the dormant unverified factor", () => {
   test("the attacker's dormant factor is swept when the victim verifies theirs; at aal1 the attacker gets no further", async () => {

@@ -151,7 +151,8 @@ describe("issue 11: refused outright — with or without read_only, and with con
 
 describe("issue 11 item 12: the audit log cannot be emptied or altered from the console", () => {
   test("delete, truncate, update, disabling its triggers, dropping it, replica mode: refused, every row survives", async () => {
-    const snapshot = async () => (await owner`select count(*)::int as n, md5(string_agg(id::text || outcome || action, ',' order by id)) as h from plinth.audit_log`)[0]!;
+    const snapshot = async () =>
+      (await owner`select count(*)::int as n, md5(string_agg(id::text || outcome || action, ',' order by id)) as h from plinth.audit_log`)[0]!;
     await call("GET", "/audit?limit=1"); // at least one row to protect
     const before = await snapshot();
     const attacks: [string, Record<string, unknown>, number][] = [
@@ -174,7 +175,8 @@ describe("issue 11 item 12: the audit log cannot be emptied or altered from the 
     // Each attempt was itself recorded: the old rows are intact, and nothing was taken away.
     const after = await snapshot();
     expect(after.n).toBe(before.n + attacks.length);
-    const kept = await owner`select md5(string_agg(id::text || outcome || action, ',' order by id)) as h from (select * from plinth.audit_log order by id limit ${before.n}) a`;
+    const kept =
+      await owner`select md5(string_agg(id::text || outcome || action, ',' order by id)) as h from (select * from plinth.audit_log order by id limit ${before.n}) a`;
     expect(kept[0]!.h).toBe(before.h);
   });
 });

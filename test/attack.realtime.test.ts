@@ -87,7 +87,10 @@ async function sync(...joined: Joined[]): Promise<void> {
   const n = nextId();
   await sql`insert into public.pings (id) values (${n})`;
   for (const j of joined) {
-    await j.s.expect<V1>((m) => m.topic === j.topic && m.event === "postgres_changes" && m.payload.data.table === "pings" && m.payload.data.record.id === n, 5_000);
+    await j.s.expect<V1>(
+      (m) => m.topic === j.topic && m.event === "postgres_changes" && m.payload.data.table === "pings" && m.payload.data.record.id === n,
+      5_000,
+    );
   }
 }
 
@@ -141,7 +144,8 @@ describe("cross-user matrix: anon, A and B subscribe to every change of notes; A
     await sync(a, b, anon);
 
     // Each event through both the "*" binding and its own.
-    const bindingsOf = (j: Joined, e: { ids: number[]; data: any }) => [...e.ids].sort().join() === [j.ids[0]!, j.ids[1 + ["INSERT", "UPDATE", "DELETE"].indexOf(e.data.type)]!].sort().join();
+    const bindingsOf = (j: Joined, e: { ids: number[]; data: any }) =>
+      [...e.ids].sort().join() === [j.ids[0]!, j.ids[1 + ["INSERT", "UPDATE", "DELETE"].indexOf(e.data.type)]!].sort().join();
     const seenByA = events(a).map((e) => [e.data.type, e.data.record, e.data.old_record, bindingsOf(a, e)]);
     expect(seenByA).toEqual([
       ["INSERT", { id, owner: USER_A, title: "matrix-title", secret: "matrix-secret-1", shared: false }, undefined, true],
@@ -182,7 +186,9 @@ describe("item 2: UPDATE old_record on an RLS table with REPLICA IDENTITY FULL",
 describe("item 3: DELETE filter oracle", () => {
   test("456 `secret=match.^.{n}c` bindings, in one channel or spread over several, are refused; the delete tells nothing", async () => {
     const changes = [];
-    for (let n = 0; n < 12; n++) for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL") changes.push({ event: "DELETE", schema: "public", table: "notes", filter: `secret=match.^.{${n}}${c}` });
+    for (let n = 0; n < 12; n++)
+      for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL")
+        changes.push({ event: "DELETE", schema: "public", table: "notes", filter: `secret=match.^.{${n}}${c}` });
     expect(changes.length).toBe(456);
     const attackers: Joined[] = [];
     for (const who of ["B", "anon"] as const) {
@@ -241,7 +247,12 @@ describe("item 3: DELETE filter oracle", () => {
 
 describe("item 4: regular-expression DoS through filters", () => {
   test("`match`/`imatch` filters are refused, and an insert built to backtrack does not stall the server", async () => {
-    const evil = Array.from({ length: 10 }, (_, i) => ({ event: "*", schema: "public", table: "notes", filter: i % 2 ? `title=match.^(a+)+$` : `title=imatch.^(a|aa)+$` }));
+    const evil = Array.from({ length: 10 }, (_, i) => ({
+      event: "*",
+      schema: "public",
+      table: "notes",
+      filter: i % 2 ? `title=match.^(a+)+$` : `title=imatch.^(a|aa)+$`,
+    }));
     const j = await join("anon", evil);
     expect(j.system.payload.status).toBe("error");
     expect(j.system.payload.message).toMatch(/match/);
@@ -258,7 +269,12 @@ describe("item 4: regular-expression DoS through filters", () => {
 
   test("`like` runs in linear time: wildcard-heavy patterns against a long value keep the server responsive", async () => {
     // As regular expressions these backtrack (each % a [\s\S]*): 100 bindings × a 200 kB value.
-    const many = Array.from({ length: 99 }, (_, i) => ({ event: "INSERT", schema: "public", table: "notes", filter: `title=like.${"%a".repeat(10 + (i % 20))}%b` }));
+    const many = Array.from({ length: 99 }, (_, i) => ({
+      event: "INSERT",
+      schema: "public",
+      table: "notes",
+      filter: `title=like.${"%a".repeat(10 + (i % 20))}%b`,
+    }));
     const j = await join("B", many);
     expect(j.system.payload.status).toBe("ok");
     const worst = await slowestHealth(async () => {

@@ -46,7 +46,9 @@ function rest(who: Who, path: string, init: RequestInit & { headers?: Record<str
   return fetch(`${url}/rest/v1${path}`, { ...init, headers: { "content-type": "application/json", ...callers[who], ...(init.headers ?? {}) } });
 }
 async function aRows(): Promise<{ id: string; owner_id: string; title: string; secret: string }[]> {
-  const rows = await owner<{ id: string; owner_id: string; title: string; secret: string }[]>`select id, owner_id, title, secret from public.notes where owner_id = ${A} order by id`;
+  const rows = await owner<
+    { id: string; owner_id: string; title: string; secret: string }[]
+  >`select id, owner_id, title, secret from public.notes where owner_id = ${A} order by id`;
   return [...rows];
 }
 const pristine = [
@@ -104,7 +106,11 @@ describe("writes: B and anon change nothing of A's", () => {
     ["update everything it can see", "/notes?id=gt.0", { method: "PATCH", body: JSON.stringify({ title: "pwned" }) }],
     ["steal ownership", "/notes?id=eq.1", { method: "PATCH", body: JSON.stringify({ owner_id: B }) }],
     ["delete by key", "/notes?id=eq.1", { method: "DELETE" }],
-    ["upsert over A's key", "/notes", { method: "POST", body: JSON.stringify({ id: 1, owner_id: B, title: "pwned" }), headers: { prefer: "resolution=merge-duplicates" } }],
+    [
+      "upsert over A's key",
+      "/notes",
+      { method: "POST", body: JSON.stringify({ id: 1, owner_id: B, title: "pwned" }), headers: { prefer: "resolution=merge-duplicates" } },
+    ],
     ["PUT over A's key", "/notes?id=eq.1", { method: "PUT", body: JSON.stringify({ id: 1, owner_id: B, title: "pwned", secret: "x" }) }],
     ["insert as A", "/notes", { method: "POST", body: JSON.stringify({ owner_id: A, title: "planted" }) }],
     ["tag A's note", "/tags", { method: "POST", body: JSON.stringify({ id: 99, note_id: 1, tag: "planted" }) }],

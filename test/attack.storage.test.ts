@@ -67,8 +67,7 @@ async function stateOf(bucket: string, name: string) {
   const res = await fetch(`${base}/object/${bucket}/${name}`, { headers: { authorization: `Bearer ${srv.keys.service_role}` } });
   return { ...row, bytes: Buffer.from(await res.arrayBuffer()).toString("base64") };
 }
-const exists = async (bucket: string, name: string) =>
-  (await sql`select 1 from storage.objects where bucket_id = ${bucket} and name = ${name}`).length > 0;
+const exists = async (bucket: string, name: string) => (await sql`select 1 from storage.objects where bucket_id = ${bucket} and name = ${name}`).length > 0;
 
 /** Storage's error wire shape: HTTP 400 (or the real status) with {statusCode, code, error, message}. */
 async function expectStorageError(res: Response, statusCode: string, code?: string) {
@@ -81,7 +80,10 @@ async function expectStorageError(res: Response, statusCode: string, code?: stri
 }
 
 async function uploadAs(who: Who, bucket: string, name: string, content: string, type = "text/plain", upsert = false) {
-  const res = await api(who, "POST", `/object/${bucket}/${name}`, { body: content, headers: { "content-type": type, ...(upsert ? { "x-upsert": "true" } : {}) } });
+  const res = await api(who, "POST", `/object/${bucket}/${name}`, {
+    body: content,
+    headers: { "content-type": type, ...(upsert ? { "x-upsert": "true" } : {}) },
+  });
   expect(res.status).toBe(200);
 }
 
@@ -97,7 +99,9 @@ describe("item 1: signed upload URLs into A's folder", () => {
         for (const type of ["text/plain", "application/pdf"]) {
           for (const target of [SECRET, `${A}/planted.txt`]) {
             test(`${who} signs ${bucket}/${target === SECRET ? "A's secret" : "a new name in A's folder"}${upsert ? " with x-upsert" : ""}, PUTs ${type}`, async () => {
-              const signed = await api(who, "POST", `/object/upload/sign/${bucket}/${target}`, { headers: { "content-type": type, ...(upsert ? { "x-upsert": "true" } : {}) } });
+              const signed = await api(who, "POST", `/object/upload/sign/${bucket}/${target}`, {
+                headers: { "content-type": type, ...(upsert ? { "x-upsert": "true" } : {}) },
+              });
               const text = await signed.text();
               // As reported: the URL the server answered, then the PUT to it.
               if (signed.status === 200) {
@@ -118,7 +122,11 @@ describe("item 1: signed upload URLs into A's folder", () => {
   test("a URL A signed for one path writes no other path, bucket or mode", async () => {
     const signed = (await (await api("A", "POST", `/object/upload/sign/private/${A}/x.txt`)).json()) as { token: string };
     for (const path of [`private/${SECRET}`, `private/${B}/x.txt`, `typed/${A}/x.txt`, `private/${A}/x.txt/../secret.txt`, `private/${A}/X.txt`]) {
-      const res = await fetch(`${base}/object/upload/sign/${path}?token=${signed.token}`, { method: "PUT", headers: { ...callers.B, "content-type": "text/plain" }, body: "pwned" });
+      const res = await fetch(`${base}/object/upload/sign/${path}?token=${signed.token}`, {
+        method: "PUT",
+        headers: { ...callers.B, "content-type": "text/plain" },
+        body: "pwned",
+      });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { statusCode: string }).statusCode).toMatch(/^40[03]$/);
     }
@@ -126,7 +134,11 @@ describe("item 1: signed upload URLs into A's folder", () => {
     const [h, p, s] = signed.token.split(".") as [string, string, string];
     const claims = JSON.parse(Buffer.from(p, "base64url").toString());
     const swapped = Buffer.from(JSON.stringify({ ...claims, url: `private/${SECRET}` })).toString("base64url");
-    const forged = await fetch(`${base}/object/upload/sign/private/${SECRET}?token=${h}.${swapped}.${s}`, { method: "PUT", headers: { "content-type": "text/plain", ...callers.anon }, body: "pwned" });
+    const forged = await fetch(`${base}/object/upload/sign/private/${SECRET}?token=${h}.${swapped}.${s}`, {
+      method: "PUT",
+      headers: { "content-type": "text/plain", ...callers.anon },
+      body: "pwned",
+    });
     await expectStorageError(forged, "400", "InvalidSignature");
     expect(await stateOf("private", SECRET)).toEqual(pristine.private);
     expect(await exists("private", `${B}/x.txt`)).toBe(false);
@@ -144,7 +156,11 @@ describe("item 1: signed upload URLs into A's folder", () => {
     for (const who of ["anon", "B"] as const) {
       const name = `${A}/via-token-${who}.txt`;
       const { token } = (await (await api("A", "POST", `/object/upload/sign/private/${name}`)).json()) as { token: string };
-      const res = await fetch(`${base}/object/upload/sign/private/${name}?token=${token}`, { method: "PUT", headers: { ...callers[who], "content-type": "text/plain" }, body: `sent by ${who}` });
+      const res = await fetch(`${base}/object/upload/sign/private/${name}?token=${token}`, {
+        method: "PUT",
+        headers: { ...callers[who], "content-type": "text/plain" },
+        body: `sent by ${who}`,
+      });
       expect(res.status).toBe(200);
       const [row] = await sql`select owner::text, owner_id from storage.objects where bucket_id = 'private' and name = ${name}`;
       expect(row).toEqual({ owner: A, owner_id: A });
@@ -154,7 +170,11 @@ describe("item 1: signed upload URLs into A's folder", () => {
     const { token } = (await (await api("A", "POST", `/object/upload/sign/private/${later}`, { headers: { "x-upsert": "true" } })).json()) as { token: string };
     await sql`insert into public.frozen_uploaders values (${A})`;
     try {
-      const res = await fetch(`${base}/object/upload/sign/private/${later}?token=${token}`, { method: "PUT", headers: { ...callers.anon, "content-type": "text/plain" }, body: "late" });
+      const res = await fetch(`${base}/object/upload/sign/private/${later}?token=${token}`, {
+        method: "PUT",
+        headers: { ...callers.anon, "content-type": "text/plain" },
+        body: "late",
+      });
       await expectStorageError(res, "403", "AccessDenied");
       expect(await exists("private", later)).toBe(false);
     } finally {
@@ -162,16 +182,28 @@ describe("item 1: signed upload URLs into A's folder", () => {
     }
     // The bucket's MIME list still applies to an upload through a URL.
     const typed = (await (await api("A", "POST", `/object/upload/sign/typed/${A}/t.txt`)).json()) as { token: string };
-    const pdf = await fetch(`${base}/object/upload/sign/typed/${A}/t.txt?token=${typed.token}`, { method: "PUT", headers: { ...callers.anon, "content-type": "application/pdf" }, body: "%PDF" });
+    const pdf = await fetch(`${base}/object/upload/sign/typed/${A}/t.txt?token=${typed.token}`, {
+      method: "PUT",
+      headers: { ...callers.anon, "content-type": "application/pdf" },
+      body: "%PDF",
+    });
     await expectStorageError(pdf, "415", "InvalidMimeType");
-    const txt = await fetch(`${base}/object/upload/sign/typed/${A}/t.txt?token=${typed.token}`, { method: "PUT", headers: { ...callers.anon, "content-type": "text/plain" }, body: "ok" });
+    const txt = await fetch(`${base}/object/upload/sign/typed/${A}/t.txt?token=${typed.token}`, {
+      method: "PUT",
+      headers: { ...callers.anon, "content-type": "text/plain" },
+      body: "ok",
+    });
     expect(txt.status).toBe(200);
   });
 
   test("an upload token as issued before signers were recorded (owner, no signer) is refused", async () => {
     const iat = Math.floor(Date.now() / 1000);
     const old = signJwt({ url: `private/${SECRET}`, owner: A, upsert: true, scope: "upload", iat, exp: iat + 600 }, srv.secret);
-    const res = await fetch(`${base}/object/upload/sign/private/${SECRET}?token=${old}`, { method: "PUT", headers: { ...callers.anon, "content-type": "text/plain" }, body: "pwned" });
+    const res = await fetch(`${base}/object/upload/sign/private/${SECRET}?token=${old}`, {
+      method: "PUT",
+      headers: { ...callers.anon, "content-type": "text/plain" },
+      body: "pwned",
+    });
     await expectStorageError(res, "400", "InvalidUploadSignature");
     expect(await stateOf("private", SECRET)).toEqual(pristine.private);
   });
@@ -183,7 +215,11 @@ describe("item 1: signed upload URLs into A's folder", () => {
       expect(res.status).not.toBe(200);
       expect(await res.text()).not.toContain("A's private secret");
     }
-    const list = await fetch(`${base}/object/list/private`, { method: "POST", headers: { apikey: token, "content-type": "application/json" }, body: JSON.stringify({ prefix: A }) });
+    const list = await fetch(`${base}/object/list/private`, {
+      method: "POST",
+      headers: { apikey: token, "content-type": "application/json" },
+      body: JSON.stringify({ prefix: A }),
+    });
     expect(list.status).not.toBe(200);
   });
 });
@@ -207,7 +243,9 @@ describe("item 8: a signed download URL grants its version only", () => {
       expect(head.status).toBe(400);
     }
     // A URL A signs for the old version serves that version, and no other.
-    const v1 = (await (await api("A", "POST", `/object/sign/history/${name}`, { json: { expiresIn: 60, versionId: old!.version } })).json()) as { signedURL: string };
+    const v1 = (await (await api("A", "POST", `/object/sign/history/${name}`, { json: { expiresIn: 60, versionId: old!.version } })).json()) as {
+      signedURL: string;
+    };
     expect(await (await fetch(`${base}${v1.signedURL}`)).text()).toBe("v1: salaries");
     expect(await (await fetch(`${base}${v1.signedURL}&versionId=${old!.version}`)).text()).toBe("v1: salaries");
     const [current] = await sql<{ version: string }[]>`select version from storage.objects where bucket_id = 'history' and name = ${name}`;
@@ -239,7 +277,11 @@ describe("item 9: bucket existence is not revealed by DELETE", () => {
     expect(b).toEqual({ public: false });
     expect(await exists("hidden", "x.txt")).toBe(true);
     // The service role, which sees it, still learns it is not empty.
-    await expectStorageError(await fetch(`${base}/bucket/hidden`, { method: "DELETE", headers: { authorization: `Bearer ${srv.keys.service_role}` } }), "409", "ResourceNotEmpty");
+    await expectStorageError(
+      await fetch(`${base}/bucket/hidden`, { method: "DELETE", headers: { authorization: `Bearer ${srv.keys.service_role}` } }),
+      "409",
+      "ResourceNotEmpty",
+    );
   });
 });
 
@@ -265,7 +307,11 @@ describe("served content is never active on Plinth's origin", () => {
     for (const [file, type, body] of active) {
       const name = `${A}/${file}`;
       await uploadAs("A", "private", name, body, type);
-      const pub = await fetch(`${base}/object/pub/${file}`, { method: "POST", headers: { authorization: `Bearer ${srv.keys.service_role}`, "content-type": type }, body });
+      const pub = await fetch(`${base}/object/pub/${file}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${srv.keys.service_role}`, "content-type": type },
+        body,
+      });
       expect(pub.status).toBe(200);
       const signed = (await (await api("A", "POST", `/object/sign/private/${name}`, { json: { expiresIn: 60 } })).json()) as { signedURL: string };
       const responses = [
@@ -287,8 +333,23 @@ describe("served content is never active on Plinth's origin", () => {
   });
 
   test("only strictly parsed passive media types escape the sandbox", () => {
-    for (const t of ["image/png", "IMAGE/JPEG", "image/webp; q=1", "video/mp4", "audio/mpeg", "font/woff2", "application/pdf"]) expect(isPassiveType(t)).toBe(true);
-    for (const t of ["text/html", "image/svg+xml", "text/xml", "application/xml", "application/xhtml+xml", "image/png, text/html", "image/png;a=\"x,text/html\"", "text/plain", "application/octet-stream", "image/svg", "video/x-foo+xml", "", "image/png\ntext/html"]) {
+    for (const t of ["image/png", "IMAGE/JPEG", "image/webp; q=1", "video/mp4", "audio/mpeg", "font/woff2", "application/pdf"])
+      expect(isPassiveType(t)).toBe(true);
+    for (const t of [
+      "text/html",
+      "image/svg+xml",
+      "text/xml",
+      "application/xml",
+      "application/xhtml+xml",
+      "image/png, text/html",
+      'image/png;a="x,text/html"',
+      "text/plain",
+      "application/octet-stream",
+      "image/svg",
+      "video/x-foo+xml",
+      "",
+      "image/png\ntext/html",
+    ]) {
       expect(isPassiveType(t)).toBe(false);
     }
   });
@@ -300,9 +361,16 @@ describe("served content is never active on Plinth's origin", () => {
     expect(png.headers.get("x-content-type-options")).toBe("nosniff");
     expect(png.headers.get("content-security-policy")).toBeNull();
     // A TUS upload's type comes base64-encoded, so it can hold a line break.
-    const meta = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `${k} ${Buffer.from(v).toString("base64")}`).join(",");
+    const meta = (m: Record<string, string>) =>
+      Object.entries(m)
+        .map(([k, v]) => `${k} ${Buffer.from(v).toString("base64")}`)
+        .join(",");
     const created = await api("A", "POST", "/upload/resumable", {
-      headers: { "tus-resumable": "1.0.0", "upload-length": "5", "upload-metadata": meta({ bucketName: "private", objectName: `${A}/crlf.html`, contentType: "text/plain\r\nx-injected: 1" }) },
+      headers: {
+        "tus-resumable": "1.0.0",
+        "upload-length": "5",
+        "upload-metadata": meta({ bucketName: "private", objectName: `${A}/crlf.html`, contentType: "text/plain\r\nx-injected: 1" }),
+      },
     });
     expect(created.status).toBe(201);
     const patched = await fetch(created.headers.get("location")!, {
@@ -346,10 +414,13 @@ describe("cross-user matrix on A's private objects: only A succeeds", () => {
       const res = await api(who, "POST", `/object/private/${name}.new`, { body: "new", headers: { "content-type": "text/plain" } });
       return ok(res) && (await exists("private", `${name}.new`));
     },
-    "upload with x-upsert": async (who, name) => ok(await api(who, "POST", `/object/private/${name}`, { body: "changed", headers: { "content-type": "text/plain", "x-upsert": "true" } })),
+    "upload with x-upsert": async (who, name) =>
+      ok(await api(who, "POST", `/object/private/${name}`, { body: "changed", headers: { "content-type": "text/plain", "x-upsert": "true" } })),
     update: async (who, name) => ok(await api(who, "PUT", `/object/private/${name}`, { body: "changed", headers: { "content-type": "text/plain" } })),
     move: async (who, name) => {
-      const res = await api(who, "POST", "/object/move", { json: { bucketId: "private", sourceKey: name, destinationKey: `${folderOf(who)}/moved-${crypto.randomUUID()}.txt` } });
+      const res = await api(who, "POST", "/object/move", {
+        json: { bucketId: "private", sourceKey: name, destinationKey: `${folderOf(who)}/moved-${crypto.randomUUID()}.txt` },
+      });
       return ok(res) && !(await exists("private", name));
     },
     copy: async (who, name) => {
@@ -397,7 +468,10 @@ describe("cross-user matrix on A's private objects: only A succeeds", () => {
     await expectStorageError(moved, "403");
     const copied = await api("B", "POST", "/object/copy", { json: { bucketId: "private", sourceKey: `${B}/bait.txt`, destinationKey: SECRET } });
     expect(copied.status).toBe(400);
-    const upserted = await api("B", "POST", "/object/copy", { json: { bucketId: "private", sourceKey: `${B}/bait.txt`, destinationKey: SECRET }, headers: { "x-upsert": "true" } });
+    const upserted = await api("B", "POST", "/object/copy", {
+      json: { bucketId: "private", sourceKey: `${B}/bait.txt`, destinationKey: SECRET },
+      headers: { "x-upsert": "true" },
+    });
     expect(upserted.status).toBe(400);
     expect(await exists("private", `${A}/bait.txt`)).toBe(false);
     expect(await stateOf("private", SECRET)).toEqual(pristine.private);

@@ -69,7 +69,10 @@ describe("tokens", () => {
   test("GET /user with the anon key, a forged token, an expired token, a token without session", async () => {
     const s = await session();
     expect((await call(srv.url, "GET", "/user", { key: anon })).status).toBe(403);
-    const forged = signJwt({ sub: s.user.id, role: "authenticated", session_id: crypto.randomUUID(), exp: Math.floor(Date.now() / 1000) + 60 }, "another-secret-that-is-long-enough-xxxxx");
+    const forged = signJwt(
+      { sub: s.user.id, role: "authenticated", session_id: crypto.randomUUID(), exp: Math.floor(Date.now() / 1000) + 60 },
+      "another-secret-that-is-long-enough-xxxxx",
+    );
     expect((await call(srv.url, "GET", "/user", { key: anon, bearer: forged })).status).toBe(401);
     const expired = tokenFor({ sub: s.user.id, role: "authenticated", session_id: crypto.randomUUID() }, srv.secret, -3600);
     const e = await call(srv.url, "GET", "/user", { key: anon, bearer: expired });
@@ -324,7 +327,9 @@ describe("database", () => {
       expect(f.body.message).toBe("Database error saving new user");
       expect((await sql`select 1 from auth.users where email = ${email}`).length).toBe(0);
     } finally {
-      await sql.unsafe(`drop trigger if exists on_auth_user_created on auth.users; drop function if exists public.handle_new_user(); drop table if exists public.profiles`);
+      await sql.unsafe(
+        `drop trigger if exists on_auth_user_created on auth.users; drop function if exists public.handle_new_user(); drop table if exists public.profiles`,
+      );
     }
   });
 
@@ -488,7 +493,11 @@ describe("secure email change", () => {
       ["email_change_token_current", oldEmail],
       ["email_change_token_new", newEmail],
     ]);
-    for (const [r, m] of [[tokens[0]!, toOld], [tokens[1]!, toNew]] as const) expect(r.token_hash).not.toContain(codeOf(m.text));
+    for (const [r, m] of [
+      [tokens[0]!, toOld],
+      [tokens[1]!, toNew],
+    ] as const)
+      expect(r.token_hash).not.toContain(codeOf(m.text));
 
     // Either address may be named with either code (here: the current address's code, the new address).
     const first = await call(srv.url, "POST", "/verify", { key: anon, body: { type: "email_change", email: newEmail, token: codeOf(toOld.text) } });
@@ -515,7 +524,8 @@ describe("secure email change", () => {
     const s = await signedIn(oldEmail);
     const newEmail = uniqueEmail("lnew");
     await call(srv.url, "PUT", "/user", { key: anon, bearer: s.access_token, body: { email: newEmail } });
-    const follow = async (text: string) => new URL((await fetch(/(https?:\/\/\S+\/auth\/v1\/verify\?\S+)/.exec(text)![1]!, { redirect: "manual" })).headers.get("location")!);
+    const follow = async (text: string) =>
+      new URL((await fetch(/(https?:\/\/\S+\/auth\/v1\/verify\?\S+)/.exec(text)![1]!, { redirect: "manual" })).headers.get("location")!);
     const first = await follow((await mailFor(newEmail)).text);
     expect(first.search).toBe("");
     const frag = new URLSearchParams(first.hash.slice(1));
@@ -562,7 +572,8 @@ describe("secure email change", () => {
     const oldEmail = uniqueEmail("gold");
     const { user } = await signedIn(oldEmail);
     const newEmail = uniqueEmail("gnew");
-    const gen = async (type: string) => (await call(srv.url, "POST", "/admin/generate_link", { key: service, body: { type, email: oldEmail, new_email: newEmail } })).body;
+    const gen = async (type: string) =>
+      (await call(srv.url, "POST", "/admin/generate_link", { key: service, body: { type, email: oldEmail, new_email: newEmail } })).body;
     const [cur, nu] = [await gen("email_change_current"), await gen("email_change_new")];
     expect(cur.verification_type).toBe("email_change");
     expect(nu.new_email).toBe(newEmail);
@@ -576,9 +587,14 @@ describe("secure email change", () => {
 
 describe("GET /verify redirects", () => {
   test("a PKCE link's error is in the query string as well as the fragment; an implicit one's only in the fragment", async () => {
-    const go = async (token: string) => new URL((await fetch(`${srv.url}/auth/v1/verify?token=${token}&type=signup`, { redirect: "manual" })).headers.get("location")!);
+    const go = async (token: string) =>
+      new URL((await fetch(`${srv.url}/auth/v1/verify?token=${token}&type=signup`, { redirect: "manual" })).headers.get("location")!);
     const pkce = await go(`pkce_${"a".repeat(43)}`);
-    expect(Object.fromEntries(pkce.searchParams)).toEqual({ error: "access_denied", error_code: "otp_expired", error_description: "Token has expired or is invalid" });
+    expect(Object.fromEntries(pkce.searchParams)).toEqual({
+      error: "access_denied",
+      error_code: "otp_expired",
+      error_description: "Token has expired or is invalid",
+    });
     expect(new URLSearchParams(pkce.hash.slice(1)).get("error_code")).toBe("otp_expired");
     const implicit = await go("a".repeat(43));
     expect(implicit.search).toBe("");
@@ -593,7 +609,10 @@ describe("reauthentication", () => {
     expect(none.status).toBe(400);
     expect(none.body.code).toBe("validation_failed");
     const phone = uniquePhone();
-    await call(srv.url, "POST", "/admin/users", { key: service, body: { email: uniqueEmail("unconf"), phone, password: "correct horse 1", phone_confirm: true } });
+    await call(srv.url, "POST", "/admin/users", {
+      key: service,
+      body: { email: uniqueEmail("unconf"), phone, password: "correct horse 1", phone_confirm: true },
+    });
     const s = (await call(srv.url, "POST", "/token?grant_type=password", { key: anon, body: { phone, password: "correct horse 1" } })).body;
     const unconfirmed = await call(srv.url, "GET", "/reauthenticate", { key: anon, bearer: s.access_token });
     expect(unconfirmed.status).toBe(422);
@@ -626,7 +645,10 @@ describe("phone numbers", () => {
       expect(s.body.user.id).toBe(r.body.user.id);
     }
     // A national number means nothing without sms.defaultCountry: it matches nobody.
-    const national = await call(srv.url, "POST", "/token?grant_type=password", { key: anon, body: { phone: `0${digits.slice(3)}`, password: "correct horse 1" } });
+    const national = await call(srv.url, "POST", "/token?grant_type=password", {
+      key: anon,
+      body: { phone: `0${digits.slice(3)}`, password: "correct horse 1" },
+    });
     expect(national.body.code).toBe("invalid_credentials");
     // Admin search finds it from the "+" form.
     const found = await call(srv.url, "GET", `/admin/users?filter=${encodeURIComponent(phone)}`, { key: service });
@@ -635,7 +657,13 @@ describe("phone numbers", () => {
 
   test("every SMS is handed to the provider as +E.164, whatever form the number came in (injected sender)", async () => {
     const sent: { to: string; body: string }[] = [];
-    const sms = { name: "record", async send(m: { to: string; body: string }) { sent.push(m); return { messageId: `m${sent.length}` }; } };
+    const sms = {
+      name: "record",
+      async send(m: { to: string; body: string }) {
+        sent.push(m);
+        return { messageId: `m${sent.length}` };
+      },
+    };
     const app = await inProcessAuth(srv, { auth: { autoconfirm: false, securePasswordChange: true }, sms: { defaultCountry: "GH" } }, { sms });
     const lastCode = () => codeOf(sent[sent.length - 1]!.body);
     try {
@@ -689,7 +717,14 @@ describe("admin user list: filter and sort", () => {
     for (const email of [`${tag}.a@example.com`, `b.${tag}@example.com`, `c@${tag}.example.com`]) {
       ids.push((await call(srv.url, "POST", "/admin/users", { key: service, body: { email } })).body.id);
     }
-    ids.push((await call(srv.url, "POST", "/admin/users", { key: service, body: { email: uniqueEmail("named"), user_metadata: { full_name: `Grace ${tag.toUpperCase()}` } } })).body.id);
+    ids.push(
+      (
+        await call(srv.url, "POST", "/admin/users", {
+          key: service,
+          body: { email: uniqueEmail("named"), user_metadata: { full_name: `Grace ${tag.toUpperCase()}` } },
+        })
+      ).body.id,
+    );
     const list = (query: string) => call(srv.url, "GET", `/admin/users?${query}`, { key: service });
 
     const p1 = await list(`page=1&per_page=3&filter=${tag.toUpperCase()}`);

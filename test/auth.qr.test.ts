@@ -95,7 +95,10 @@ describe("decode round-trip", () => {
 
   test("decoder's function-module map agrees with the encoder's data capacity", () => {
     // Count of data modules ÷ 8 = total codewords (remainder bits aside), e.g. v7 has 196 codewords.
-    const count = (v: number) => functionModules(v).flat().filter((x) => !x).length;
+    const count = (v: number) =>
+      functionModules(v)
+        .flat()
+        .filter((x) => !x).length;
     expect(Math.floor(count(1) / 8)).toBe(26);
     expect(Math.floor(count(7) / 8)).toBe(196);
     expect(Math.floor(count(14) / 8)).toBe(581);

@@ -417,7 +417,13 @@ describe("admin", () => {
     const emails = [uniqueEmail("a1"), uniqueEmail("a2"), uniqueEmail("a3")];
     const ids: string[] = [];
     for (const email of emails) {
-      const { data, error } = await admin.auth.admin.createUser({ email, password: "correct horse 1", email_confirm: true, user_metadata: { n: 1 }, app_metadata: { tier: "gold" } });
+      const { data, error } = await admin.auth.admin.createUser({
+        email,
+        password: "correct horse 1",
+        email_confirm: true,
+        user_metadata: { n: 1 },
+        app_metadata: { tier: "gold" },
+      });
       expect(error).toBeNull();
       expect(data.user?.app_metadata).toMatchObject({ tier: "gold", provider: "email" });
       ids.push(data.user!.id);
@@ -520,7 +526,8 @@ describe("secureEmailChange off, securePasswordChange on", () => {
 
     // A fresh sign-in is recent enough (GoTrue: 24 hours).
     expect((await sb.auth.updateUser({ password: "battery staple 2" })).error).toBeNull();
-    await strictSrv.database.db.sql`update auth.sessions set created_at = now() - interval '25 hours' where id = ${claimsOf(signedIn.session!.access_token).session_id}`;
+    await strictSrv.database.db
+      .sql`update auth.sessions set created_at = now() - interval '25 hours' where id = ${claimsOf(signedIn.session!.access_token).session_id}`;
     const needed = await sb.auth.updateUser({ password: "third pass 3" });
     expect(needed.error?.code).toBe("reauthentication_needed");
     expect(needed.error?.status).toBe(400);
@@ -530,7 +537,8 @@ describe("secureEmailChange off, securePasswordChange on", () => {
     const mail = await mailTo(email);
     expect(mail.subject).toBe("Confirm reauthentication");
     const nonce = codeOf(mail.text);
-    const [row] = await strictSrv.database.db.sql`select token_hash from auth.one_time_tokens where user_id = ${created.user!.id} and token_type = 'reauthentication_token'`;
+    const [row] = await strictSrv.database.db
+      .sql`select token_hash from auth.one_time_tokens where user_id = ${created.user!.id} and token_type = 'reauthentication_token'`;
     expect(row!.token_hash).not.toContain(nonce);
     expect((await sb.auth.getUser()).data.user as unknown as { reauthentication_sent_at?: string }).toHaveProperty("reauthentication_sent_at");
 

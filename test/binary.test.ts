@@ -83,7 +83,10 @@ describe("dist/plinth without node_modules", () => {
     try {
       let status = 0;
       for (let i = 0; i < 400 && status !== 200; i++) {
-        status = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
+        status = await fetch(`http://127.0.0.1:${port}/health`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (status !== 200) await Bun.sleep(50);
       }
       expect(status).toBe(200);
@@ -117,7 +120,10 @@ describe("dist/plinth without node_modules", () => {
     });
     let status = 0;
     for (let i = 0; i < 600 && status !== 200; i++) {
-      status = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
+      status = await fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status !== 200) await Bun.sleep(50);
     }
     expect(status).toBe(200);
@@ -148,7 +154,10 @@ describe("dist/plinth without node_modules", () => {
     try {
       let status = 0;
       for (let i = 0; i < 600 && status !== 200; i++) {
-        status = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
+        status = await fetch(`http://127.0.0.1:${port}/health`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (status !== 200) await Bun.sleep(50);
       }
       expect(status).toBe(200);

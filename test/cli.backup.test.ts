@@ -45,7 +45,11 @@ function freePort(): number {
   return port;
 }
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** `bun src/main.ts …` with a clean PLINTH_* environment plus `env`, from `cwd`. */
 async function plinth(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
@@ -60,7 +64,10 @@ async function plinth(args: string[], opts: { cwd?: string; env?: Record<string,
   return { code, stdout, stderr };
 }
 
-interface Server { proc: Subprocess<"ignore", "pipe", "pipe">; base: string }
+interface Server {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  base: string;
+}
 
 async function startServer(): Promise<Server> {
   const port = freePort();
@@ -78,7 +85,13 @@ async function startServer(): Promise<Server> {
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 400; i++) {
     if (proc.exitCode !== null) throw new Error(`plinth serve exited (${proc.exitCode}):\n${await stderr}`);
-    if ((await fetch(`${base}/health`).then((r) => r.status, () => 0)) === 200) return { proc, base };
+    if (
+      (await fetch(`${base}/health`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 200
+    )
+      return { proc, base };
     await Bun.sleep(50);
   }
   throw new Error("plinth serve did not answer /health within 20 s");
@@ -147,7 +160,12 @@ test("backup while serving and writing, wipe, restore, restart: rows, files and 
     body: JSON.stringify({ id: BUCKET, name: BUCKET }),
   });
   expect(bucket.status).toBe(200);
-  for (const [i, size] of [[1, 3 * MiB + 17], [2, 100_000], [3, 0], [4, 5000]] as const) {
+  for (const [i, size] of [
+    [1, 3 * MiB + 17],
+    [2, 100_000],
+    [3, 0],
+    [4, 5000],
+  ] as const) {
     const bytes = content(size, i);
     expect(await upload(first.base, `pre/${i}.bin`, bytes)).toBe(200);
     preFiles.set(`pre/${i}.bin`, sha(bytes));
@@ -271,7 +289,14 @@ test("restore refuses a non-empty data dir without --force", async () => {
 }, 30_000);
 
 test("wrong usage exits 2 with a reason", async () => {
-  for (const args of [["backup", "extra"], ["backup", "--bogus"], ["backup", "--out"], ["restore"], ["restore", "a.tar", "b.tar"], ["restore", "a.tar", "--out", "x"]]) {
+  for (const args of [
+    ["backup", "extra"],
+    ["backup", "--bogus"],
+    ["backup", "--out"],
+    ["restore"],
+    ["restore", "a.tar", "b.tar"],
+    ["restore", "a.tar", "--out", "x"],
+  ]) {
     const run = await plinth(args);
     expect({ args, code: run.code }).toEqual({ args, code: 2 });
     expect(run.stderr).toStartWith("plinth: ");
@@ -283,14 +308,19 @@ test("wrong usage exits 2 with a reason", async () => {
 }, 30_000);
 
 test("with PLINTH_DB_URL the database is the operator's: stored files and configuration only (gzipped)", async () => {
-  const run = await plinth(["backup", "--gzip", "--no-sync", "--out", "ext.tar.gz", "--json"], { env: { PLINTH_DB_URL: "postgres://nobody@127.0.0.1:1/none" } });
+  const run = await plinth(["backup", "--gzip", "--no-sync", "--out", "ext.tar.gz", "--json"], {
+    env: { PLINTH_DB_URL: "postgres://nobody@127.0.0.1:1/none" },
+  });
   expect(run.code).toBe(0);
   expect(run.stderr).toContain("operator's");
   expect(run.stderr.trim().split("\n")).toHaveLength(1);
   const r = JSON.parse(run.stdout) as { database: string; files: number; file: string };
   expect(r.database).toBe("external");
   expect([...(await readFile(r.file)).subarray(0, 2)]).toEqual([0x1f, 0x8b]);
-  const listing = new TextDecoder().decode(Bun.spawnSync(["tar", "-tzf", r.file]).stdout).trim().split("\n");
+  const listing = new TextDecoder()
+    .decode(Bun.spawnSync(["tar", "-tzf", r.file]).stdout)
+    .trim()
+    .split("\n");
   expect(listing.some((n) => n.startsWith("pg/"))).toBe(false);
   expect(listing).toContain("config/plinth.yaml");
   expect(listing).toContain("data/jwt_secret");

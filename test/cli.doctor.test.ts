@@ -97,7 +97,22 @@ describe("plinth doctor", () => {
     expectWireShape(r.body);
     for (const c of r.checks) expect(["ok", "warn"]).toContain(c.status);
     const names = r.checks.map((c) => c.name);
-    for (const n of ["config", "jwt_secret", "production_rules", "database", "database_version", "wal_level", "replication", "system_migrations", "user_migrations", "data_dir", "storage", "clock", "proxy", "backup_age"]) {
+    for (const n of [
+      "config",
+      "jwt_secret",
+      "production_rules",
+      "database",
+      "database_version",
+      "wal_level",
+      "replication",
+      "system_migrations",
+      "user_migrations",
+      "data_dir",
+      "storage",
+      "clock",
+      "proxy",
+      "backup_age",
+    ]) {
       expect(names).toContain(n);
     }
     expect(r.check("database")!.status).toBe("ok");
@@ -131,7 +146,10 @@ describe("plinth doctor", () => {
     writeFileSync(join(migrations, "20260101000000_posts.up.sql"), "create table posts (id bigint);\n");
     const drifted = await doctorJson(env, cwd);
     expect(drifted.code).toBe(0);
-    expect(drifted.check("user_migrations")).toMatchObject({ status: "warn", message: expect.stringContaining("changed after they were applied: 20260101000000_posts") });
+    expect(drifted.check("user_migrations")).toMatchObject({
+      status: "warn",
+      message: expect.stringContaining("changed after they were applied: 20260101000000_posts"),
+    });
 
     // A `plinth migrate` holding the migration lock makes user_migrations a warning, not a hang.
     const holder = await db.sql.reserve();
@@ -255,8 +273,13 @@ describe("plinth doctor", () => {
     const { port } = (await s3.run()) as { port: number };
     try {
       const env = (bucket: string) => ({
-        PLINTH_DB_URL: url, PLINTH_JWT_SECRET: STRONG_SECRET, PLINTH_STORAGE_BACKEND: "s3", PLINTH_STORAGE_S3_ENDPOINT: `http://127.0.0.1:${port}`,
-        PLINTH_STORAGE_S3_BUCKET: bucket, PLINTH_STORAGE_S3_ACCESS_KEY_ID: "S3RVER", PLINTH_STORAGE_S3_SECRET_ACCESS_KEY: "S3RVER",
+        PLINTH_DB_URL: url,
+        PLINTH_JWT_SECRET: STRONG_SECRET,
+        PLINTH_STORAGE_BACKEND: "s3",
+        PLINTH_STORAGE_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+        PLINTH_STORAGE_S3_BUCKET: bucket,
+        PLINTH_STORAGE_S3_ACCESS_KEY_ID: "S3RVER",
+        PLINTH_STORAGE_S3_SECRET_ACCESS_KEY: "S3RVER",
       });
       expect((await doctorJson(env("plinth"), cwd)).check("storage")).toMatchObject({ status: "ok", message: expect.stringContaining("S3 bucket plinth") });
       const missing = await doctorJson(env("no-such-bucket"), cwd);
@@ -293,7 +316,10 @@ describe("doctor checks (in-process)", () => {
   test("clock: skew beyond a few seconds warns, an impossible local clock fails", () => {
     const now = Date.parse("2026-06-01T00:00:00Z");
     expect(checkClock({ databaseMs: now + 500, sentMs: now, receivedMs: now + 10 }, now).status).toBe("ok");
-    expect(checkClock({ databaseMs: now + 30_000, sentMs: now, receivedMs: now + 10 }, now)).toMatchObject({ status: "warn", message: expect.stringContaining("ahead") });
+    expect(checkClock({ databaseMs: now + 30_000, sentMs: now, receivedMs: now + 10 }, now)).toMatchObject({
+      status: "warn",
+      message: expect.stringContaining("ahead"),
+    });
     expect(checkClock(null, Date.parse("1970-01-02T00:00:00Z")).status).toBe("fail");
   });
 
@@ -302,7 +328,10 @@ describe("doctor checks (in-process)", () => {
     const loaded = loadConfig({ cwd: dataDir, env: { PLINTH_DATA_DIR: dataDir } });
     const now = new Date("2026-06-10T00:00:00Z");
     const write = (v: unknown) => writeFileSync(join(dataDir, "backups.json"), JSON.stringify(v));
-    write([{ file: "/b/old.tar.gz", created_at: "2026-05-01T00:00:00Z" }, { file: "/b/new.tar.gz", created_at: "2026-06-09T12:00:00Z" }]);
+    write([
+      { file: "/b/old.tar.gz", created_at: "2026-05-01T00:00:00Z" },
+      { file: "/b/new.tar.gz", created_at: "2026-06-09T12:00:00Z" },
+    ]);
     expect(checkBackupAge(loaded, now)).toMatchObject({ status: "ok", message: expect.stringContaining("/b/new.tar.gz") });
     write([{ file: "/b/old.tar.gz", created_at: "2026-05-01T00:00:00Z" }]);
     expect(checkBackupAge(loaded, now)).toMatchObject({ status: "warn", message: expect.stringContaining("40 days") });
@@ -318,4 +347,3 @@ describe("doctor checks (in-process)", () => {
     expect(at({ PLINTH_ENV: "production", PLINTH_HOST: "0.0.0.0" }).status).toBe("ok");
   });
 });
-

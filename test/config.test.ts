@@ -71,7 +71,18 @@ describe("loading", () => {
 
   test("reads <cwd>/plinth.yaml; objects merge with defaults; explicit lists what was set", () => {
     const dir = project(
-      ["port: 9000", "dataDir: ./data", "db:", "  pgBin: /opt/pg/bin", "rateLimit:", "  perIp:", "    capacity: 5", "smtp:   # all children commented out", "#  host: x", ""].join("\n"),
+      [
+        "port: 9000",
+        "dataDir: ./data",
+        "db:",
+        "  pgBin: /opt/pg/bin",
+        "rateLimit:",
+        "  perIp:",
+        "    capacity: 5",
+        "smtp:   # all children commented out",
+        "#  host: x",
+        "",
+      ].join("\n"),
     );
     const loaded = loadConfig({ cwd: dir, env: {} });
     expect(loaded.file).toBe(join(dir, "plinth.yaml"));

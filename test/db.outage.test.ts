@@ -33,13 +33,22 @@ const owner = postgres(server.database.url, { max: 1, onnotice: () => {} });
 await owner.unsafe(`create table public.ledger (id bigint generated always as identity primary key, v text not null);
   grant all on public.ledger to service_role; notify pgrst, 'reload schema'`);
 await owner.end();
-await fetch(`${server.url}/storage/v1/bucket`, { method: "POST", headers: { ...AUTH, "content-type": "application/json" }, body: JSON.stringify({ id: "out", name: "out" }) });
+await fetch(`${server.url}/storage/v1/bucket`, {
+  method: "POST",
+  headers: { ...AUTH, "content-type": "application/json" },
+  body: JSON.stringify({ id: "out", name: "out" }),
+});
 for (let i = 0; i < 100; i++) {
   if ((await fetch(`${server.url}/rest/v1/ledger?select=id&limit=1`, { headers: AUTH })).status === 200) break;
   await Bun.sleep(50);
 }
 
-interface Outcome { at: number; ms: number; status: number; code: string | null }
+interface Outcome {
+  at: number;
+  ms: number;
+  status: number;
+  code: string | null;
+}
 
 test("kill -9 of the postmaster: 503 within 5 s while down, writes again within 3 s, nothing acknowledged lost", async () => {
   const outcomes: Outcome[] = [];
@@ -69,7 +78,13 @@ test("kill -9 of the postmaster: 503 within 5 s while down, writes again within 
     while (!stop) {
       const v = `row-${n++}`;
       await record(
-        () => fetch(`${server.url}/rest/v1/ledger`, { method: "POST", headers: { ...AUTH, "content-type": "application/json" }, body: JSON.stringify({ v }), signal: AbortSignal.timeout(10_000) }),
+        () =>
+          fetch(`${server.url}/rest/v1/ledger`, {
+            method: "POST",
+            headers: { ...AUTH, "content-type": "application/json" },
+            body: JSON.stringify({ v }),
+            signal: AbortSignal.timeout(10_000),
+          }),
         async () => void ackedRows.push(v),
       );
       await Bun.sleep(5);
@@ -80,7 +95,13 @@ test("kill -9 of the postmaster: 503 within 5 s while down, writes again within 
       const name = `f-${n++}.txt`;
       const body = `contents of ${name}`;
       await record(
-        () => fetch(`${server.url}/storage/v1/object/out/${name}`, { method: "POST", headers: { ...AUTH, "content-type": "text/plain" }, body, signal: AbortSignal.timeout(10_000) }),
+        () =>
+          fetch(`${server.url}/storage/v1/object/out/${name}`, {
+            method: "POST",
+            headers: { ...AUTH, "content-type": "text/plain" },
+            body,
+            signal: AbortSignal.timeout(10_000),
+          }),
         async () => void ackedFiles.set(name, body),
       );
       await Bun.sleep(5);
@@ -90,7 +111,13 @@ test("kill -9 of the postmaster: 503 within 5 s while down, writes again within 
   const authReader = async () => {
     while (!stop) {
       await record(
-        () => fetch(`${server.url}/auth/v1/token?grant_type=password`, { method: "POST", headers: { apikey: keys.anon, "content-type": "application/json" }, body: JSON.stringify({ email: "nobody@example.com", password: "wrong-password-1" }), signal: AbortSignal.timeout(10_000) }),
+        () =>
+          fetch(`${server.url}/auth/v1/token?grant_type=password`, {
+            method: "POST",
+            headers: { apikey: keys.anon, "content-type": "application/json" },
+            body: JSON.stringify({ email: "nobody@example.com", password: "wrong-password-1" }),
+            signal: AbortSignal.timeout(10_000),
+          }),
         async () => {},
       );
       await Bun.sleep(20);
@@ -112,7 +139,9 @@ test("kill -9 of the postmaster: 503 within 5 s while down, writes again within 
   // outage starts with the first refusal, and recovery is the first acknowledgement after it.
   const down = Math.min(...refused.filter((o) => o.at >= 0).map((o) => o.at));
   const firstAckAfter = outcomes.filter((o) => (o.status === 200 || o.status === 201) && o.at > down).sort((a, b) => a.at - b.at)[0];
-  console.log(`outage: ${refused.length} refused (${[...new Set(refused.map((o) => `${o.status}:${o.code}`))].join(", ")}), slowest answer ${Math.round(slowest)} ms, first refusal ${Math.round(down)} ms and first acknowledged write ${Math.round(firstAckAfter?.at ?? -1)} ms after the kill`);
+  console.log(
+    `outage: ${refused.length} refused (${[...new Set(refused.map((o) => `${o.status}:${o.code}`))].join(", ")}), slowest answer ${Math.round(slowest)} ms, first refusal ${Math.round(down)} ms and first acknowledged write ${Math.round(firstAckAfter?.at ?? -1)} ms after the kill`,
+  );
   expect(slowest).toBeLessThan(5_000);
   for (const o of refused) {
     expect(o.status).toBe(503);

@@ -123,17 +123,13 @@ describe("renderEmail", () => {
   });
 
   test("override files and subject use GoTrue's placeholders and the short aliases", () => {
-    const html = file(
-      `<a href="{{ .ConfirmationURL }}">go</a> {{.Token}} {{ .Email }} {{ .NewEmail }} {{ .SiteURL }} {{ .RedirectTo }} {{code}} {{ link }}`,
-    );
+    const html = file(`<a href="{{ .ConfirmationURL }}">go</a> {{.Token}} {{ .Email }} {{ .NewEmail }} {{ .SiteURL }} {{ .RedirectTo }} {{code}} {{ link }}`);
     const text = file("Code: {{ .Token }} / {{code}}\nLink: {{link}}\nTo: {{ .RedirectTo }}");
     const cfg = config({ auth: { templates: { recovery: { subject: "Reset for {{ .Email }}", html, text } } } });
     const mail = renderEmail("recovery", { ...vars, newEmail: "n@example.com" }, cfg);
     expect(mail.subject).toBe("Reset for ama@example.com");
     const link = vars.actionLink.replaceAll("&", "&amp;");
-    expect(mail.html).toBe(
-      `<a href="${link}">go</a> 123456 ama@example.com n@example.com https://app.example.com https://app.example.com 123456 ${link}`,
-    );
+    expect(mail.html).toBe(`<a href="${link}">go</a> 123456 ama@example.com n@example.com https://app.example.com https://app.example.com 123456 ${link}`);
     expect(mail.text).toBe(`Code: 123456 / 123456\nLink: ${vars.actionLink}\nTo: https://app.example.com`);
     // Other kinds keep the built-ins.
     expect(renderEmail("confirmation", vars, cfg).subject).toBe("Confirm your email");
@@ -163,9 +159,7 @@ describe("renderEmail", () => {
 describe("renderSms", () => {
   test("fills {{code}} and GoTrue's {{ .Code }}", () => {
     expect(renderSms("654321", config())).toBe("Your code is 654321");
-    expect(renderSms("654321", config({ auth: { smsTemplate: "{{ .Code }} is your Acme code ({{code}})" } }))).toBe(
-      "654321 is your Acme code (654321)",
-    );
+    expect(renderSms("654321", config({ auth: { smsTemplate: "{{ .Code }} is your Acme code ({{code}})" } }))).toBe("654321 is your Acme code (654321)");
     expect(renderSms("$&1", config())).toBe("Your code is $&1");
   });
 });
@@ -189,9 +183,7 @@ describe("validateTemplates", () => {
       }),
     );
     expect(problems).toHaveLength(8);
-    expect(problems).toContainEqual(
-      expect.stringMatching(/^auth\.templates\.confirmation\.html: cannot read .*does-not-exist\.html \(ENOENT\)$/),
-    );
+    expect(problems).toContainEqual(expect.stringMatching(/^auth\.templates\.confirmation\.html: cannot read .*does-not-exist\.html \(ENOENT\)$/));
     expect(problems).toContainEqual(expect.stringMatching(/^auth\.templates\.recovery\.text: .* is empty$/));
     const invite = problems.filter((p) => p.startsWith("auth.templates.invite.html: unknown placeholder"));
     expect(invite).toHaveLength(5);
@@ -272,9 +264,7 @@ describe("mail through SMTP", () => {
     const got = await sink.waitFor((m) => m.subject === "Acme: reset");
     expect(got.user).toBe("mailer");
     expect(got.from).toBe("auth@acme.test");
-    expect(got.html).toBe(
-      `<p>Hi &lt;kofi&gt;@example.com</p><a href="${vars.actionLink.replaceAll("&", "&amp;")}">reset</a> <b>123456</b>`,
-    );
+    expect(got.html).toBe(`<p>Hi &lt;kofi&gt;@example.com</p><a href="${vars.actionLink.replaceAll("&", "&amp;")}">reset</a> <b>123456</b>`);
     expect(got.text).toContain("Reset your password"); // no text override: the built-in text part
   });
 
@@ -325,8 +315,7 @@ describe("SMS providers", () => {
   afterAll(() => sink.stop());
   beforeEach(() => sink.clear());
 
-  const sender = (sms: NonNullable<ConfigInput["sms"]>, timeoutMs?: number): SmsSender =>
-    createSmsSender(config({ sms }), { timeoutMs })!;
+  const sender = (sms: NonNullable<ConfigInput["sms"]>, timeoutMs?: number): SmsSender => createSmsSender(config({ sms }), { timeoutMs })!;
   const msg = { to: "+233241234567", body: "Your code is 123456" };
 
   test("provider none: no sender, nothing to validate", () => {
@@ -473,8 +462,7 @@ describe("SMS providers", () => {
 });
 
 describe("validateSms", () => {
-  const problems = (sms: NonNullable<ConfigInput["sms"]>, auth: ConfigInput["auth"] = {}) =>
-    validateSms(config({ sms, auth }));
+  const problems = (sms: NonNullable<ConfigInput["sms"]>, auth: ConfigInput["auth"] = {}) => validateSms(config({ sms, auth }));
 
   test("each provider names its missing settings", () => {
     expect(problems({ provider: "arkesel" })).toEqual([
@@ -489,9 +477,7 @@ describe("validateSms", () => {
   });
 
   test("empty strings count as missing", () => {
-    expect(problems({ provider: "arkesel", arkesel: { apiKey: "", sender: "Acme" } })).toEqual([
-      "sms.arkesel.apiKey: required when sms.provider is arkesel",
-    ]);
+    expect(problems({ provider: "arkesel", arkesel: { apiKey: "", sender: "Acme" } })).toEqual(["sms.arkesel.apiKey: required when sms.provider is arkesel"]);
   });
 
   test("sender ID length, URL scheme, default country and the SMS template", () => {

@@ -1,10 +1,7 @@
 // The embedded PostgreSQL supervisor against real PostgreSQL processes: each test has its own data
 // dir under /tmp (or /root for the relocation test) and leaves no process or file behind.
 import { afterEach, describe, expect, test } from "bun:test";
-import {
-  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync,
-  rmSync, statSync, writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import postgres from "postgres";
 import { findPgBinaries, startEmbedded, type EmbeddedOptions, type EmbeddedServer } from "../src/db/embedded/supervisor.ts";
@@ -21,7 +18,8 @@ const children: Bun.Subprocess[] = [];
 afterEach(async () => {
   for (const c of children.splice(0)) c.kill("SIGKILL");
   for (const s of servers.splice(0).reverse()) await s.stop();
-  for (const p of paths.splice(0).reverse()) { // innermost first: a data dir before its parent
+  for (const p of paths.splice(0).reverse()) {
+    // innermost first: a data dir before its parent
     // A relocated cluster lives outside the data dir: remove its /var/lib/plinth/clusters/<sha> too.
     const link = join(p, "pg");
     if (existsSync(p) && lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink()) {
@@ -38,7 +36,11 @@ function tempDir(prefix = "/tmp/plinth-emb-"): string {
   return d;
 }
 
-interface Logged { level: string; msg: string; fields?: Record<string, unknown> }
+interface Logged {
+  level: string;
+  msg: string;
+  fields?: Record<string, unknown>;
+}
 function collector(): { logs: Logged[]; log: NonNullable<EmbeddedOptions["log"]> } {
   const logs: Logged[] = [];
   return { logs, log: (level, msg, fields) => void logs.push({ level, msg, fields }) };
@@ -128,8 +130,10 @@ describe("startEmbedded", () => {
     expect(s.owned).toBe(true);
     expect(s.binSource).toBe("npm");
     expect(s.url).toBe(`postgres://postgres:${JSON.parse(readFileSync(join(dataDir, "pg.json"), "utf8")).password}@127.0.0.1:${s.port}/postgres`);
-    const [row] = await query<{ wal: string; who: string; enc: string }>(s.url,
-      "select current_setting('wal_level') wal, current_user who, pg_encoding_to_char(encoding) enc from pg_database where datname = 'postgres'");
+    const [row] = await query<{ wal: string; who: string; enc: string }>(
+      s.url,
+      "select current_setting('wal_level') wal, current_user who, pg_encoding_to_char(encoding) enc from pg_database where datname = 'postgres'",
+    );
     expect(row).toEqual({ wal: "logical", who: "postgres", enc: "UTF8" });
     expect(statSync(join(dataDir, "pg.json")).mode & 0o777).toBe(0o600);
     expect(existsSync(join(dataDir, "pg.tmp"))).toBe(false);
@@ -212,11 +216,14 @@ describe("startEmbedded", () => {
   test("kill -9 of the owning process: postgres goes away, the next start works", async () => {
     const dataDir = tempDir();
     const script = join(dataDir, "owner.ts");
-    writeFileSync(script, `import { startEmbedded } from ${JSON.stringify(EMBEDDED_TS)};
+    writeFileSync(
+      script,
+      `import { startEmbedded } from ${JSON.stringify(EMBEDDED_TS)};
 const s = await startEmbedded({ dataDir: process.argv[2]! });
 console.log(s.url);
 setInterval(() => {}, 1 << 30);
-`);
+`,
+    );
     const child = Bun.spawn([process.execPath, script, dataDir], { stdout: "pipe", stderr: "inherit" });
     children.push(child);
     const reader = child.stdout.getReader();
@@ -308,37 +315,41 @@ setInterval(() => {}, 1 << 30);
     expect(logs.filter((l) => /unpacked/.test(l.msg)).length).toBe(1);
   }, 60_000);
 
-  test.skipIf(!isRoot)("as root from a 0700 directory: cluster and binaries are relocated", async () => {
-    const root = `/root/.plinth-test-${Math.random().toString(36).slice(2, 10)}`;
-    mkdirSync(root, { mode: 0o700 });
-    chmodSync(root, 0o700);
-    paths.push(root);
-    // Binaries the postgres user cannot reach either (like a checkout under /root).
-    expect(Bun.spawnSync(["cp", "-a", NPM_NATIVE, join(root, "native")]).exitCode).toBe(0);
-    const dataDir = join(root, "data");
-    paths.push(dataDir); // so that afterEach also removes the relocated cluster
-    const s = await start({ dataDir, pgBin: join(root, "native", "bin") });
-    const copiedBins = dirname(s.binDir);
-    try {
-      expect(s.binSource).toBe("option");
-      expect(s.binDir.startsWith("/var/lib/plinth/pgbin/")).toBe(true);
-      const link = join(dataDir, "pg");
-      expect(lstatSync(link).isSymbolicLink()).toBe(true);
-      expect(readlinkSync(link).startsWith("/var/lib/plinth/clusters/")).toBe(true);
-      expect(await query(s.url, "select 1 as one")).toEqual([{ one: 1 }]);
-      // postgres runs as the unprivileged user, which owns the cluster.
-      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${postmasterPid(dataDir)}/status`, "utf8"))?.[1];
-      expect(Number(uid)).not.toBe(0);
-      expect(statSync(link).uid).toBe(Number(uid));
-      expect(statSync(join(dataDir, "pg.json")).uid).toBe(0);
-      await s.stop();
-      expect(clusterProcs(dataDir)).toEqual([]);
-      // Warm restart through the symlink.
-      const s2 = await start({ dataDir, pgBin: join(root, "native", "bin") });
-      expect(await query(s2.url, "select 1 as one")).toEqual([{ one: 1 }]);
-    } finally {
-      for (const s of servers.splice(0)) await s.stop();
-      rmSync(copiedBins, { recursive: true, force: true });
-    }
-  }, 60_000);
+  test.skipIf(!isRoot)(
+    "as root from a 0700 directory: cluster and binaries are relocated",
+    async () => {
+      const root = `/root/.plinth-test-${Math.random().toString(36).slice(2, 10)}`;
+      mkdirSync(root, { mode: 0o700 });
+      chmodSync(root, 0o700);
+      paths.push(root);
+      // Binaries the postgres user cannot reach either (like a checkout under /root).
+      expect(Bun.spawnSync(["cp", "-a", NPM_NATIVE, join(root, "native")]).exitCode).toBe(0);
+      const dataDir = join(root, "data");
+      paths.push(dataDir); // so that afterEach also removes the relocated cluster
+      const s = await start({ dataDir, pgBin: join(root, "native", "bin") });
+      const copiedBins = dirname(s.binDir);
+      try {
+        expect(s.binSource).toBe("option");
+        expect(s.binDir.startsWith("/var/lib/plinth/pgbin/")).toBe(true);
+        const link = join(dataDir, "pg");
+        expect(lstatSync(link).isSymbolicLink()).toBe(true);
+        expect(readlinkSync(link).startsWith("/var/lib/plinth/clusters/")).toBe(true);
+        expect(await query(s.url, "select 1 as one")).toEqual([{ one: 1 }]);
+        // postgres runs as the unprivileged user, which owns the cluster.
+        const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${postmasterPid(dataDir)}/status`, "utf8"))?.[1];
+        expect(Number(uid)).not.toBe(0);
+        expect(statSync(link).uid).toBe(Number(uid));
+        expect(statSync(join(dataDir, "pg.json")).uid).toBe(0);
+        await s.stop();
+        expect(clusterProcs(dataDir)).toEqual([]);
+        // Warm restart through the symlink.
+        const s2 = await start({ dataDir, pgBin: join(root, "native", "bin") });
+        expect(await query(s2.url, "select 1 as one")).toEqual([{ one: 1 }]);
+      } finally {
+        for (const s of servers.splice(0)) await s.stop();
+        rmSync(copiedBins, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 });

@@ -109,7 +109,12 @@ describe("tables", () => {
     expect(col("price")).toMatchObject({ type: "numeric(10,2)", default: "0" });
     expect(col("slug").unique).toBe(true);
     expect(r.body.foreign_keys).toEqual([
-      expect.objectContaining({ columns: ["author"], references: { schema: "public", table: "authors", columns: ["id"] }, on_delete: "cascade", on_update: "no action" }),
+      expect.objectContaining({
+        columns: ["author"],
+        references: { schema: "public", table: "authors", columns: ["id"] },
+        on_delete: "cascade",
+        on_update: "no action",
+      }),
     ]);
     expect(r.body.indexes.map((i: any) => i.name).sort()).toEqual(["posts_pkey", "posts_slug_key"]);
     expect(r.body.constraints).toContainEqual(expect.objectContaining({ name: "posts_pkey", type: "primary_key", definition: "PRIMARY KEY (id)" }));
@@ -124,7 +129,12 @@ describe("tables", () => {
   test("GET /tables lists with estimates; GET /tables/{schema}/{name} shows one in full", async () => {
     const list = await call("GET", "/tables?schema=public");
     expect(list.body.map((t: any) => t.name)).toEqual(expect.arrayContaining(["authors", "posts"]));
-    expect(list.body.find((t: any) => t.name === "posts")).toMatchObject({ rls_enabled: true, comment: "Blog posts", bytes: expect.any(Number), rows_estimate: expect.any(Number) });
+    expect(list.body.find((t: any) => t.name === "posts")).toMatchObject({
+      rls_enabled: true,
+      comment: "Blog posts",
+      bytes: expect.any(Number),
+      rows_estimate: expect.any(Number),
+    });
     const authors = await call("GET", "/tables/public/authors");
     expect(authors.status).toBe(200);
     expect(authors.body.referenced_by).toEqual([expect.objectContaining({ schema: "public", table: "posts", columns: ["author"] })]);
@@ -174,7 +184,11 @@ describe("tables", () => {
     const rows = await sql("select points from scores order by id");
     expect(rows.body.results[0].rows).toEqual([{ points: 10 }, { points: 20 }]);
 
-    const renamed = await call("PATCH", "/tables/public/scores", { rename: "high_scores", drop_columns: ["level"], alter_columns: [{ name: "remark", default: null }] });
+    const renamed = await call("PATCH", "/tables/public/scores", {
+      rename: "high_scores",
+      drop_columns: ["level"],
+      alter_columns: [{ name: "remark", default: null }],
+    });
     expect(renamed.body).toMatchObject({ name: "high_scores" });
     expect(renamed.body.columns.map((c: any) => c.name)).toEqual(["id", "points", "remark"]);
     expect(renamed.body.columns[2].default).toBeNull();
@@ -189,7 +203,10 @@ describe("tables", () => {
     });
     expect(r).toMatchObject({ status: 400, body: { code: "22P02", message: expect.stringContaining("invalid input syntax for type integer") } });
     const after = await call("GET", "/tables/public/labels");
-    expect(after.body.columns.map((c: any) => [c.name, c.type])).toEqual([["id", "integer"], ["code", "text"]]);
+    expect(after.body.columns.map((c: any) => [c.name, c.type])).toEqual([
+      ["id", "integer"],
+      ["code", "text"],
+    ]);
     expect(after.body.comment).toBeNull();
     expect((await sql("select code from labels order by id")).body.results[0].rows).toEqual([{ code: "7" }, { code: "seven" }]);
     expect((await call("PATCH", "/tables/public/nope", { rls: true })).status).toBe(404);
@@ -283,7 +300,14 @@ describe("policies", () => {
       using: "author = (select id from authors where name = auth.jwt() ->> 'email')",
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ schema: "public", table: "posts", name: "authors read own", command: "select", roles: ["authenticated"], permissive: true });
+    expect(created.body).toMatchObject({
+      schema: "public",
+      table: "posts",
+      name: "authors read own",
+      command: "select",
+      roles: ["authenticated"],
+      permissive: true,
+    });
     const insert = await call("POST", "/policies", { table: "posts", name: "anyone inserts", command: "insert", roles: ["public"], with_check: "true" });
     expect(insert.body).toMatchObject({ roles: ["public"], with_check: "true", using: null });
 
@@ -366,7 +390,9 @@ describe("POST /sql", () => {
     expect((await sql("savepoint a; select 1; rollback to savepoint a")).status).toBe(200);
     await sql("set role anon; set search_path = nowhere; prepare p as select 1; create temp table tmp_x (a int)");
     for (let i = 0; i < 3; i++) {
-      const r = await sql("select current_user as who, current_setting('search_path') as path, (select count(*)::int from pg_prepared_statements) as prepared, to_regclass('tmp_x') is null as no_temp");
+      const r = await sql(
+        "select current_user as who, current_setting('search_path') as path, (select count(*)::int from pg_prepared_statements) as prepared, to_regclass('tmp_x') is null as no_temp",
+      );
       expect(r.body.results[0].rows[0]).toMatchObject({ who: "plinth_console", prepared: 0, no_temp: true });
       expect(r.body.results[0].rows[0].path).toContain("public");
     }

@@ -262,7 +262,8 @@ describe("ugly input", () => {
     // Server and clients share this process, so the sender is paced: a "fast" reader is one that
     // keeps up, which it can only do when the event loop gets to read.
     for (let i = 0; i < N; i += 10) {
-      for (let j = i; j < i + 10; j++) sender.send({ topic, event: "broadcast", payload: { type: "broadcast", event: "e", payload }, ref: null, join_ref: sref });
+      for (let j = i; j < i + 10; j++)
+        sender.send({ topic, event: "broadcast", payload: { type: "broadcast", event: "e", payload }, ref: null, join_ref: sref });
       await waitFor(() => count() >= i - 20, 5_000, "reader keeping up");
     }
     await waitFor(() => count() === N, 10_000, "all broadcasts at the fast reader");

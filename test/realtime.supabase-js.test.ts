@@ -252,7 +252,10 @@ describe("cluster", () => {
     const at1: unknown[] = [];
     const at2: unknown[] = [];
     const changes2: unknown[] = [];
-    const ch1 = c1.channel(room, { config: { presence: { key: "one" } } }).on("broadcast", { event: "*" }, (p) => at1.push(p)).on("presence", { event: "sync" }, () => {});
+    const ch1 = c1
+      .channel(room, { config: { presence: { key: "one" } } })
+      .on("broadcast", { event: "*" }, (p) => at1.push(p))
+      .on("presence", { event: "sync" }, () => {});
     const ch2 = c2
       .channel(room, { config: { presence: { key: "two" } } })
       .on("broadcast", { event: "*" }, (p) => at2.push(p))
@@ -261,10 +264,14 @@ describe("cluster", () => {
     expect((await subscribed(ch1)).status).toBe("SUBSCRIBED");
     expect((await subscribed(ch2)).status).toBe("SUBSCRIBED");
     // Each node learns of the other through heartbeats/hello: wait until node 1 relays.
-    await waitFor(() => {
-      void ch1.send({ type: "broadcast", event: "ping", payload: {} });
-      return at2.length > 0;
-    }, 8000, "cross-node broadcast");
+    await waitFor(
+      () => {
+        void ch1.send({ type: "broadcast", event: "ping", payload: {} });
+        return at2.length > 0;
+      },
+      8000,
+      "cross-node broadcast",
+    );
     await ch2.send({ type: "broadcast", event: "pong", payload: { from: 2 } });
     await waitFor(() => at1.some((p) => (p as { event: string }).event === "pong"), 3000, "reverse broadcast");
     await ch1.track({ n: 1 });

@@ -173,7 +173,9 @@ describe("values", () => {
     const full = JSON.parse(buildData({ ...base, type: "UPDATE", new: ["1", "new", "s2"], old: ["1", "old", "s1"] }, "authenticated", null)!);
     expect(full.record).toEqual({ id: 1, body: "new" });
     expect(full.old_record).toEqual({ id: 1 });
-    const noRls = JSON.parse(buildData({ ...base, rel: { ...rel, rls: false }, type: "UPDATE", new: ["1", "new", "s2"], old: ["1", "old", "s1"] }, "authenticated", null)!);
+    const noRls = JSON.parse(
+      buildData({ ...base, rel: { ...rel, rls: false }, type: "UPDATE", new: ["1", "new", "s2"], old: ["1", "old", "s1"] }, "authenticated", null)!,
+    );
     expect(noRls.old_record).toEqual({ id: 1, body: "old" });
     // The row changed before the check: the key alone, flagged.
     const keyOnly = JSON.parse(buildData({ ...base, type: "INSERT", new: ["1", "hi", "s"], old: null }, "authenticated", null, true)!);
@@ -186,7 +188,13 @@ describe("values", () => {
 
 describe("serializers", () => {
   test("vsn 1 objects and vsn 2 arrays, both ways", () => {
-    expect(decodeText("1.0.0", '{"topic":"t","event":"e","payload":{},"ref":1,"join_ref":null}')).toEqual({ joinRef: null, ref: "1", topic: "t", event: "e", payload: {} });
+    expect(decodeText("1.0.0", '{"topic":"t","event":"e","payload":{},"ref":1,"join_ref":null}')).toEqual({
+      joinRef: null,
+      ref: "1",
+      topic: "t",
+      event: "e",
+      payload: {},
+    });
     expect(decodeText("2.0.0", '["1","2","t","e",{"a":1}]')).toEqual({ joinRef: "1", ref: "2", topic: "t", event: "e", payload: { a: 1 } });
     expect(decodeText("2.0.0", '{"topic":"t"}')).toBeNull();
     expect(JSON.parse(encodeFrame("1.0.0", "1", null, "t", "e", '{"x":1}'))).toEqual({ topic: "t", event: "e", payload: { x: 1 }, ref: null, join_ref: "1" });
@@ -237,7 +245,17 @@ describe("pgoutput", () => {
         { isKey: false, name: "doc", typeOid: 25, typmod: -1 },
       ],
     });
-    const ins = Buffer.concat([Buffer.from("I"), u32(16384), Buffer.from("N"), u16(3), Buffer.from("t"), u32(2), Buffer.from("42"), Buffer.from("n"), Buffer.from("u")]);
+    const ins = Buffer.concat([
+      Buffer.from("I"),
+      u32(16384),
+      Buffer.from("N"),
+      u16(3),
+      Buffer.from("t"),
+      u32(2),
+      Buffer.from("42"),
+      Buffer.from("n"),
+      Buffer.from("u"),
+    ]);
     expect(decodePgOutput(ins)).toEqual({ tag: "insert", relation: 16384, new: ["42", null, undefined] });
     const trunc = Buffer.concat([Buffer.from("T"), u32(1), Buffer.from([0]), u32(16384)]);
     expect(decodePgOutput(trunc)).toEqual({ tag: "truncate", relations: [16384], cascade: false, restartIdentity: false });

@@ -36,7 +36,12 @@ describe("plinth_visible_tuples", () => {
       { id: "2", owner: A, title: "ours (old title)", shared: "t" }, // the shared row, since edited
       { id: "2", owner: A, title: "ours", shared: "t", secret: "not compared: B cannot read it" },
     ];
-    expect(await check(tuples, [{ role: "authenticated", sub: A }, { role: "authenticated", sub: B }])).toEqual([
+    expect(
+      await check(tuples, [
+        { role: "authenticated", sub: A },
+        { role: "authenticated", sub: B },
+      ]),
+    ).toEqual([
       [1, [1, 3], [2]],
       [2, [3], [2]],
     ]);

@@ -12,7 +12,10 @@ import { sanitizeHtml } from "../src/rest/sanitize/html.ts";
 const srv = await startRestServer({ rest: { planEnabled: true }, publicUrl: "https://api.example.com" });
 await srv.admin.unsafe(readFileSync(resolve(import.meta.dir, "fixtures/rest.advanced.sql"), "utf8"));
 await srv.admin.unsafe(`notify pgrst, 'reload schema'`);
-await waitFor(async () => (await restFetch(srv, "/posts?select=id")).status === 200 && (await restFetch(srv, "/authors?select=full_title:author_books(id)&limit=1")).status === 200);
+await waitFor(
+  async () =>
+    (await restFetch(srv, "/posts?select=id")).status === 200 && (await restFetch(srv, "/authors?select=full_title:author_books(id)&limit=1")).status === 200,
+);
 
 const svc = srv.keys.service_role;
 const alice = tokenFor({ sub: "11111111-1111-1111-1111-111111111111", role: "authenticated" });
@@ -41,7 +44,12 @@ describe("computed fields and relationships", () => {
     // also inside an embed, and in the representation of a write
     r = await restFetch(srv, "/authors?select=name,books!books_author_id_fkey(full_title)&id=eq.2");
     expect(await body(r)).toEqual([{ name: "Ama Ata Aidoo", books: [{ full_title: "Our Sister Killjoy (1977)" }] }]);
-    r = await restFetch(srv, "/books?id=eq.4&select=id,full_title", { method: "PATCH", key: svc, headers: repr, body: JSON.stringify({ title: "Norwegian Wood!" }) });
+    r = await restFetch(srv, "/books?id=eq.4&select=id,full_title", {
+      method: "PATCH",
+      key: svc,
+      headers: repr,
+      body: JSON.stringify({ title: "Norwegian Wood!" }),
+    });
     expect(await body(r)).toEqual([{ id: 4, full_title: "Norwegian Wood! (1987)" }]);
   });
 
@@ -67,7 +75,7 @@ describe("embedding through views", () => {
 });
 
 describe("RPC overloads with unnamed parameters", () => {
-  test("a single unnamed text parameter takes the key \"\"; other unnamed types are not callable", async () => {
+  test('a single unnamed text parameter takes the key ""; other unnamed types are not callable', async () => {
     let r = await restFetch(srv, "/rpc/poly", { method: "POST", headers: json, body: JSON.stringify({ "": "a" }) });
     expect(await body(r)).toBe("text:a");
     r = await restFetch(srv, "/rpc/poly", { method: "POST", headers: json, body: JSON.stringify({ "": 7 }) });
@@ -99,7 +107,12 @@ describe("EXPLAIN (rest.planEnabled)", () => {
 
 describe("PATCH and DELETE", () => {
   test("limit with order affects only the first rows", async () => {
-    let r = await restFetch(srv, "/queue?state=eq.new&order=priority.desc,id.asc&limit=2&select=id", { method: "PATCH", key: svc, headers: repr, body: JSON.stringify({ state: "taken" }) });
+    let r = await restFetch(srv, "/queue?state=eq.new&order=priority.desc,id.asc&limit=2&select=id", {
+      method: "PATCH",
+      key: svc,
+      headers: repr,
+      body: JSON.stringify({ state: "taken" }),
+    });
     expect(await body(r)).toEqual([{ id: 2 }, { id: 5 }]);
     r = await restFetch(srv, "/queue?state=eq.new&order=id.desc&limit=1", { method: "DELETE", key: svc, headers: repr });
     expect(await body(r)).toEqual([{ id: 9, state: "new", priority: 0 }]);
@@ -136,11 +149,24 @@ describe("plinth.rich_text", () => {
       method: "POST",
       key: svc,
       headers: repr,
-      body: JSON.stringify({ body: { type: "doc", content: [{ type: "iframe", attrs: { src: "https://x" } }, { type: "paragraph", attrs: { onclick: "x" }, html: "<b onmouseover=x>b</b>" }] } }),
+      body: JSON.stringify({
+        body: {
+          type: "doc",
+          content: [
+            { type: "iframe", attrs: { src: "https://x" } },
+            { type: "paragraph", attrs: { onclick: "x" }, html: "<b onmouseover=x>b</b>" },
+          ],
+        },
+      }),
     });
     const [{ id, body: doc }] = await body(r);
     expect(doc).toEqual({ type: "doc", content: [{ type: "paragraph", attrs: {}, html: "<b>b</b>" }] });
-    r = await restFetch(srv, `/posts?id=eq.${id}&select=body`, { method: "PATCH", key: svc, headers: repr, body: JSON.stringify({ body: `<a href="javascript:alert(1)">x</a>` }) });
+    r = await restFetch(srv, `/posts?id=eq.${id}&select=body`, {
+      method: "PATCH",
+      key: svc,
+      headers: repr,
+      body: JSON.stringify({ body: `<a href="javascript:alert(1)">x</a>` }),
+    });
     expect(await body(r)).toEqual([{ body: { html: "<a>x</a>" } }]);
     r = await restFetch(srv, "/posts?select=title,body&columns=title,body", {
       method: "POST",
@@ -158,9 +184,19 @@ describe("plinth.rich_text", () => {
 
 describe("plinth.file_ref", () => {
   test("writes must name a storage object the caller can see", async () => {
-    let r = await restFetch(srv, "/posts", { method: "POST", key: svc, headers: json, body: JSON.stringify({ title: "c", cover: { bucket: "media", path: "covers/b.png" } }) });
+    let r = await restFetch(srv, "/posts", {
+      method: "POST",
+      key: svc,
+      headers: json,
+      body: JSON.stringify({ title: "c", cover: { bucket: "media", path: "covers/b.png" } }),
+    });
     expect(r.status).toBe(201);
-    r = await restFetch(srv, "/posts", { method: "POST", key: svc, headers: json, body: JSON.stringify({ title: "c", cover: { bucket: "media", path: "nope.png" } }) });
+    r = await restFetch(srv, "/posts", {
+      method: "POST",
+      key: svc,
+      headers: json,
+      body: JSON.stringify({ title: "c", cover: { bucket: "media", path: "nope.png" } }),
+    });
     expect(r.status).toBe(409);
     expect((await body(r)).code).toBe("23503");
     // the private object exists, but alice may not see it under storage RLS; bob may
@@ -180,16 +216,33 @@ describe("plinth.file_ref", () => {
     let r = await restFetch(srv, "/posts?select=title,cover&title=in.(hello,secret)&order=id", { headers: expand });
     expect(r.headers.get("preference-applied")).toContain("plinth-file-refs=expand");
     expect(await body(r)).toEqual([
-      { title: "hello", cover: { bucket: "media", path: "covers/a.png", size: 1234, mimetype: "image/png", url: "https://api.example.com/storage/v1/object/public/media/covers/a.png" } },
+      {
+        title: "hello",
+        cover: {
+          bucket: "media",
+          path: "covers/a.png",
+          size: 1234,
+          mimetype: "image/png",
+          url: "https://api.example.com/storage/v1/object/public/media/covers/a.png",
+        },
+      },
       // anon may not see the private object: the reference comes back without metadata
       { title: "secret", cover: { bucket: "private", path: "secret.txt", size: null, mimetype: null, url: null } },
     ]);
     r = await restFetch(srv, "/posts?select=cover&title=eq.secret", { token: bob, headers: expand });
-    expect((await body(r))[0].cover).toEqual({ bucket: "private", path: "secret.txt", size: 10, mimetype: "text/plain", url: "https://api.example.com/storage/v1/object/authenticated/private/secret.txt" });
+    expect((await body(r))[0].cover).toEqual({
+      bucket: "private",
+      path: "secret.txt",
+      size: 10,
+      mimetype: "text/plain",
+      url: "https://api.example.com/storage/v1/object/authenticated/private/secret.txt",
+    });
     // without the preference the raw reference; and expansion inside embeds
     r = await restFetch(srv, "/posts?select=cover&title=eq.hello");
     expect(await body(r)).toEqual([{ cover: { bucket: "media", path: "covers/a.png" } }]);
-    await srv.admin.unsafe(`insert into public.post_comments (post_id, avatar) select id, '{"bucket": "media", "path": "covers/b.png"}' from public.posts where title = 'hello'`);
+    await srv.admin.unsafe(
+      `insert into public.post_comments (post_id, avatar) select id, '{"bucket": "media", "path": "covers/b.png"}' from public.posts where title = 'hello'`,
+    );
     r = await restFetch(srv, "/post_comments?select=avatar,posts(cover)", { headers: expand });
     const [c] = await body(r);
     expect(c.avatar.size).toBe(99);
@@ -199,7 +252,12 @@ describe("plinth.file_ref", () => {
   test("removing an owned reference deletes the object (as the caller, unless still referenced)", async () => {
     const exists = async (path: string) => (await srv.admin`select 1 from storage.objects where bucket_id = 'media' and name = ${path}`).length === 1;
     const doc = (n: number) => ({ bucket: "media", path: `files/doc${n}.pdf` });
-    let r = await restFetch(srv, "/posts?select=id", { method: "POST", token: alice, headers: repr, body: JSON.stringify({ title: "owned", attachment: doc(1) }) });
+    let r = await restFetch(srv, "/posts?select=id", {
+      method: "POST",
+      token: alice,
+      headers: repr,
+      body: JSON.stringify({ title: "owned", attachment: doc(1) }),
+    });
     const [{ id }] = await body(r);
     // replacing the reference removes the old object
     r = await restFetch(srv, `/posts?id=eq.${id}`, { method: "PATCH", token: alice, headers: json, body: JSON.stringify({ attachment: doc(2) }) });
@@ -219,7 +277,12 @@ describe("plinth.file_ref", () => {
     r = await restFetch(srv, "/posts?title=eq.hello", { method: "PATCH", key: svc, headers: json, body: JSON.stringify({ cover: null }) });
     expect(await exists("covers/a.png")).toBe(true);
     // tx=rollback undoes the deletion with the write
-    r = await restFetch(srv, "/posts?select=id", { method: "POST", token: alice, headers: repr, body: JSON.stringify({ title: "owned3", attachment: doc(3) }) });
+    r = await restFetch(srv, "/posts?select=id", {
+      method: "POST",
+      token: alice,
+      headers: repr,
+      body: JSON.stringify({ title: "owned3", attachment: doc(3) }),
+    });
     const [{ id: id3 }] = await body(r);
     r = await restFetch(srv, `/posts?id=eq.${id3}`, { method: "DELETE", token: alice, headers: { prefer: "tx=rollback" } });
     expect(await exists("files/doc3.pdf")).toBe(true);

@@ -53,7 +53,12 @@ describe("reads over HTTP", () => {
     expect(await body(r)).toEqual({ id: 1, name: "Ghana", code: "GH" });
     r = await restFetch(srv, "/countries?id=gt.0", { headers: { accept: "application/vnd.pgrst.object+json" } });
     expect(r.status).toBe(406);
-    expect(await body(r)).toEqual({ code: "PGRST116", details: "The result contains 3 rows", hint: null, message: "Cannot coerce the result to a single JSON object" });
+    expect(await body(r)).toEqual({
+      code: "PGRST116",
+      details: "The result contains 3 rows",
+      hint: null,
+      message: "Cannot coerce the result to a single JSON object",
+    });
     r = await restFetch(srv, "/authors?id=eq.2&select=name,bio", { headers: { accept: "application/vnd.pgrst.object+json;nulls=stripped" } });
     expect(await body(r)).toEqual({ name: "Ama Ata Aidoo" });
     r = await restFetch(srv, "/countries?select=name,code&order=id", { headers: { accept: "text/csv" } });
@@ -83,7 +88,12 @@ describe("reads over HTTP", () => {
     r = await restFetch(srv, "/things", { headers: { "accept-profile": "secret" } });
     expect(r.status).toBe(406);
     expect(await body(r)).toMatchObject({ code: "PGRST106", hint: "Only the following schemas are exposed: public, api" });
-    r = await restFetch(srv, "/things", { method: "POST", key: svc, headers: { "content-profile": "api", ...json, prefer: "return=representation" }, body: JSON.stringify({ id: 2, label: "two" }) });
+    r = await restFetch(srv, "/things", {
+      method: "POST",
+      key: svc,
+      headers: { "content-profile": "api", ...json, prefer: "return=representation" },
+      body: JSON.stringify({ id: 2, label: "two" }),
+    });
     expect(r.status).toBe(201);
     expect(await body(r)).toEqual([{ id: 2, label: "two" }]);
   });
@@ -147,16 +157,29 @@ describe("writes over HTTP", () => {
       body: 'id,name,ignored\n30,"Sci, Fi",x\n31,Horror,y',
     });
     expect(r.status).toBe(201);
-    expect(await body(r)).toEqual([{ id: 30, name: "Sci, Fi" }, { id: 31, name: "Horror" }]);
+    expect(await body(r)).toEqual([
+      { id: 30, name: "Sci, Fi" },
+      { id: 31, name: "Horror" },
+    ]);
     r = await restFetch(srv, "/genres?id=gte.30", { method: "DELETE", key: svc });
     expect(r.status).toBe(204);
   });
 
   test("PUT upserts by primary key", async () => {
-    let r = await restFetch(srv, "/genres?id=eq.40", { method: "PUT", key: svc, headers: { ...json, prefer: "return=representation" }, body: JSON.stringify({ id: 40, name: "Put" }) });
+    let r = await restFetch(srv, "/genres?id=eq.40", {
+      method: "PUT",
+      key: svc,
+      headers: { ...json, prefer: "return=representation" },
+      body: JSON.stringify({ id: 40, name: "Put" }),
+    });
     expect([200, 201]).toContain(r.status);
     expect(await body(r)).toEqual([{ id: 40, name: "Put" }]);
-    r = await restFetch(srv, "/genres?id=eq.40", { method: "PUT", key: svc, headers: { ...json, prefer: "return=representation" }, body: JSON.stringify({ id: 40, name: "Put again" }) });
+    r = await restFetch(srv, "/genres?id=eq.40", {
+      method: "PUT",
+      key: svc,
+      headers: { ...json, prefer: "return=representation" },
+      body: JSON.stringify({ id: 40, name: "Put again" }),
+    });
     expect(await body(r)).toEqual([{ id: 40, name: "Put again" }]);
     r = await restFetch(srv, "/genres?id=eq.41", { method: "PUT", key: svc, headers: json, body: JSON.stringify({ id: 40, name: "x" }) });
     expect((await body(r)).code).toBe("PGRST115");
@@ -167,7 +190,12 @@ describe("writes over HTTP", () => {
   });
 
   test("headers-only returns Location, Preference-Applied echoes preferences", async () => {
-    const r = await restFetch(srv, "/genres", { method: "POST", key: svc, headers: { ...json, prefer: "return=headers-only, count=exact" }, body: JSON.stringify({ id: 42, name: "Loc" }) });
+    const r = await restFetch(srv, "/genres", {
+      method: "POST",
+      key: svc,
+      headers: { ...json, prefer: "return=headers-only, count=exact" },
+      body: JSON.stringify({ id: 42, name: "Loc" }),
+    });
     expect(r.status).toBe(201);
     expect(r.headers.get("location")).toBe("/rest/v1/genres?id=eq.42");
     expect(r.headers.get("preference-applied")).toContain("return=headers-only");
@@ -180,7 +208,10 @@ describe("writes over HTTP", () => {
       method: "POST",
       key: svc,
       headers: { ...json, accept: "application/vnd.pgrst.object+json", prefer: "return=representation" },
-      body: JSON.stringify([{ id: 43, name: "a" }, { id: 44, name: "b" }]),
+      body: JSON.stringify([
+        { id: 43, name: "a" },
+        { id: 44, name: "b" },
+      ]),
     });
     expect(r.status).toBe(406);
     const check = await restFetch(srv, "/genres?id=in.(43,44)");

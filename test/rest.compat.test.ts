@@ -97,7 +97,8 @@ describe("embed hints", () => {
     expect(none.body).toEqual({
       code: "PGRST200",
       message: "Could not find a relationship between 'pairings' and 'members' in the schema cache",
-      details: "Searched for a foreign key relationship between 'pairings' and 'members' using the hint 'nope' in the schema 'public', but no matches were found.",
+      details:
+        "Searched for a foreign key relationship between 'pairings' and 'members' using the hint 'nope' in the schema 'public', but no matches were found.",
       hint: null,
     });
   });
@@ -118,7 +119,8 @@ describe("embed hints", () => {
     expect(byConstraint.body).toEqual({
       code: "PGRST200",
       message: "Could not find a relationship between 'nodes' and 'nodes' in the schema cache",
-      details: "Searched for a foreign key relationship between 'nodes' and 'nodes' using the hint 'nodes_up_link' in the schema 'public', but no matches were found.",
+      details:
+        "Searched for a foreign key relationship between 'nodes' and 'nodes' using the hint 'nodes_up_link' in the schema 'public', but no matches were found.",
       hint: null,
     });
   });
@@ -237,8 +239,6 @@ describe("CSV", () => {
     const r = await restFetch(srv, "/quirky?order=id", { headers: { accept: "text/csv" } });
     expect(r.status).toBe(200);
     expect(r.headers.get("content-type")).toBe("text/csv; charset=utf-8");
-    expect(await r.text()).toBe(
-      [`id,"a,b",note,payload`, `1,x,,"{""k"": ""v""}"`, `2,"say ""hi""","line1\nline2",`, `3,"",plain,"[1, 2]"`].join("\n"),
-    );
+    expect(await r.text()).toBe([`id,"a,b",note,payload`, `1,x,,"{""k"": ""v""}"`, `2,"say ""hi""","line1\nline2",`, `3,"",plain,"[1, 2]"`].join("\n"));
   });
 });

@@ -68,7 +68,11 @@ describe("one statement per request", () => {
       // PostgreSQL runs a condition without column references once, first: a one-time filter.
       const plan = await srv.admin.begin(async (tx) => {
         await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify({ role: "authenticated", sub: ALICE })}, true)`;
-        return tx.unsafe(`EXPLAIN (COSTS OFF) ${statements[0]!.text}`, [...statements[0]!.params, "authenticated", JSON.stringify({ role: "authenticated", sub: ALICE })] as string[]);
+        return tx.unsafe(`EXPLAIN (COSTS OFF) ${statements[0]!.text}`, [
+          ...statements[0]!.params,
+          "authenticated",
+          JSON.stringify({ role: "authenticated", sub: ALICE }),
+        ] as string[]);
       });
       expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toContain("One-Time Filter");
     } finally {
@@ -105,7 +109,9 @@ describe("callers stay themselves", () => {
       return restFetch(srv, "/diary", { method: "POST", token, headers: json, body: JSON.stringify({ entry: `burst ${i}` }) });
     });
     for (const r of await Promise.all(writes)) expect(r.status).toBe(201);
-    const rows = await srv.admin<{ owner: string; n: number }[]>`select owner::text, count(*)::int as n from public.diary where entry like 'burst %' and ((owner = ${ALICE} and substr(entry, 7)::int % 2 = 0) or (owner = ${BOB} and substr(entry, 7)::int % 2 = 1)) group by owner order by owner`;
+    const rows = await srv.admin<
+      { owner: string; n: number }[]
+    >`select owner::text, count(*)::int as n from public.diary where entry like 'burst %' and ((owner = ${ALICE} and substr(entry, 7)::int % 2 = 0) or (owner = ${BOB} and substr(entry, 7)::int % 2 = 1)) group by owner order by owner`;
     expect([...rows]).toEqual([
       { owner: ALICE, n: 30 },
       { owner: BOB, n: 30 },
@@ -170,7 +176,9 @@ describe("when the data API's connections cannot be had", () => {
     const cluster = postgres(other.toString(), { max: 1, onnotice: () => {} });
     const db = connect(fresh.url, { max: 2 });
     try {
-      await admin.unsafe(`create table public.jot (id serial primary key, v text); grant all on public.jot to anon; grant usage on sequence public.jot_id_seq to anon;`);
+      await admin.unsafe(
+        `create table public.jot (id serial primary key, v text); grant all on public.jot to anon; grant usage on sequence public.jot_id_seq to anon;`,
+      );
       // Two postgres.js connections open before the database stops taking new ones.
       await Promise.all([db.sql`select pg_sleep(0.05)`, db.sql`select pg_sleep(0.05)`]);
       await cluster.unsafe(`alter database ${fresh.name} allow_connections false`);
@@ -228,8 +236,16 @@ describe("single-row inserts of scalars", () => {
   // One row of scalars is written without json_populate_recordset; it must convert exactly as that does.
   test("convert values as json_populate_recordset does, typmods and checks included", async () => {
     const row = { code: "GH", amount: 12.345, ok: "true", mood: "happy", at: "2026-01-02T03:04:05Z", ref: ALICE, n: 7 };
-    const one = await restFetch(srv, "/typed?select=code,amount,ok,mood,at,ref,n", { method: "POST", headers: { ...json, prefer: "return=representation" }, body: JSON.stringify(row) });
-    const two = await restFetch(srv, "/typed?select=code,amount,ok,mood,at,ref,n", { method: "POST", headers: { ...json, prefer: "return=representation" }, body: JSON.stringify([row, row]) });
+    const one = await restFetch(srv, "/typed?select=code,amount,ok,mood,at,ref,n", {
+      method: "POST",
+      headers: { ...json, prefer: "return=representation" },
+      body: JSON.stringify(row),
+    });
+    const two = await restFetch(srv, "/typed?select=code,amount,ok,mood,at,ref,n", {
+      method: "POST",
+      headers: { ...json, prefer: "return=representation" },
+      body: JSON.stringify([row, row]),
+    });
     expect(one.status).toBe(201);
     const [a] = (await one.json()) as unknown[];
     const [b] = (await two.json()) as unknown[];
@@ -251,7 +267,11 @@ describe("single-row inserts of scalars", () => {
         expect(((await r.json()) as { code: string }).code).toBe(code);
       }
     }
-    const nulls = await restFetch(srv, "/typed?select=code,n", { method: "POST", headers: { ...json, prefer: "return=representation" }, body: JSON.stringify({ code: null, n: null }) });
+    const nulls = await restFetch(srv, "/typed?select=code,n", {
+      method: "POST",
+      headers: { ...json, prefer: "return=representation" },
+      body: JSON.stringify({ code: null, n: null }),
+    });
     expect(await nulls.json()).toEqual([{ code: null, n: null }]);
   });
 });

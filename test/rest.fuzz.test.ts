@@ -18,7 +18,7 @@ const CORPUS = [
   "select=name,books!author_id!inner(title,genres(name))&books.title=like.*a*&books.order=title&books.limit=1",
   "select=*,meta->>lang,meta->pages::int&meta->>lang=eq.en&or=(id.eq.1,and(price.gt.10,tags.cs.{africa}))",
   "select=author_id,count(),price.sum(),big.max()::text&order=author_id",
-  "select=title,...authors!author_id(name)&title=in.(\"a,b\",c)&limit=2&offset=1",
+  'select=title,...authors!author_id(name)&title=in.("a,b",c)&limit=2&offset=1',
   "select=name,cities(name)&cities.or=(name.eq.Accra,population.gt.1000000)&cities.order=name.desc",
   "tags=ov.{a,b}&mood=not.is.null&search=wfts(english).fall apart&price=isdistinct.3",
   "during=adj.[20,30)&at=sl.[2025-01-01,2025-02-01)&select=id",
@@ -27,7 +27,26 @@ const CORPUS = [
   "select=label,shelf_items(item)&shelf_items.item=eq.map",
 ];
 const SPECIALS = `(),.:!*"'\\->{}[]=&%; \u0000\u00e9`;
-const WORDS = ["id", "title", "authors", "books", "select", "or", "and", "not", "eq", "in", "is", "null", "'; drop table books; --", '"', "count()", "pg_catalog", "pgrst_1", "..."];
+const WORDS = [
+  "id",
+  "title",
+  "authors",
+  "books",
+  "select",
+  "or",
+  "and",
+  "not",
+  "eq",
+  "in",
+  "is",
+  "null",
+  "'; drop table books; --",
+  '"',
+  "count()",
+  "pg_catalog",
+  "pgrst_1",
+  "...",
+];
 
 function rand(n: number) {
   return Math.floor(Math.random() * n);
@@ -123,15 +142,22 @@ describe("fuzz", () => {
     for (let i = 0; i < 4000; i++) {
       const qs = randomQuery();
       const method = ["GET", "GET", "GET", "PATCH", "DELETE", "POST"][rand(6)]!;
-      const target: RestRequest["target"] = Math.random() < 0.1 ? { kind: "rpc", name: ["books_by", "add", "numbers", "nope"][rand(4)]! } : { kind: "table", name: ["books", "authors", "countries", "events", "nope"][rand(5)]! };
+      const target: RestRequest["target"] =
+        Math.random() < 0.1
+          ? { kind: "rpc", name: ["books_by", "add", "numbers", "nope"][rand(4)]! }
+          : { kind: "table", name: ["books", "authors", "countries", "events", "nope"][rand(5)]! };
       try {
         const p = planRequest(cache, { method, target, query: pairs(qs), headers, body: method === "GET" ? null : '{"title":"x"}' });
         const plan = p.plan;
         const stmts: Statement[] =
-          plan.kind === "read" ? [readStatement(plan)] : plan.kind === "call" ? [callStatement(plan)] : (() => {
-            const w = writeStatements(plan);
-            return [...w.plain, ...(w.shaped ? [w.shaped] : [])];
-          })();
+          plan.kind === "read"
+            ? [readStatement(plan)]
+            : plan.kind === "call"
+              ? [callStatement(plan)]
+              : (() => {
+                  const w = writeStatements(plan);
+                  return [...w.plain, ...(w.shaped ? [w.shaped] : [])];
+                })();
         for (const s of stmts) assertIdentsFromCache(s, cache, qs);
         planned++;
       } catch (e) {

@@ -7,26 +7,108 @@ import { parseSelect } from "../src/rest/parse/select.ts";
 import { parseCsv } from "../src/rest/parse/csv.ts";
 import { PlinthError } from "../src/errors.ts";
 
-const f = (name: string, json: Array<["->" | "->>", string, boolean?]> = []) => ({ name, json: json.map(([arrow, key, index]) => ({ arrow, key, index: !!index })) });
+const f = (name: string, json: Array<["->" | "->>", string, boolean?]> = []) => ({
+  name,
+  json: json.map(([arrow, key, index]) => ({ arrow, key, index: !!index })),
+});
 
 describe("select", () => {
   const cases: Array<[string, unknown]> = [
     ["*", [{ kind: "star" }]],
-    ["id,name", [{ kind: "field", field: f("id") }, { kind: "field", field: f("name") }].map((x) => ({ ...x, alias: undefined, cast: undefined, agg: undefined, aggCast: undefined }))],
+    [
+      "id,name",
+      [
+        { kind: "field", field: f("id") },
+        { kind: "field", field: f("name") },
+      ].map((x) => ({ ...x, alias: undefined, cast: undefined, agg: undefined, aggCast: undefined })),
+    ],
     ["n:name", [{ kind: "field", field: f("name"), alias: "n", cast: undefined, agg: undefined, aggCast: undefined }]],
     ["price::text", [{ kind: "field", field: f("price"), alias: undefined, cast: "text", agg: undefined, aggCast: undefined }]],
-    ["meta->a->>b", [{ kind: "field", field: f("meta", [["->", "a"], ["->>", "b"]]), alias: undefined, cast: undefined, agg: undefined, aggCast: undefined }]],
-    ["meta->0->>-1", [{ kind: "field", field: f("meta", [["->", "0", true], ["->>", "-1", true]]), alias: undefined, cast: undefined, agg: undefined, aggCast: undefined }]],
+    [
+      "meta->a->>b",
+      [
+        {
+          kind: "field",
+          field: f("meta", [
+            ["->", "a"],
+            ["->>", "b"],
+          ]),
+          alias: undefined,
+          cast: undefined,
+          agg: undefined,
+          aggCast: undefined,
+        },
+      ],
+    ],
+    [
+      "meta->0->>-1",
+      [
+        {
+          kind: "field",
+          field: f("meta", [
+            ["->", "0", true],
+            ["->>", "-1", true],
+          ]),
+          alias: undefined,
+          cast: undefined,
+          agg: undefined,
+          aggCast: undefined,
+        },
+      ],
+    ],
     ['"weird, name"', [{ kind: "field", field: f("weird, name"), alias: undefined, cast: undefined, agg: undefined, aggCast: undefined }]],
     ["count()", [{ kind: "count", alias: undefined, aggCast: undefined }]],
     ["total:count()::int", [{ kind: "count", alias: "total", aggCast: "int" }]],
     ["amount.sum()", [{ kind: "field", field: f("amount"), alias: undefined, cast: undefined, agg: "sum", aggCast: undefined }]],
     ["a:amount::int.avg()::text", [{ kind: "field", field: f("amount"), alias: "a", cast: "int", agg: "avg", aggCast: "text" }]],
-    ["authors(name)", [{ kind: "embed", name: "authors", alias: undefined, spread: false, children: [{ kind: "field", field: f("name"), alias: undefined, cast: undefined, agg: undefined, aggCast: undefined }] }]],
-    ["w:authors!author_id!inner(*)", [{ kind: "embed", name: "authors", alias: "w", hint: "author_id", join: "inner", spread: false, children: [{ kind: "star" }] }]],
+    [
+      "authors(name)",
+      [
+        {
+          kind: "embed",
+          name: "authors",
+          alias: undefined,
+          spread: false,
+          children: [{ kind: "field", field: f("name"), alias: undefined, cast: undefined, agg: undefined, aggCast: undefined }],
+        },
+      ],
+    ],
+    [
+      "w:authors!author_id!inner(*)",
+      [{ kind: "embed", name: "authors", alias: "w", hint: "author_id", join: "inner", spread: false, children: [{ kind: "star" }] }],
+    ],
     ["authors!left(*)", [{ kind: "embed", name: "authors", alias: undefined, join: "left", spread: false, children: [{ kind: "star" }] }]],
-    ["...authors(name)", [{ kind: "embed", name: "authors", spread: true, children: [{ kind: "field", field: f("name"), alias: undefined, cast: undefined, agg: undefined, aggCast: undefined }] }]],
-    ["a(b(c(*)))", [{ kind: "embed", name: "a", alias: undefined, spread: false, children: [{ kind: "embed", name: "b", alias: undefined, spread: false, children: [{ kind: "embed", name: "c", alias: undefined, spread: false, children: [{ kind: "star" }] }] }] }]],
+    [
+      "...authors(name)",
+      [
+        {
+          kind: "embed",
+          name: "authors",
+          spread: true,
+          children: [{ kind: "field", field: f("name"), alias: undefined, cast: undefined, agg: undefined, aggCast: undefined }],
+        },
+      ],
+    ],
+    [
+      "a(b(c(*)))",
+      [
+        {
+          kind: "embed",
+          name: "a",
+          alias: undefined,
+          spread: false,
+          children: [
+            {
+              kind: "embed",
+              name: "b",
+              alias: undefined,
+              spread: false,
+              children: [{ kind: "embed", name: "c", alias: undefined, spread: false, children: [{ kind: "star" }] }],
+            },
+          ],
+        },
+      ],
+    ],
     ["cities()", [{ kind: "embed", name: "cities", alias: undefined, spread: false, children: [] }]],
     ["my-col", [{ kind: "field", field: f("my-col"), alias: undefined, cast: undefined, agg: undefined, aggCast: undefined }]],
   ];
@@ -95,7 +177,7 @@ describe("filters", () => {
   });
 
   test("logic trees", () => {
-    expect(parseLogic("or", "(a.eq.1,and(b.gt.2,c.not.is.null),not.or(d.in.(1,2),e.eq.\"x,y\"))")).toEqual({
+    expect(parseLogic("or", '(a.eq.1,and(b.gt.2,c.not.is.null),not.or(d.in.(1,2),e.eq."x,y"))')).toEqual({
       path: [],
       tree: {
         kind: "logic",
@@ -124,7 +206,7 @@ describe("filters", () => {
         ],
       },
     });
-    expect(parseLogic("books.not.and", "(a.cs.{1,2},b.cd.{\"k\":[1,2]})").path).toEqual(["books"]);
+    expect(parseLogic("books.not.and", '(a.cs.{1,2},b.cd.{"k":[1,2]})').path).toEqual(["books"]);
     expect(() => parseLogic("or", "(a.eq.1")).toThrow(PlinthError);
     expect(() => parseLogic("or", "a.eq.1")).toThrow(PlinthError);
   });
@@ -155,7 +237,10 @@ describe("order, query, headers", () => {
       ["columns", '"a","b"'],
       ["on_conflict", "a"],
     ]);
-    expect(q.filters.map((x) => [x.path, x.filter.field.name])).toEqual([[[], "id"], [["b"], "c"]]);
+    expect(q.filters.map((x) => [x.path, x.filter.field.name])).toEqual([
+      [[], "id"],
+      [["b"], "c"],
+    ]);
     expect(q.ranges.get("")).toEqual({ limit: 10, offset: 5 });
     expect(q.ranges.get("b")).toEqual({ limit: 3 });
     expect(q.columns).toEqual(["a", "b"]);
@@ -165,13 +250,34 @@ describe("order, query, headers", () => {
   });
 
   test("rpc reads keep operator-less parameters as arguments", () => {
-    const q = parseQuery([["a", "1"], ["b", "eq.2"]], { rpcRead: true });
-    expect(q.rpcArgs).toEqual([["a", "1"], ["b", "eq.2"]]);
+    const q = parseQuery(
+      [
+        ["a", "1"],
+        ["b", "eq.2"],
+      ],
+      { rpcRead: true },
+    );
+    expect(q.rpcArgs).toEqual([
+      ["a", "1"],
+      ["b", "eq.2"],
+    ]);
   });
 
   test("prefer", () => {
-    const p = parsePrefer(["return=representation, count=exact", "resolution=merge-duplicates,missing=default,tx=rollback,handling=strict,max-affected=5,bogus"]);
-    expect(p).toMatchObject({ return: "representation", count: "exact", resolution: "merge-duplicates", missing: "default", tx: "rollback", handling: "strict", maxAffected: 5, invalid: ["bogus"] });
+    const p = parsePrefer([
+      "return=representation, count=exact",
+      "resolution=merge-duplicates,missing=default,tx=rollback,handling=strict,max-affected=5,bogus",
+    ]);
+    expect(p).toMatchObject({
+      return: "representation",
+      count: "exact",
+      resolution: "merge-duplicates",
+      missing: "default",
+      tx: "rollback",
+      handling: "strict",
+      maxAffected: 5,
+      invalid: ["bogus"],
+    });
   });
 
   test("range header", () => {
@@ -192,6 +298,9 @@ describe("order, query, headers", () => {
   });
 
   test("csv bodies", () => {
-    expect(parseCsv('id,name\n1,"a, ""b"""\n2,NULL\n')).toEqual([{ id: "1", name: 'a, "b"' }, { id: "2", name: null }]);
+    expect(parseCsv('id,name\n1,"a, ""b"""\n2,NULL\n')).toEqual([
+      { id: "1", name: 'a, "b"' },
+      { id: "2", name: null },
+    ]);
   });
 });

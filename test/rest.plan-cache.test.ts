@@ -25,7 +25,7 @@ const QUERIES = [
   "select=id,book_genres(genre_id)&book_genres.genre_id=eq.2",
   "mood=isdistinct.happy&id=lt.100",
   "id=eq.1&id=eq.2",
-  "title=eq.a,b(c)\"d\"",
+  'title=eq.a,b(c)"d"',
   "title=eq.",
   "title=eq.\u0001plinth-value-0\u0001",
   "tags=cs.{a,b}&id=eq.3",
@@ -50,7 +50,9 @@ describe("plan cache", () => {
       // Twice: the first plans the shape, the second must come from the cache.
       for (let i = 0; i < 2; i++) {
         const shape = shapeOf("GET\u0000books", query);
-        const entry = plans.lookup(cache, shape, (sq) => planRequest(cache, { method: "GET", target: { kind: "table", name: "books" }, query: sq, headers, body: null }));
+        const entry = plans.lookup(cache, shape, (sq) =>
+          planRequest(cache, { method: "GET", target: { kind: "table", name: "books" }, query: sq, headers, body: null }),
+        );
         let want: ReturnType<typeof fresh>;
         try {
           want = fresh(query);
@@ -74,7 +76,26 @@ describe("plan cache", () => {
     const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
     const pick = <T>(xs: T[]) => xs[rnd(xs.length)]!;
     const keys = ["id", "title", "price", "published", "meta->>lang", "meta->n", "mood", "tags", "authors.name", "not", "select", "order", "limit"];
-    const ops = ["eq", "neq", "gt", "gte", "lt", "lte", "not.eq", "not.gt", "like", "ilike", "in", "is", "match", "imatch", "isdistinct", "cs", "fts", "eq(any)"];
+    const ops = [
+      "eq",
+      "neq",
+      "gt",
+      "gte",
+      "lt",
+      "lte",
+      "not.eq",
+      "not.gt",
+      "like",
+      "ilike",
+      "in",
+      "is",
+      "match",
+      "imatch",
+      "isdistinct",
+      "cs",
+      "fts",
+      "eq(any)",
+    ];
     const vals = ["1", "", "x,y", "(1,2)", "{a}", "null", "%", "*", "'; drop table books; --", "\u0001", "a.b", "é", "2020-01-01", "-5.5"];
     let agreed = 0;
     for (let i = 0; i < 500; i++) {
@@ -84,7 +105,9 @@ describe("plan cache", () => {
       if (rnd(3) === 0) query.push(["select", pick(["id", "id,title", "title,authors!author_id(name)"])]);
       for (let k = 0; k < 2; k++) {
         const shape = shapeOf("GET\u0000books", query);
-        const entry = plans.lookup(cache, shape, (sq) => planRequest(cache, { method: "GET", target: { kind: "table", name: "books" }, query: sq, headers, body: null }));
+        const entry = plans.lookup(cache, shape, (sq) =>
+          planRequest(cache, { method: "GET", target: { kind: "table", name: "books" }, query: sq, headers, body: null }),
+        );
         let want: ReturnType<typeof fresh> | null = null;
         try {
           want = fresh(query);
@@ -107,7 +130,8 @@ describe("plan cache", () => {
 
   test("shapes share entries across values; stand-ins never reach SQL text", () => {
     const plans = new PlanCache();
-    const plan = (sq: Array<[string, string]>) => planRequest(cache, { method: "GET", target: { kind: "table", name: "books" }, query: sq, headers, body: null });
+    const plan = (sq: Array<[string, string]>) =>
+      planRequest(cache, { method: "GET", target: { kind: "table", name: "books" }, query: sq, headers, body: null });
     const a = plans.lookup(cache, shapeOf("k", [["id", "eq.1"]]), plan);
     const b = plans.lookup(cache, shapeOf("k", [["id", "eq.2"]]), plan);
     expect(a).not.toBeNull();
@@ -120,7 +144,13 @@ describe("plan cache", () => {
     expect(like1.key).not.toBe(like2.key);
     expect(like1.values).toEqual([]);
     // select/order/limit and logic trees are never taken apart.
-    expect(shapeOf("k", [["select", "eq.x"], ["or", "(id.eq.1)"], ["limit", "eq.1"]]).values).toEqual([]);
+    expect(
+      shapeOf("k", [
+        ["select", "eq.x"],
+        ["or", "(id.eq.1)"],
+        ["limit", "eq.1"],
+      ]).values,
+    ).toEqual([]);
     // A shape that fails to plan is remembered as not cacheable; the real request reports the error.
     expect(plans.lookup(cache, shapeOf("k", [["nope", "eq.1"]]), plan)).toBeNull();
     expect(() => plan([["nope", "eq.1"]])).toThrow();
@@ -128,10 +158,13 @@ describe("plan cache", () => {
 
   test("a new schema cache empties it", async () => {
     const plans = new PlanCache();
-    const plan = (sq: Array<[string, string]>) => planRequest(cache, { method: "GET", target: { kind: "table", name: "books" }, query: sq, headers, body: null });
+    const plan = (sq: Array<[string, string]>) =>
+      planRequest(cache, { method: "GET", target: { kind: "table", name: "books" }, query: sq, headers, body: null });
     const first = plans.lookup(cache, shapeOf("k", [["id", "eq.1"]]), plan);
     const next = await live.reload();
-    const second = plans.lookup(next, shapeOf("k", [["id", "eq.1"]]), (sq) => planRequest(next, { method: "GET", target: { kind: "table", name: "books" }, query: sq, headers, body: null }));
+    const second = plans.lookup(next, shapeOf("k", [["id", "eq.1"]]), (sq) =>
+      planRequest(next, { method: "GET", target: { kind: "table", name: "books" }, query: sq, headers, body: null }),
+    );
     expect(second).not.toBe(first);
     await live.stop();
   });

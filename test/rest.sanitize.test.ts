@@ -89,10 +89,65 @@ export const XSS_CORPUS: string[] = [
 
 const DANGEROUS_SCHEME = /^(?:javascript|vbscript|data|file|about|blob):/i;
 const ALLOWED_TAGS = new Set([
-  "p", "br", "hr", "div", "span", "b", "strong", "i", "em", "u", "s", "strike", "del", "ins", "sub", "sup", "small", "mark", "code",
-  "pre", "kbd", "samp", "var", "wbr", "blockquote", "q", "cite", "abbr", "dfn", "time", "h1", "h2", "h3", "h4", "h5", "h6", "ul",
-  "ol", "li", "dl", "dt", "dd", "a", "img", "figure", "figcaption", "picture", "table", "caption", "thead", "tbody", "tfoot", "tr",
-  "th", "td", "colgroup", "col", "details", "summary",
+  "p",
+  "br",
+  "hr",
+  "div",
+  "span",
+  "b",
+  "strong",
+  "i",
+  "em",
+  "u",
+  "s",
+  "strike",
+  "del",
+  "ins",
+  "sub",
+  "sup",
+  "small",
+  "mark",
+  "code",
+  "pre",
+  "kbd",
+  "samp",
+  "var",
+  "wbr",
+  "blockquote",
+  "q",
+  "cite",
+  "abbr",
+  "dfn",
+  "time",
+  "h1",
+  "h2",
+  "h3",
+  "h4",
+  "h5",
+  "h6",
+  "ul",
+  "ol",
+  "li",
+  "dl",
+  "dt",
+  "dd",
+  "a",
+  "img",
+  "figure",
+  "figcaption",
+  "picture",
+  "table",
+  "caption",
+  "thead",
+  "tbody",
+  "tfoot",
+  "tr",
+  "th",
+  "td",
+  "colgroup",
+  "col",
+  "details",
+  "summary",
 ]);
 
 /**
@@ -114,7 +169,12 @@ function assertInert(html: string) {
           if (/^on/.test(k) || k === "style" || k === "srcdoc") problems.push(`attribute ${k}`);
           if (/&(?!(?:amp|lt|gt|quot);)/.test(raw)) problems.push(`character reference in ${k}="${raw}"`);
           if (k !== "href" && k !== "src" && k !== "cite") continue;
-          const url = raw.replaceAll("&quot;", '"').replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&").replace(/[\u0000-\u0020]/g, "");
+          const url = raw
+            .replaceAll("&quot;", '"')
+            .replaceAll("&lt;", "<")
+            .replaceAll("&gt;", ">")
+            .replaceAll("&amp;", "&")
+            .replace(/[\u0000-\u0020]/g, "");
           if (!/^data:image\/(png|gif|jpe?g|webp|avif|bmp);base64,/i.test(url) && DANGEROUS_SCHEME.test(url)) problems.push(`${k}="${raw}"`);
         }
       },
@@ -153,7 +213,9 @@ describe("sanitizeHtml", () => {
     expect(sanitizeHtml(`<div><p><b>unclosed <i>tags`)).toBe(`<div><p><b>unclosed <i>tags</i></b></p></div>`);
     // A stray `</p>` opens and closes an empty paragraph, as the HTML parsing spec (and every browser) does.
     expect(sanitizeHtml(`</div></p>stray end tags</b>`)).toBe(`<p></p>stray end tags`);
-    expect(sanitizeHtml(`<a href="http://ok.example/" target="_blank" rel="opener">ok</a>`)).toBe(`<a href="http://ok.example/" target="_blank" rel="noopener noreferrer">ok</a>`);
+    expect(sanitizeHtml(`<a href="http://ok.example/" target="_blank" rel="opener">ok</a>`)).toBe(
+      `<a href="http://ok.example/" target="_blank" rel="noopener noreferrer">ok</a>`,
+    );
     expect(sanitizeHtml(`<div style="color:red" id=x class="c">x</div>`)).toBe(`<div class="c">x</div>`);
     expect(sanitizeHtml(`<img src="data:image/png;base64,iVBORw0KGgo=" alt="dot">`)).toBe(`<img src="data:image/png;base64,iVBORw0KGgo=" alt="dot">`);
     expect(sanitizeHtml(`<a href="mailto:a@b.example">m</a>`)).toBe(`<a href="mailto:a@b.example">m</a>`);
@@ -171,9 +233,35 @@ describe("sanitizeHtml", () => {
   });
 
   test("never throws, always inert, on random input", () => {
-    const alphabet = [`<`, `>`, `/`, `"`, `'`, `=`, ` `, `a`, `img`, `script`, `on`, `error`, `src`, `href`, `javascript:`, `&#`, `;`, `x`, `!--`, `-->`, `\u0000`, `\t`, `svg`, `p`, `style`];
+    const alphabet = [
+      `<`,
+      `>`,
+      `/`,
+      `"`,
+      `'`,
+      `=`,
+      ` `,
+      `a`,
+      `img`,
+      `script`,
+      `on`,
+      `error`,
+      `src`,
+      `href`,
+      `javascript:`,
+      `&#`,
+      `;`,
+      `x`,
+      `!--`,
+      `-->`,
+      `\u0000`,
+      `\t`,
+      `svg`,
+      `p`,
+      `style`,
+    ];
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     for (let n = 0; n < 2000; n++) {
       let s = "";
       const len = 1 + Math.floor(rand() * 30);
@@ -194,7 +282,10 @@ describe("rich_text documents", () => {
     const doc = {
       type: "doc",
       content: [
-        { type: "paragraph", content: [{ type: "text", text: "<b>literal text stays</b>", marks: [{ type: "link", attrs: { href: "javascript:alert(1)", target: "_blank" } }] }] },
+        {
+          type: "paragraph",
+          content: [{ type: "text", text: "<b>literal text stays</b>", marks: [{ type: "link", attrs: { href: "javascript:alert(1)", target: "_blank" } }] }],
+        },
         { type: "image", attrs: { src: "https://example.com/a.png", onerror: "alert(1)", style: "x" } },
         { type: "image", attrs: { src: "data:image/png;base64,AAAA" } },
         { type: "iframe", attrs: { src: "https://evil.example" } },

@@ -98,7 +98,11 @@ describe("filters", () => {
   test("or / and nesting and on embeds", async () => {
     const { data } = await anon.from("books").select("id").or("id.eq.1,and(author_id.eq.3,price.gt.16)").order("id");
     expect(data).toEqual([{ id: 1 }, { id: 5 }]);
-    const emb = await anon.from("authors").select("name, books!author_id(title)").or("title.eq.Arrow of God,title.eq.Norwegian Wood", { referencedTable: "books" }).order("id");
+    const emb = await anon
+      .from("authors")
+      .select("name, books!author_id(title)")
+      .or("title.eq.Arrow of God,title.eq.Norwegian Wood", { referencedTable: "books" })
+      .order("id");
     expect(emb.data).toEqual([
       { name: "Chinua Achebe", books: [{ title: "Arrow of God" }] },
       { name: "Ama Ata Aidoo", books: [] },
@@ -123,7 +127,12 @@ describe("embedding", () => {
       .eq("id", 4)
       .single();
     expect(error).toBeNull();
-    expect(data as unknown).toEqual({ title: "Norwegian Wood", author: { name: "Haruki Murakami" }, editor: null, genres: [{ name: "Fiction" }, { name: "Romance" }] });
+    expect(data as unknown).toEqual({
+      title: "Norwegian Wood",
+      author: { name: "Haruki Murakami" },
+      editor: null,
+      genres: [{ name: "Fiction" }, { name: "Romance" }],
+    });
     const c = await anon.from("countries").select("name, capitals(cities(name))").eq("id", 2).single();
     expect(c.data as unknown).toEqual({ name: "France", capitals: { cities: { name: "Paris" } } });
   });
@@ -137,7 +146,12 @@ describe("embedding", () => {
   test("inner join, embedded order/limit, spread, self reference", async () => {
     const inner = await anon.from("countries").select("name, cities!inner(name)").eq("cities.name", "Lyon");
     expect(inner.data).toEqual([{ name: "France", cities: [{ name: "Lyon" }] }]);
-    const ordered = await anon.from("countries").select("name, cities(name)").eq("id", 1).order("name", { referencedTable: "cities", ascending: false }).limit(1, { referencedTable: "cities" });
+    const ordered = await anon
+      .from("countries")
+      .select("name, cities(name)")
+      .eq("id", 1)
+      .order("name", { referencedTable: "cities", ascending: false })
+      .limit(1, { referencedTable: "cities" });
     expect(ordered.data).toEqual([{ name: "Ghana", cities: [{ name: "Kumasi" }] }]);
     const spread = await anon.from("books").select("title, ...authors!author_id(author_name:name)").eq("id", 3).single();
     expect(spread.data).toEqual({ title: "Our Sister Killjoy", author_name: "Ama Ata Aidoo" });
@@ -165,12 +179,28 @@ describe("writes", () => {
     const ins = await service.from("genres").insert({ id: 10, name: "Poetry" }).select().single();
     expect(ins.status).toBe(201);
     expect(ins.data).toEqual({ id: 10, name: "Poetry" });
-    const bulk = await service.from("genres").insert([{ id: 11, name: "Drama" }, { id: 12 , name: "Essay" }]).select("id");
+    const bulk = await service
+      .from("genres")
+      .insert([
+        { id: 11, name: "Drama" },
+        { id: 12, name: "Essay" },
+      ])
+      .select("id");
     expect(bulk.data).toEqual([{ id: 11 }, { id: 12 }]);
     const upd = await service.from("genres").update({ name: "Plays" }).eq("id", 11).select("name");
     expect(upd.data).toEqual([{ name: "Plays" }]);
-    const ups = await service.from("genres").upsert([{ id: 12, name: "Essays" }, { id: 13, name: "Satire" }]).select().order("id");
-    expect(ups.data).toEqual([{ id: 12, name: "Essays" }, { id: 13, name: "Satire" }]);
+    const ups = await service
+      .from("genres")
+      .upsert([
+        { id: 12, name: "Essays" },
+        { id: 13, name: "Satire" },
+      ])
+      .select()
+      .order("id");
+    expect(ups.data).toEqual([
+      { id: 12, name: "Essays" },
+      { id: 13, name: "Satire" },
+    ]);
     const ign = await service.from("genres").upsert({ id: 13, name: "ignored" }, { ignoreDuplicates: true }).select();
     expect(ign.data).toEqual([]);
     const del = await service.from("genres").delete().gte("id", 10).select("id");
@@ -183,8 +213,15 @@ describe("writes", () => {
     expect(r.data).toBeNull();
     const { data } = await service.from("books").select("tags, meta, mood").eq("title", "New").single();
     expect(data).toEqual({ tags: ["a", "b,c"], meta: { x: [1, { y: null }] }, mood: null });
-    const withDefault = await service.from("books").insert([{ title: "D1" }, { title: "D2", tags: ["z"] }], { defaultToNull: false }).select("title, tags").order("title");
-    expect(withDefault.data).toEqual([{ title: "D1", tags: [] }, { title: "D2", tags: ["z"] }]);
+    const withDefault = await service
+      .from("books")
+      .insert([{ title: "D1" }, { title: "D2", tags: ["z"] }], { defaultToNull: false })
+      .select("title, tags")
+      .order("title");
+    expect(withDefault.data).toEqual([
+      { title: "D1", tags: [] },
+      { title: "D2", tags: ["z"] },
+    ]);
     await service.from("books").delete().in("title", ["New", "D1", "D2"]);
   });
 

@@ -20,7 +20,14 @@ test("the REST suites pass with every request in its own transaction", async () 
   const text = out + err;
   const pass = Number(/(\d+) pass/.exec(text)?.[1] ?? 0);
   const fail = Number(/(\d+) fail/.exec(text)?.[1] ?? -1);
-  if (code !== 0 || fail !== 0) console.error(text.split("\n").filter((l) => /\(fail\)|error|Expected|Received/.test(l)).slice(0, 40).join("\n"));
+  if (code !== 0 || fail !== 0)
+    console.error(
+      text
+        .split("\n")
+        .filter((l) => /\(fail\)|error|Expected|Received/.test(l))
+        .slice(0, 40)
+        .join("\n"),
+    );
   expect(fail).toBe(0);
   expect(pass).toBeGreaterThan(60);
   expect(code).toBe(0);

@@ -33,7 +33,9 @@ async function files() {
   return { objects, tmp: await readdir(join(objectsDir, "tmp")) };
 }
 async function referenced() {
-  return (await srv.database.db.sql<{ version: string }[]>`select version from storage.objects union select version from storage.object_versions`).map((r) => r.version).sort();
+  return (await srv.database.db.sql<{ version: string }[]>`select version from storage.objects union select version from storage.object_versions`)
+    .map((r) => r.version)
+    .sort();
 }
 
 describe("downloads", () => {
@@ -82,7 +84,11 @@ describe("ugly cases", () => {
       "/storage/v1/object/raw/a/.%2fpwned.txt",
     ];
     for (const path of attempts) {
-      const res = await rawHttp(srv.url, `POST ${path} HTTP/1.1\nHost: localhost\nAuthorization: Bearer ${KEY}\nContent-Type: text/plain\nContent-Length: 5\nConnection: close\n`, "pwned");
+      const res = await rawHttp(
+        srv.url,
+        `POST ${path} HTTP/1.1\nHost: localhost\nAuthorization: Bearer ${KEY}\nContent-Type: text/plain\nContent-Length: 5\nConnection: close\n`,
+        "pwned",
+      );
       const status = Number(res.split(" ")[1]);
       expect(status === 400 || status === 404).toBe(true);
       if (status === 400) expect(res).toMatch(/"statusCode":"(400|404)"/);
@@ -168,9 +174,13 @@ describe("ugly cases", () => {
   test("after a crash between bytes and row, the sweeper removes the orphan bytes (and nothing else)", async () => {
     const backend = await createLocalBackend(objectsDir);
     const orphan = crypto.randomUUID();
-    await backend.write(versionKey(orphan), (async function* () {
-      yield new TextEncoder().encode("orphan");
-    })(), "text/plain");
+    await backend.write(
+      versionKey(orphan),
+      (async function* () {
+        yield new TextEncoder().encode("orphan");
+      })(),
+      "text/plain",
+    );
     const old = new Date(Date.now() - 2 * 3600_000);
     await utimes(join(objectsDir, versionKey(orphan)), old, old);
     for (const v of await referenced()) await utimes(join(objectsDir, versionKey(v)), old, old);
@@ -198,13 +208,21 @@ describe("TUS resumable uploads", () => {
     const data = new Uint8Array(300 * 1024).map((_, i) => i % 251);
     const created = await fetch(tus, {
       method: "POST",
-      headers: { ...tusHeaders, "Upload-Length": String(data.length), "Upload-Metadata": meta({ bucketName: "raw", objectName: "tus/file.bin", contentType: "application/x-test", metadata: '{"k":"v"}' }) },
+      headers: {
+        ...tusHeaders,
+        "Upload-Length": String(data.length),
+        "Upload-Metadata": meta({ bucketName: "raw", objectName: "tus/file.bin", contentType: "application/x-test", metadata: '{"k":"v"}' }),
+      },
     });
     expect(created.status).toBe(201);
     const location = created.headers.get("location")!;
     expect(location).toStartWith(`${tus}/`);
     const patch = (offset: number, chunk: Uint8Array<ArrayBuffer>) =>
-      fetch(location, { method: "PATCH", headers: { ...tusHeaders, "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" }, body: chunk });
+      fetch(location, {
+        method: "PATCH",
+        headers: { ...tusHeaders, "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" },
+        body: chunk,
+      });
     const p1 = await patch(0, data.slice(0, 100 * 1024));
     expect(p1.status).toBe(204);
     expect(p1.headers.get("upload-offset")).toBe(String(100 * 1024));
@@ -253,17 +271,38 @@ describe("TUS resumable uploads", () => {
     expect(got.length).toBe(total);
     expect(got.every((b) => b === 7)).toBe(true);
 
-    const doomed = await fetch(tus, { method: "POST", headers: { ...tusHeaders, "Upload-Length": "10", "Upload-Metadata": meta({ bucketName: "raw", objectName: "tus/doomed" }) } });
+    const doomed = await fetch(tus, {
+      method: "POST",
+      headers: { ...tusHeaders, "Upload-Length": "10", "Upload-Metadata": meta({ bucketName: "raw", objectName: "tus/doomed" }) },
+    });
     const doomedUrl = doomed.headers.get("location")!;
     expect((await fetch(doomedUrl, { method: "DELETE", headers: tusHeaders })).status).toBe(204);
     expect((await fetch(doomedUrl, { method: "HEAD", headers: tusHeaders })).status).toBe(404);
 
-    const tooBig = await fetch(tus, { method: "POST", headers: { ...tusHeaders, "Upload-Length": String(1024 * 1024), "Upload-Metadata": meta({ bucketName: "limited", objectName: "x.png", contentType: "image/png" }) } });
+    const tooBig = await fetch(tus, {
+      method: "POST",
+      headers: {
+        ...tusHeaders,
+        "Upload-Length": String(1024 * 1024),
+        "Upload-Metadata": meta({ bucketName: "limited", objectName: "x.png", contentType: "image/png" }),
+      },
+    });
     expect(await tooBig.json()).toMatchObject({ statusCode: "413" });
-    const anon = await fetch(tus, { method: "POST", headers: { "Tus-Resumable": "1.0.0", "Upload-Length": "1", "Upload-Metadata": meta({ bucketName: "raw", objectName: "a" }) } });
+    const anon = await fetch(tus, {
+      method: "POST",
+      headers: { "Tus-Resumable": "1.0.0", "Upload-Length": "1", "Upload-Metadata": meta({ bucketName: "raw", objectName: "a" }) },
+    });
     expect(await anon.json()).toMatchObject({ statusCode: "403", message: "Invalid Compact JWS" });
     const user = tokenFor({ sub: "33333333-3333-4333-8333-333333333333", role: "authenticated" });
-    const denied = await fetch(tus, { method: "POST", headers: { Authorization: `Bearer ${user}`, "Tus-Resumable": "1.0.0", "Upload-Length": "1000000", "Upload-Metadata": meta({ bucketName: "raw", objectName: "a" }) } });
+    const denied = await fetch(tus, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${user}`,
+        "Tus-Resumable": "1.0.0",
+        "Upload-Length": "1000000",
+        "Upload-Metadata": meta({ bucketName: "raw", objectName: "a" }),
+      },
+    });
     expect(await denied.json()).toMatchObject({ statusCode: "403", message: "new row violates row-level security policy" });
     expect((await fetch(doomedUrl, { method: "PATCH", headers: { ...auth, "Upload-Offset": "0" } })).status).toBe(412);
   });

@@ -71,7 +71,10 @@ async function startServer(): Promise<{ proc: Subprocess<"ignore", "pipe", "pipe
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`plinth serve exited (${proc.exitCode ?? proc.signalCode}):\n${await stdout}\n${await stderr}`);
     }
-    const status = await fetch(`${base}/health`).then((r) => r.status, () => 0);
+    const status = await fetch(`${base}/health`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return { proc, base, stderr };
     await Bun.sleep(50);
   }
@@ -204,7 +207,12 @@ test("SIGKILL mid-upload: no row, no object, name free after restart, temp bytes
   };
   // Within the grace period (an upload could still be writing it) the temporary file is kept.
   expect(await sweep(ctx)).toEqual({ orphans: 0, temporary: 0, uploads: 0 });
-  expect(await stat(leftover).then(() => true, () => false)).toBe(true);
+  expect(
+    await stat(leftover).then(
+      () => true,
+      () => false,
+    ),
+  ).toBe(true);
   // Once older than the grace period it goes; the committed object, as old, stays.
   const old = new Date(Date.now() - 2 * 3600_000);
   await utimes(leftover, old, old);

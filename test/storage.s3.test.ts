@@ -20,7 +20,14 @@ afterAll(async () => {
   await s3.close();
   await rm(s3dir, { recursive: true, force: true });
 });
-const s3opts = { endpoint: `http://127.0.0.1:${port}`, bucket: "plinth", region: "us-east-1", accessKeyId: "S3RVER", secretAccessKey: "S3RVER", forcePathStyle: true };
+const s3opts = {
+  endpoint: `http://127.0.0.1:${port}`,
+  bucket: "plinth",
+  region: "us-east-1",
+  accessKeyId: "S3RVER",
+  secretAccessKey: "S3RVER",
+  forcePathStyle: true,
+};
 const srv: StorageTestServer = await startStorageServer({ storage: { backend: "s3", s3: s3opts } });
 const client = new Bun.S3Client({ ...s3opts, virtualHostedStyle: false });
 const keys = async () => ((await client.list({ prefix: "objects/" })).contents ?? []).map((c) => c.key).sort();

@@ -256,7 +256,15 @@ describe("compatibility with storage-js's own integration tests", () => {
     await srv.admin.storage.createBucket("shape", { public: false, versioningStatus: "ENABLED" });
     const got = await srv.admin.storage.getBucket("shape");
     expect(Object.keys(got.data!).sort()).toEqual(BUCKET_FIELDS);
-    expect(got.data).toMatchObject({ id: "shape", name: "shape", public: false, file_size_limit: null, allowed_mime_types: null, type: "STANDARD", versioning_status: "ENABLED" });
+    expect(got.data).toMatchObject({
+      id: "shape",
+      name: "shape",
+      public: false,
+      file_size_limit: null,
+      allowed_mime_types: null,
+      type: "STANDARD",
+      versioning_status: "ENABLED",
+    });
     const raw = (await (await fetch(`${srv.url}/storage/v1/bucket/shape`, { headers: headers() })).json()) as object;
     expect(raw).not.toHaveProperty("owner_id");
     const list = await srv.admin.storage.listBuckets();
@@ -284,7 +292,19 @@ describe("compatibility with storage-js's own integration tests", () => {
     expect(info.data?.lastModified).toBeString();
     expect(info.data?.createdAt).toBeString();
     const raw = (await (await fetch(`${srv.url}/storage/v1/object/info/infos/testpath/file.txt`, { headers: headers() })).json()) as object;
-    expect(Object.keys(raw).sort()).toEqual(["bucket_id", "cache_control", "content_type", "created_at", "etag", "id", "last_modified", "metadata", "name", "size", "version"]);
+    expect(Object.keys(raw).sort()).toEqual([
+      "bucket_id",
+      "cache_control",
+      "content_type",
+      "created_at",
+      "etag",
+      "id",
+      "last_modified",
+      "metadata",
+      "name",
+      "size",
+      "version",
+    ]);
   });
 
   test("list-v2 with_delimiter: a folder's key is its path without the trailing slash", async () => {
@@ -313,7 +333,11 @@ describe("compatibility with storage-js's own integration tests", () => {
     });
 
     /** Every page of a listing (limit 2), following nextCursor; the page count is checked too. */
-    async function pages(options: { sortBy?: { column: "name" | "created_at" | "updated_at"; order?: "asc" | "desc" }; with_delimiter?: boolean; prefix?: string }) {
+    async function pages(options: {
+      sortBy?: { column: "name" | "created_at" | "updated_at"; order?: "asc" | "desc" };
+      with_delimiter?: boolean;
+      prefix?: string;
+    }) {
       const seen: string[][] = [];
       let cursor: string | undefined;
       for (;;) {
@@ -363,7 +387,8 @@ describe("compatibility with storage-js's own integration tests", () => {
       const f = srv.admin.storage.from("ties");
       for (const n of ["d.txt", "b.txt", "c.txt", "a.txt", "dir/x.txt", "e.txt"]) await f.upload(n, n);
       // Same timestamps for every object but e.txt and the folder's one object.
-      await srv.database.db.sql`update storage.objects set created_at = '2020-01-01T00:00:00.123456Z' where bucket_id = 'ties' and name in ('a.txt', 'b.txt', 'c.txt', 'd.txt')`;
+      await srv.database.db
+        .sql`update storage.objects set created_at = '2020-01-01T00:00:00.123456Z' where bucket_id = 'ties' and name in ('a.txt', 'b.txt', 'c.txt', 'd.txt')`;
       await srv.database.db.sql`update storage.objects set created_at = '2019-01-01T00:00:00Z' where bucket_id = 'ties' and name = 'dir/x.txt'`;
       const all: string[] = [];
       let cursor: string | undefined;

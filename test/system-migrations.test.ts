@@ -50,7 +50,8 @@ describe("bootstrap", () => {
   test("schemas, roles and the realtime publication exist", async () => {
     const schemas = await sql`select nspname from pg_namespace where nspname in ('auth','storage','realtime','plinth','extensions')`;
     expect(schemas.length).toBe(5);
-    const roles = await sql`select rolname, rolbypassrls, rolcanlogin from pg_roles where rolname in ('anon','authenticated','service_role','authenticator') order by rolname`;
+    const roles =
+      await sql`select rolname, rolbypassrls, rolcanlogin from pg_roles where rolname in ('anon','authenticated','service_role','authenticator') order by rolname`;
     expect(roles.map((r) => r.rolname)).toEqual(["anon", "authenticated", "authenticator", "service_role"]);
     expect(roles.find((r) => r.rolname === "service_role")!.rolbypassrls).toBe(true);
     expect(roles.some((r) => r.rolcanlogin)).toBe(false);
@@ -60,8 +61,9 @@ describe("bootstrap", () => {
   test("withPrincipal sets role and claims for the transaction only; auth.* helpers read them", async () => {
     const db = connect(raw.url, { max: 1 }); // one connection: proves nothing leaks to the next use
     const claims = { sub: "2b6c8a52-7a6d-4c53-9d27-6f3c1d8e9a01", role: "authenticated", email: "a@example.com" };
-    const inside = await db.withPrincipal({ role: "authenticated", claims }, async (tx) =>
-      (await tx`select current_user as u, auth.uid() as uid, auth.role() as role, auth.email() as email, auth.jwt()->>'sub' as jsub`)[0],
+    const inside = await db.withPrincipal(
+      { role: "authenticated", claims },
+      async (tx) => (await tx`select current_user as u, auth.uid() as uid, auth.role() as role, auth.email() as email, auth.jwt()->>'sub' as jsub`)[0],
     );
     expect(inside).toEqual({ u: "authenticated", uid: claims.sub, role: "authenticated", email: "a@example.com", jsub: claims.sub });
     const after = (await db.sql`select current_user as u, auth.uid() as uid, current_setting('request.jwt.claims', true) as c`)[0]!;
@@ -75,7 +77,8 @@ describe("bootstrap", () => {
     await sql`create table public.notes (id serial primary key, owner uuid, body text)`;
     await sql`insert into public.notes (owner, body) values ('2b6c8a52-7a6d-4c53-9d27-6f3c1d8e9a01', 'mine'), (gen_random_uuid(), 'theirs')`;
     const db = connect(raw.url, { max: 2 });
-    const asUser = (sub: string) => db.withPrincipal({ role: "authenticated", claims: { sub, role: "authenticated" } }, (tx) => tx`select body from public.notes order by id`);
+    const asUser = (sub: string) =>
+      db.withPrincipal({ role: "authenticated", claims: { sub, role: "authenticated" } }, (tx) => tx`select body from public.notes order by id`);
     expect((await asUser("2b6c8a52-7a6d-4c53-9d27-6f3c1d8e9a01")).length).toBe(2); // grants work, no RLS yet
     await sql`alter table public.notes enable row level security`;
     await sql`create policy own on public.notes for select to authenticated using (owner = auth.uid())`;
@@ -89,7 +92,9 @@ describe("bootstrap", () => {
 
   test("plinth schema is not reachable by API roles", async () => {
     const db = connect(raw.url, { max: 1 });
-    await expect(db.withPrincipal({ role: "service_role", claims: {} }, (tx) => tx`select * from plinth.system_migrations`)).rejects.toThrow(/permission denied/);
+    await expect(db.withPrincipal({ role: "service_role", claims: {} }, (tx) => tx`select * from plinth.system_migrations`)).rejects.toThrow(
+      /permission denied/,
+    );
     await Bun.sleep(50);
     await db.close();
   });

@@ -17,8 +17,7 @@ export class AdminError extends PlinthError {
 }
 
 export const AdminErrors = {
-  unauthorized: () =>
-    new AdminError(401, "unauthorized", "The admin API needs an admin session (POST /admin/v1/auth/login) or the service_role key"),
+  unauthorized: () => new AdminError(401, "unauthorized", "The admin API needs an admin session (POST /admin/v1/auth/login) or the service_role key"),
   forbidden: () => new AdminError(403, "forbidden", "This caller may not do this on the admin API"),
   tableNotAssigned: () => new AdminError(403, "table_not_assigned", "This table is not assigned to you"),
   validation: (message: string, issues?: unknown) => new AdminError(400, "validation_failed", message, issues),

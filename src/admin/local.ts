@@ -16,7 +16,14 @@ export interface LocalAdmin {
   config: Config;
   actor: AdminActor;
   /** One audit record for a CLI action. */
-  record(entry: { action: string; target: string | null; outcome: AuditOutcome; errorCode?: string | null; security?: boolean; reason?: string | null }): Promise<void>;
+  record(entry: {
+    action: string;
+    target: string | null;
+    outcome: AuditOutcome;
+    errorCode?: string | null;
+    security?: boolean;
+    reason?: string | null;
+  }): Promise<void>;
   close(): Promise<void>;
 }
 

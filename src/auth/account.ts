@@ -178,7 +178,6 @@ export async function updateUser(ctx: AuthContext, client: Client, caller: Calle
   return userJson((await findUser(ctx.db.sql, { id: user.id }))!);
 }
 
-
 /**
  * GET /reauthenticate: a one-time code (the nonce PUT /user takes with a new password) to the
  * user's confirmed email, or else by SMS to the confirmed phone. Stored hashed like every code.

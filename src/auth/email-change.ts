@@ -18,8 +18,7 @@ export const SINGLE_CONFIRMATION_ACCEPTED = "Confirmation link accepted. Please 
 const EMAIL_CHANGE_TYPES = ["email_change_token_new", "email_change_token_current"];
 
 /** Does a change away from `currentEmail` need the current address to confirm as well? */
-export const needsCurrentConfirmation = (ctx: AuthContext, currentEmail: string | null): boolean =>
-  ctx.config.auth.secureEmailChange && !!currentEmail;
+export const needsCurrentConfirmation = (ctx: AuthContext, currentEmail: string | null): boolean => ctx.config.auth.secureEmailChange && !!currentEmail;
 
 export interface EmailChangeTokens {
   newEmail: string;

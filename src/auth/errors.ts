@@ -6,13 +6,15 @@ import { PlinthError, isPlinthError } from "../errors.ts";
 export const API_VERSION = "2024-01-01";
 
 export class WeakPasswordError extends PlinthError {
-  constructor(message: string, readonly reasons: string[]) {
+  constructor(
+    message: string,
+    readonly reasons: string[],
+  ) {
     super(422, "weak_password", message);
   }
 }
 
-const e = (status: number, code: string, message: string, headers?: Record<string, string>) =>
-  new PlinthError(status, code, message, null, null, headers);
+const e = (status: number, code: string, message: string, headers?: Record<string, string>) => new PlinthError(status, code, message, null, null, headers);
 
 export const AuthErrors = {
   validation: (message: string) => e(400, "validation_failed", message),
@@ -48,18 +50,14 @@ export const AuthErrors = {
   flowStateNotFound: () => e(404, "flow_state_not_found", "invalid flow state, no valid flow state found"),
   flowStateExpired: () => e(400, "flow_state_expired", "invalid flow state, flow state has expired"),
   badCodeVerifier: () => e(400, "bad_code_verifier", "code challenge does not match previously saved code verifier"),
-  rateLimited: (retryAfter: number) =>
-    e(429, "over_request_rate_limit", "Request rate limit reached", { "retry-after": String(retryAfter) }),
-  emailRateLimited: (retryAfter: number) =>
-    e(429, "over_email_send_rate_limit", "Email rate limit exceeded", { "retry-after": String(retryAfter) }),
-  smsRateLimited: (retryAfter: number) =>
-    e(429, "over_sms_send_rate_limit", "SMS rate limit exceeded", { "retry-after": String(retryAfter) }),
+  rateLimited: (retryAfter: number) => e(429, "over_request_rate_limit", "Request rate limit reached", { "retry-after": String(retryAfter) }),
+  emailRateLimited: (retryAfter: number) => e(429, "over_email_send_rate_limit", "Email rate limit exceeded", { "retry-after": String(retryAfter) }),
+  smsRateLimited: (retryAfter: number) => e(429, "over_sms_send_rate_limit", "SMS rate limit exceeded", { "retry-after": String(retryAfter) }),
   /** GoTrue answers 403 where it refuses to add a factor (enroll), 422 elsewhere (unenroll). */
   insufficientAal: (message: string, status: 403 | 422 = 422) => e(status, "insufficient_aal", message),
   recoveryNeedsFactor: () => e(422, "mfa_factor_not_found", "Recovery codes need a verified factor: verify one first"),
   mfaFactorNotFound: () => e(404, "mfa_factor_not_found", "Factor not found"),
-  mfaFactorNameConflict: (name: string) =>
-    e(422, "mfa_factor_name_conflict", `A factor with the friendly name "${name}" for this user already exists`),
+  mfaFactorNameConflict: (name: string) => e(422, "mfa_factor_name_conflict", `A factor with the friendly name "${name}" for this user already exists`),
   tooManyFactors: () => e(422, "too_many_enrolled_mfa_factors", "Maximum number of enrolled factors reached, unenroll to continue"),
   mfaTypeDisabled: (type: string) => e(422, "mfa_factor_type_not_supported", `Enrolling ${type} factors is not supported`),
   mfaChallengeNotFound: () => e(404, "mfa_challenge_not_found", "Challenge not found"),

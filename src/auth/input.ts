@@ -29,7 +29,10 @@ export const optString = (max = 4096) =>
     .transform((v) => (v === null || v === undefined || v === "" ? undefined : v));
 
 /** Free-form metadata objects (user_metadata, app_metadata, data). */
-export const metadata = z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? undefined);
+export const metadata = z
+  .record(z.string(), z.unknown())
+  .nullish()
+  .transform((v) => v ?? undefined);
 
 export const pkceFields = {
   code_challenge: optString(256),

@@ -220,10 +220,10 @@ async function deleteFactorRow(ctx: AuthContext, userId: string, factorId: strin
     if (!f) return null;
     if (f.status === "verified" && !verifiedToo) return "needs_aal2";
     // FACTOR_JSON is our own fixed fragment; values are bind parameters.
-    const rows = (await tx.unsafe(
-      `delete from auth.mfa_factors f where f.id = $1 and f.user_id = $2 returning ${FACTOR_JSON} as factor`,
-      [factorId, userId],
-    )) as { factor: FactorJson }[];
+    const rows = (await tx.unsafe(`delete from auth.mfa_factors f where f.id = $1 and f.user_id = $2 returning ${FACTOR_JSON} as factor`, [
+      factorId,
+      userId,
+    ])) as { factor: FactorJson }[];
     if (!rows[0]) return null;
     // Recovery codes back up the factors: with no verified factor left, they go too.
     await tx`delete from auth.mfa_recovery_codes where user_id = ${userId}

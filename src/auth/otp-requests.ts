@@ -57,7 +57,13 @@ export async function requestOtp(ctx: AuthContext, client: Client, input: OtpInp
     await sendEmail(
       ctx,
       client,
-      { kind: confirmed ? "magicLink" : "confirmation", to: email, token: issued.token, type: confirmed ? "magiclink" : "signup", redirectTo: input.redirectTo },
+      {
+        kind: confirmed ? "magicLink" : "confirmation",
+        to: email,
+        token: issued.token,
+        type: confirmed ? "magiclink" : "signup",
+        redirectTo: input.redirectTo,
+      },
       undoFor(ctx, issued),
     );
     return {};
@@ -107,7 +113,11 @@ async function issueFor(
  * its timing says whether the address is registered. A failed mail removes the code, as before, but
  * can no longer be reported: it is logged.
  */
-export async function requestRecovery(ctx: AuthContext, client: Client, input: { email?: string; pkce: Pkce; redirectTo: string }): Promise<Record<string, never>> {
+export async function requestRecovery(
+  ctx: AuthContext,
+  client: Client,
+  input: { email?: string; pkce: Pkce; redirectTo: string },
+): Promise<Record<string, never>> {
   if (!input.email) throw AuthErrors.validation("Password recovery requires an email");
   const email = normaliseEmail(input.email);
   takeSend(ctx, "email", email);

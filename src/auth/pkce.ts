@@ -12,12 +12,7 @@ type Q = Sql | postgres.TransactionSql;
 /** How long an issued authorisation code may wait for its exchange (GoTrue: 5 minutes). */
 const AUTH_CODE_TTL_SECONDS = 300;
 
-export async function createFlow(
-  q: Q,
-  userId: string,
-  challenge: { challenge: string; method: "s256" | "plain" },
-  method: AuthMethod,
-): Promise<string> {
+export async function createFlow(q: Q, userId: string, challenge: { challenge: string; method: "s256" | "plain" }, method: AuthMethod): Promise<string> {
   const id = crypto.randomUUID();
   // auth_code is NOT NULL in GoTrue's shape: a random placeholder (hashed, never handed out) until
   // the code is issued.

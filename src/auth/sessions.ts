@@ -14,17 +14,7 @@ import { USER_COLUMNS, findUser, isBanned, userJson, type UserRow } from "./user
 type Q = Sql | postgres.TransactionSql;
 
 /** GoTrue's authentication method names (the `amr` claim). */
-export type AuthMethod =
-  | "password"
-  | "otp"
-  | "magiclink"
-  | "recovery"
-  | "invite"
-  | "email/signup"
-  | "sms/signup"
-  | "email_change"
-  | "anonymous"
-  | "pkce";
+export type AuthMethod = "password" | "otp" | "magiclink" | "recovery" | "invite" | "email/signup" | "sms/signup" | "email_change" | "anonymous" | "pkce";
 
 export interface AmrEntry {
   method: string;
@@ -154,7 +144,9 @@ export async function refreshSession(deps: SessionDeps, sql: Sql, presented: str
 
 /** Why the fast path found nothing: unknown, expired, banned, or a revoked token being reused. */
 async function refreshSlowPath(deps: SessionDeps, sql: Sql, presented: string, hash: string, reuseIntervalSeconds: number): Promise<SessionJson> {
-  const [tok] = await sql<{ id: string; session_id: string | null; revoked: boolean; revoked_for: number; not_after: Date | null; user_id: string; aal: string; amr: AmrEntry[] }[]>`
+  const [tok] = await sql<
+    { id: string; session_id: string | null; revoked: boolean; revoked_for: number; not_after: Date | null; user_id: string; aal: string; amr: AmrEntry[] }[]
+  >`
     select t.id, t.session_id, t.revoked, extract(epoch from now() - t.updated_at)::float8 as revoked_for,
            s.not_after, s.user_id, s.aal::text as aal, s.amr
     from auth.refresh_tokens t join auth.sessions s on s.id = t.session_id
@@ -205,9 +197,7 @@ export async function elevateSession(
       and (not_after is null or not_after > now()) for update`;
   if (!sess) throw AuthErrors.sessionNotFound();
   const now = Math.floor(Date.now() / 1000);
-  const amr: AmrEntry[] = [{ method, timestamp: now }, ...(sess.amr ?? []).filter((a) => a.method !== method)].sort(
-    (a, b) => b.timestamp - a.timestamp,
-  );
+  const amr: AmrEntry[] = [{ method, timestamp: now }, ...(sess.amr ?? []).filter((a) => a.method !== method)].sort((a, b) => b.timestamp - a.timestamp);
   const refresh = randomToken();
   await tx`update auth.sessions set aal = 'aal2', factor_id = coalesce(${factorId}::uuid, factor_id),
              amr = ${tx.json(amr as unknown as postgres.JSONValue)}, updated_at = now()

@@ -30,10 +30,7 @@ export interface SignupInput {
   redirectTo: string;
 }
 
-type Outcome =
-  | { kind: "session"; session: SessionJson }
-  | { kind: "exists" }
-  | { kind: "confirm"; user: UserRow; token: IssuedToken; created: boolean };
+type Outcome = { kind: "session"; session: SessionJson } | { kind: "exists" } | { kind: "confirm"; user: UserRow; token: IssuedToken; created: boolean };
 
 /** Maps database failures of a user insert: unique violations to "exists", trigger failures to 500. */
 export function userWriteError(ctx: AuthContext, err: unknown): unknown {

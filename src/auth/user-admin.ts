@@ -10,7 +10,19 @@ import { actionLink, requireMailer, sendEmail } from "./messages.ts";
 import { issueToken, type TokenType, type VerifyType } from "./otp.ts";
 import { assertPasswordAcceptable, hashPassword } from "./passwords.ts";
 import { userWriteError } from "./signup.ts";
-import { USER_COLUMNS, confirmEmail, confirmPhone, ensureIdentity, findUser, insertUser, isUuid, mergeMetadata, userJson, type UserJson, type UserRow } from "./users.ts";
+import {
+  USER_COLUMNS,
+  confirmEmail,
+  confirmPhone,
+  ensureIdentity,
+  findUser,
+  insertUser,
+  isUuid,
+  mergeMetadata,
+  userJson,
+  type UserJson,
+  type UserRow,
+} from "./users.ts";
 
 export function requireServiceRole(principal: Principal | null | undefined): void {
   if (principal?.role !== "service_role") throw AuthErrors.notAdmin();
@@ -19,7 +31,7 @@ export function requireServiceRole(principal: Principal | null | undefined): voi
 /** Go duration strings, as GoTrue's ban_duration takes them ("24h", "1h30m", "90s"). */
 export function parseGoDuration(text: string): number | null {
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let ms = 0;
   let matched = 0;
   let m: RegExpExecArray | null;
@@ -321,7 +333,11 @@ export async function generateLink(ctx: AuthContext, client: Client, input: Gene
 }
 
 /** POST /invite: a new (or not yet confirmed) user and an invitation mail. */
-export async function invite(ctx: AuthContext, client: Client, input: { email: string; data?: Record<string, unknown>; redirectTo: string }): Promise<UserJson> {
+export async function invite(
+  ctx: AuthContext,
+  client: Client,
+  input: { email: string; data?: Record<string, unknown>; redirectTo: string },
+): Promise<UserJson> {
   const email = normaliseEmail(input.email);
   requireMailer(ctx);
   takeSend(ctx, "email", email);
@@ -340,7 +356,10 @@ export async function invite(ctx: AuthContext, client: Client, input: { email: s
   } catch (err) {
     throw userWriteError(ctx, err);
   }
-  const undo = () => (issued.created ? ctx.db.sql`delete from auth.users where id = ${issued.user.id}` : ctx.db.sql`delete from auth.one_time_tokens where id = ${issued.token.id}`);
+  const undo = () =>
+    issued.created
+      ? ctx.db.sql`delete from auth.users where id = ${issued.user.id}`
+      : ctx.db.sql`delete from auth.one_time_tokens where id = ${issued.token.id}`;
   await sendEmail(ctx, client, { kind: "invite", to: email, token: issued.token, type: "invite", redirectTo: input.redirectTo }, undo);
   return userJson(issued.user);
 }

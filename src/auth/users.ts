@@ -131,8 +131,7 @@ export function userJson(u: UserRow): UserJson {
   return out;
 }
 
-export const isBanned = (u: Pick<UserRow, "banned_until">, now = Date.now()): boolean =>
-  u.banned_until !== null && u.banned_until.getTime() > now;
+export const isBanned = (u: Pick<UserRow, "banned_until">, now = Date.now()): boolean => u.banned_until !== null && u.banned_until.getTime() > now;
 
 export type Lookup = { email: string } | { phone: string } | { username: string } | { id: string };
 
@@ -149,8 +148,7 @@ export async function findUser(q: Q, by: Lookup): Promise<UserRow | null> {
   return rows[0] ?? null;
 }
 
-export const isUuid = (s: unknown): s is string =>
-  typeof s === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+export const isUuid = (s: unknown): s is string => typeof s === "string" && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
 export interface NewUser {
   id?: string;

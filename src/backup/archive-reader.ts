@@ -70,7 +70,9 @@ export async function readArchive(
         seenDirs.set(path, mode);
         const where = await place(path, "dir");
         if (where.to === "disk") await mkdir(where.path, { recursive: true, mode: mode || 0o700 });
-        for await (const _ of chunksOf(entry)) { /* a directory has no content */ }
+        for await (const _ of chunksOf(entry)) {
+          /* a directory has no content */
+        }
         continue;
       }
       if (h.type !== "file") throw new ArchiveError(`entry ${path} is a ${h.type}, not a file or directory`);

@@ -80,7 +80,9 @@ export class ArchiveWriter {
     this.claim(path);
     const sha256 = new Bun.CryptoHasher("sha256").update(data).digest("hex");
     await new Promise<void>((resolve, reject) => {
-      this.pack.entry({ name: path, type: "file", size: data.byteLength, mode: mode & 0o7777, mtime: new Date() }, Buffer.from(data), (err) => (err ? reject(err) : resolve()));
+      this.pack.entry({ name: path, type: "file", size: data.byteLength, mode: mode & 0o7777, mtime: new Date() }, Buffer.from(data), (err) =>
+        err ? reject(err) : resolve(),
+      );
     });
     if (record) {
       this.files.push({ path, size: data.byteLength, mode: mode & 0o7777, sha256 });

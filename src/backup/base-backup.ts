@@ -100,7 +100,17 @@ export function walSegmentRange(first: string, last: string, segmentSize: number
 /** Directories whose contents are excluded; the directory itself is kept (PostgreSQL needs it). */
 const EMPTIED_DIRS = new Set(["pg_wal", "pg_stat_tmp", "pg_replslot", "pg_dynshmem", "pg_notify", "pg_serial", "pg_snapshots", "pg_subtrans"]);
 /** Files at the top of the cluster that are never copied. */
-const EXCLUDED_TOP_FILES = new Set(["postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map", "backup_manifest", "current_logfiles", "current_logfiles.tmp", "postgresql.auto.conf.tmp", "backup_label.old"]);
+const EXCLUDED_TOP_FILES = new Set([
+  "postmaster.pid",
+  "postmaster.opts",
+  "backup_label",
+  "tablespace_map",
+  "backup_manifest",
+  "current_logfiles",
+  "current_logfiles.tmp",
+  "postgresql.auto.conf.tmp",
+  "backup_label.old",
+]);
 
 export type ClusterEntry = { kind: "dir"; rel: string; mode: number } | { kind: "file"; rel: string; size: number };
 

@@ -113,7 +113,9 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const p = await decide();
     if (part === PART.cluster) {
       if (!p.clusterStage) {
-        throw new BackupError("the backup holds an embedded database, but this configuration uses PLINTH_DB_URL (db.url): unset it to restore the embedded database");
+        throw new BackupError(
+          "the backup holds an embedded database, but this configuration uses PLINTH_DB_URL (db.url): unset it to restore the embedded database",
+        );
       }
       return { to: "disk", path: sub ? join(p.clusterStage, sub) : p.clusterStage };
     }
@@ -137,7 +139,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const m = result.manifest;
   await commit(p, result.memory, m, configTarget, configStage, current.file !== null, opts.force, opts.notice);
   if (m.database === "embedded") await startAndCheck(p, m, opts.notice);
-  else if (p.parts.embedded) opts.notice("the backup holds no database (it was taken with PLINTH_DB_URL): the stored files and the configuration are restored, the embedded database is not");
+  else if (p.parts.embedded)
+    opts.notice(
+      "the backup holds no database (it was taken with PLINTH_DB_URL): the stored files and the configuration are restored, the embedded database is not",
+    );
   else opts.notice("the database is the operator's (PLINTH_DB_URL): restore it with its own tools; the stored files and the configuration are restored");
   return {
     file: opts.archive,
@@ -157,7 +162,9 @@ function loadCurrentConfig(opts: RestoreOptions): LoadedConfig {
   if (explicit && !existsSync(explicit)) {
     // Loading without a file would read ./plinth.yaml instead of the one named.
     if (existsSync(join(opts.cwd, DEFAULT_CONFIG_FILE))) {
-      throw new ConfigError(`${explicit} does not exist, and restoring to it from a directory with a ${DEFAULT_CONFIG_FILE} is ambiguous: run the restore from another directory`);
+      throw new ConfigError(
+        `${explicit} does not exist, and restoring to it from a directory with a ${DEFAULT_CONFIG_FILE} is ambiguous: run the restore from another directory`,
+      );
     }
     return loadConfig({ cwd: opts.cwd, env: opts.env });
   }
@@ -173,7 +180,16 @@ async function discard(plan: Plan | null, configStage: string): Promise<void> {
 }
 
 /** Everything verified: remove what the archive replaces (--force) and move the staging into place. */
-async function commit(p: Plan, memory: Map<string, Buffer>, m: Manifest, configTarget: string, configStage: string, configInUse: boolean, force: boolean, notice: (line: string) => void): Promise<void> {
+async function commit(
+  p: Plan,
+  memory: Map<string, Buffer>,
+  m: Manifest,
+  configTarget: string,
+  configStage: string,
+  configInUse: boolean,
+  force: boolean,
+  notice: (line: string) => void,
+): Promise<void> {
   const { parts } = p;
   const owner = embeddedOwnerPid(parts.dataDir);
   if (owner !== null) {

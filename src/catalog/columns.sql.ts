@@ -50,9 +50,7 @@ export type ColumnScope = { schemas: readonly string[] } | { relid: number };
 /** Dropped and system columns left out; ordered by relation, then position. */
 export function listColumns(sql: Queryable, scope: ColumnScope) {
   const where =
-    "relid" in scope
-      ? sql`a.attrelid = ${scope.relid}::oid`
-      : sql`n.nspname = any(${scope.schemas as string[]}) and c.relkind in ('r','v','m','f','p','c')`;
+    "relid" in scope ? sql`a.attrelid = ${scope.relid}::oid` : sql`n.nspname = any(${scope.schemas as string[]}) and c.relkind in ('r','v','m','f','p','c')`;
   return sql<ColumnRow[]>`
     select a.attrelid::int8::float8 as relid, a.attname as name, a.attnum::int as position,
       format_type(a.atttypid, a.atttypmod) as type,

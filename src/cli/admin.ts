@@ -7,7 +7,17 @@
 // USER is an email, a username or a user id. Every action is audited as the CLI with the OS user.
 import { randomInt } from "node:crypto";
 import { passwordWeakness } from "../auth/passwords.ts";
-import { applyLevel, findUserByRef, getAdmin, grantAdmin, levelBelow, listAdmins, userRefOf, type AdminAccount, type UserRef } from "../admin/accounts/accounts.ts";
+import {
+  applyLevel,
+  findUserByRef,
+  getAdmin,
+  grantAdmin,
+  levelBelow,
+  listAdmins,
+  userRefOf,
+  type AdminAccount,
+  type UserRef,
+} from "../admin/accounts/accounts.ts";
 import { isAdminLevel } from "../admin/accounts/rules.ts";
 import { ADMIN_LEVELS, type AdminLevel } from "../admin/authorize.ts";
 import { openLocalAdmin, type LocalAdmin } from "../admin/local.ts";
@@ -135,7 +145,13 @@ async function promote(args: string[], env: CommandEnv): Promise<number> {
   if (positional.length !== 1) throw usageError("usage: plinth admin promote USER --level L [--tables schema.t1,schema.t2]");
   const ref = refOrUsage(positional[0]);
   const level = levelOrUsage(flags.level);
-  const tables = typeof flags.tables === "string" ? flags.tables.split(",").map((t) => t.trim()).filter(Boolean) : undefined;
+  const tables =
+    typeof flags.tables === "string"
+      ? flags.tables
+          .split(",")
+          .map((t) => t.trim())
+          .filter(Boolean)
+      : undefined;
   const { config } = env.load();
   const result = await withLocal(env, "admins.promote", `${describe(ref)}:${level}`, (local) =>
     grantAdmin(local.sql, config, local.actor, { user: ref, level, tables, existingPassword: "refuse", expect: "any", direction: "raise" }),

@@ -32,7 +32,9 @@ export async function run(args: string[], env: CommandEnv): Promise<number> {
     if (flags.json === true) {
       env.stdout(`${JSON.stringify(result)}\n`);
     } else {
-      env.stdout(`Backed up to ${result.file}: ${formatBytes(result.bytes)}, ${result.files} files (database: ${result.database}, storage: ${result.storage}) in ${(result.duration_ms / 1000).toFixed(1)} s\n`);
+      env.stdout(
+        `Backed up to ${result.file}: ${formatBytes(result.bytes)}, ${result.files} files (database: ${result.database}, storage: ${result.storage}) in ${(result.duration_ms / 1000).toFixed(1)} s\n`,
+      );
     }
     return EXIT.ok;
   });
@@ -40,6 +42,10 @@ export async function run(args: string[], env: CommandEnv): Promise<number> {
 
 /** plinth-backup-20261204-164200.tar: sorts by time, no characters a shell or a filesystem minds. */
 function defaultName(gzip: boolean): string {
-  const stamp = new Date().toISOString().replace(/\.\d+Z$/, "").replace(/[-:]/g, "").replace("T", "-");
+  const stamp = new Date()
+    .toISOString()
+    .replace(/\.\d+Z$/, "")
+    .replace(/[-:]/g, "")
+    .replace("T", "-");
   return `plinth-backup-${stamp}.tar${gzip ? ".gz" : ""}`;
 }

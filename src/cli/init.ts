@@ -20,7 +20,9 @@ export async function run(args: string[], env: CommandEnv): Promise<number> {
     const production = flags.production === true;
     const file = resolve(env.cwd, env.configFile ?? DEFAULT_CONFIG_FILE);
     if (existsSync(file) && flags.force !== true) {
-      throw new CommandError(`${file} already exists; pass --force to replace it (its secrets would change: every key and session issued with them stops working)`);
+      throw new CommandError(
+        `${file} already exists; pass --force to replace it (its secrets would change: every key and session issued with them stops working)`,
+      );
     }
     const dataDir = typeof flags["data-dir"] === "string" ? flags["data-dir"] : "./plinth_data";
     const text = configText({ production, dataDir, secret: randomSecret() });

@@ -220,7 +220,11 @@ function formatHistory(entries: HistoryEntry[]): string {
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n";
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd() + "\n";
   return line(head) + rows.map(line).join("");
 }
 
@@ -251,7 +255,10 @@ function formatFailure(err: MigrationFailedError): string {
   if (err.position && err.sourceLine !== undefined) {
     const gutter = String(err.position.line);
     // Keep tabs in the caret line so the caret lands under the right character.
-    const pad = [...err.sourceLine].slice(0, err.position.column - 1).map((c) => (c === "\t" ? "\t" : " ")).join("");
+    const pad = [...err.sourceLine]
+      .slice(0, err.position.column - 1)
+      .map((c) => (c === "\t" ? "\t" : " "))
+      .join("");
     lines.push("", `  ${gutter} | ${err.sourceLine}`, `  ${" ".repeat(gutter.length)} | ${pad}^`);
   }
   lines.push(

@@ -17,7 +17,8 @@ export async function run(args: string[], env: CommandEnv): Promise<number> {
       env.stdout(`${USAGE}\n`);
       return EXIT.ok;
     }
-    if (positional.length !== 1) throw usageError(`${positional.length === 0 ? "which backup? name the archive" : `unexpected argument '${positional[1]}'`}\n${USAGE}`);
+    if (positional.length !== 1)
+      throw usageError(`${positional.length === 0 ? "which backup? name the archive" : `unexpected argument '${positional[1]}'`}\n${USAGE}`);
     const archive = resolve(env.cwd, positional[0]!);
     if (!existsSync(archive) || !statSync(archive).isFile()) throw new CommandError(`${archive}: no such file`);
     const progress = process.stderr.isTTY ? terminalProgress("restore", env.stderr, process.stderr.columns) : silentProgress;
@@ -38,7 +39,9 @@ export async function run(args: string[], env: CommandEnv): Promise<number> {
       env.stdout(`${JSON.stringify(result)}\n`);
     } else {
       const db = result.consistent_lsn ? `; the database is consistent as of WAL ${result.consistent_lsn}` : "";
-      env.stdout(`Restored ${result.file} into ${result.data_dir}: ${formatBytes(result.bytes)}, ${result.files} files${db}, in ${(result.duration_ms / 1000).toFixed(1)} s. Start it with \`plinth serve\`.\n`);
+      env.stdout(
+        `Restored ${result.file} into ${result.data_dir}: ${formatBytes(result.bytes)}, ${result.files} files${db}, in ${(result.duration_ms / 1000).toFixed(1)} s. Start it with \`plinth serve\`.\n`,
+      );
     }
     return EXIT.ok;
   });

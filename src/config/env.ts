@@ -24,12 +24,22 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "PLINTH_PUBLIC_URL", path: "publicUrl", kind: "string", description: "URL clients use to reach this server (links in emails)" },
   { name: "PLINTH_TRUST_PROXY", path: "trustProxy", kind: "boolean", description: "Trust X-Forwarded-* headers from a load balancer" },
   { name: "PLINTH_DB_URL", path: "db.url", kind: "string", description: "PostgreSQL URL; unset runs an embedded server in <dataDir>/pg" },
-  { name: "PLINTH_DB_POOL_MAX", path: "db.poolMax", kind: "number", description: "Maximum database connections per pool (the data API keeps a second pool of this size)" },
+  {
+    name: "PLINTH_DB_POOL_MAX",
+    path: "db.poolMax",
+    kind: "number",
+    description: "Maximum database connections per pool (the data API keeps a second pool of this size)",
+  },
   { name: "PLINTH_PG_BIN", path: "db.pgBin", kind: "string", description: "Directory with initdb/pg_ctl/postgres for the embedded server" },
   { name: "PLINTH_PG_USER", path: "db.pgUser", kind: "string", description: "OS user the embedded server runs as when Plinth runs as root" },
   { name: "PLINTH_JWT_SECRET", path: "jwt.secret", kind: "string", description: "HS256 secret for access tokens and anon/service_role keys (32+ chars)" },
   { name: "PLINTH_JWT_EXPIRY", path: "jwt.expiry", kind: "number", description: "Access-token lifetime in seconds" },
-  { name: "PLINTH_AUTH_AUTOCONFIRM", path: "auth.autoconfirm", kind: "boolean", description: "Confirm sign-ups without email/SMS (default: true in development; must be set in production)" },
+  {
+    name: "PLINTH_AUTH_AUTOCONFIRM",
+    path: "auth.autoconfirm",
+    kind: "boolean",
+    description: "Confirm sign-ups without email/SMS (default: true in development; must be set in production)",
+  },
   { name: "PLINTH_SMTP_HOST", path: "smtp.host", kind: "string", description: "SMTP server for auth emails" },
   { name: "PLINTH_SMTP_PORT", path: "smtp.port", kind: "number", description: "SMTP port" },
   { name: "PLINTH_SMTP_USER", path: "smtp.user", kind: "string", description: "SMTP user name" },
@@ -46,8 +56,18 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "PLINTH_AUTH_ENABLE_ANONYMOUS", path: "auth.enableAnonymous", kind: "boolean", description: "Allow anonymous sign-ins" },
   { name: "PLINTH_AUTH_PASSWORD_MIN_LENGTH", path: "auth.password.minLength", kind: "number", description: "Minimum password length" },
   { name: "PLINTH_AUTH_OTP_EXPIRY", path: "auth.otp.expiry", kind: "number", description: "Seconds a one-time code stays valid" },
-  { name: "PLINTH_AUTH_SECURE_EMAIL_CHANGE", path: "auth.secureEmailChange", kind: "boolean", description: "Confirm email changes from both the current and the new address" },
-  { name: "PLINTH_AUTH_SECURE_PASSWORD_CHANGE", path: "auth.securePasswordChange", kind: "boolean", description: "Require a reauthentication nonce to change a password (sessions older than 24 h)" },
+  {
+    name: "PLINTH_AUTH_SECURE_EMAIL_CHANGE",
+    path: "auth.secureEmailChange",
+    kind: "boolean",
+    description: "Confirm email changes from both the current and the new address",
+  },
+  {
+    name: "PLINTH_AUTH_SECURE_PASSWORD_CHANGE",
+    path: "auth.securePasswordChange",
+    kind: "boolean",
+    description: "Require a reauthentication nonce to change a password (sessions older than 24 h)",
+  },
   { name: "PLINTH_SMS_TWILIO_ACCOUNT_SID", path: "sms.twilio.accountSid", kind: "string", description: "Twilio account SID" },
   { name: "PLINTH_SMS_TWILIO_AUTH_TOKEN", path: "sms.twilio.authToken", kind: "string", description: "Twilio auth token" },
   { name: "PLINTH_SMS_TWILIO_FROM", path: "sms.twilio.from", kind: "string", description: "Twilio sender number" },
@@ -65,8 +85,18 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "PLINTH_RATE_LIMIT_USER_PER_SECOND", path: "rateLimit.perUser.perSecond", kind: "number", description: "Refill rate per user" },
   { name: "PLINTH_REST_SCHEMAS", path: "rest.schemas", kind: "list", description: "Schemas the REST API exposes, comma-separated" },
   { name: "PLINTH_REST_MAX_ROWS", path: "rest.maxRows", kind: "number", description: "Hard cap on rows one REST read returns" },
-  { name: "PLINTH_REST_PLAN_ENABLED", path: "rest.planEnabled", kind: "boolean", description: "Answer Accept: application/vnd.pgrst.plan+json|text with EXPLAIN output" },
-  { name: "PLINTH_REST_REQUEST_SETTINGS", path: "rest.requestSettings", kind: "string", description: "auto or always: when to set request.method/path/headers for SQL" },
+  {
+    name: "PLINTH_REST_PLAN_ENABLED",
+    path: "rest.planEnabled",
+    kind: "boolean",
+    description: "Answer Accept: application/vnd.pgrst.plan+json|text with EXPLAIN output",
+  },
+  {
+    name: "PLINTH_REST_REQUEST_SETTINGS",
+    path: "rest.requestSettings",
+    kind: "string",
+    description: "auto or always: when to set request.method/path/headers for SQL",
+  },
   { name: "PLINTH_STORAGE_BACKEND", path: "storage.backend", kind: "string", description: "local or s3" },
   { name: "PLINTH_STORAGE_LOCAL_DIR", path: "storage.localDir", kind: "string", description: "Directory for object bytes (default <dataDir>/storage)" },
   { name: "PLINTH_STORAGE_FILE_SIZE_LIMIT", path: "storage.fileSizeLimit", kind: "number", description: "Largest object in bytes" },
@@ -76,12 +106,27 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "PLINTH_STORAGE_S3_ACCESS_KEY_ID", path: "storage.s3.accessKeyId", kind: "string", description: "S3 access key id" },
   { name: "PLINTH_STORAGE_S3_SECRET_ACCESS_KEY", path: "storage.s3.secretAccessKey", kind: "string", description: "S3 secret access key" },
   { name: "PLINTH_STORAGE_S3_FORCE_PATH_STYLE", path: "storage.s3.forcePathStyle", kind: "boolean", description: "Path-style S3 URLs" },
-  { name: "PLINTH_REALTIME_MAX_SOCKET_BUFFER", path: "realtime.maxSocketBuffer", kind: "number", description: "Bytes buffered per slow socket before disconnect" },
+  {
+    name: "PLINTH_REALTIME_MAX_SOCKET_BUFFER",
+    path: "realtime.maxSocketBuffer",
+    kind: "number",
+    description: "Bytes buffered per slow socket before disconnect",
+  },
   { name: "PLINTH_REALTIME_SLOT_NAME", path: "realtime.slotName", kind: "string", description: "Logical replication slot name" },
-  { name: "PLINTH_ADMIN_SESSION_IDLE_TIMEOUT", path: "admin.sessionIdleTimeout", kind: "number", description: "Seconds without a request after which an admin session ends" },
+  {
+    name: "PLINTH_ADMIN_SESSION_IDLE_TIMEOUT",
+    path: "admin.sessionIdleTimeout",
+    kind: "number",
+    description: "Seconds without a request after which an admin session ends",
+  },
   { name: "PLINTH_ADMIN_SESSION_LIFETIME", path: "admin.sessionLifetime", kind: "number", description: "Seconds after sign-in at which an admin session ends" },
   { name: "PLINTH_ADMIN_MAX_SESSIONS", path: "admin.maxSessions", kind: "number", description: "Concurrent sessions per admin (the oldest ends beyond it)" },
-  { name: "PLINTH_ADMIN_REQUIRE_MFA", path: "admin.requireMfa", kind: "boolean", description: "Admins need a verified TOTP factor to sign in (default: true in production)" },
+  {
+    name: "PLINTH_ADMIN_REQUIRE_MFA",
+    path: "admin.requireMfa",
+    kind: "boolean",
+    description: "Admins need a verified TOTP factor to sign in (default: true in production)",
+  },
   { name: "PLINTH_LOG_LEVEL", path: "log.level", kind: "string", description: "debug, info, warn, error or silent" },
   { name: "PLINTH_MIGRATIONS_DIR", path: "migrationsDir", kind: "string", description: "Directory of the project's up/down migrations" },
 ];
@@ -143,7 +188,12 @@ function parseEnvValue(v: EnvVar, raw: string): { value: unknown } | { error: st
       return { error: `expected true or false (or yes/no, on/off, 1/0), got ${JSON.stringify(raw)}` };
     }
     case "list":
-      return { value: text.split(",").map((s) => s.trim()).filter(Boolean) };
+      return {
+        value: text
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+      };
   }
 }
 

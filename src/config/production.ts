@@ -23,9 +23,7 @@ export function effectiveAutoconfirm(config: Config): boolean {
 export function unsafeSettings(loaded: LoadedConfig): string[] {
   const { config } = loaded;
   if (config.env !== "production") return [];
-  return [jwtSecretProblem(config), autoconfirmProblem(loaded), corsProblem(config)].filter(
-    (p): p is string => p !== undefined,
-  );
+  return [jwtSecretProblem(config), autoconfirmProblem(loaded), corsProblem(config)].filter((p): p is string => p !== undefined);
 }
 
 function jwtSecretProblem(config: Config): string | undefined {

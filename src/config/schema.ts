@@ -3,11 +3,16 @@
 import { z } from "zod";
 
 const port = z.coerce.number().int().min(0).max(65535);
-const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"])]).transform(
-  (v) => (typeof v === "boolean" ? v : ["true", "1", "yes", "on"].includes(v)),
-);
+const bool = z
+  .union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"])])
+  .transform((v) => (typeof v === "boolean" ? v : ["true", "1", "yes", "on"].includes(v)));
 const stringList = z.union([z.array(z.string()), z.string()]).transform((v) =>
-  Array.isArray(v) ? v : v.split(",").map((s) => s.trim()).filter(Boolean),
+  Array.isArray(v)
+    ? v
+    : v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
 );
 
 /** A token bucket: `capacity` requests at once, refilled at `perSecond`. 0 capacity disables it. */
@@ -44,7 +49,12 @@ export const configSchema = z
       .object({
         secret: z.string().min(1).optional(),
         /** Access-token lifetime in seconds. */
-        expiry: z.coerce.number().int().min(30).max(7 * 24 * 3600).default(3600),
+        expiry: z.coerce
+          .number()
+          .int()
+          .min(30)
+          .max(7 * 24 * 3600)
+          .default(3600),
       })
       .strict()
       .prefault({}),
@@ -169,7 +179,11 @@ export const configSchema = z
     http: z
       .object({
         /** Largest request body accepted, in bytes (storage uploads have their own limit). */
-        bodyLimit: z.coerce.number().int().min(1024).default(1024 * 1024),
+        bodyLimit: z.coerce
+          .number()
+          .int()
+          .min(1024)
+          .default(1024 * 1024),
         /** Seconds a graceful shutdown waits for in-flight requests. */
         shutdownGrace: z.coerce.number().min(0).default(10),
       })
@@ -208,7 +222,11 @@ export const configSchema = z
         /** Directory for object bytes with the local backend (default <dataDir>/storage). */
         localDir: z.string().min(1).optional(),
         /** Largest object accepted, in bytes, whatever the bucket says (default 50 GiB). */
-        fileSizeLimit: z.coerce.number().int().min(1).default(50 * 1024 ** 3),
+        fileSizeLimit: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .default(50 * 1024 ** 3),
         s3: z
           .object({
             endpoint: z.string().url().optional(),
@@ -227,9 +245,16 @@ export const configSchema = z
     realtime: z
       .object({
         /** Largest number of bytes buffered for one slow socket before it is disconnected. */
-        maxSocketBuffer: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
+        maxSocketBuffer: z.coerce
+          .number()
+          .int()
+          .min(1024)
+          .default(4 * 1024 * 1024),
         /** Prefix of each node's temporary logical replication slot (<prefix>_<node id>). */
-        slotName: z.string().regex(/^[a-z0-9_]{1,63}$/).default("plinth_realtime"),
+        slotName: z
+          .string()
+          .regex(/^[a-z0-9_]{1,63}$/)
+          .default("plinth_realtime"),
       })
       .strict()
       .prefault({}),
@@ -237,9 +262,19 @@ export const configSchema = z
     admin: z
       .object({
         /** Seconds without a request after which an admin session ends. */
-        sessionIdleTimeout: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(30 * 60),
+        sessionIdleTimeout: z.coerce
+          .number()
+          .int()
+          .min(60)
+          .max(7 * 24 * 3600)
+          .default(30 * 60),
         /** Seconds after sign-in at which an admin session ends, however active. */
-        sessionLifetime: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(12 * 3600),
+        sessionLifetime: z.coerce
+          .number()
+          .int()
+          .min(60)
+          .max(30 * 24 * 3600)
+          .default(12 * 3600),
         /** Concurrent sessions per admin; signing in beyond it ends the oldest. */
         maxSessions: z.coerce.number().int().min(1).max(100).default(5),
         /**

@@ -146,7 +146,7 @@ export class ContextPool {
       }
       // An idle connection of this context first, then an idle one to switch, then a new one, and
       // only then a statement pipelined behind others of the same context.
-      const pick = match && match.inflight === 0 ? match : idle ?? (this.slots.length + this.opening < this.opts.max ? null : match);
+      const pick = match && match.inflight === 0 ? match : (idle ?? (this.slots.length + this.opening < this.opts.max ? null : match));
       if (pick) {
         pick.inflight++;
         return pick;
@@ -212,7 +212,17 @@ export class ContextPool {
  * error mapping reads; null for errors of the connection or the driver itself.
  */
 function asPostgresError(err: unknown): (Error & { code: string }) | null {
-  const e = err as { errno?: unknown; message?: string; detail?: string; hint?: string; severity?: string; constraint?: string; table?: string; schema?: string; column?: string };
+  const e = err as {
+    errno?: unknown;
+    message?: string;
+    detail?: string;
+    hint?: string;
+    severity?: string;
+    constraint?: string;
+    table?: string;
+    schema?: string;
+    column?: string;
+  };
   if (typeof e?.errno !== "string" || !/^[0-9A-Z]{5}$/.test(e.errno)) return null;
   return Object.assign(new Error(e.message ?? ""), {
     name: "PostgresError",
@@ -243,5 +253,10 @@ export const failedBeforeSending = (err: unknown): boolean => (err as { notStart
 
 /** A driver-level failure (closed socket, refused connection) as a connection_failure error. */
 function connectionLost(err: unknown): Error {
-  return Object.assign(new Error("The database connection was lost"), { name: "PostgresError", code: CONNECTION_LOST, detail: (err as Error)?.message, cause: err });
+  return Object.assign(new Error("The database connection was lost"), {
+    name: "PostgresError",
+    code: CONNECTION_LOST,
+    detail: (err as Error)?.message,
+    cause: err,
+  });
 }

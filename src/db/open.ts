@@ -18,11 +18,7 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-export async function openDatabase(
-  config: Config,
-  log: Logger,
-  opts: { migrate?: boolean; poolMax?: number } = {},
-): Promise<OpenedDatabase> {
+export async function openDatabase(config: Config, log: Logger, opts: { migrate?: boolean; poolMax?: number } = {}): Promise<OpenedDatabase> {
   let embedded: EmbeddedServer | null = null;
   let url = config.db.url;
   if (!url) {

@@ -77,9 +77,18 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return false;
   return (
-    code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" ||
-    code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT" ||
-    code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED" || code === "CONNECTION_DESTROYED" || code === "CONNECT_TIMEOUT"
+    code.startsWith("08") ||
+    code === "57P01" ||
+    code === "57P02" ||
+    code === "57P03" ||
+    code === "ECONNREFUSED" ||
+    code === "ECONNRESET" ||
+    code === "EPIPE" ||
+    code === "ETIMEDOUT" ||
+    code === "CONNECTION_CLOSED" ||
+    code === "CONNECTION_ENDED" ||
+    code === "CONNECTION_DESTROYED" ||
+    code === "CONNECT_TIMEOUT"
   );
 }
 
@@ -98,7 +107,10 @@ export async function reserveWithin(sql: Sql, ms: number): Promise<postgres.Rese
   try {
     return await Promise.race([pending, deadline]);
   } catch (err) {
-    pending.then((c) => c.release(), () => {});
+    pending.then(
+      (c) => c.release(),
+      () => {},
+    );
     throw err;
   } finally {
     clearTimeout(timer);
@@ -204,7 +216,12 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
           if (!watch.lost) await watch.race(conn.unsafe("rollback")).catch(() => {});
           // A refused role or claims makes every later query fail with "transaction is aborted":
           // report the cause, not the symptom.
-          throw (await setup.then(() => null, (e: unknown) => e)) ?? err;
+          throw (
+            (await setup.then(
+              () => null,
+              (e: unknown) => e,
+            )) ?? err
+          );
         }
         await watch.race(watch.track(conn.unsafe("commit")));
         return result;
@@ -246,7 +263,10 @@ export function connect(url: string, opts: PoolOptions = {}): Database {
         // asked again when its connection was lost (a write might have committed: not retried).
         const code = (err as { code?: unknown })?.code;
         const retry =
-          code === CONTEXT_MISMATCH || code === "42501" || failedBeforeSending(err) || (runOpts.read && (code === CONNECTION_LOST || connectionGoingAway(code)));
+          code === CONTEXT_MISMATCH ||
+          code === "42501" ||
+          failedBeforeSending(err) ||
+          (runOpts.read && (code === CONNECTION_LOST || connectionGoingAway(code)));
         if (!retry) throw err;
         // The guard's parameters follow the statement's own; in the transaction the context is set.
         const all = [...params, principal.role, claims] as string[];

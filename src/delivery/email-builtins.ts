@@ -45,17 +45,9 @@ function mail(subject: string, intro: string, button: string): BuiltinEmail {
 }
 
 export const BUILTIN_EMAILS: Record<EmailKind, BuiltinEmail> = {
-  confirmation: mail(
-    "Confirm your email",
-    "Follow this link to confirm your email address {{ .Email }}:",
-    "Confirm your email",
-  ),
+  confirmation: mail("Confirm your email", "Follow this link to confirm your email address {{ .Email }}:", "Confirm your email"),
   magicLink: mail("Your sign-in link", "Follow this link to sign in as {{ .Email }}:", "Sign in"),
-  recovery: mail(
-    "Reset your password",
-    "Follow this link to reset the password of {{ .Email }}:",
-    "Reset your password",
-  ),
+  recovery: mail("Reset your password", "Follow this link to reset the password of {{ .Email }}:", "Reset your password"),
   invite: mail(
     "You have been invited",
     "You have been invited to create an account on {{ .SiteURL }} as {{ .Email }}. Follow this link to accept the invitation:",

@@ -14,8 +14,7 @@ export interface TwilioSettings {
 const MESSAGING_SERVICE_SID = /^MG[0-9a-f]{32}$/i;
 
 export function twilioSender(settings: TwilioSettings, http: HttpOptions): SmsSender {
-  const endpoint =
-    `${settings.url.replace(/\/+$/, "")}/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
+  const endpoint = `${settings.url.replace(/\/+$/, "")}/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
   const authorization = `Basic ${Buffer.from(`${settings.accountSid}:${settings.authToken}`).toString("base64")}`;
   return {
     name: "twilio",

@@ -13,7 +13,6 @@ import { ok, warn, type CheckResult } from "./check.ts";
 /** Older than this, the last backup is reported as stale. */
 export const STALE_BACKUP_MS = 7 * 24 * 3600 * 1000;
 
-
 const TAKE_BACKUP = "run `plinth backup` and schedule it (e.g. daily from cron), keeping copies off this machine";
 
 export function formatAge(ms: number): string {
@@ -34,7 +33,11 @@ export function checkBackupAge({ config }: LoadedConfig, now: Date = new Date())
       (e): e is BackupRecord => typeof e?.file === "string" && typeof e?.created_at === "string" && !Number.isNaN(Date.parse(e.created_at)),
     );
   } catch (err) {
-    return warn("backup_age", `${recordFile} cannot be read as the backup record: ${err instanceof Error ? err.message : String(err)}`, `${TAKE_BACKUP}; it rewrites the record`);
+    return warn(
+      "backup_age",
+      `${recordFile} cannot be read as the backup record: ${err instanceof Error ? err.message : String(err)}`,
+      `${TAKE_BACKUP}; it rewrites the record`,
+    );
   }
   const newest = entries.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at))[0];
   if (newest === undefined) return warn("backup_age", `no backup recorded (${recordFile} lists none)`, TAKE_BACKUP);

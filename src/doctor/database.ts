@@ -53,7 +53,11 @@ export async function checkDatabase(loaded: LoadedConfig): Promise<CheckResult[]
   const { config } = loaded;
   if (!config.db.url && !embeddedClusterExists(config.dataDir)) {
     return [
-      warn("database", `the embedded PostgreSQL has not been created yet (no ${join(config.dataDir, "pg")})`, "start `plinth serve` once: it creates the database in the data dir; or set PLINTH_DB_URL to use your own PostgreSQL"),
+      warn(
+        "database",
+        `the embedded PostgreSQL has not been created yet (no ${join(config.dataDir, "pg")})`,
+        "start `plinth serve` once: it creates the database in the data dir; or set PLINTH_DB_URL to use your own PostgreSQL",
+      ),
       checkClock(null),
     ];
   }
@@ -95,7 +99,10 @@ async function open(loaded: LoadedConfig): Promise<{ database: OpenedDatabase; f
   try {
     database = await within(config.db.url ? QUERY_TIMEOUT_MS : EMBEDDED_START_TIMEOUT_MS, "PostgreSQL", pending);
   } catch (err) {
-    pending.then((late) => late.close(), () => {}); // if it opens after all, stop what we started
+    pending.then(
+      (late) => late.close(),
+      () => {},
+    ); // if it opens after all, stop what we started
     return { failed: unreachable(loaded, target, err) };
   }
   try {
@@ -126,7 +133,18 @@ function unreachable({ config }: LoadedConfig, target: string, err: unknown): Ch
 
 async function readFacts(sql: Sql): Promise<ServerFacts> {
   const [row] = await sql<
-    { version: string; version_num: number; role: string; database: string; wal_level: string; max_slots: number; max_senders: number; used_slots: number; superuser: boolean; replication: boolean }[]
+    {
+      version: string;
+      version_num: number;
+      role: string;
+      database: string;
+      wal_level: string;
+      max_slots: number;
+      max_senders: number;
+      used_slots: number;
+      superuser: boolean;
+      replication: boolean;
+    }[]
   >`
     select current_setting('server_version') as version,
            current_setting('server_version_num')::int as version_num,
@@ -142,15 +160,27 @@ async function readFacts(sql: Sql): Promise<ServerFacts> {
      where r.rolname = current_user`;
   if (!row) throw new Error("the connecting role is not in pg_roles");
   return {
-    version: row.version, versionNum: row.version_num, role: row.role, database: row.database, walLevel: row.wal_level,
-    maxSlots: row.max_slots, maxSenders: row.max_senders, usedSlots: row.used_slots, superuser: row.superuser, replication: row.replication,
+    version: row.version,
+    versionNum: row.version_num,
+    role: row.role,
+    database: row.database,
+    walLevel: row.wal_level,
+    maxSlots: row.max_slots,
+    maxSenders: row.max_senders,
+    usedSlots: row.used_slots,
+    superuser: row.superuser,
+    replication: row.replication,
   };
 }
 
 function checkVersion(f: ServerFacts): CheckResult {
   const major = Math.floor(f.versionNum / 10_000);
   if (major < TESTED_MAJOR) {
-    return warn("database_version", `PostgreSQL ${f.version}: Plinth is built and tested for ${TESTED_MAJOR} and later`, `upgrade PostgreSQL to ${TESTED_MAJOR} or later (pg_upgrade, or a dump and restore)`);
+    return warn(
+      "database_version",
+      `PostgreSQL ${f.version}: Plinth is built and tested for ${TESTED_MAJOR} and later`,
+      `upgrade PostgreSQL to ${TESTED_MAJOR} or later (pg_upgrade, or a dump and restore)`,
+    );
   }
   return ok("database_version", `PostgreSQL ${f.version}`);
 }
@@ -159,15 +189,27 @@ const RESTART = "then restart PostgreSQL (these settings take effect only at ser
 
 function checkWalLevel(f: ServerFacts): CheckResult {
   if (f.walLevel !== "logical") {
-    return fail("wal_level", `wal_level is ${f.walLevel}: realtime cannot stream database changes (postgres_changes), which needs logical`, `run ALTER SYSTEM SET wal_level = logical as a superuser (or set it in postgresql.conf), ${RESTART}`);
+    return fail(
+      "wal_level",
+      `wal_level is ${f.walLevel}: realtime cannot stream database changes (postgres_changes), which needs logical`,
+      `run ALTER SYSTEM SET wal_level = logical as a superuser (or set it in postgresql.conf), ${RESTART}`,
+    );
   }
   if (f.maxSlots === 0 || f.maxSenders === 0) {
-    return fail("wal_level", `wal_level is logical, but max_replication_slots is ${f.maxSlots} and max_wal_senders ${f.maxSenders}: realtime needs one of each per Plinth node`, `set both to at least 10 (ALTER SYSTEM SET …), ${RESTART}`);
+    return fail(
+      "wal_level",
+      `wal_level is logical, but max_replication_slots is ${f.maxSlots} and max_wal_senders ${f.maxSenders}: realtime needs one of each per Plinth node`,
+      `set both to at least 10 (ALTER SYSTEM SET …), ${RESTART}`,
+    );
   }
   const free = f.maxSlots - f.usedSlots;
   const slots = `${f.usedSlots} of ${f.maxSlots} replication slots in use`;
   if (free <= 0) {
-    return warn("wal_level", `wal_level is logical, but all ${f.maxSlots} replication slots are taken: a Plinth node that starts now gets no realtime changes`, `drop unused slots (SELECT slot_name, active FROM pg_replication_slots) or raise max_replication_slots, ${RESTART}`);
+    return warn(
+      "wal_level",
+      `wal_level is logical, but all ${f.maxSlots} replication slots are taken: a Plinth node that starts now gets no realtime changes`,
+      `drop unused slots (SELECT slot_name, active FROM pg_replication_slots) or raise max_replication_slots, ${RESTART}`,
+    );
   }
   return ok("wal_level", `wal_level is logical, ${slots}`);
 }
@@ -175,18 +217,34 @@ function checkWalLevel(f: ServerFacts): CheckResult {
 function checkReplication(f: ServerFacts): CheckResult {
   if (f.superuser) return ok("replication", `role ${f.role} is a superuser`);
   if (f.replication) return ok("replication", `role ${f.role} has REPLICATION`);
-  return fail("replication", `role ${f.role} has neither REPLICATION nor superuser: realtime cannot open its replication stream`, `as a superuser run: ALTER ROLE "${f.role}" WITH REPLICATION`);
+  return fail(
+    "replication",
+    `role ${f.role} has neither REPLICATION nor superuser: realtime cannot open its replication stream`,
+    `as a superuser run: ALTER ROLE "${f.role}" WITH REPLICATION`,
+  );
 }
 
 const label = (version: number, name: string) => `${String(version).padStart(4, "0")}_${name}`;
 
 async function checkSystemMigrations(sql: Sql): Promise<CheckResult> {
-  const [table] = await within(QUERY_TIMEOUT_MS, "PostgreSQL", sql<{ present: boolean }[]>`select to_regclass('plinth.system_migrations') is not null as present`);
+  const [table] = await within(
+    QUERY_TIMEOUT_MS,
+    "PostgreSQL",
+    sql<{ present: boolean }[]>`select to_regclass('plinth.system_migrations') is not null as present`,
+  );
   if (!table?.present) {
-    return fail("system_migrations", "this database has no Plinth schema: `plinth serve` has never started on it", "start `plinth serve` once (it applies the system migrations before serving); with PLINTH_DB_URL, check the URL names the right database");
+    return fail(
+      "system_migrations",
+      "this database has no Plinth schema: `plinth serve` has never started on it",
+      "start `plinth serve` once (it applies the system migrations before serving); with PLINTH_DB_URL, check the URL names the right database",
+    );
   }
-  const rows = await within(QUERY_TIMEOUT_MS, "PostgreSQL", sql<{ version: number; name: string; checksum: string }[]>`
-    select version, name, checksum from plinth.system_migrations order by version`);
+  const rows = await within(
+    QUERY_TIMEOUT_MS,
+    "PostgreSQL",
+    sql<{ version: number; name: string; checksum: string }[]>`
+    select version, name, checksum from plinth.system_migrations order by version`,
+  );
   const known = new Map(systemMigrations.map((m) => [m.version, m]));
   const applied = new Set(rows.map((r) => r.version));
   const changed = rows.filter((r) => known.has(r.version) && checksum(known.get(r.version)!.sql) !== r.checksum);
@@ -194,20 +252,36 @@ async function checkSystemMigrations(sql: Sql): Promise<CheckResult> {
   const pending = systemMigrations.filter((m) => !applied.has(m.version));
   const list = (ms: { version: number; name: string }[]) => ms.map((m) => label(m.version, m.name)).join(", ");
   if (changed.length > 0) {
-    return fail("system_migrations", `applied system migrations differ from this Plinth's (${list(changed)}): \`plinth serve\` refuses to start`, "run the Plinth version that migrated this database, or restore it from a backup; applied system migrations never change");
+    return fail(
+      "system_migrations",
+      `applied system migrations differ from this Plinth's (${list(changed)}): \`plinth serve\` refuses to start`,
+      "run the Plinth version that migrated this database, or restore it from a backup; applied system migrations never change",
+    );
   }
   if (newer.length > 0) {
-    return warn("system_migrations", `the database was migrated by a newer Plinth (${list(newer)} are unknown to this one)`, "run the newest plinth binary against this database");
+    return warn(
+      "system_migrations",
+      `the database was migrated by a newer Plinth (${list(newer)} are unknown to this one)`,
+      "run the newest plinth binary against this database",
+    );
   }
   if (pending.length > 0) {
-    return warn("system_migrations", `${pending.length} system migration(s) not applied yet: ${list(pending)}`, "restart `plinth serve` with this version: it applies them before serving");
+    return warn(
+      "system_migrations",
+      `${pending.length} system migration(s) not applied yet: ${list(pending)}`,
+      "restart `plinth serve` with this version: it applies them before serving",
+    );
   }
   return ok("system_migrations", `all ${rows.length} applied, checksums match`);
 }
 
 async function checkUserMigrations(sql: Sql, url: string, dir: string): Promise<CheckResult> {
   try {
-    const [table] = await within(QUERY_TIMEOUT_MS, "PostgreSQL", sql<{ present: boolean }[]>`select to_regclass('plinth.user_migrations') is not null as present`);
+    const [table] = await within(
+      QUERY_TIMEOUT_MS,
+      "PostgreSQL",
+      sql<{ present: boolean }[]>`select to_regclass('plinth.user_migrations') is not null as present`,
+    );
     if (!table?.present) {
       // Never migrated: say what is waiting without creating the bookkeeping tables.
       const files = await readMigrationDir(dir);
@@ -223,7 +297,8 @@ async function checkUserMigrations(sql: Sql, url: string, dir: string): Promise<
     const fixes: string[] = [];
     if (changed.length > 0) found.push(`changed after they were applied: ${names(changed)}`);
     if (missing.length > 0) found.push(`applied but their files are gone from ${dir}: ${names(missing)}`);
-    if (changed.length + missing.length > 0) fixes.push("restore the applied files as they were and put further changes in a new migration (`plinth migrate new`)");
+    if (changed.length + missing.length > 0)
+      fixes.push("restore the applied files as they were and put further changes in a new migration (`plinth migrate new`)");
     if (pending.length > 0) {
       found.push(`${pending.length} pending: ${names(pending)}`);
       fixes.push("run `plinth migrate up`");
@@ -234,7 +309,8 @@ async function checkUserMigrations(sql: Sql, url: string, dir: string): Promise<
     if ((err as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) {
       return warn("user_migrations", "not read: a running `plinth migrate` holds the migration lock", "wait for it to finish, then run `plinth doctor` again");
     }
-    if (err instanceof MigrationError) return fail("user_migrations", err.message, "rename or remove the file: `plinth migrate` refuses to run while it is there");
+    if (err instanceof MigrationError)
+      return fail("user_migrations", err.message, "rename or remove the file: `plinth migrate` refuses to run while it is there");
     throw err;
   }
 }
@@ -253,7 +329,11 @@ async function readMigrationStatus(url: string, dir: string) {
 
 async function sampleClock(sql: Sql): Promise<ClockSample> {
   const sentMs = Date.now();
-  const [row] = await within(QUERY_TIMEOUT_MS, "PostgreSQL", sql<{ ms: number }[]>`
-    select (extract(epoch from clock_timestamp()) * 1000)::float8 as ms`);
+  const [row] = await within(
+    QUERY_TIMEOUT_MS,
+    "PostgreSQL",
+    sql<{ ms: number }[]>`
+    select (extract(epoch from clock_timestamp()) * 1000)::float8 as ms`,
+  );
   return { databaseMs: row!.ms, sentMs, receivedMs: Date.now() };
 }

@@ -53,7 +53,11 @@ export function checkWritableDir(name: string, dir: string, what: string, holds:
   const writeProblem = missing ? accessProblem(target) : probeProblem(target);
   if (writeProblem) {
     const at = missing ? `${dir} does not exist and cannot be created in ${target}` : `${what} ${dir} is not writable`;
-    return fail(name, `${at}: ${writeProblem}`, `give the user Plinth runs as write access to ${missing ? target : dir} (or choose another directory), and check the filesystem is not mounted read-only`);
+    return fail(
+      name,
+      `${at}: ${writeProblem}`,
+      `give the user Plinth runs as write access to ${missing ? target : dir} (or choose another directory), and check the filesystem is not mounted read-only`,
+    );
   }
 
   const { bavail, blocks, bsize } = statfsSync(target);
@@ -103,7 +107,8 @@ export async function checkStorage({ config }: LoadedConfig): Promise<CheckResul
     return checkWritableDir("storage", localStorageDir(config), "the storage dir", "uploads");
   }
   const { bucket, endpoint } = config.storage.s3;
-  if (!bucket) return fail("storage", "storage.backend is s3 but no bucket is set; `plinth serve` refuses to start", "set storage.s3.bucket (PLINTH_STORAGE_S3_BUCKET)");
+  if (!bucket)
+    return fail("storage", "storage.backend is s3 but no bucket is set; `plinth serve` refuses to start", "set storage.s3.bucket (PLINTH_STORAGE_S3_BUCKET)");
   const where = `S3 bucket ${bucket}${endpoint ? ` at ${endpoint}` : ""}`;
   try {
     const backend = await createBackend(config);
@@ -113,7 +118,11 @@ export async function checkStorage({ config }: LoadedConfig): Promise<CheckResul
     await within(S3_TIMEOUT_MS, "the bucket", first.next());
     await first.return?.();
   } catch (err) {
-    return fail("storage", `${where} is not usable: ${messageOf(err)}`, "check storage.s3.endpoint, bucket, region and the access keys (PLINTH_STORAGE_S3_*), and that the key may list, read and write the bucket");
+    return fail(
+      "storage",
+      `${where} is not usable: ${messageOf(err)}`,
+      "check storage.s3.endpoint, bucket, region and the access keys (PLINTH_STORAGE_S3_*), and that the key may list, read and write the bucket",
+    );
   }
   return ok("storage", `${where} answers and may be listed with the configured keys`);
 }

@@ -17,10 +17,23 @@ export { type CheckResult, type CheckStatus } from "./check.ts";
 
 /** The order checks are reported in; scripts may rely on the names, not on the order. */
 export const CHECK_ORDER = [
-  "config", "jwt_secret", "production_rules",
-  "database", "database_version", "wal_level", "replication", "system_migrations", "user_migrations",
-  "data_dir", "storage", "clock", "proxy", "backup_age",
-  "smtp", "sms", "mail_templates",
+  "config",
+  "jwt_secret",
+  "production_rules",
+  "database",
+  "database_version",
+  "wal_level",
+  "replication",
+  "system_migrations",
+  "user_migrations",
+  "data_dir",
+  "storage",
+  "clock",
+  "proxy",
+  "backup_age",
+  "smtp",
+  "sms",
+  "mail_templates",
 ] as const;
 
 export async function runChecks(load: () => LoadedConfig): Promise<CheckResult[]> {

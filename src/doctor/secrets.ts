@@ -12,7 +12,8 @@ import { fail, ok, warn, type CheckResult } from "./check.ts";
 const NAME = "jwt_secret";
 /** Below this the secret is called weak. A random 32-character hex secret scores about 110. */
 export const WEAK_SECRET_BITS = 80;
-const NEW_SECRET = "set PLINTH_JWT_SECRET (or jwt.secret in plinth.yaml) to a random value, e.g. `openssl rand -base64 48`; every session and API key issued with the old one stops working";
+const NEW_SECRET =
+  "set PLINTH_JWT_SECRET (or jwt.secret in plinth.yaml) to a random value, e.g. `openssl rand -base64 48`; every session and API key issued with the old one stops working";
 
 /**
  * Shannon entropy of the secret's characters times its length, in bits (rounded down). A secret
@@ -49,7 +50,13 @@ export function checkJwtSecret({ config }: LoadedConfig): CheckResult[] {
     if (!existsSync(devFile)) return [ok(NAME, `not set: a development secret is generated in ${devFile} on first start`)];
     const stored = readFileSync(devFile, "utf8").trim();
     if (stored.length < MIN_JWT_SECRET_LENGTH) {
-      return [fail(NAME, `${devFile} holds only ${stored.length} characters; \`plinth serve\` refuses a secret shorter than ${MIN_JWT_SECRET_LENGTH}`, `delete ${devFile} to generate a new one, or ${NEW_SECRET}`)];
+      return [
+        fail(
+          NAME,
+          `${devFile} holds only ${stored.length} characters; \`plinth serve\` refuses a secret shorter than ${MIN_JWT_SECRET_LENGTH}`,
+          `delete ${devFile} to generate a new one, or ${NEW_SECRET}`,
+        ),
+      ];
     }
     return [ok(NAME, `development secret from ${devFile} (${stored.length} characters)`)];
   }
@@ -62,7 +69,9 @@ export function checkJwtSecret({ config }: LoadedConfig): CheckResult[] {
   }
   const bits = estimatedBits(secret);
   if (bits < WEAK_SECRET_BITS) {
-    return [weak(NAME, `the JWT secret looks guessable: about ${bits} bits of entropy in ${secret.length} characters (repeated characters or a pattern)`, NEW_SECRET)];
+    return [
+      weak(NAME, `the JWT secret looks guessable: about ${bits} bits of entropy in ${secret.length} characters (repeated characters or a pattern)`, NEW_SECRET),
+    ];
   }
   if (production && existsSync(devFile)) {
     return [

@@ -32,11 +32,7 @@ export function checkProductionRules(loaded: LoadedConfig): CheckResult {
   const problems = unsafeSettings(loaded);
   if (problems.length === 0) return ok("production_rules", "every production rule is met");
   // Each sentence of unsafeSettings already says both what is wrong and how to fix it.
-  return fail(
-    "production_rules",
-    `${problems.length} setting(s) are unsafe in production; \`plinth serve\` refuses to start`,
-    problems.join("\n"),
-  );
+  return fail("production_rules", `${problems.length} setting(s) are unsafe in production; \`plinth serve\` refuses to start`, problems.join("\n"));
 }
 
 const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127\./.test(host);
@@ -73,7 +69,10 @@ export function checkProxy({ config }: LoadedConfig): CheckResult {
         `set trustProxy: true (PLINTH_TRUST_PROXY=true) if a proxy or load balancer sets X-Forwarded-For, and make sure only it reaches port ${port}`,
       );
     }
-    return ok("proxy", `listening on all interfaces (${where}) with trustProxy off: right when clients connect directly; behind a load balancer set trustProxy: true`);
+    return ok(
+      "proxy",
+      `listening on all interfaces (${where}) with trustProxy off: right when clients connect directly; behind a load balancer set trustProxy: true`,
+    );
   }
   return ok("proxy", `listening on ${where}, trustProxy off: client IPs are taken from the connection`);
 }

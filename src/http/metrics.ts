@@ -19,18 +19,12 @@ export class Metrics {
   }
 
   render(gauges: Record<string, { help: string; value: number }> = {}): string {
-    const lines: string[] = [
-      "# HELP plinth_http_requests_total HTTP requests by route and status.",
-      "# TYPE plinth_http_requests_total counter",
-    ];
+    const lines: string[] = ["# HELP plinth_http_requests_total HTTP requests by route and status.", "# TYPE plinth_http_requests_total counter"];
     for (const [key, n] of this.requests) {
       const [route, status] = key.split("\u0000");
       lines.push(`plinth_http_requests_total{route="${escapeLabel(route!)}",status="${status}"} ${n}`);
     }
-    lines.push(
-      "# HELP plinth_http_request_duration_seconds Time from request to response.",
-      "# TYPE plinth_http_request_duration_seconds histogram",
-    );
+    lines.push("# HELP plinth_http_request_duration_seconds Time from request to response.", "# TYPE plinth_http_request_duration_seconds histogram");
     let cumulative = 0;
     BUCKETS_MS.forEach((le, i) => {
       cumulative += this.histogram[i]!;

@@ -61,15 +61,17 @@ export function createRoutes(deps: RouteDeps) {
         db_ms: Math.round((performance.now() - started) * 100) / 100,
       });
     })
-    .get("/metrics", () =>
-      new Response(
-        deps.metrics.render({
-          plinth_db_pool_max: { help: "Largest number of database connections in the pool.", value: deps.db.max },
-          plinth_db_pool_active: { help: "Transactions currently holding a pooled connection.", value: deps.db.active },
-          plinth_process_resident_memory_bytes: { help: "Resident memory of the Plinth process.", value: process.memoryUsage().rss },
-        }),
-        { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
-      ),
+    .get(
+      "/metrics",
+      () =>
+        new Response(
+          deps.metrics.render({
+            plinth_db_pool_max: { help: "Largest number of database connections in the pool.", value: deps.db.max },
+            plinth_db_pool_active: { help: "Transactions currently holding a pooled connection.", value: deps.db.active },
+            plinth_process_resident_memory_bytes: { help: "Resident memory of the Plinth process.", value: process.memoryUsage().rss },
+          }),
+          { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } },
+        ),
     );
   for (const service of deps.services ?? []) app = app.use(service) as unknown as typeof app;
   return app;

@@ -16,7 +16,10 @@ export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>();
 
   // A monotonic clock: a wall-clock step backwards (NTP, an operator) must not drain every bucket.
-  constructor(private readonly cfg: BucketConfig, private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    private readonly cfg: BucketConfig,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   get enabled(): boolean {
     return this.cfg.capacity > 0;

@@ -192,10 +192,13 @@ export class Channel implements ChangeSubscriber {
     const exp = this.auth.exp;
     if (exp === null) return;
     const ms = exp * 1000 - Date.now();
-    this.expiry = setTimeout(() => {
-      if (exp * 1000 > Date.now()) return this.armExpiry();
-      this.shutdown(`Token has expired ${Math.max(0, Math.floor(Date.now() / 1000 - exp))} seconds ago`);
-    }, Math.min(Math.max(ms, 0), MAX_TIMER_MS));
+    this.expiry = setTimeout(
+      () => {
+        if (exp * 1000 > Date.now()) return this.armExpiry();
+        this.shutdown(`Token has expired ${Math.max(0, Math.floor(Date.now() / 1000 - exp))} seconds ago`);
+      },
+      Math.min(Math.max(ms, 0), MAX_TIMER_MS),
+    );
     this.expiry.unref?.();
   }
 

@@ -72,11 +72,15 @@ export class ClusterBus {
   }
 
   async start(): Promise<void> {
-    const sub = await this.sql.listen(CHANNEL, (payload) => this.receive(payload), () => {
-      // Called on the first LISTEN and after every reconnect of the listening connection.
-      this.send(["hello"], true);
-      this.handlers.onListening?.();
-    });
+    const sub = await this.sql.listen(
+      CHANNEL,
+      (payload) => this.receive(payload),
+      () => {
+        // Called on the first LISTEN and after every reconnect of the listening connection.
+        this.send(["hello"], true);
+        this.handlers.onListening?.();
+      },
+    );
     this.unlisten = () => sub.unlisten();
     this.timer = setInterval(() => {
       this.send(["hb"], true);

@@ -31,8 +31,7 @@ export function groupJson(entries: Iterable<PresenceEntry>): string {
   return `{${[...byKey].map(([k, metas]) => `${JSON.stringify(k)}:{"metas":[${metas.join(",")}]}`).join(",")}}`;
 }
 
-export const diffJson = (joins: PresenceEntry[], leaves: PresenceEntry[]): string =>
-  `{"joins":${groupJson(joins)},"leaves":${groupJson(leaves)}}`;
+export const diffJson = (joins: PresenceEntry[], leaves: PresenceEntry[]): string => `{"joins":${groupJson(joins)},"leaves":${groupJson(leaves)}}`;
 
 export class PresenceStore {
   private readonly topics = new Map<string, Map<string, PresenceEntry>>();

@@ -95,7 +95,13 @@ function chooseStrategy(planned: PlannedRequest, opts: ExecuteOptions): Strategy
   return TRANSACTION;
 }
 
-export async function executePlan(db: Database, principal: Principal, info: RequestInfo, planned: PlannedRequest, opts: ExecuteOptions = {}): Promise<RestResult> {
+export async function executePlan(
+  db: Database,
+  principal: Principal,
+  info: RequestInfo,
+  planned: PlannedRequest,
+  opts: ExecuteOptions = {},
+): Promise<RestResult> {
   const { plan } = planned;
   let result: RestResult;
   try {
@@ -133,12 +139,25 @@ export async function executePlan(db: Database, principal: Principal, info: Requ
 }
 
 /** The answer of a request that ran as one statement through db.runAs. */
-function oneStatementResult(plan: PlannedRequest["plan"], s: Statement, rows: readonly Record<string, unknown>[], answer: OneStatementAnswer, basePath: string): RestResult {
+function oneStatementResult(
+  plan: PlannedRequest["plan"],
+  s: Statement,
+  rows: readonly Record<string, unknown>[],
+  answer: OneStatementAnswer,
+  basePath: string,
+): RestResult {
   if (answer === "read") return readResult(plan as ReadPlan, s as ReadStatement, rows, null);
   const write = plan as WritePlan;
   if (answer === "shaped write") {
     const row = rows[0]!;
-    return writeResult(write, Number(row.page_total), shapedBody(write, row), typeof row.location === "string" ? row.location : null, insertedOf(write, row), basePath);
+    return writeResult(
+      write,
+      Number(row.page_total),
+      shapedBody(write, row),
+      typeof row.location === "string" ? row.location : null,
+      insertedOf(write, row),
+      basePath,
+    );
   }
   const res = rows as unknown as { count: number };
   return writeResult(write, Number(res.count ?? 0), null, null, null, basePath);
@@ -247,9 +266,13 @@ function readResult(plan: ReadPlan, stmt: ReadStatement, rows: readonly Record<s
 
 /** A file reference that names no storage object the caller can see: like a foreign key violation. */
 const missingFileRef = (bucket: string, path: string) =>
-  new PlinthError(409, "23503", `File reference ${bucket}/${path} does not name a storage object you can access`,
+  new PlinthError(
+    409,
+    "23503",
+    `File reference ${bucket}/${path} does not name a storage object you can access`,
     `Key (bucket, path)=(${bucket}, ${path}) is not present in storage.objects.`,
-    "Upload the object first, or check the storage policies that let this role see it.");
+    "Upload the object first, or check the storage policies that let this role see it.",
+  );
 
 /**
  * A write that is complete as one statement in autocommit: nothing to check before it (file
@@ -257,7 +280,15 @@ const missingFileRef = (bucket: string, path: string) =>
  * and nothing to do next (deleting removed files).
  */
 function oneStatementWrite(plan: WritePlan): boolean {
-  return !plan.noop && !plan.fileRefChecks && !(plan.ownedFileColumns?.length) && plan.maxAffected === undefined && !plan.rollback && plan.media.kind !== "object" && plan.media.kind !== "plan";
+  return (
+    !plan.noop &&
+    !plan.fileRefChecks &&
+    !plan.ownedFileColumns?.length &&
+    plan.maxAffected === undefined &&
+    !plan.rollback &&
+    plan.media.kind !== "object" &&
+    plan.media.kind !== "plan"
+  );
 }
 
 const shapedBody = (plan: WritePlan, row: Record<string, unknown>): string | null => (plan.representation === "representation" ? String(row.body) : null);
@@ -292,7 +323,8 @@ async function executeWrite(tx: Tx, run: Run, plan: WritePlan, basePath: string)
     if (typeof row.location === "string") location = row.location;
     inserted = insertedOf(plan, row);
     const removed = row.removed_refs;
-    if (removed !== null && removed !== undefined) await run(tx, deleteRemovedFilesStatement(plan, typeof removed === "string" ? JSON.parse(removed) : removed));
+    if (removed !== null && removed !== undefined)
+      await run(tx, deleteRemovedFilesStatement(plan, typeof removed === "string" ? JSON.parse(removed) : removed));
   } else {
     for (const s of plain) {
       const res = (await run(tx, s)) as unknown as { count: number };
@@ -342,7 +374,8 @@ async function executeCall(tx: Tx, run: Run, plan: CallPlan): Promise<RestResult
   }
   const pageTotal = stmt.shape === "scalar" || stmt.shape === "single" ? 1 : Number(row.page_total);
   if (plan.maxAffected !== undefined) {
-    if (!plan.routine.returnsSet) throw new PlinthError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is used with handling=strict");
+    if (!plan.routine.returnsSet)
+      throw new PlinthError(400, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is used with handling=strict");
     if (pageTotal > plan.maxAffected) throw maxAffectedViolation(pageTotal);
   }
   let total: number | null = null;

@@ -36,19 +36,39 @@ function definition(t: Table): Json {
   };
 }
 
-const rowFilterParams = (t: Table) =>
-  t.columnList.map((c) => ({ $ref: `#/parameters/rowFilter.${t.name}.${c.name}` }));
+const rowFilterParams = (t: Table) => t.columnList.map((c) => ({ $ref: `#/parameters/rowFilter.${t.name}.${c.name}` }));
 
 export function openApiDocument(cache: SchemaCache, schema: string, url: URL): Json {
   const tables = [...cache.tables.values()].filter((t) => t.schema === schema).sort((a, b) => a.name.localeCompare(b.name));
   const paths: Json = {
-    "/": { get: { produces: ["application/openapi+json", "application/json"], responses: { 200: { description: "OK" } }, summary: "OpenAPI description (this document)", tags: ["Introspection"] } },
+    "/": {
+      get: {
+        produces: ["application/openapi+json", "application/json"],
+        responses: { 200: { description: "OK" } },
+        summary: "OpenAPI description (this document)",
+        tags: ["Introspection"],
+      },
+    },
   };
   const parameters: Json = {
     preferParams: { name: "Prefer", description: "Preference", required: false, in: "header", type: "string", enum: ["params=single-object"] },
-    preferReturn: { name: "Prefer", description: "Preference", required: false, in: "header", type: "string", enum: ["return=representation", "return=minimal", "return=none"] },
+    preferReturn: {
+      name: "Prefer",
+      description: "Preference",
+      required: false,
+      in: "header",
+      type: "string",
+      enum: ["return=representation", "return=minimal", "return=none"],
+    },
     preferCount: { name: "Prefer", description: "Preference", required: false, in: "header", type: "string", enum: ["count=none"] },
-    preferPost: { name: "Prefer", description: "Preference", required: false, in: "header", type: "string", enum: ["return=representation", "return=minimal", "return=none", "resolution=ignore-duplicates", "resolution=merge-duplicates"] },
+    preferPost: {
+      name: "Prefer",
+      description: "Preference",
+      required: false,
+      in: "header",
+      type: "string",
+      enum: ["return=representation", "return=minimal", "return=none", "resolution=ignore-duplicates", "resolution=merge-duplicates"],
+    },
     select: { name: "select", description: "Filtering Columns", required: false, in: "query", type: "string" },
     on_conflict: { name: "on_conflict", description: "On Conflict", required: false, in: "query", type: "string" },
     order: { name: "order", description: "Ordering", required: false, in: "query", type: "string" },
@@ -67,14 +87,41 @@ export function openApiDocument(cache: SchemaCache, schema: string, url: URL): J
     const ops: Json = {
       get: {
         tags: [t.name],
-        parameters: [...rowFilterParams(t), { $ref: "#/parameters/select" }, { $ref: "#/parameters/order" }, { $ref: "#/parameters/range" }, { $ref: "#/parameters/rangeUnit" }, { $ref: "#/parameters/offset" }, { $ref: "#/parameters/limit" }, { $ref: "#/parameters/preferCount" }],
-        responses: { 200: { description: "OK", schema: { items: { $ref: `#/definitions/${t.name}` }, type: "array" } }, 206: { description: "Partial Content" } },
+        parameters: [
+          ...rowFilterParams(t),
+          { $ref: "#/parameters/select" },
+          { $ref: "#/parameters/order" },
+          { $ref: "#/parameters/range" },
+          { $ref: "#/parameters/rangeUnit" },
+          { $ref: "#/parameters/offset" },
+          { $ref: "#/parameters/limit" },
+          { $ref: "#/parameters/preferCount" },
+        ],
+        responses: {
+          200: { description: "OK", schema: { items: { $ref: `#/definitions/${t.name}` }, type: "array" } },
+          206: { description: "Partial Content" },
+        },
         ...(t.description ? { summary: t.description } : {}),
       },
     };
-    if (t.insertable) ops.post = { tags: [t.name], parameters: [{ $ref: `#/parameters/body.${t.name}` }, { $ref: "#/parameters/select" }, { $ref: "#/parameters/preferPost" }], responses: { 201: { description: "Created" } } };
-    if (t.updatable) ops.patch = { tags: [t.name], parameters: [...rowFilterParams(t), { $ref: `#/parameters/body.${t.name}` }, { $ref: "#/parameters/preferReturn" }], responses: { 204: { description: "No Content" } } };
-    if (t.deletable) ops.delete = { tags: [t.name], parameters: [...rowFilterParams(t), { $ref: "#/parameters/preferReturn" }], responses: { 204: { description: "No Content" } } };
+    if (t.insertable)
+      ops.post = {
+        tags: [t.name],
+        parameters: [{ $ref: `#/parameters/body.${t.name}` }, { $ref: "#/parameters/select" }, { $ref: "#/parameters/preferPost" }],
+        responses: { 201: { description: "Created" } },
+      };
+    if (t.updatable)
+      ops.patch = {
+        tags: [t.name],
+        parameters: [...rowFilterParams(t), { $ref: `#/parameters/body.${t.name}` }, { $ref: "#/parameters/preferReturn" }],
+        responses: { 204: { description: "No Content" } },
+      };
+    if (t.deletable)
+      ops.delete = {
+        tags: [t.name],
+        parameters: [...rowFilterParams(t), { $ref: "#/parameters/preferReturn" }],
+        responses: { 204: { description: "No Content" } },
+      };
     paths[`/${t.name}`] = ops;
   }
   for (const [, overloads] of cache.routines) {
@@ -83,11 +130,20 @@ export function openApiDocument(cache: SchemaCache, schema: string, url: URL): J
     const props = Object.fromEntries(r.params.filter((p) => p.name).map((p) => [p.name, { format: p.type, type: "string" }]));
     const required = r.params.filter((p) => p.name && !p.hasDefault).map((p) => p.name);
     const bodyParam = { in: "body", name: "args", required: true, schema: { properties: props, type: "object", ...(required.length ? { required } : {}) } };
-    const op: Json = { tags: ["(rpc) " + r.name], parameters: [bodyParam, { $ref: "#/parameters/preferParams" }], produces: ["application/json", "application/vnd.pgrst.object+json"], responses: { 200: { description: "OK" } } };
+    const op: Json = {
+      tags: ["(rpc) " + r.name],
+      parameters: [bodyParam, { $ref: "#/parameters/preferParams" }],
+      produces: ["application/json", "application/vnd.pgrst.object+json"],
+      responses: { 200: { description: "OK" } },
+    };
     if (r.description) op.summary = r.description;
     const entry: Json = { post: op };
     if (r.volatility !== "v") {
-      entry.get = { tags: ["(rpc) " + r.name], parameters: r.params.filter((p) => p.name).map((p) => ({ format: p.type, in: "query", name: p.name, required: !p.hasDefault, type: "string" })), responses: { 200: { description: "OK" } } };
+      entry.get = {
+        tags: ["(rpc) " + r.name],
+        parameters: r.params.filter((p) => p.name).map((p) => ({ format: p.type, in: "query", name: p.name, required: !p.hasDefault, type: "string" })),
+        responses: { 200: { description: "OK" } },
+      };
     }
     paths[`/rpc/${r.name}`] = entry;
   }

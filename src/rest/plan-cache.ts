@@ -94,11 +94,21 @@ export class PlanCache {
     const shape = requestShape(req);
     if (!shape) return plan(req);
     let entry = this.get(schema, shape);
-    if (entry === undefined) entry = this.put(shape, this.build(shape, (query) => plan({ ...req, query })));
+    if (entry === undefined)
+      entry = this.put(
+        shape,
+        this.build(shape, (query) => plan({ ...req, query })),
+      );
     if (!entry) return plan(req);
     // Spelled out, not spread: this is the hot path of every repeated read.
     const hit = entry.planned;
-    return { plan: hit.plan, prefs: hit.prefs, schema: hit.schema, applied: hit.applied, bound: { guarded: bind(entry, shape.values), plainText: entry.plainText } };
+    return {
+      plan: hit.plan,
+      prefs: hit.prefs,
+      schema: hit.schema,
+      applied: hit.applied,
+      bound: { guarded: bind(entry, shape.values), plainText: entry.plainText },
+    };
   }
 
   /**
@@ -132,7 +142,8 @@ export class PlanCache {
     } catch {
       return null; // the real request will fail (or not) on its own values
     }
-    if (planned.plan.kind !== "read" || planned.plan.count === "planned" || planned.plan.count === "estimated" || planned.plan.media.kind === "plan") return null;
+    if (planned.plan.kind !== "read" || planned.plan.count === "planned" || planned.plan.count === "estimated" || planned.plan.media.kind === "plan")
+      return null;
     const statement = readStatement(planned.plan, { guard: true });
     const plain = readStatement(planned.plan);
     if (statement.text.includes("\u0001")) return null;

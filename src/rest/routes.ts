@@ -49,9 +49,7 @@ export function restHandler(deps: RestRouteDeps): (request: Request) => Promise<
 
 /** The same handler as Elysia routes, for apps that mount the service on a router. */
 export function restRoutes(deps: RestRouteDeps, handle = restHandler(deps)) {
-  return new Elysia({ prefix: PREFIX })
-    .get("/", ({ request }) => handle(request))
-    .all("/*", ({ request }) => handle(request), { parse: "none" });
+  return new Elysia({ prefix: PREFIX }).get("/", ({ request }) => handle(request)).all("/*", ({ request }) => handle(request), { parse: "none" });
 }
 
 async function serve(deps: RestRouteDeps & { plans: PlanCache }, request: Request): Promise<Response> {
@@ -138,7 +136,14 @@ function headerObject(h: Headers): Record<string, string> {
   return out;
 }
 
-function errorResponse(status: number, code: string, message: string, details: unknown = null, hint: string | null = null, headers: Record<string, string> = {}): Response {
+function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  details: unknown = null,
+  hint: string | null = null,
+  headers: Record<string, string> = {},
+): Response {
   return renderRestError({ status, code, message, details, hint, headers });
 }
 

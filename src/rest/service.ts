@@ -11,7 +11,15 @@ export async function createRestService(ctx: ServiceContext): Promise<Service> {
     schemas: ctx.config.rest.schemas,
     log: ctx.log,
   });
-  const deps = { db: ctx.db, cache, log: ctx.log, maxRows: ctx.config.rest.maxRows, publicUrl: ctx.config.publicUrl, planEnabled: ctx.config.rest.planEnabled, requestSettings: ctx.config.rest.requestSettings };
+  const deps = {
+    db: ctx.db,
+    cache,
+    log: ctx.log,
+    maxRows: ctx.config.rest.maxRows,
+    publicUrl: ctx.config.publicUrl,
+    planEnabled: ctx.config.rest.planEnabled,
+    requestSettings: ctx.config.rest.requestSettings,
+  };
   const handle = restHandler(deps);
   return {
     name: "rest",

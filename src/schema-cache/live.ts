@@ -79,10 +79,14 @@ export async function createSchemaCache(opts: SchemaCacheOptions): Promise<LiveS
   let listenSql: postgres.Sql | null = null;
   if (opts.listenUrl) {
     listenSql = postgres(opts.listenUrl, { max: 1, onnotice: () => {}, connection: { application_name: "plinth-schema-listener" } });
-    await listenSql.listen("plinth_schema", () => schedule(), () => {
-      // (Re)connected: DDL may have happened while we were away.
-      if (!stopped && Date.now() - current.loadedAt > 1000) schedule();
-    });
+    await listenSql.listen(
+      "plinth_schema",
+      () => schedule(),
+      () => {
+        // (Re)connected: DDL may have happened while we were away.
+        if (!stopped && Date.now() - current.loadedAt > 1000) schedule();
+      },
+    );
     await listenSql.listen("pgrst", (payload) => {
       if (payload === "" || /reload schema/i.test(payload)) schedule();
     });

@@ -7,7 +7,11 @@ import type { ViewColumnSource } from "./view-lineage.ts";
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
 const covers = (outer: string[], inner: string[]) => inner.every((x) => outer.includes(x));
 
-export function buildRelationships(tables: Map<string, Table>, fks: ForeignKey[], viewSources: Map<Table, ViewColumnSource[]> = new Map()): Map<string, Relationship[]> {
+export function buildRelationships(
+  tables: Map<string, Table>,
+  fks: ForeignKey[],
+  viewSources: Map<Table, ViewColumnSource[]> = new Map(),
+): Map<string, Relationship[]> {
   const out = new Map<string, Relationship[]>();
   const add = (origin: Table, rel: Relationship) => {
     const key = tableKey(origin.schema, origin.name);
@@ -41,7 +45,15 @@ export function buildRelationships(tables: Map<string, Table>, fks: ForeignKey[]
         if (o.rel === origin && t.rel === target) continue;
         const viaPairs = o.cols.map((c, i): [string, string] => [c, t.cols[i]!]);
         const self = o.rel === t.rel;
-        add(o.rel, { kind: unique ? "o2o" : "m2o", originHoldsKey: true, constraint: fk.constraint, origin: o.rel, target: t.rel, columns: viaPairs, isSelf: self });
+        add(o.rel, {
+          kind: unique ? "o2o" : "m2o",
+          originHoldsKey: true,
+          constraint: fk.constraint,
+          origin: o.rel,
+          target: t.rel,
+          columns: viaPairs,
+          isSelf: self,
+        });
         add(t.rel, {
           kind: unique ? "o2o" : "o2m",
           originHoldsKey: false,

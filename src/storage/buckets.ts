@@ -45,7 +45,9 @@ export function bucketView(b: q.BucketRow): BucketView {
 
 export async function listBuckets(ctx: StorageContext, principal: Principal | null, query: URLSearchParams): Promise<BucketView[]> {
   const caller = requireCaller(principal);
-  const sortColumn = (SORT_COLUMNS as readonly string[]).includes(query.get("sortColumn") ?? "") ? (query.get("sortColumn") as q.BucketListOptions["sortColumn"]) : "name";
+  const sortColumn = (SORT_COLUMNS as readonly string[]).includes(query.get("sortColumn") ?? "")
+    ? (query.get("sortColumn") as q.BucketListOptions["sortColumn"])
+    : "name";
   const sortOrder = query.get("sortOrder")?.toLowerCase() === "desc" ? "desc" : "asc";
   const limit = intParam(query.get("limit"), "limit");
   const offset = intParam(query.get("offset"), "offset");

@@ -20,7 +20,23 @@ const SINGLE_TYPE = new RegExp(`^(${TOKEN})/(${TOKEN})\\s*(;[^,]*)?$`, "i");
 const HEADER_SAFE = /^[\x20-\x7e]*$/;
 
 /** Images browsers decode as pictures only (SVG, being a document, is not among them). */
-const PASSIVE_IMAGES = new Set(["png", "jpeg", "jpg", "pjpeg", "gif", "webp", "avif", "bmp", "x-icon", "vnd.microsoft.icon", "tiff", "heic", "heif", "apng", "jxl"]);
+const PASSIVE_IMAGES = new Set([
+  "png",
+  "jpeg",
+  "jpg",
+  "pjpeg",
+  "gif",
+  "webp",
+  "avif",
+  "bmp",
+  "x-icon",
+  "vnd.microsoft.icon",
+  "tiff",
+  "heic",
+  "heif",
+  "apng",
+  "jxl",
+]);
 
 export const SANDBOX_CSP = "default-src 'none'; sandbox";
 

@@ -217,13 +217,19 @@ export interface ListEntry {
 export async function listLevel(
   sql: Sql,
   bucket: string,
-  o: { prefix: string; search: string; limit: number; offset: number; column: "name" | "updated_at" | "created_at" | "last_accessed_at"; order: "asc" | "desc" },
+  o: {
+    prefix: string;
+    search: string;
+    limit: number;
+    offset: number;
+    column: "name" | "updated_at" | "created_at" | "last_accessed_at";
+    order: "asc" | "desc";
+  },
 ): Promise<ListEntry[]> {
   const plen = o.prefix.length;
   const pattern = likePrefix(o.prefix + o.search) + "%";
   // Safe: column and order come from fixed lists (checked by the caller).
-  const orderBy =
-    o.column === "name" ? `name collate "C" ${o.order}` : `(id is not null), ${o.column} ${o.order} nulls first, name collate "C" ${o.order}`;
+  const orderBy = o.column === "name" ? `name collate "C" ${o.order}` : `(id is not null), ${o.column} ${o.order} nulls first, name collate "C" ${o.order}`;
   return sql<ListEntry[]>`
     with matched as (
       select o.*, substr(o.name, ${plen + 1}) as rest from storage.objects o

@@ -71,8 +71,7 @@ export const errors = {
   invalidRequest: (message: string) => new StorageError(400, E.InvalidRequest, message),
   missingParameter: (name: string) => new StorageError(400, E.MissingParameter, `Missing Required Parameter ${name}`),
   invalidParameter: (name: string, message?: string) => new StorageError(400, E.InvalidParameter, message ?? `Invalid Parameter ${name}`),
-  invalidFileSizeLimit: () =>
-    new StorageError(400, E.InvalidRequest, "Invalid file size format, hint: use 20GB / 20MB / 30KB / 3B"),
+  invalidFileSizeLimit: () => new StorageError(400, E.InvalidRequest, "Invalid file size format, hint: use 20GB / 20MB / 30KB / 3B"),
   invalidSignature: (message = "Invalid signature") => new StorageError(400, E.InvalidSignature, message),
   expiredToken: () => new StorageError(400, E.ExpiredToken, "The provided token has expired."),
   invalidUploadSignature: () => new StorageError(400, E.InvalidUploadSignature, "Invalid upload Signature"),

@@ -192,7 +192,10 @@ export async function listObjectsV2(ctx: StorageContext, principal: Principal | 
       hasNext = rows.length > limit;
       for (const r of rows.slice(0, limit)) {
         if (r.id === null) addFolder(r.name);
-        else objects.push(toObject({ ...r, id: r.id, metadata: r.metadata!, created_at: r.created_at!, updated_at: r.updated_at!, last_accessed_at: r.last_accessed_at! }));
+        else
+          objects.push(
+            toObject({ ...r, id: r.id, metadata: r.metadata!, created_at: r.created_at!, updated_at: r.updated_at!, last_accessed_at: r.last_accessed_at! }),
+          );
         after = { value: r.sort_key, name: r.name };
       }
       return;

@@ -28,6 +28,9 @@ export async function createStorageService(ctx: ServiceContext, opts: StorageSer
     globalFileSizeLimit: ctx.config.storage.fileSizeLimit,
   };
   const sweeper = startSweeper(storage, opts.sweepIntervalMs);
-  const routes = new Elysia().use(bucketRoutes(storage)).use(objectRoutes(storage)).use(tusRoutes(storage, createTus(storage)));
+  const routes = new Elysia()
+    .use(bucketRoutes(storage))
+    .use(objectRoutes(storage))
+    .use(tusRoutes(storage, createTus(storage)));
   return { name: "storage", routes, stop: () => sweeper.stop() };
 }

@@ -21,7 +21,12 @@ export async function sweep(ctx: StorageContext, graceMs = 3600_000): Promise<Sw
   let batch: { key: string; version: string }[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    const gone = new Set(await unreferencedVersions(ctx.db.sql, batch.map((b) => b.version)));
+    const gone = new Set(
+      await unreferencedVersions(
+        ctx.db.sql,
+        batch.map((b) => b.version),
+      ),
+    );
     const keys = batch.filter((b) => gone.has(b.version)).map((b) => b.key);
     await ctx.backend.delete(keys);
     report.orphans += keys.length;

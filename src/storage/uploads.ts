@@ -114,13 +114,7 @@ export async function commitRow(
  * the row is refused the bytes go too (no bytes without a row); once it is in, the version it
  * replaced (if any) is released.
  */
-export async function recordVersion(
-  ctx: StorageContext,
-  principal: Principal,
-  version: string,
-  row: q.ObjectInput,
-  createOnly: boolean,
-): Promise<string> {
+export async function recordVersion(ctx: StorageContext, principal: Principal, version: string, row: q.ObjectInput, createOnly: boolean): Promise<string> {
   let replaced: string | null = null;
   let id: string;
   try {
@@ -159,11 +153,7 @@ function rowFor(w: ObjectWrite, version: string, bytes: { size: number; md5: str
 }
 
 /** Counts, limits and hashes bytes as they pass; throws EntityTooLarge the moment the limit is crossed. */
-export async function* metered(
-  body: AsyncIterable<Uint8Array>,
-  limit: number,
-  meter: { size: number; hasher: Bun.CryptoHasher },
-): AsyncIterable<Uint8Array> {
+export async function* metered(body: AsyncIterable<Uint8Array>, limit: number, meter: { size: number; hasher: Bun.CryptoHasher }): AsyncIterable<Uint8Array> {
   for await (const chunk of body) {
     meter.size += chunk.byteLength;
     if (meter.size > limit) throw errors.entityTooLarge();

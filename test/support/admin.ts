@@ -46,10 +46,9 @@ export async function adminApp(overrides: ConfigInput = {}, shared?: TestDatabas
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.apikey) headers.apikey = opts.apikey;
     const url = path.startsWith("/") && !path.startsWith("/admin/v1") && !path.startsWith("/auth/v1") ? `/admin/v1${path}` : path;
-    const res = await app.fetch(
-      new Request(`http://localhost${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }),
-      { requestIP: () => ({ address: opts.ip ?? "127.0.0.1", family: "IPv4", port: 1 }) },
-    );
+    const res = await app.fetch(new Request(`http://localhost${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), {
+      requestIP: () => ({ address: opts.ip ?? "127.0.0.1", family: "IPv4", port: 1 }),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
   }

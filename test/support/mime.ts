@@ -81,7 +81,10 @@ function parseParams(header: string): { value: string; params: Record<string, st
   for (const p of rest) {
     const eq = p.indexOf("=");
     if (eq < 0) continue;
-    params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+    params[p.slice(0, eq).trim().toLowerCase()] = p
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1");
   }
   return { value: value.trim().toLowerCase(), params };
 }

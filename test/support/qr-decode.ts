@@ -16,8 +16,40 @@ const EC_BY_BITS = ["M", "L", "H", "Q"] as const; // format-info level bits 00,0
 
 // Block structure for levels L and M, versions 1..15: [ecc per block, number of blocks].
 const BLOCKS: Record<"L" | "M", [number, number][]> = {
-  L: [[7, 1], [10, 1], [15, 1], [20, 1], [26, 1], [18, 2], [20, 2], [24, 2], [30, 2], [18, 4], [20, 4], [24, 4], [26, 4], [30, 4], [22, 6]],
-  M: [[10, 1], [16, 1], [26, 1], [18, 2], [24, 2], [16, 4], [18, 4], [22, 4], [22, 5], [26, 5], [30, 5], [22, 8], [22, 9], [24, 9], [24, 10]],
+  L: [
+    [7, 1],
+    [10, 1],
+    [15, 1],
+    [20, 1],
+    [26, 1],
+    [18, 2],
+    [20, 2],
+    [24, 2],
+    [30, 2],
+    [18, 4],
+    [20, 4],
+    [24, 4],
+    [26, 4],
+    [30, 4],
+    [22, 6],
+  ],
+  M: [
+    [10, 1],
+    [16, 1],
+    [26, 1],
+    [18, 2],
+    [24, 2],
+    [16, 4],
+    [18, 4],
+    [22, 4],
+    [22, 5],
+    [26, 5],
+    [30, 5],
+    [22, 8],
+    [22, 9],
+    [24, 9],
+    [24, 10],
+  ],
 };
 
 /** Alignment centres computed from the spec's spacing rule (not a table). */
@@ -59,14 +91,22 @@ export function functionModules(version: number): boolean[][] {
 
 function maskAt(mask: number, i: number, j: number): boolean {
   switch (mask) {
-    case 0: return (i + j) % 2 === 0;
-    case 1: return i % 2 === 0;
-    case 2: return j % 3 === 0;
-    case 3: return (i + j) % 3 === 0;
-    case 4: return (Math.floor(i / 2) + Math.floor(j / 3)) % 2 === 0;
-    case 5: return ((i * j) % 2) + ((i * j) % 3) === 0;
-    case 6: return (((i * j) % 2) + ((i * j) % 3)) % 2 === 0;
-    default: return (((i + j) % 2) + ((i * j) % 3)) % 2 === 0;
+    case 0:
+      return (i + j) % 2 === 0;
+    case 1:
+      return i % 2 === 0;
+    case 2:
+      return j % 3 === 0;
+    case 3:
+      return (i + j) % 3 === 0;
+    case 4:
+      return (Math.floor(i / 2) + Math.floor(j / 3)) % 2 === 0;
+    case 5:
+      return ((i * j) % 2) + ((i * j) % 3) === 0;
+    case 6:
+      return (((i * j) % 2) + ((i * j) % 3)) % 2 === 0;
+    default:
+      return (((i + j) % 2) + ((i * j) % 3)) % 2 === 0;
   }
 }
 
@@ -74,8 +114,21 @@ function maskAt(mask: number, i: number, j: number): boolean {
 export function readFormatBits(m: boolean[][]): number {
   // Spec order, most significant first: row 8 cols 0..5, 7, 8; then col 8 rows 7, 5..0.
   const cells: [number, number][] = [
-    [8, 0], [8, 1], [8, 2], [8, 3], [8, 4], [8, 5], [8, 7], [8, 8],
-    [7, 8], [5, 8], [4, 8], [3, 8], [2, 8], [1, 8], [0, 8],
+    [8, 0],
+    [8, 1],
+    [8, 2],
+    [8, 3],
+    [8, 4],
+    [8, 5],
+    [8, 7],
+    [8, 8],
+    [7, 8],
+    [5, 8],
+    [4, 8],
+    [3, 8],
+    [2, 8],
+    [1, 8],
+    [0, 8],
   ];
   let v = 0;
   for (const [r, c] of cells) v = (v << 1) | (m[r]![c] ? 1 : 0);
@@ -113,7 +166,7 @@ export function decodeQr(m: boolean[][]): DecodedQr {
       const row = upward ? n - 1 - k : k;
       for (const c of [col, col - 1]) {
         if (fn[row]![c]) continue;
-        bits.push((m[row]![c] !== maskAt(mask, row, c)) ? 1 : 0);
+        bits.push(m[row]![c] !== maskAt(mask, row, c) ? 1 : 0);
       }
     }
     upward = !upward;

@@ -43,7 +43,10 @@ export function restFetch(srv: TestServer, path: string, init: RequestInit & { k
  * The REST routes in-process (gateway + routes, no port) over `db`, with a statement observer: for
  * tests that look at the SQL (one statement per embed request, identifiers all from the cache).
  */
-export async function restApp(database: { db: import("../../src/db/pool.ts").Database; url: string }, onStatement: (s: import("../../src/rest/sql/statements.ts").Statement) => void) {
+export async function restApp(
+  database: { db: import("../../src/db/pool.ts").Database; url: string },
+  onStatement: (s: import("../../src/rest/sql/statements.ts").Statement) => void,
+) {
   const { createSchemaCache } = await import("../../src/schema-cache/live.ts");
   const { restRoutes } = await import("../../src/rest/routes.ts");
   const { createApp } = await import("../../src/app.ts");
@@ -54,13 +57,30 @@ export async function restApp(database: { db: import("../../src/db/pool.ts").Dat
   const cache = await createSchemaCache({ sql: database.db.sql, schemas: ["public"], log });
   // The REST routes alone (with a statement hook) behind the real gateway and router.
   const rest = { name: "rest", routes: restRoutes({ db: database.db, cache, log, onStatement }) };
-  const app = createApp({ config: testConfig({ rateLimit: { enabled: false } }), db: database.db, log, jwtSecret: TEST_SECRET, databaseLabel: "test", services: [rest] });
+  const app = createApp({
+    config: testConfig({ rateLimit: { enabled: false } }),
+    db: database.db,
+    log,
+    jwtSecret: TEST_SECRET,
+    databaseLabel: "test",
+    services: [rest],
+  });
   const gateway = app.gateway;
   const keys = apiKeys(TEST_SECRET);
   const request = (path: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
     if (!headers.has("apikey")) headers.set("apikey", keys.anon);
-    return app.fetch(new Request(`http://localhost/rest/v1${path}`, { ...init, headers }), { requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 1 }) });
+    return app.fetch(new Request(`http://localhost/rest/v1${path}`, { ...init, headers }), {
+      requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 1 }),
+    });
   };
-  return { cache, request, keys, close: () => { gateway.close(); return cache.stop(); } };
+  return {
+    cache,
+    request,
+    keys,
+    close: () => {
+      gateway.close();
+      return cache.stop();
+    },
+  };
 }

@@ -168,10 +168,7 @@ function failAs(provider: SinkProvider, status: number): Response {
   const soft = status >= 200 && status < 300;
   switch (provider) {
     case "arkesel":
-      return Response.json(
-        soft ? { status: "error", message: "Insufficient balance" } : { status: "error", message: "Server error" },
-        { status },
-      );
+      return Response.json(soft ? { status: "error", message: "Insufficient balance" } : { status: "error", message: "Server error" }, { status });
     case "twilio":
       return Response.json(soft ? { status: "failed" } : { code: 20500, message: "Internal Server Error", status }, { status });
     case "webhook":

@@ -214,7 +214,12 @@ export interface GrantInput {
  * Makes a user an admin at `level`, creating the user first when it does not exist and a password
  * is given: the admin API's POST /admins and the CLI's create-system-admin and promote.
  */
-export async function grantAdmin(sql: Sql, config: Config, actor: AdminActor, g: GrantInput): Promise<{ account: AdminAccount; createdUser: boolean; passwordSet: boolean }> {
+export async function grantAdmin(
+  sql: Sql,
+  config: Config,
+  actor: AdminActor,
+  g: GrantInput,
+): Promise<{ account: AdminAccount; createdUser: boolean; passwordSet: boolean }> {
   let createdUser = false;
   let passwordSet = false;
   const account = await applyLevel(

@@ -37,7 +37,9 @@ export interface AuditEntry {
 }
 
 /** The "who" columns of an actor: its key's role and kind, and the account, session or OS user behind it. */
-export function actorColumns(actor: AdminActor): Pick<AuditEntry, "actorRole" | "actorKind" | "actorSub" | "adminId" | "adminEmail" | "adminLevel" | "sessionId" | "osUser"> {
+export function actorColumns(
+  actor: AdminActor,
+): Pick<AuditEntry, "actorRole" | "actorKind" | "actorSub" | "adminId" | "adminEmail" | "adminLevel" | "sessionId" | "osUser"> {
   return {
     actorRole: actor.role,
     actorKind: actor.kind,

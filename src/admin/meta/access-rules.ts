@@ -83,7 +83,10 @@ export function variableSetRule(v: Obj): Rule<RefusedKind> | null {
   const name = String(v.name ?? "");
   if (kind === "VAR_RESET" || kind === "VAR_SET_DEFAULT") {
     if (name === "role" || name === "session_authorization") {
-      return { kind: "role_change", reason: `RESET ${name.toUpperCase()}: the console's role is fixed (SET LOCAL ROLE anon|authenticated|service_role steps down for one request)` };
+      return {
+        kind: "role_change",
+        reason: `RESET ${name.toUpperCase()}: the console's role is fixed (SET LOCAL ROLE anon|authenticated|service_role steps down for one request)`,
+      };
     }
     return name === "session_replication_role" ? replicationRule() : null;
   }
@@ -138,7 +141,8 @@ export function grantRule(grantees: unknown[], isGrant: unknown, what: string): 
 
 /** ALTER TABLE … DISABLE ROW LEVEL SECURITY / NO FORCE ROW LEVEL SECURITY. */
 export function rlsRule(subtype: string): Rule<AccessKind> | null {
-  if (subtype === "AT_DisableRowSecurity") return { kind: "disable_rls", reason: "DISABLE ROW LEVEL SECURITY lets every granted role read and write every row" };
+  if (subtype === "AT_DisableRowSecurity")
+    return { kind: "disable_rls", reason: "DISABLE ROW LEVEL SECURITY lets every granted role read and write every row" };
   if (subtype === "AT_NoForceRowSecurity") return { kind: "disable_rls", reason: "NO FORCE ROW LEVEL SECURITY exempts the table's owner from its policies" };
   return null;
 }
@@ -150,7 +154,10 @@ export function rlsRule(subtype: string): Rule<AccessKind> | null {
  */
 export function policyRule(v: Obj, permissive: boolean, verb: string): Rule<AccessKind> | null {
   if (!permissive) return null;
-  for (const [clause, expr] of [["USING", v.qual], ["WITH CHECK", v.with_check]] as const) {
+  for (const [clause, expr] of [
+    ["USING", v.qual],
+    ["WITH CHECK", v.with_check],
+  ] as const) {
     if (expr !== undefined && isConstantCondition(expr)) {
       return { kind: "permissive_policy", reason: `${verb} … ${clause} (constant) lets every row through for the roles it names` };
     }
@@ -185,6 +192,8 @@ export function roleAttributeRule(key: "AlterRoleStmt" | "CreateRoleStmt", v: Ob
     return { kind: "role_attribute", reason: `ALTER ROLE ${name} changes its attributes (${options.join(", ")})` };
   }
   const on = (d: Obj) => obj(obj(d.arg).Boolean).boolval === true;
-  const powers = defs.filter((d) => on(d) && ["superuser", "bypassrls", "createrole", "isreplication"].includes(String(d.defname))).map((d) => String(d.defname));
+  const powers = defs
+    .filter((d) => on(d) && ["superuser", "bypassrls", "createrole", "isreplication"].includes(String(d.defname)))
+    .map((d) => String(d.defname));
   return powers.length ? { kind: "role_attribute", reason: `CREATE ROLE ${String(v.role)} with ${powers.join(", ")}` } : null;
 }

@@ -43,7 +43,8 @@ export const CONSOLE_ROLE_IS_SAFE = `(select session_user = '${CONSOLE_ROLE}'
     and not pg_has_role(session_user, 'pg_execute_server_program', 'MEMBER')
     from pg_roles r where r.rolname = session_user)`;
 
-export const unsafeConsoleRole = () => new AdminError(503, "console_unavailable", "The SQL console refuses to run: its database role is not the unprivileged plinth_console");
+export const unsafeConsoleRole = () =>
+  new AdminError(503, "console_unavailable", "The SQL console refuses to run: its database role is not the unprivileged plinth_console");
 
 interface RoleCheck {
   session_user: string;
@@ -103,14 +104,19 @@ export function openConsoleDb(ownerSql: Sql, dbUrl: string, log: Logger): Consol
         await reset();
       }
     }
-    const unsafe =
-      !role ? "its role is missing"
-      : role.session_user !== CONSOLE_ROLE ? `the session user is ${role.session_user}`
-      : role.rolsuper ? "its role is a superuser"
-      : role.rolreplication || role.rolcreaterole ? "its role has REPLICATION or CREATEROLE"
-      : role.file_access ? "its role may read or write server files or run programs"
-      : role.owns_audit ? "its role owns the audit log"
-      : null;
+    const unsafe = !role
+      ? "its role is missing"
+      : role.session_user !== CONSOLE_ROLE
+        ? `the session user is ${role.session_user}`
+        : role.rolsuper
+          ? "its role is a superuser"
+          : role.rolreplication || role.rolcreaterole
+            ? "its role has REPLICATION or CREATEROLE"
+            : role.file_access
+              ? "its role may read or write server files or run programs"
+              : role.owns_audit
+                ? "its role owns the audit log"
+                : null;
     if (unsafe) {
       log.error("sql console: refusing to run with an unsafe role", { role: CONSOLE_ROLE, reason: unsafe });
       throw unavailable(`The SQL console refuses to run: ${unsafe}`);

@@ -164,7 +164,15 @@ async function judge(tx: Tx, t: PlanTarget, params: unknown[]): Promise<Finding[
     if (code === "42501") return []; // it would fail the same way when run
     if (code === "57014") return []; // too slow even to plan: no judgement rather than no console
     const why = postgresErrorOf(err)?.message ?? "its text could not be isolated";
-    return [finding(t, "write_unplanned", `a DELETE/UPDATE/MERGE that cannot be planned before the batch runs (${why}): what it touches cannot be checked`, [], false)];
+    return [
+      finding(
+        t,
+        "write_unplanned",
+        `a DELETE/UPDATE/MERGE that cannot be planned before the batch runs (${why}): what it touches cannot be checked`,
+        [],
+        false,
+      ),
+    ];
   }
   const out: Finding[] = [];
   for (const node of modifyNodes(plan)) {
@@ -181,7 +189,15 @@ async function judge(tx: Tx, t: PlanTarget, params: unknown[]): Promise<Finding[
     const rows = Number(child["Plan Rows"] ?? 0);
     const total = await relationRows(tx, target);
     if (total !== null && rows >= 2 && rows >= NEARLY_ALL * total) {
-      out.push(finding(t, kind, `${op.toUpperCase()} on ${where} is planned to touch ~${Math.round(rows)} of ~${Math.round(total)} rows: nearly every row`, [target], t.topLevel));
+      out.push(
+        finding(
+          t,
+          kind,
+          `${op.toUpperCase()} on ${where} is planned to touch ~${Math.round(rows)} of ~${Math.round(total)} rows: nearly every row`,
+          [target],
+          t.topLevel,
+        ),
+      );
     }
   }
   return out;

@@ -121,7 +121,10 @@ async function classify(node: unknown, depth: number): Promise<Danger[]> {
         // Plain EXPLAIN plans without executing; EXPLAIN ANALYZE runs the statement.
         return list(v.options).some((o) => obj(obj(o).DefElem).defname === "analyze" && optionOn(obj(obj(o).DefElem).arg));
       case "DropStmt": {
-        const type = String(v.removeType ?? "OBJECT").replace(/^OBJECT_/, "").toLowerCase().replace(/_/g, " ");
+        const type = String(v.removeType ?? "OBJECT")
+          .replace(/^OBJECT_/, "")
+          .toLowerCase()
+          .replace(/_/g, " ");
         const names = list(v.objects).map(objectName);
         const tables = v.removeType === "OBJECT_TABLE" || v.removeType === "OBJECT_MATVIEW" ? names.map(tableFromParts) : [];
         const schemas = v.removeType === "OBJECT_SCHEMA" ? names.map((n) => n.join(".")) : [];
@@ -137,10 +140,20 @@ async function classify(node: unknown, depth: number): Promise<Danger[]> {
       case "DropTableSpaceStmt":
       case "DropSubscriptionStmt":
       case "DropUserMappingStmt":
-        add("drop", `${key.replace(/Stmt$/, "").replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase()} removes objects`);
+        add(
+          "drop",
+          `${key
+            .replace(/Stmt$/, "")
+            .replace(/([a-z])([A-Z])/g, "$1 $2")
+            .toUpperCase()} removes objects`,
+        );
         return true;
       case "TruncateStmt":
-        add("truncate", "TRUNCATE removes every row", list(v.relations).map((r) => rangeVar(obj(r).RangeVar)));
+        add(
+          "truncate",
+          "TRUNCATE removes every row",
+          list(v.relations).map((r) => rangeVar(obj(r).RangeVar)),
+        );
         return true;
       case "DeleteStmt":
       case "UpdateStmt": {
@@ -162,8 +175,13 @@ async function classify(node: unknown, depth: number): Promise<Danger[]> {
           const sub = String(cmd.subtype ?? "");
           rule(rlsRule(sub));
           if (sub.startsWith("AT_Drop") || sub === "AT_DetachPartition") {
-            const what = sub.replace(/^AT_/, "").replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase();
-            add("alter_drop", `ALTER ${String(v.objtype ?? "").replace(/^OBJECT_/, "")} … ${what}${cmd.name ? ` ${String(cmd.name)}` : ""}`, [rangeVar(v.relation)]);
+            const what = sub
+              .replace(/^AT_/, "")
+              .replace(/([a-z])([A-Z])/g, "$1 $2")
+              .toUpperCase();
+            add("alter_drop", `ALTER ${String(v.objtype ?? "").replace(/^OBJECT_/, "")} … ${what}${cmd.name ? ` ${String(cmd.name)}` : ""}`, [
+              rangeVar(v.relation),
+            ]);
           }
         }
         return true;

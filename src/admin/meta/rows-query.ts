@@ -47,12 +47,19 @@ export const RowsErrors = {
     new AdminError(400, "no_primary_key", "This table has no primary key: its rows can be listed and deleted by filter, not addressed one by one"),
   nothingToChange: () => AdminErrors.validation("The body names no column to change"),
   filterRequired: () =>
-    new AdminError(400, "filter_required", "Deleting rows needs at least one filter; to delete every row on purpose, use one that matches all (e.g. id=not.is.null)"),
+    new AdminError(
+      400,
+      "filter_required",
+      "Deleting rows needs at least one filter; to delete every row on purpose, use one that matches all (e.g. id=not.is.null)",
+    ),
   confirmationRequired: (count: number) =>
     new AdminError(409, "confirmation_required", `This would delete ${count} rows; send {"confirm": true} to go ahead`, { count }),
   schemaNotAllowed: (schema: string) =>
-    new AdminError(403, "schema_not_allowed",
-      `Rows of "${truncate(schema)}" are not reachable here: PostgreSQL's and Plinth's own schemas change through their own APIs (users, storage, audit) or the SQL console`),
+    new AdminError(
+      403,
+      "schema_not_allowed",
+      `Rows of "${truncate(schema)}" are not reachable here: PostgreSQL's and Plinth's own schemas change through their own APIs (users, storage, audit) or the SQL console`,
+    ),
   tableNotFound: (schema: string, name: string) => AdminErrors.notFound(`Table ${truncate(schema)}.${truncate(name)}`),
   rowNotFound: () => AdminErrors.notFound("Row"),
 };
@@ -156,7 +163,9 @@ export function parseKey(segment: string, pk: readonly string[]): string {
   const missing = pk.filter((c) => !Object.hasOwn(value, c));
   const extra = given.filter((c) => !pk.includes(c));
   if (missing.length || extra.length) {
-    throw RowsErrors.invalidKey(`The key must name exactly the columns ${pk.join(", ")}${extra.length ? `; not a key column: ${truncate(extra.join(", "))}` : ""}`);
+    throw RowsErrors.invalidKey(
+      `The key must name exactly the columns ${pk.join(", ")}${extra.length ? `; not a key column: ${truncate(extra.join(", "))}` : ""}`,
+    );
   }
   if (pk.some((c) => (value as Record<string, unknown>)[c] === null)) throw RowsErrors.invalidKey("A key value cannot be null");
   return segment;

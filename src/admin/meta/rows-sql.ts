@@ -220,7 +220,10 @@ export function insertRow(t: RowTable, columns: RowColumn[], bodyText: string, o
   if (!columns.length) return done(w, `${into} DEFAULT VALUES RETURNING ${rowOutputs(w, t)}`);
   const names = columns.map((c) => w.id(col(c)));
   const values = columns.map((c) => `${w.id(VALUES)}.${w.id(col(c))}`);
-  return done(w, `${into} (${names.join(", ")}) SELECT ${values.join(", ")} FROM ${valuesRecord(w, columns, bodyText, overrides)} RETURNING ${rowOutputs(w, t)}`);
+  return done(
+    w,
+    `${into} (${names.join(", ")}) SELECT ${values.join(", ")} FROM ${valuesRecord(w, columns, bodyText, overrides)} RETURNING ${rowOutputs(w, t)}`,
+  );
 }
 
 export function updateByKey(t: RowTable, keyJson: string, columns: RowColumn[], bodyText: string, overrides: Record<string, unknown> | null): Statement {
@@ -239,8 +242,6 @@ export function deleteByKey(t: RowTable, keyJson: string): Statement {
 export function deleteWhere(t: RowTable, where: RowCond[]): Statement {
   const w = new SqlWriter();
   const r = w.id(ROW);
-  const keys = t.pk.length
-    ? t.pk.map((name, i) => `${jsonValue(`${r}.${w.id(cached(name))}`, t.byName.get(name)!)} AS ${w.id(keyAlias(i))}`).join(", ")
-    : "1";
+  const keys = t.pk.length ? t.pk.map((name, i) => `${jsonValue(`${r}.${w.id(cached(name))}`, t.byName.get(name)!)} AS ${w.id(keyAlias(i))}`).join(", ") : "1";
   return done(w, `DELETE FROM ${table(w, t)} AS ${r}${whereSql(w, where)} RETURNING ${keys}`);
 }

@@ -211,8 +211,10 @@ async function nameTypes(conn: Conn, results: RawResult[]): Promise<void> {
   const oids = [...new Set(results.flatMap((r) => r.typeOids))];
   if (!oids.length) return;
   const names = new Map(
-    (await conn<{ oid: number; name: string }[]>`
-      select oid::int8::float8 as oid, format_type(oid, null) as name from pg_type where oid = any(${oids}::oid[])`).map((r) => [r.oid, r.name]),
+    (
+      await conn<{ oid: number; name: string }[]>`
+      select oid::int8::float8 as oid, format_type(oid, null) as name from pg_type where oid = any(${oids}::oid[])`
+    ).map((r) => [r.oid, r.name]),
   );
   for (const r of results) r.columns = r.columns.map((c, i) => ({ name: c.name, type: names.get(r.typeOids[i]!) ?? c.type }));
 }
@@ -253,7 +255,12 @@ function refuseUnsupported(stmts: ParsedStatement[]): void {
     const [kind, body] = nodeKind(s.node);
     const where = { statement_index: i, statement: s.text };
     if (kind === "TransactionStmt" && REFUSED_TRANSACTION_KINDS.has(String(body.kind))) {
-      throw new AdminError(400, "transaction_control", "Each request already runs in one transaction; BEGIN, COMMIT and ROLLBACK are not accepted (savepoints are)", where);
+      throw new AdminError(
+        400,
+        "transaction_control",
+        "Each request already runs in one transaction; BEGIN, COMMIT and ROLLBACK are not accepted (savepoints are)",
+        where,
+      );
     }
     // COPY FROM STDIN would wait forever for data this API has no way to send.
     if (kind === "CopyStmt" && !body.filename && !body.is_program) {

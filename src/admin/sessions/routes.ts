@@ -28,9 +28,7 @@ export const sessionRoutes = (deps: AdminHttpDeps, ctx: AdminContext) =>
         const level = actorLevel(a);
         return {
           kind: a.kind,
-          admin: a.admin
-            ? { id: a.admin.id, email: a.admin.email, level: a.admin.level, tables: a.tables === "all" ? [] : [...a.tables].sort() }
-            : null,
+          admin: a.admin ? { id: a.admin.id, email: a.admin.email, level: a.admin.level, tables: a.tables === "all" ? [] : [...a.tables].sort() } : null,
           level,
           session_id: sessionIdOf(a),
           emergency: a.kind === "emergency",

@@ -163,8 +163,7 @@ export async function listSessions(
   scope: { all: true } | { adminId: string } | { sessionId: string },
   currentId: string | null,
 ): Promise<SessionInfo[]> {
-  const which =
-    "all" in scope ? sql`true` : "adminId" in scope ? sql`s.admin_id = ${scope.adminId}` : sql`s.id = ${scope.sessionId}`;
+  const which = "all" in scope ? sql`true` : "adminId" in scope ? sql`s.admin_id = ${scope.adminId}` : sql`s.id = ${scope.sessionId}`;
   const rows = await sql<SessionRow[]>`
     select s.id, s.admin_id, u.email, a.level, s.method, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent
     from plinth.admin_sessions s

@@ -35,7 +35,11 @@ export async function issueEmergencyCode(sql: Sql, opts: { ttlSeconds: number; r
 }
 
 /** Redeems a code: a session, and the reason the code was issued with (for the audit record). */
-export async function redeemEmergencyCode(ctx: AdminContext, client: ClientInfo, input: { code?: unknown }): Promise<SignedIn & { reason: string; codeId: string }> {
+export async function redeemEmergencyCode(
+  ctx: AdminContext,
+  client: ClientInfo,
+  input: { code?: unknown },
+): Promise<SignedIn & { reason: string; codeId: string }> {
   if (typeof input.code !== "string") throw AdminErrors.validation("The emergency sign-in needs code (a string)");
   takeSignInToken(ctx, client.ip);
   if (!isSecretOf(EMERGENCY_CODE_PREFIX, input.code.trim())) throw AdminErrors.invalidEmergencyCode();

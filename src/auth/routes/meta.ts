@@ -6,9 +6,28 @@ import { reply } from "../errors.ts";
 
 /** The OAuth providers auth-js knows; Plinth has none of them enabled (yet). */
 const OAUTH_PROVIDERS = [
-  "apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly", "github", "gitlab", "google",
-  "keycloak", "kakao", "linkedin", "linkedin_oidc", "notion", "slack", "slack_oidc", "spotify", "twitch",
-  "twitter", "workos", "zoom",
+  "apple",
+  "azure",
+  "bitbucket",
+  "discord",
+  "facebook",
+  "figma",
+  "fly",
+  "github",
+  "gitlab",
+  "google",
+  "keycloak",
+  "kakao",
+  "linkedin",
+  "linkedin_oidc",
+  "notion",
+  "slack",
+  "slack_oidc",
+  "spotify",
+  "twitch",
+  "twitter",
+  "workos",
+  "zoom",
 ];
 
 export const metaRoutes = (ctx: AuthContext) => {
@@ -27,9 +46,11 @@ export const metaRoutes = (ctx: AuthContext) => {
     saml_enabled: false,
     mfa_enabled: false,
   });
-  return new Elysia()
-    .get("/settings", () => reply(settings()))
-    .get("/health", () => reply({ version: VERSION, name: "GoTrue", description: "GoTrue is a user registration and authentication API" }))
-    // HS256 tokens: there is no public key to publish (auth-js then verifies through GET /user).
-    .get("/.well-known/jwks.json", () => reply({ keys: [] }));
+  return (
+    new Elysia()
+      .get("/settings", () => reply(settings()))
+      .get("/health", () => reply({ version: VERSION, name: "GoTrue", description: "GoTrue is a user registration and authentication API" }))
+      // HS256 tokens: there is no public key to publish (auth-js then verifies through GET /user).
+      .get("/.well-known/jwks.json", () => reply({ keys: [] }))
+  );
 };

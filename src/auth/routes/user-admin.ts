@@ -1,7 +1,19 @@
 // /admin/users[...], /admin/generate_link and /invite: service_role only.
 import { Elysia } from "elysia";
 import { z } from "zod";
-import { LINK_TYPES, createUser, deleteUser, generateLink, getUser, invite, listUsers, parseSort, requireServiceRole, updateUserById, type LinkType } from "../user-admin.ts";
+import {
+  LINK_TYPES,
+  createUser,
+  deleteUser,
+  generateLink,
+  getUser,
+  invite,
+  listUsers,
+  parseSort,
+  requireServiceRole,
+  updateUserById,
+  type LinkType,
+} from "../user-admin.ts";
 import type { AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { metadata, optString, parseBody } from "../input.ts";
@@ -15,8 +27,14 @@ const AdminUserBody = z.object({
   username: optString(64),
   password: optString(4096),
   password_hash: optString(1024),
-  email_confirm: z.boolean().nullish().transform((v) => v ?? undefined),
-  phone_confirm: z.boolean().nullish().transform((v) => v ?? undefined),
+  email_confirm: z
+    .boolean()
+    .nullish()
+    .transform((v) => v ?? undefined),
+  phone_confirm: z
+    .boolean()
+    .nullish()
+    .transform((v) => v ?? undefined),
   user_metadata: metadata,
   app_metadata: metadata,
   role: optString(64),

@@ -20,11 +20,18 @@ const VerifyBody = z.object({
 });
 
 function verifyType(type: string | undefined): VerifyType {
-  if (!type || !(VERIFY_TYPES as readonly string[]).includes(type)) throw AuthErrors.validation(`Verify requires a verification type (${VERIFY_TYPES.join(", ")})`);
+  if (!type || !(VERIFY_TYPES as readonly string[]).includes(type))
+    throw AuthErrors.validation(`Verify requires a verification type (${VERIFY_TYPES.join(", ")})`);
   return type as VerifyType;
 }
 
-const OAUTH_ERROR: Record<number, string> = { 400: "invalid_request", 401: "unauthorized_client", 403: "access_denied", 429: "access_denied", 500: "server_error" };
+const OAUTH_ERROR: Record<number, string> = {
+  400: "invalid_request",
+  401: "unauthorized_client",
+  403: "access_denied",
+  429: "access_denied",
+  500: "server_error",
+};
 
 export const verifyRoutes = (ctx: AuthContext) =>
   new Elysia()

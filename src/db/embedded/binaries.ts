@@ -8,8 +8,18 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import {
-  accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
-  realpathSync, renameSync, rmSync, symlinkSync, writeFileSync,
+  accessSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
@@ -128,7 +138,9 @@ function findSystem(tried: string[]): PgBinaries | null {
   const base = "/usr/lib/postgresql";
   let versions: string[] = [];
   try {
-    versions = readdirSync(base).filter((v) => /^\d+(\.\d+)?$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    versions = readdirSync(base)
+      .filter((v) => /^\d+(\.\d+)?$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
   } catch {
     /* no Debian-style install */
   }

@@ -4,21 +4,33 @@
  */
 import { randomBytes } from "node:crypto";
 import {
-  chownSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync,
-  readSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { pgVersion, type PgBinaries } from "./binaries.ts";
-import {
-  childEnv, isPostmasterFor, pickFreePort, pidAlive, portFree, sleep, terminate, within, wrapCommand,
-  type LogFn, type PgUser,
-} from "./os.ts";
+import { childEnv, isPostmasterFor, pickFreePort, pidAlive, portFree, sleep, terminate, within, wrapCommand, type LogFn, type PgUser } from "./os.ts";
 
 const READY_TIMEOUT_MS = 120_000; // crash recovery after a kill -9 can replay a lot of WAL
 const STOP_GRACE_MS = 10_000;
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
 
-export interface PgState { port: number; password: string }
+export interface PgState {
+  port: number;
+  password: string;
+}
 
 export interface Layout {
   dataDir: string;
@@ -32,8 +44,7 @@ export interface Layout {
   logFile: string;
 }
 
-export const urlFor = (s: PgState): string =>
-  `postgres://postgres:${encodeURIComponent(s.password)}@127.0.0.1:${s.port}/postgres`;
+export const urlFor = (s: PgState): string => `postgres://postgres:${encodeURIComponent(s.password)}@127.0.0.1:${s.port}/postgres`;
 
 export function readRaw(file: string): string | null {
   try {
@@ -69,7 +80,9 @@ export async function ensureCluster(l: Layout, bins: PgBinaries, runAs: PgUser |
   const clusterMajor = readFileSync(join(l.cluster, "PG_VERSION"), "utf8").trim();
   const binMajor = pgVersion(bins.dir).split(".")[0];
   if (clusterMajor !== binMajor) {
-    throw new Error(`the cluster in ${l.cluster} was created by PostgreSQL ${clusterMajor}, but the binaries found (${bins.source}: ${bins.dir}) are version ${binMajor}; set PLINTH_PG_BIN to PostgreSQL ${clusterMajor} binaries`);
+    throw new Error(
+      `the cluster in ${l.cluster} was created by PostgreSQL ${clusterMajor}, but the binaries found (${bins.source}: ${bins.dir}) are version ${binMajor}; set PLINTH_PG_BIN to PostgreSQL ${clusterMajor} binaries`,
+    );
   }
   if (runAs && statSync(l.cluster).uid !== runAs.uid) chownTree(l.cluster, runAs);
   if (state?.password && state.port) return state;
@@ -104,9 +117,24 @@ async function initCluster(l: Layout, bins: PgBinaries, runAs: PgUser | null, po
       chownSync(tmp, runAs.uid, runAs.gid);
       chownSync(pwfile, runAs.uid, runAs.gid);
     }
-    await runToCompletion([join(bins.dir, "initdb"), "-D", tmp, "-U", "postgres", `--pwfile=${pwfile}`,
-      "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-instructions"],
-    runAs, "initdb");
+    await runToCompletion(
+      [
+        join(bins.dir, "initdb"),
+        "-D",
+        tmp,
+        "-U",
+        "postgres",
+        `--pwfile=${pwfile}`,
+        "--auth-local=scram-sha-256",
+        "--auth-host=scram-sha-256",
+        "-E",
+        "UTF8",
+        "--no-locale",
+        "--no-instructions",
+      ],
+      runAs,
+      "initdb",
+    );
   } finally {
     rmSync(pwfile, { force: true });
   }
@@ -123,8 +151,13 @@ async function initCluster(l: Layout, bins: PgBinaries, runAs: PgUser | null, po
 async function resetPassword(l: Layout, bins: PgBinaries, runAs: PgUser | null): Promise<PgState> {
   removeStalePidFile(l.cluster);
   const state: PgState = { port: readJson<PgState>(l.stateFile)?.port ?? (await pickFreePort()), password: randomBytes(24).toString("hex") };
-  await runToCompletion([join(bins.dir, "postgres"), "--single", "-D", l.cluster, "-c", "unix_socket_directories=", "postgres"],
-    runAs, "password reset", `ALTER ROLE postgres WITH PASSWORD '${state.password}';\n`, state.password);
+  await runToCompletion(
+    [join(bins.dir, "postgres"), "--single", "-D", l.cluster, "-c", "unix_socket_directories=", "postgres"],
+    runAs,
+    "password reset",
+    `ALTER ROLE postgres WITH PASSWORD '${state.password}';\n`,
+    state.password,
+  );
   writeJson(l.stateFile, state);
   return state;
 }
@@ -227,12 +260,30 @@ export class Postmaster {
   /** Returns null when ready, else the tail of the log. */
   private async spawnOnce(): Promise<string | null> {
     const { fd, offset } = openLog(this.l.logFile);
-    const { argv, wrapper } = wrapCommand([join(this.bins.dir, "postgres"), "-D", this.l.cluster,
-      "-c", "listen_addresses=127.0.0.1", "-c", `port=${this.state.port}`, "-c", "unix_socket_directories=",
-      "-c", "wal_level=logical", "-c", "max_replication_slots=20", "-c", "max_wal_senders=20",
-      // After a crash PostgreSQL first fsyncs every file of the cluster one by one (measured: 3 s of
-      // a 4 s restart after kill -9 of the postmaster); syncfs flushes the file system in one call.
-      "-c", "recovery_init_sync_method=syncfs"], this.runAs);
+    const { argv, wrapper } = wrapCommand(
+      [
+        join(this.bins.dir, "postgres"),
+        "-D",
+        this.l.cluster,
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        `port=${this.state.port}`,
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "wal_level=logical",
+        "-c",
+        "max_replication_slots=20",
+        "-c",
+        "max_wal_senders=20",
+        // After a crash PostgreSQL first fsyncs every file of the cluster one by one (measured: 3 s of
+        // a 4 s restart after kill -9 of the postmaster); syncfs flushes the file system in one call.
+        "-c",
+        "recovery_init_sync_method=syncfs",
+      ],
+      this.runAs,
+    );
     let proc: Bun.Subprocess;
     try {
       // detached (own session): a Ctrl-C in the terminal signals our process group, and postgres
@@ -293,7 +344,9 @@ export class Postmaster {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.start().then(
-        () => { if (!this.stopping) this.log("info", "embedded PostgreSQL restarted", { port: this.state.port }); },
+        () => {
+          if (!this.stopping) this.log("info", "embedded PostgreSQL restarted", { port: this.state.port });
+        },
         (e: unknown) => {
           if (this.stopping) return;
           this.log("error", "restarting embedded PostgreSQL failed; retrying", { error: (e as Error).message });

@@ -14,11 +14,7 @@ export interface PgUser {
   gid: number;
 }
 
-export type LogFn = (
-  level: "debug" | "info" | "warn" | "error",
-  msg: string,
-  fields?: Record<string, unknown>,
-) => void;
+export type LogFn = (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
@@ -27,9 +23,17 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** Wait for `p` at most `ms`; true if it settled. Clears its timer so it never holds the process open. */
 export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((r) => { timer = setTimeout(() => r(false), ms); });
+  const timeout = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
   try {
-    return await Promise.race([p.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -75,11 +79,10 @@ export function ensurePgUser(name: string, log: LogFn): PgUser {
   const useradd = which("useradd");
   let why = "useradd not found";
   if (useradd) {
-    const r = Bun.spawnSync(
-      [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-        "--shell", "/usr/sbin/nologin", name],
-      { stdout: "ignore", stderr: "pipe" },
-    );
+    const r = Bun.spawnSync([useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name], {
+      stdout: "ignore",
+      stderr: "pipe",
+    });
     // Re-read even on failure: a concurrent Plinth may have created it first (exit code 9).
     const created = lookupUser(name);
     if (created) {
@@ -286,4 +289,3 @@ export async function pickFreePort(): Promise<number> {
   if (p === null) throw new Error("could not find a free TCP port on 127.0.0.1");
   return p;
 }
-

@@ -22,14 +22,8 @@ import { lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { ensurePgBinaries, findPgBinaries, type PgBinaries, type PgBinSource } from "./binaries.ts";
-import {
-  ensureCluster, Postmaster, pidFilePid, readJson, readRaw, removeStalePidFile, urlFor, writeJson,
-  type Layout, type PgState,
-} from "./cluster.ts";
-import {
-  canTraverse, ensurePgUser, isPostmasterFor, isRoot, pidAlive, procStartTime, sleep, terminate,
-  type LogFn, type PgUser,
-} from "./os.ts";
+import { ensureCluster, Postmaster, pidFilePid, readJson, readRaw, removeStalePidFile, urlFor, writeJson, type Layout, type PgState } from "./cluster.ts";
+import { canTraverse, ensurePgUser, isPostmasterFor, isRoot, pidAlive, procStartTime, sleep, terminate, type LogFn, type PgUser } from "./os.ts";
 
 export { findPgBinaries, type FindPgBinariesOptions, type PgBinaries, type PgBinSource } from "./binaries.ts";
 
@@ -62,7 +56,12 @@ export interface EmbeddedServer {
 const SYSTEM_ROOT = "/var/lib/plinth";
 const STOP_GRACE_MS = 10_000;
 
-interface LockInfo { ownerPid: number; ownerStart: string | null; postmasterPid: number | null; port: number }
+interface LockInfo {
+  ownerPid: number;
+  ownerStart: string | null;
+  postmasterPid: number | null;
+  port: number;
+}
 
 const noLog: LogFn = () => {};
 
@@ -90,8 +89,12 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     const started = pm;
     log("info", "embedded PostgreSQL ready", { port: state.port, binSource: bins.source, cluster: layout.cluster });
     return {
-      get url() { return urlFor(state); },
-      get port() { return state.port; },
+      get url() {
+        return urlFor(state);
+      },
+      get port() {
+        return state.port;
+      },
       binDir: bins.dir,
       binSource: bins.source,
       owned: true,
@@ -109,7 +112,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
  * postgres runs as (null unless we are root): for `plinth restore`, which puts a cluster in place
  * before starting it.
  */
-export function clusterPlacement(dataDir: string, pgUser?: string, log: LogFn = noLog): { link: string; cluster: string; relocated: boolean; runAs: PgUser | null } {
+export function clusterPlacement(
+  dataDir: string,
+  pgUser?: string,
+  log: LogFn = noLog,
+): { link: string; cluster: string; relocated: boolean; runAs: PgUser | null } {
   const runAs = isRoot() ? ensurePgUser(pgUser ?? "plinth", log) : null;
   const l = planLayout(resolve(dataDir), runAs);
   return { link: l.link, cluster: l.cluster, relocated: l.relocated, runAs };
@@ -139,10 +146,15 @@ function planLayout(dataDir: string, runAs: PgUser | null): Layout {
   if (st?.isSymbolicLink()) cluster = resolve(dataDir, readlinkSync(link));
   else if (!st && !reachable) cluster = join(SYSTEM_ROOT, "clusters", shortSha(dataDir), "pg");
   else if (st && runAs && !reachable) {
-    throw new Error(`the PostgreSQL cluster ${link} is not reachable by user ${runAs.name} (a parent directory is not searchable); make ${dataDir} and its parents searchable (chmod o+x) or move the data dir`);
+    throw new Error(
+      `the PostgreSQL cluster ${link} is not reachable by user ${runAs.name} (a parent directory is not searchable); make ${dataDir} and its parents searchable (chmod o+x) or move the data dir`,
+    );
   }
   return {
-    dataDir, link, cluster, relocated: cluster !== link,
+    dataDir,
+    link,
+    cluster,
+    relocated: cluster !== link,
     pgbinRoot: reachable ? join(dataDir, "pgbin") : join(SYSTEM_ROOT, "pgbin"),
     stateFile: join(dataDir, "pg.json"),
     lockFile: join(dataDir, "embedded.lock.json"),
@@ -153,8 +165,7 @@ function planLayout(dataDir: string, runAs: PgUser | null): Layout {
 // ---------------------------------------------------------------------------------------------
 // Ownership: lock file, orphans, attach
 
-const ownerAlive = (k: LockInfo) =>
-  pidAlive(k.ownerPid) && (k.ownerStart === null || procStartTime(k.ownerPid) === k.ownerStart);
+const ownerAlive = (k: LockInfo) => pidAlive(k.ownerPid) && (k.ownerStart === null || procStartTime(k.ownerPid) === k.ownerStart);
 
 /**
  * Either take ownership (returns null, lock file written) or return the lock of a live owner.

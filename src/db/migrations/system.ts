@@ -10,7 +10,10 @@ import { inTransaction } from "../transaction.ts";
 export const SYSTEM_MIGRATION_LOCK = 0x706c696e74;
 
 export class MigrationChecksumError extends Error {
-  constructor(readonly version: number, readonly migrationName: string) {
+  constructor(
+    readonly version: number,
+    readonly migrationName: string,
+  ) {
     super(
       `system migration ${String(version).padStart(4, "0")}_${migrationName} was changed after it was applied ` +
         `(checksum mismatch); restore the original file — applied migrations are immutable`,
@@ -25,10 +28,7 @@ export interface AppliedReport {
   skipped: number[];
 }
 
-export async function applySystemMigrations(
-  sql: Sql,
-  migrations: SystemMigration[] = systemMigrations,
-): Promise<AppliedReport> {
+export async function applySystemMigrations(sql: Sql, migrations: SystemMigration[] = systemMigrations): Promise<AppliedReport> {
   const conn = await sql.reserve();
   const report: AppliedReport = { applied: [], skipped: [] };
   try {

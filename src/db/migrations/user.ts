@@ -142,7 +142,10 @@ export function versionAt(date: Date): string {
 
 /** Lower-case, spaces and dashes become `_`; anything else outside [a-z0-9_] is refused. */
 export function normaliseMigrationName(raw: string): string {
-  const name = raw.trim().toLowerCase().replace(/[\s-]+/g, "_");
+  const name = raw
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, "_");
   if (!/^[a-z0-9_]+$/.test(name) || name.length > 100) {
     throw new MigrationError(
       "invalid_name",
@@ -210,11 +213,7 @@ export async function readMigrationDir(dir: string): Promise<MigrationFiles[]> {
     if (!entry.endsWith(".up.sql") && !entry.endsWith(".down.sql")) continue;
     const match = FILE_NAME.exec(entry);
     if (!match) {
-      throw new MigrationError(
-        "bad_file_name",
-        `${join(dir, entry)}: migration files are named <YYYYMMDDHHMMSS>_<name>.up.sql / .down.sql`,
-        join(dir, entry),
-      );
+      throw new MigrationError("bad_file_name", `${join(dir, entry)}: migration files are named <YYYYMMDDHHMMSS>_<name>.up.sql / .down.sql`, join(dir, entry));
     }
     const [, version, name, direction] = match as unknown as [string, string, string, Direction];
     const m = byVersion.get(version) ?? { version, name };
@@ -245,8 +244,8 @@ export function hasStatements(text: string): boolean {
       // PostgreSQL block comments nest.
       let depth = 0;
       do {
-        if (text.startsWith("/*", i)) (depth++, (i += 2));
-        else if (text.startsWith("*/", i)) (depth--, (i += 2));
+        if (text.startsWith("/*", i)) depth++, (i += 2);
+        else if (text.startsWith("*/", i)) depth--, (i += 2);
         else i++;
       } while (depth > 0 && i < text.length);
     } else return true;
@@ -489,7 +488,10 @@ export async function migrateDown(sql: Sql, dir: string, opts: RunOptions & { st
   const steps = opts.steps ?? 1;
   return withMigrationLock(sql, opts, async (conn) => {
     const states = await readState(conn, dir);
-    const targets = states.filter((s) => s.applied).reverse().slice(0, steps);
+    const targets = states
+      .filter((s) => s.applied)
+      .reverse()
+      .slice(0, steps);
     const files: LoadedFile[] = [];
     for (const s of targets) files.push(await loadDownFile(dir, s));
     const reverted: StepReport[] = [];

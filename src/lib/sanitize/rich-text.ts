@@ -17,8 +17,22 @@ import { sanitizeHtml } from "./html.ts";
 import { decodeAttributeValue, safeUrl } from "./url.ts";
 
 const DENIED_TYPES = new Set([
-  "script", "style", "iframe", "frame", "object", "embed", "applet", "form", "input", "button", "textarea", "select",
-  "svg", "math", "template", "noscript",
+  "script",
+  "style",
+  "iframe",
+  "frame",
+  "object",
+  "embed",
+  "applet",
+  "form",
+  "input",
+  "button",
+  "textarea",
+  "select",
+  "svg",
+  "math",
+  "template",
+  "noscript",
 ]);
 const DROPPED_ATTRS = new Set(["style", "srcdoc", "srcset", "formaction"]);
 const URL_KEYS = new Set(["href", "src", "url", "cite", "action", "poster", "background", "xlink:href"]);

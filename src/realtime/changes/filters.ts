@@ -100,7 +100,10 @@ function parseSegment(raw: string): { ok: true; filter: Filter } | { ok: false; 
   const op = rest.slice(0, dot);
   const operand = rest.slice(dot + 1);
   if (REGEX_OPS.includes(op)) {
-    return { ok: false, message: `the ${op} operator (regular expressions) is not supported; use eq, neq, lt, lte, gt, gte, in, is, isdistinct, like or ilike` };
+    return {
+      ok: false,
+      message: `the ${op} operator (regular expressions) is not supported; use eq, neq, lt, lte, gt, gte, in, is, isdistinct, like or ilike`,
+    };
   }
   if (!(FILTER_OPS as readonly string[]).includes(op)) return { ok: false, message: JSON.stringify([op, operand]) };
   const filter: Filter = { column, op: op as FilterOp, negate, value: unquote(operand) };

@@ -119,7 +119,14 @@ export function startReplication(opts: ReplicationOptions): ReplicationStream {
       onnotice: () => {},
       // Output functions run in the walsender with these settings: ISO dates in UTC, so values.ts
       // can turn text into the JSON that to_jsonb would give.
-      connection: { replication: "database", application_name: "plinth_realtime", TimeZone: "UTC", DateStyle: "ISO, YMD", IntervalStyle: "postgres", extra_float_digits: "1" } as Record<string, string>,
+      connection: {
+        replication: "database",
+        application_name: "plinth_realtime",
+        TimeZone: "UTC",
+        DateStyle: "ISO, YMD",
+        IntervalStyle: "postgres",
+        extra_float_digits: "1",
+      } as Record<string, string>,
     });
     // Safe: the slot name matches [a-z0-9_] (config schema + our hex suffix); replication commands
     // take no bind parameters.
@@ -171,7 +178,10 @@ export function startReplication(opts: ReplicationOptions): ReplicationStream {
         const message = err instanceof Error ? err.message : String(err);
         if (/superuser or replication role|permission denied/i.test(message)) {
           if (!warnedPrivilege) {
-            log.warn("realtime: the database role lacks the REPLICATION attribute; postgres_changes are disabled (broadcast and presence still work). Grant it with: ALTER ROLE <role> REPLICATION", { error: message });
+            log.warn(
+              "realtime: the database role lacks the REPLICATION attribute; postgres_changes are disabled (broadcast and presence still work). Grant it with: ALTER ROLE <role> REPLICATION",
+              { error: message },
+            );
             warnedPrivilege = true;
           }
           backoff = MAX_BACKOFF_MS;

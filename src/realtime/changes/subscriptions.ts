@@ -75,7 +75,11 @@ export function parseBinding(params: unknown): BindingParse {
 
 /** A stable small integer per distinct params (Supabase uses :erlang.phash2(params), range 2^27). */
 export function bindingId(params: Record<string, unknown>): number {
-  const canonical = JSON.stringify(Object.keys(params).sort().map((k) => [k, params[k]]));
+  const canonical = JSON.stringify(
+    Object.keys(params)
+      .sort()
+      .map((k) => [k, params[k]]),
+  );
   let h = 0x811c9dc5;
   for (let i = 0; i < canonical.length; i++) {
     h ^= canonical.charCodeAt(i);

@@ -31,8 +31,26 @@ export type SelectItem =
       children: SelectItem[];
     };
 
-export type SimpleOp = "eq" | "neq" | "gt" | "gte" | "lt" | "lte" | "like" | "ilike" | "match" | "imatch"
-  | "cs" | "cd" | "ov" | "sl" | "sr" | "nxr" | "nxl" | "adj" | "isdistinct";
+export type SimpleOp =
+  | "eq"
+  | "neq"
+  | "gt"
+  | "gte"
+  | "lt"
+  | "lte"
+  | "like"
+  | "ilike"
+  | "match"
+  | "imatch"
+  | "cs"
+  | "cd"
+  | "ov"
+  | "sl"
+  | "sr"
+  | "nxr"
+  | "nxl"
+  | "adj"
+  | "isdistinct";
 export type FtsOp = "fts" | "plfts" | "phfts" | "wfts";
 export const QUANTIFIABLE = new Set<SimpleOp>(["eq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch"]);
 
@@ -52,9 +70,7 @@ export interface Filter {
   expr: OpExpr;
 }
 
-export type LogicTree =
-  | { kind: "filter"; filter: Filter }
-  | { kind: "logic"; not: boolean; op: "and" | "or"; children: LogicTree[] };
+export type LogicTree = { kind: "filter"; filter: Filter } | { kind: "logic"; not: boolean; op: "and" | "or"; children: LogicTree[] };
 
 export interface OrderTerm {
   /** For `rel(col).desc`: order by a column of a to-one embedded resource. */

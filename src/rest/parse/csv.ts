@@ -5,15 +5,18 @@ export function parseCsv(text: string): Array<Record<string, string | null>> {
   const records = csvRecords(text);
   if (records.length === 0) return [];
   const header = records[0]!.map((h) => h.value);
-  return records.slice(1).filter((r) => !(r.length === 1 && r[0]!.value === "" && !r[0]!.quoted)).map((r) => {
-    if (r.length !== header.length) throw invalidBody("All lines of the CSV body must have the same number of fields as the header");
-    const row: Record<string, string | null> = {};
-    header.forEach((h, i) => {
-      const f = r[i]!;
-      row[h] = !f.quoted && f.value === "NULL" ? null : f.value;
+  return records
+    .slice(1)
+    .filter((r) => !(r.length === 1 && r[0]!.value === "" && !r[0]!.quoted))
+    .map((r) => {
+      if (r.length !== header.length) throw invalidBody("All lines of the CSV body must have the same number of fields as the header");
+      const row: Record<string, string | null> = {};
+      header.forEach((h, i) => {
+        const f = r[i]!;
+        row[h] = !f.quoted && f.value === "NULL" ? null : f.value;
+      });
+      return row;
     });
-    return row;
-  });
 }
 
 interface Field {

@@ -159,7 +159,7 @@ function singleValue(c: Cursor, mode: ValueMode): string {
   let depth = 0;
   while (!c.done) {
     const ch = c.peek();
-    if (ch === "[" ) depth++;
+    if (ch === "[") depth++;
     else if (ch === "]" && depth > 0) depth--;
     else if (depth === 0 && (ch === "," || ch === ")")) break;
     c.pos++;

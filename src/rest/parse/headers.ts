@@ -119,8 +119,17 @@ export function negotiate(accept: string | null, opts: { root?: boolean } = {}):
       case "application/vnd.pgrst.plan":
       case "application/vnd.pgrst.plan+json":
       case "application/vnd.pgrst.plan+text": {
-        const param = (name: string) => e.params.find((p) => p.toLowerCase().startsWith(name + "="))?.slice(name.length + 1).replace(/^"|"$/g, "").trim();
-        const options = (param("options") ?? "").replace(/;$/, "").split("|").map((o) => o.trim().toLowerCase()).filter((o): o is PlanOption => PLAN_OPTIONS.has(o as PlanOption));
+        const param = (name: string) =>
+          e.params
+            .find((p) => p.toLowerCase().startsWith(name + "="))
+            ?.slice(name.length + 1)
+            .replace(/^"|"$/g, "")
+            .trim();
+        const options = (param("options") ?? "")
+          .replace(/;$/, "")
+          .split("|")
+          .map((o) => o.trim().toLowerCase())
+          .filter((o): o is PlanOption => PLAN_OPTIONS.has(o as PlanOption));
         const format = e.type.endsWith("+json") ? "json" : "text";
         return { media: { kind: "plan", format, options, for: param("for") ?? "application/json" }, stripNulls: false };
       }

@@ -78,7 +78,18 @@ export function parseRequest(req: RestRequest, opts: ParseOptions): ApiRequest {
   const range = read ? parseRangeHeader(req.headers.range) : null;
   if (rpc && !read && method !== "POST") throw invalidRpcMethod(method);
   const takesBody = rpc ? !read : method === "POST" || method === "PUT" || method === "PATCH";
-  return { method: method as Method, read, target: req.target, schema, prefs, query, media, stripNulls, range, body: takesBody ? readBody(req, rpc) : { kind: "none" } };
+  return {
+    method: method as Method,
+    read,
+    target: req.target,
+    schema,
+    prefs,
+    query,
+    media,
+    stripNulls,
+    range,
+    body: takesBody ? readBody(req, rpc) : { kind: "none" },
+  };
 }
 
 /** The schema a request is about: Accept-Profile for reads, Content-Profile (else Accept-Profile) for writes. */

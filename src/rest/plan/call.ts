@@ -66,7 +66,9 @@ export function resolveCall(ctx: PlanContext, name: string, ast: QueryAst, post:
   // GET/HEAD: query parameters named like parameters are arguments; the rest are filters.
   const given = new Map<string, string>();
   for (const [k, v] of ast.rpcArgs) given.set(k, v);
-  const noOpKeys = new Set(ast.rpcArgs.filter(([k]) => !ast.filters.some((f) => f.path.length === 0 && f.filter.field.name === k && f.filter.field.json.length === 0)).map(([k]) => k));
+  const noOpKeys = new Set(
+    ast.rpcArgs.filter(([k]) => !ast.filters.some((f) => f.path.length === 0 && f.filter.field.name === k && f.filter.field.json.length === 0)).map(([k]) => k),
+  );
   const candidates = overloads.filter((r) => {
     if (!r.params.every((p) => p.name !== "")) return r.params.length === 0 && noOpKeys.size === 0;
     const names = new Set(r.params.map((p) => p.name));

@@ -2,15 +2,7 @@
 // filters, logic trees, orders and ranges attached to the node they address.
 import { tableKey, type Column, type SchemaCache, type Table } from "../../schema-cache/types.ts";
 import type { EmbedPath, FieldRef, LogicTree, OpExpr, OrderTerm, QueryAst, SelectItem } from "../parse/ast.ts";
-import {
-  aggregatesNotAllowed,
-  notEmbedded,
-  relatedOrderNotToOne,
-  tableNotFound,
-  unacceptableFilter,
-  undefinedColumn,
-  undefinedType,
-} from "../errors.ts";
+import { aggregatesNotAllowed, notEmbedded, relatedOrderNotToOne, tableNotFound, unacceptableFilter, undefinedColumn, undefinedType } from "../errors.ts";
 import { cached, label } from "../sql/ident.ts";
 import { findRelationship, isToMany } from "./relationship.ts";
 import { similarity } from "./similar.ts";
@@ -46,7 +38,6 @@ function suggestTable(ctx: PlanContext, name: string): string | undefined {
   }
   return best;
 }
-
 
 export function lookupColumn(table: Table, name: string, sqlName = table.name): Column {
   const c = table.columns.get(name);

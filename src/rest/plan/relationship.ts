@@ -15,7 +15,13 @@ import { similarity } from "./similar.ts";
 const single = (cols: Array<[string, string]>, side: 0 | 1): string | null => (cols.length === 1 ? cols[0]![side] : null);
 const isView = (t: Table) => t.kind === "view" || t.kind === "materialized_view";
 
-export function findRelationship(cache: SchemaCache, origin: Table, target: string, hint: string | undefined, schema: string): Relationship | ComputedRelationship {
+export function findRelationship(
+  cache: SchemaCache,
+  origin: Table,
+  target: string,
+  hint: string | undefined,
+  schema: string,
+): Relationship | ComputedRelationship {
   const computedAll = cache.computedRelationships?.get(tableKey(origin.schema, origin.name)) ?? [];
   // PostgREST keys computed relationships by function name, replacing the foreign-key ones whose
   // target table has that (schema-qualified) name; the hint is not consulted for them.
@@ -126,6 +132,5 @@ function closest(names: string[], word: string): string | null {
   }
   return best;
 }
-
 
 export const isToMany = (r: Relationship | ComputedRelationship): boolean => (r.kind === "computed" ? !r.toOne : r.kind === "o2m" || r.kind === "m2m");

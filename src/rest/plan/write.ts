@@ -75,7 +75,14 @@ export function ownedFileColumns(table: Table, columns: string[]): Ident[] {
     .map((c) => cached(c.name));
 }
 
-export function planInsert(ctx: PlanContext, table: Table, ast: QueryAst, prefs: Preferences, body: Body, put: boolean): InsertPlan & { fileRefs: WriteValues["fileRefs"] } {
+export function planInsert(
+  ctx: PlanContext,
+  table: Table,
+  ast: QueryAst,
+  prefs: Preferences,
+  body: Body,
+  put: boolean,
+): InsertPlan & { fileRefs: WriteValues["fileRefs"] } {
   const prepared = prepareValues(table, rowsOf(body), [...table.columns.keys()]);
   const rows = prepared.rows;
   let groups: InsertPlan["groups"];
@@ -167,7 +174,12 @@ function limitedOf(ctx: PlanContext, table: Table, node: ReadNode, ast: QueryAst
   return { limit: r.limit, offset: r.offset, order: order.map((t) => planOrder(node, t)) };
 }
 
-export function planUpdate(ctx: PlanContext, table: Table, ast: QueryAst, body: Body): { mutation: MutationPlan; noop: boolean; fileRefs: WriteValues["fileRefs"]; owned: Ident[] } {
+export function planUpdate(
+  ctx: PlanContext,
+  table: Table,
+  ast: QueryAst,
+  body: Body,
+): { mutation: MutationPlan; noop: boolean; fileRefs: WriteValues["fileRefs"]; owned: Ident[] } {
   if (body.kind === "none" || !isRow(body.value)) throw invalidBody("Empty or invalid json");
   const names = ast.columns ?? Object.keys(body.value);
   const columns = names.map((k) => writeColumn(table, k));

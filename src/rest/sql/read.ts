@@ -204,4 +204,3 @@ function lhsType(column: Column, json: JsonStep[]): string {
   if (json.length === 0) return column.castType;
   return json[json.length - 1]!.arrow === "->>" ? "text" : column.baseType === "json" ? "json" : "jsonb";
 }
-

@@ -77,7 +77,12 @@ export function plannedCountStatement(root: ReadNode): Statement {
 /** Whether the representation calls a function of the whole row (computed field or relationship). */
 function needsWholeRow(node: ReadNode): boolean {
   const condUses = (cs: ReadNode["where"]): boolean => cs.some((c) => (c.kind === "filter" && !!c.fn) || (c.kind === "logic" && condUses(c.children)));
-  return node.select.some((s) => s.kind === "column" && !!s.fn) || node.order.some((o) => !!o.fn) || node.embeds.some((e) => e.rel.kind === "computed") || condUses(node.where);
+  return (
+    node.select.some((s) => s.kind === "column" && !!s.fn) ||
+    node.order.some((o) => !!o.fn) ||
+    node.embeds.some((e) => e.rel.kind === "computed") ||
+    condUses(node.where)
+  );
 }
 
 const ROW = internal("pgrst_row");
@@ -152,7 +157,10 @@ export function writeStatements(plan: WritePlan, opts: StatementOptions = {}): W
   let removed = "NULL::jsonb";
   if (oldNew.length) {
     const r = w.id(internal("pgrst_removed"));
-    const parts = oldNew.map((x) => `SELECT ${w.id(x.old)}::jsonb AS ${r} FROM ${src} WHERE ${w.id(x.old)} IS NOT NULL AND ${w.id(x.old)}::jsonb IS DISTINCT FROM ${w.id(x.new)}::jsonb`);
+    const parts = oldNew.map(
+      (x) =>
+        `SELECT ${w.id(x.old)}::jsonb AS ${r} FROM ${src} WHERE ${w.id(x.old)} IS NOT NULL AND ${w.id(x.old)}::jsonb IS DISTINCT FROM ${w.id(x.new)}::jsonb`,
+    );
     removed = `(SELECT jsonb_agg(DISTINCT ${r}) FROM (${parts.join(" UNION ALL ")}) AS ${r})`;
   }
   const text = `WITH ${ctes.join(", ")} SELECT pg_catalog.count(*) AS page_total, ${body} AS body, ${location} AS location, ${INSERTED} AS inserted, ${removed} AS removed_refs FROM (${inner}) AS ${w.id(T)}${guardClause(w, opts)}`;
@@ -303,7 +311,8 @@ function insertSql(w: SqlWriter, m: InsertPlan, group: number, target: string, a
   if (m.onConflict && m.onConflict.columns.length) {
     const keys = m.onConflict.columns.map((c) => w.id(c)).join(", ");
     if (!merge) sql += ` ON CONFLICT (${keys}) DO NOTHING`;
-    else sql += ` ON CONFLICT (${keys}) DO UPDATE SET ${(m.updateColumns ?? g.columns).map((c) => `${w.id(c.col)} = EXCLUDED.${w.id(c.col)}`).join(", ")} WHERE ${COUNT_UPDATED}`;
+    else
+      sql += ` ON CONFLICT (${keys}) DO UPDATE SET ${(m.updateColumns ?? g.columns).map((c) => `${w.id(c.col)} = EXCLUDED.${w.id(c.col)}`).join(", ")} WHERE ${COUNT_UPDATED}`;
   }
   return sql;
 }
@@ -351,7 +360,9 @@ export function callStatement(plan: CallPlan): Statement & { shape: "rows" | "sc
   const shape = r.returnsSet ? "rows" : "single";
   const ranged = plan.range.limit !== undefined || plan.range.offset > 0;
   const total =
-    plan.count && ranged ? `(SELECT pg_catalog.count(*) FROM (${nodeQuery(w, node, source, { countOnly: true, noRange: true })}) AS ${w.id(internal("pgrst_c"))})` : "NULL::bigint";
+    plan.count && ranged
+      ? `(SELECT pg_catalog.count(*) FROM (${nodeQuery(w, node, source, { countOnly: true, noRange: true })}) AS ${w.id(internal("pgrst_c"))})`
+      : "NULL::bigint";
   const main = nodeQuery(w, node, source);
   const text = `SELECT ${total} AS total, pg_catalog.count(*) AS page_total, ${bodyExpr(w, plan.media, plan.stripNulls, plan.head, shape)} AS body FROM (${main}) AS ${w.id(T)}`;
   return { text, params: w.params, idents: w.idents, shape };

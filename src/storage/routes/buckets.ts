@@ -8,12 +8,44 @@ export function bucketRoutes(ctx: StorageContext) {
   const h = (fn: (call: Call) => Promise<Response>) => handler(ctx, fn);
   const id = (call: Call) => bucketOnly(call.url, "/bucket/").replace(/\/empty$/, "");
   return new Elysia({ prefix: `${PREFIX}/bucket` })
-    .get("/", h(async (call) => json(await buckets.listBuckets(ctx, call.principal, call.url.searchParams))), NO_PARSE)
-    .get("", h(async (call) => json(await buckets.listBuckets(ctx, call.principal, call.url.searchParams))), NO_PARSE)
-    .post("/", h(async (call) => json(await buckets.createBucket(ctx, call.principal, await readJson(call.request)))), NO_PARSE)
-    .post("", h(async (call) => json(await buckets.createBucket(ctx, call.principal, await readJson(call.request)))), NO_PARSE)
-    .get("/:id", h(async (call) => json(await buckets.getBucket(ctx, call.principal, id(call)))), NO_PARSE)
-    .put("/:id", h(async (call) => json(await buckets.updateBucket(ctx, call.principal, id(call), await readJson(call.request)))), NO_PARSE)
-    .post("/:id/empty", h(async (call) => json(await buckets.emptyBucket(ctx, call.principal, id(call)))), NO_PARSE)
-    .delete("/:id", h(async (call) => json(await buckets.deleteBucket(ctx, call.principal, id(call)))), NO_PARSE);
+    .get(
+      "/",
+      h(async (call) => json(await buckets.listBuckets(ctx, call.principal, call.url.searchParams))),
+      NO_PARSE,
+    )
+    .get(
+      "",
+      h(async (call) => json(await buckets.listBuckets(ctx, call.principal, call.url.searchParams))),
+      NO_PARSE,
+    )
+    .post(
+      "/",
+      h(async (call) => json(await buckets.createBucket(ctx, call.principal, await readJson(call.request)))),
+      NO_PARSE,
+    )
+    .post(
+      "",
+      h(async (call) => json(await buckets.createBucket(ctx, call.principal, await readJson(call.request)))),
+      NO_PARSE,
+    )
+    .get(
+      "/:id",
+      h(async (call) => json(await buckets.getBucket(ctx, call.principal, id(call)))),
+      NO_PARSE,
+    )
+    .put(
+      "/:id",
+      h(async (call) => json(await buckets.updateBucket(ctx, call.principal, id(call), await readJson(call.request)))),
+      NO_PARSE,
+    )
+    .post(
+      "/:id/empty",
+      h(async (call) => json(await buckets.emptyBucket(ctx, call.principal, id(call)))),
+      NO_PARSE,
+    )
+    .delete(
+      "/:id",
+      h(async (call) => json(await buckets.deleteBucket(ctx, call.principal, id(call)))),
+      NO_PARSE,
+    );
 }

@@ -122,7 +122,11 @@ export function objectRoutes(ctx: StorageContext) {
         NO_PARSE,
       )
       // --- public and authenticated downloads, info ---
-      .get("/public/:bucket/*", download("/object/public/", () => ({ kind: "public" })), NO_PARSE)
+      .get(
+        "/public/:bucket/*",
+        download("/object/public/", () => ({ kind: "public" })),
+        NO_PARSE,
+      )
       .get("/authenticated/:bucket/*", download("/object/authenticated/", asCallerAccess), NO_PARSE)
       .get(
         "/info/:bucket/*",
@@ -176,7 +180,11 @@ export function objectRoutes(ctx: StorageContext) {
         NO_PARSE,
       )
       // --- move, copy ---
-      .post("/move", h(async (call) => json(await objects.moveObject(ctx, call.principal, await readJson(call.request)))), NO_PARSE)
+      .post(
+        "/move",
+        h(async (call) => json(await objects.moveObject(ctx, call.principal, await readJson(call.request)))),
+        NO_PARSE,
+      )
       .post(
         "/copy",
         h(async (call) => json(await objects.copyObject(ctx, call.principal, await readJson(call.request), truthy(call.request.headers.get("x-upsert"))))),

@@ -29,15 +29,20 @@ export function tusRoutes(ctx: StorageContext, tus: Tus) {
   return new Elysia({ prefix: BASE })
     .options(
       "",
-      h(async () =>
-        new Response(null, {
-          status: 204,
-          headers: { "tus-version": TUS_VERSION, "tus-extension": TUS_EXTENSIONS, "tus-max-size": String(ctx.globalFileSizeLimit) },
-        }),
+      h(
+        async () =>
+          new Response(null, {
+            status: 204,
+            headers: { "tus-version": TUS_VERSION, "tus-extension": TUS_EXTENSIONS, "tus-max-size": String(ctx.globalFileSizeLimit) },
+          }),
       ),
       NO_PARSE,
     )
-    .options("/", h(async () => new Response(null, { status: 204, headers: { "tus-version": TUS_VERSION, "tus-extension": TUS_EXTENSIONS } })), NO_PARSE)
+    .options(
+      "/",
+      h(async () => new Response(null, { status: 204, headers: { "tus-version": TUS_VERSION, "tus-extension": TUS_EXTENSIONS } })),
+      NO_PARSE,
+    )
     .post(
       "",
       h(async (call) => {

@@ -7,7 +7,10 @@ import { listSchemas } from "../introspect/schemas.sql.ts";
 export const catalogRoutes = (deps: AdminHttpDeps) => {
   const read = (action: string) => ({ action, capability: "meta:read" as const });
   return new Elysia()
-    .get("/schemas", adminRoute(deps, read("schemas.list"), async () => listSchemas(deps.sql)))
+    .get(
+      "/schemas",
+      adminRoute(deps, read("schemas.list"), async () => listSchemas(deps.sql)),
+    )
     .get(
       "/functions",
       adminRoute(deps, read("functions.list"), async (c) => {
@@ -15,7 +18,16 @@ export const catalogRoutes = (deps: AdminHttpDeps) => {
         return listFunctions(deps.sql, c.query.schema || null);
       }),
     )
-    .get("/extensions", adminRoute(deps, read("extensions.list"), async () => listExtensions(deps.sql)))
-    .get("/roles", adminRoute(deps, read("roles.list"), async () => listRoles(deps.sql)))
-    .get("/types", adminRoute(deps, read("types.list"), async () => listTypes(deps.sql)));
+    .get(
+      "/extensions",
+      adminRoute(deps, read("extensions.list"), async () => listExtensions(deps.sql)),
+    )
+    .get(
+      "/roles",
+      adminRoute(deps, read("roles.list"), async () => listRoles(deps.sql)),
+    )
+    .get(
+      "/types",
+      adminRoute(deps, read("types.list"), async () => listTypes(deps.sql)),
+    );
 };

@@ -108,6 +108,71 @@ describe("dist/plinth without node_modules", () => {
     }
   }, 60_000);
 
+  test("operator commands: init, admin, emergency-access, doctor, backup; the first admin signs in through serve", async () => {
+    const { url } = await freshDatabase();
+    const home = mkdtempSync(join(tmpdir(), "plinth-ops-"));
+    chmodSync(home, 0o755);
+    const at = (args: string[], env: Record<string, string> = {}, stdin?: string) => {
+      const p = Bun.spawnSync([bin, ...args], {
+        cwd: home,
+        env: { ...clean, PLINTH_DB_URL: url, ...env },
+        stdin: stdin ? Buffer.from(stdin) : undefined,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+    };
+    try {
+      expect(at(["init", "--json"]).code).toBe(0); // plinth.yaml with a fresh secret, in home
+      const created = at(["admin", "create-system-admin", "--email", "root@example.com", "--password-stdin"], {}, "Binary-test-password-1\n");
+      expect(created.err).toBe("");
+      expect(created.code).toBe(0);
+      const list = JSON.parse(at(["admin", "list", "--json"]).out) as { email: string; level: string }[];
+      expect(list).toEqual([expect.objectContaining({ email: "root@example.com", level: "system_admin" })]);
+      const code = JSON.parse(at(["emergency-access", "--reason", "binary test", "--json"]).out) as { code: string; expires_at: string };
+      expect(code.code.length).toBeGreaterThan(10);
+      const doctor = JSON.parse(at(["doctor", "--json"]).out) as { checks: { name: string; status: string }[] };
+      expect(doctor.checks.find((c) => c.name === "database")?.status).toBe("ok");
+      const backup = at(["backup", "--out", "b.tar", "--json"]);
+      expect(backup.code).toBe(0);
+      expect(JSON.parse(backup.out)).toMatchObject({ database: "external" });
+
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      const proc = Bun.spawn([bin, "serve"], {
+        cwd: home,
+        env: { ...clean, PLINTH_DB_URL: url, PLINTH_PORT: String(port), PLINTH_LOG_LEVEL: "warn" },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      try {
+        let status = 0;
+        for (let i = 0; i < 400 && status !== 200; i++) {
+          status = await fetch(`http://127.0.0.1:${port}/health`).then(
+            (r) => r.status,
+            () => 0,
+          );
+          if (status !== 200) await Bun.sleep(50);
+        }
+        expect(status).toBe(200);
+        const login = await fetch(`http://127.0.0.1:${port}/admin/v1/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ email: "root@example.com", password: "Binary-test-password-1" }),
+        });
+        expect(login.status).toBe(200);
+        const session = (await login.json()) as { session_token: string; admin: { level: string } };
+        expect(session.admin.level).toBe("system_admin");
+        const me = await fetch(`http://127.0.0.1:${port}/admin/v1/auth/session`, { headers: { authorization: `Bearer ${session.session_token}` } });
+        expect(me.status).toBe(200);
+      } finally {
+        proc.kill("SIGTERM");
+        await proc.exited;
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 90_000);
+
   test("serve starts its bundled PostgreSQL, answers /health, and stops leaving nothing behind", async () => {
     const dataDir = join(dir, "data");
     mkdirSync(dataDir, { mode: 0o755 });

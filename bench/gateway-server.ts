@@ -49,11 +49,14 @@ function reply(): Response {
     bodyLimit = config.http.bodyLimit;
     // createLogger's default writer is process.stdout.write, exactly as `plinth serve` logs.
     const log = createLogger("info");
-    // Trees since the composition root (issue 12) take each API's error renderer; older ones had none.
-    const renderers = await src("app.ts").then(
-      (m: typeof import("../src/app.ts")) => m.renderers,
+
+    // The plain renderer for every area: loading app.ts would pull every service's modules into this
+    // process (the bench never renders an error). Trees before issue 12 had no renderers at all.
+    const plain = await src("http/renderers.ts").then(
+      (m: typeof import("../src/http/renderers.ts")) => m.plainRenderer,
       () => undefined,
     );
+    const renderers = plain && { rest: plain, auth: plain, storage: plain, admin: plain, realtime: plain, system: plain };
     const gateway = createGateway({ config, jwtSecret: BENCH_SECRET, log, metrics: new Metrics(), handle: () => reply(), renderers: renderers! });
     fetchFn = (req, srv) => gateway.fetch(req, srv);
   }

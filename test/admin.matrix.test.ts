@@ -22,6 +22,8 @@ const AUDIT_OWN: Caller[] = ["service_role", "system_admin", "admin", "moderator
 const ROWS_READ = SIGNED_IN;
 const ROWS_WRITE: Caller[] = ["service_role", "system_admin", "admin", "moderator"];
 const EVERYONE: Caller[] = [...CALLERS];
+const USERS_MANAGE: Caller[] = ["service_role", "system_admin", "admin", "moderator"]; // users:read, users:manage
+const USERS_ADMIN = WIDE; // users:admin: create, invite, delete
 
 const NOBODY = "00000000-0000-4000-8000-000000000001";
 
@@ -57,6 +59,15 @@ const MATRIX: Record<string, Case[]> = {
   "POST /admin/v1/admins": [{ path: "/admins", body: { email: "nobody@example.com", level: "viewer" }, allowed: WIDE, ok: 404 }],
   "PATCH /admin/v1/admins/:id": [{ path: `/admins/${NOBODY}`, body: { level: "viewer" }, allowed: WIDE, ok: 404 }],
   "DELETE /admin/v1/admins/:id": [{ path: `/admins/${NOBODY}`, allowed: WIDE, ok: 404 }],
+  "GET /admin/v1/users": [{ path: "/users?limit=1", allowed: USERS_MANAGE, ok: 200 }],
+  "GET /admin/v1/users/:id": [{ path: `/users/${NOBODY}`, allowed: USERS_MANAGE, ok: 404 }],
+  "POST /admin/v1/users": [{ path: "/users", body: {}, allowed: USERS_ADMIN, ok: 400 }],
+  "POST /admin/v1/users/invite": [{ path: "/users/invite", body: {}, allowed: USERS_ADMIN, ok: 400 }],
+  "POST /admin/v1/users/:id/ban": [{ path: `/users/${NOBODY}/ban`, body: { duration: "1h" }, allowed: USERS_MANAGE, ok: 404 }],
+  "POST /admin/v1/users/:id/unban": [{ path: `/users/${NOBODY}/unban`, body: {}, allowed: USERS_MANAGE, ok: 404 }],
+  "POST /admin/v1/users/:id/signout": [{ path: `/users/${NOBODY}/signout`, body: {}, allowed: USERS_MANAGE, ok: 404 }],
+  "POST /admin/v1/users/:id/reset-password": [{ path: `/users/${NOBODY}/reset-password`, body: {}, allowed: USERS_MANAGE, ok: 404 }],
+  "DELETE /admin/v1/users/:id": [{ path: `/users/${NOBODY}`, allowed: USERS_ADMIN, ok: 404 }],
   "GET /admin/v1/schemas": [{ path: "/schemas", allowed: META_READ, ok: 200 }],
   "GET /admin/v1/functions": [{ path: "/functions?schema=auth", allowed: META_READ, ok: 200 }],
   "GET /admin/v1/extensions": [{ path: "/extensions", allowed: META_READ, ok: 200 }],

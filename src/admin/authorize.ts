@@ -25,6 +25,8 @@ export const CAPABILITIES = [
   /** End users: list and read; ban, unban, sign out, reset password. */
   "users:read",
   "users:manage",
+  /** End users: create, invite, delete (admin and system_admin only). */
+  "users:admin",
   /** Admin accounts below system_admin: list, create, change level or tables, remove. */
   "admins:manage",
   /** System admins themselves (create, promote to, demote from system_admin), and every admin's sessions. */

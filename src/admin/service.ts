@@ -1,6 +1,7 @@
 // The admin plane's service: Plinth's admin API under /admin/v1 — admin accounts, their sign-in and
-// sessions (accounts/, signin/, sessions/), database introspection (meta/), the table and policy
-// editors, relationship helpers, the SQL console, and the audit log (audit/) they all write to.
+// sessions (accounts/, signin/, sessions/), end users (users/), database introspection (meta/), the
+// table and policy editors, relationship helpers, the SQL console, and the audit log (audit/) they
+// all write to.
 // Everything runs as the database owner (the admin plane) except the SQL console, which runs as
 // its own unprivileged role (console-login.ts).
 import { Elysia } from "elysia";
@@ -21,6 +22,7 @@ import { sessionRoutes } from "./sessions/routes.ts";
 import { resolveSession } from "./sessions/store.ts";
 import { isAdminSessionToken } from "./sessions/tokens.ts";
 import { signInRoutes } from "./signin/routes.ts";
+import { endUserRoutes } from "./users/routes.ts";
 
 /** The sign-in endpoints: open without a key (nobody signing in holds one). */
 const SIGN_IN_PATHS = new Set(["/admin/v1/auth/login", "/admin/v1/auth/mfa", "/admin/v1/auth/emergency"]);
@@ -49,6 +51,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(signInRoutes(deps, admin))
     .use(sessionRoutes(deps, admin))
     .use(accountRoutes(deps, admin))
+    .use(endUserRoutes(deps, ctx))
     .use(catalogRoutes(deps))
     .use(tableRoutes(deps))
     .use(rowRoutes(deps))

@@ -122,20 +122,27 @@ export async function requestRecovery(
   const email = normaliseEmail(input.email);
   takeSend(ctx, "email", email);
   requireMailer(ctx);
-  ctx.background.run("password recovery", async () => {
-    const issued = await ctx.db.sql.begin(async (tx) => {
-      const user = await findUser(tx, { email });
-      if (!user || user.deleted_at) return null;
-      const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, "recovery") : null;
-      const token = await issueToken(ctx, tx, user.id, "recovery_token", email, flowId);
-      await markSent(tx, user.id, "recovery_token");
-      return { user, token, created: false, confirmed: true } satisfies Issued;
-    });
-    if (issued) {
-      await sendEmail(ctx, client, { kind: "recovery", to: email, token: issued.token, type: "recovery", redirectTo: input.redirectTo }, undoFor(ctx, issued));
-    }
-  });
+  ctx.background.run("password recovery", () => sendRecovery(ctx, client, email, input));
   return {};
+}
+
+/**
+ * The recovery itself, for a normalised address: the lookup, the code and the mail (a failed mail
+ * removes the code and throws). False when no live account has the address. /recover runs it after
+ * the response; the admin API's reset-password awaits it (the admin already knows the account).
+ */
+export async function sendRecovery(ctx: AuthContext, client: Client, email: string, input: { pkce: Pkce; redirectTo: string }): Promise<boolean> {
+  const issued = await ctx.db.sql.begin(async (tx) => {
+    const user = await findUser(tx, { email });
+    if (!user || user.deleted_at) return null;
+    const flowId = input.pkce ? await createFlow(tx, user.id, input.pkce, "recovery") : null;
+    const token = await issueToken(ctx, tx, user.id, "recovery_token", email, flowId);
+    await markSent(tx, user.id, "recovery_token");
+    return { user, token, created: false, confirmed: true } satisfies Issued;
+  });
+  if (!issued) return false;
+  await sendEmail(ctx, client, { kind: "recovery", to: email, token: issued.token, type: "recovery", redirectTo: input.redirectTo }, undoFor(ctx, issued));
+  return true;
 }
 
 export const RESEND_TYPES = ["signup", "email_change", "sms", "phone_change"] as const;

@@ -83,6 +83,15 @@ export function parseSort(values: readonly string[]): SortKey[] {
   return keys.length > 0 ? keys : [{ field: "created_at", dir: "desc" }];
 }
 
+/**
+ * The ORDER BY list for sort keys over auth.users aliased `u` (the admin API's user listing uses it
+ * too): fixed text only, columns from SORT_COLUMNS and directions from the parser. The default
+ * order is users_created_at_idx's (created_at desc, id); u.id keeps pages stable.
+ */
+export function orderByOf(sort: readonly SortKey[]): string {
+  return [...sort.map((k) => `${SORT_COLUMNS[k.field]} ${k.dir}${k.field === "last_sign_in_at" ? " nulls last" : ""}`), "u.id"].join(", ");
+}
+
 /** A LIKE pattern matching `text` anywhere, with LIKE's own metacharacters taken literally. */
 const containsPattern = (text: string): string => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
@@ -94,18 +103,28 @@ export interface ListUsersQuery {
   sort?: SortKey[];
 }
 
+/**
+ * The search condition of a user listing over auth.users aliased `u` (the admin API's listing uses
+ * it too): a case-insensitive substring of the email, username or user_metadata.full_name, or the
+ * digits of a phone number. Fixed text using $1 and $2, which are `params`; callers number theirs
+ * from $3.
+ */
+export function userSearch(filter: string | undefined): { where: string; params: [string | null, string | null] } {
+  const text = filter?.trim() ? filter.trim() : null;
+  // Phones are stored as E.164 digits without "+": "+233 24…" finds them by its digits.
+  const phoneDigits = text && /^[+\d\s().-]+$/.test(text) ? text.replace(/\D/g, "") : "";
+  return {
+    where: `($1::text is null or u.email ilike $1 or u.username ilike $1 or u.raw_user_meta_data->>'full_name' ilike $1
+             or ($2::text is not null and u.phone like $2))`,
+    params: [text ? containsPattern(text) : null, phoneDigits ? containsPattern(phoneDigits) : null],
+  };
+}
+
 export async function listUsers(ctx: AuthContext, q: ListUsersQuery): Promise<{ users: UserJson[]; total: number }> {
   const offset = (q.page - 1) * q.perPage;
-  const filter = q.filter?.trim() ? q.filter.trim() : null;
-  // Phones are stored as E.164 digits without "+": "+233 24…" finds them by its digits.
-  const phoneDigits = filter && /^[+\d\s().-]+$/.test(filter) ? filter.replace(/\D/g, "") : "";
-  const params: (string | number | null)[] = [filter ? containsPattern(filter) : null, phoneDigits ? containsPattern(phoneDigits) : null];
   // Fixed text only: columns from SORT_COLUMNS, directions from the parser; values are parameters.
-  const where = `($1::text is null or u.email ilike $1 or u.username ilike $1 or u.raw_user_meta_data->>'full_name' ilike $1
-                  or ($2::text is not null and u.phone like $2))`;
-  const sort = q.sort ?? parseSort([]);
-  // The default order is users_created_at_idx's (created_at desc, id); u.id keeps pages stable.
-  const order = [...sort.map((k) => `${SORT_COLUMNS[k.field]} ${k.dir}${k.field === "last_sign_in_at" ? " nulls last" : ""}`), "u.id"].join(", ");
+  const { where, params } = userSearch(q.filter);
+  const order = orderByOf(q.sort ?? parseSort([]));
   const rows = (await ctx.db.sql.unsafe(
     `select ${USER_COLUMNS}, count(*) over () as total from auth.users u where ${where} order by ${order} limit $3 offset $4`,
     [...params, q.perPage, offset],

@@ -387,9 +387,8 @@ describe("who may do what", () => {
       actor: { kind: "admin_session", admin: { id: admins.moderator.id, email: admins.moderator.email }, level: "moderator" },
     });
     expect(find("users.ban", `user:${admins.admin.id}`)).toMatchObject({ outcome: "denied", status: 403, error_code: "level_not_below_own" });
-    // Refused before the handler ran (the viewer lacks users:read): recorded, but adminRoute names no
-    // target for an `:id` parameter by itself.
-    expect(log.find((e) => e.action === "users.get" && e.actor.level === "viewer")).toMatchObject({ outcome: "denied", status: 403 });
+    // Refused before the handler ran (the viewer lacks users:read): still recorded with its target.
+    expect(log.find((e) => e.action === "users.get" && e.actor.level === "viewer")).toMatchObject({ outcome: "denied", status: 403, target: `user:${u.id}` });
     expect(find("users.create", `user:${made.body.id}`)).toMatchObject({ outcome: "ok", status: 201, actor: { level: "admin" } });
   });
 });

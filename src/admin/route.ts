@@ -77,7 +77,7 @@ export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call:
     // Elysia leaves params (and query) undefined on routes that have none.
     const params = c.params ?? {};
     const query = c.query ?? {};
-    const audit: AuditNote = { target: defaultTarget(params), statements: [], rowCount: null };
+    const audit: AuditNote = { target: defaultTarget(params, ctx?.url.pathname ?? new URL(c.request.url).pathname), statements: [], rowCount: null };
     let res: Response;
     let errorCode: string | null = null;
     try {
@@ -139,7 +139,16 @@ function outcomeOf(status: number, code: string | null): AuditOutcome {
   return "error";
 }
 
-function defaultTarget(params: Record<string, string>): string | null {
+function defaultTarget(params: Record<string, string>, pathname: string): string | null {
   const parts = [params.schema, params.table ?? params.name, params.policy].filter((p): p is string => !!p);
-  return parts.length ? parts.join(".") : null;
+  if (parts.length) return parts.join(".");
+  // /admin/v1/users/<id>/… → "user:<id>" (and admin:, session:), as the handlers name it: so a call
+  // refused before its handler ran still says whom it was about.
+  if (params.id) {
+    const segs = pathname.split("/");
+    const at = segs.indexOf(encodeURIComponent(params.id));
+    const kind = at > 0 ? segs[at - 1]!.replace(/s$/, "") : "id";
+    return `${kind}:${params.id}`;
+  }
+  return null;
 }

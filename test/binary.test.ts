@@ -26,6 +26,19 @@ function run(args: string[], env: Record<string, string> = {}) {
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
 }
 
+/** Polls /health every 50 ms, up to `tries` times, until it answers 200; the last status seen (0: no answer). */
+async function healthStatus(port: number, tries: number): Promise<number> {
+  let status = 0;
+  for (let i = 0; i < tries && status !== 200; i++) {
+    status = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status !== 200) await Bun.sleep(50);
+  }
+  return status;
+}
+
 /** Pids of postgres processes whose command line names this test's directory. */
 function postgresUnder(path: string): number[] {
   return readdirSync("/proc")
@@ -81,14 +94,7 @@ describe("dist/plinth without node_modules", () => {
       stderr: "pipe",
     });
     try {
-      let status = 0;
-      for (let i = 0; i < 400 && status !== 200; i++) {
-        status = await fetch(`http://127.0.0.1:${port}/health`).then(
-          (r) => r.status,
-          () => 0,
-        );
-        if (status !== 200) await Bun.sleep(50);
-      }
+      const status = await healthStatus(port, 400);
       expect(status).toBe(200);
       const sql = (query: string) =>
         fetch(`http://127.0.0.1:${port}/admin/v1/sql`, {
@@ -145,14 +151,7 @@ describe("dist/plinth without node_modules", () => {
         stderr: "pipe",
       });
       try {
-        let status = 0;
-        for (let i = 0; i < 400 && status !== 200; i++) {
-          status = await fetch(`http://127.0.0.1:${port}/health`).then(
-            (r) => r.status,
-            () => 0,
-          );
-          if (status !== 200) await Bun.sleep(50);
-        }
+        const status = await healthStatus(port, 400);
         expect(status).toBe(200);
         const login = await fetch(`http://127.0.0.1:${port}/admin/v1/auth/login`, {
           method: "POST",
@@ -183,14 +182,7 @@ describe("dist/plinth without node_modules", () => {
       stdout: "pipe",
       stderr: "pipe",
     });
-    let status = 0;
-    for (let i = 0; i < 600 && status !== 200; i++) {
-      status = await fetch(`http://127.0.0.1:${port}/health`).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (status !== 200) await Bun.sleep(50);
-    }
+    const status = await healthStatus(port, 600);
     expect(status).toBe(200);
     expect(postgresUnder(dataDir).length).toBeGreaterThan(0);
     proc.kill("SIGTERM");
@@ -217,14 +209,7 @@ describe("dist/plinth without node_modules", () => {
       stderr: "pipe",
     });
     try {
-      let status = 0;
-      for (let i = 0; i < 600 && status !== 200; i++) {
-        status = await fetch(`http://127.0.0.1:${port}/health`).then(
-          (r) => r.status,
-          () => 0,
-        );
-        if (status !== 200) await Bun.sleep(50);
-      }
+      const status = await healthStatus(port, 600);
       expect(status).toBe(200);
       const pids = postgresUnder(home);
       expect(pids.length).toBeGreaterThan(0);

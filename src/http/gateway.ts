@@ -81,7 +81,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (wait > 0) return tooMany(wait);
     }
     if (ctx.area === "system") return url.pathname === "/metrics" ? admitMetrics(req, url) : null;
-    if (deps.admission) {
+    // Only the admin area has opaque tokens: other areas' requests do not parse the bearer twice.
+    if (deps.admission && ctx.area === "admin") {
       const bearer = bearerToken(req.headers.get("authorization"));
       if (bearer && deps.admission.opaqueBearer(ctx.area, bearer)) return null;
     }

@@ -12,6 +12,7 @@ import m0009 from "./0009_request_context_guard.sql" with { type: "text" };
 import m0010 from "./0010_console_role.sql" with { type: "text" };
 import m0011 from "./0011_realtime_tuple_visibility.sql" with { type: "text" };
 import m0012 from "./0012_admin_accounts.sql" with { type: "text" };
+import m0013 from "./0013_security_events.sql" with { type: "text" };
 
 export interface SystemMigration {
   version: number;
@@ -32,4 +33,5 @@ export const systemMigrations: SystemMigration[] = [
   { version: 10, name: "console_role", sql: m0010 },
   { version: 11, name: "realtime_tuple_visibility", sql: m0011 },
   { version: 12, name: "admin_accounts", sql: m0012 },
+  { version: 13, name: "security_events", sql: m0013 },
 ];

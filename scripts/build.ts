@@ -11,9 +11,11 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
-const dist = join(root, "dist");
-const outfile = join(dist, "plinth");
-const archive = join(dist, ".build", "pg-native.tgz");
+// PLINTH_BUILD_OUT writes the binary elsewhere (tests build their own copy, so two builds never
+// share a file); the default is dist/plinth.
+const outfile = process.env.PLINTH_BUILD_OUT ? resolve(process.env.PLINTH_BUILD_OUT) : join(root, "dist", "plinth");
+const dist = dirname(outfile);
+const archive = join(dist, `.build-${process.pid}`, "pg-native.tgz");
 
 function pgNativeDir(): string | null {
   try {
@@ -87,6 +89,6 @@ if (!result.success) {
   for (const log of result.logs) console.error(log);
   process.exit(1);
 }
-rmSync(join(dist, ".build"), { recursive: true, force: true });
+rmSync(dirname(archive), { recursive: true, force: true });
 const mb = (statSync(outfile).size / 1024 / 1024).toFixed(1);
 console.log(`built ${outfile} (${mb} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);

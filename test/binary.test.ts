@@ -13,9 +13,8 @@ const bin = join(dir, "plinth");
 const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PLINTH_")));
 
 beforeAll(() => {
-  const build = Bun.spawnSync([process.execPath, "run", "build"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const build = Bun.spawnSync([process.execPath, "run", "build"], { cwd: ROOT, env: { ...process.env, PLINTH_BUILD_OUT: bin }, stdout: "pipe", stderr: "pipe" });
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
-  copyFileSync(join(ROOT, "dist", "plinth"), bin);
   chmodSync(bin, 0o755);
 }, 120_000);
 

@@ -116,6 +116,8 @@ export function createApp(opts: AppOptions): App {
   };
   // The admin plane admits its own session tokens and sign-in endpoints (http/ imports no feature).
   const gateway = createGateway({ config, jwtSecret, log, metrics, renderers, handle, admission: adminAdmission });
+  const mounted = { metrics, services, startedAt: Date.now() };
+  for (const s of services) s.attach?.(mounted);
   return {
     fetch: (req, server) => gateway.fetch(req, server),
     websocket: services.find((s) => s.websocket)?.websocket ?? { message() {} },

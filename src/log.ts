@@ -8,6 +8,39 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** The last lines logged (already redacted), for the admin API's /logs; absent on loggers that keep none. */
+  recent?: LogRing;
+}
+
+/**
+ * A bounded ring of recent lines (the objects that were, or would have been, written), each with a
+ * sequence number to follow from. Lines at info and above are kept even when the output level is
+ * higher, so the console shows what happened on a quiet logger; debug lines only when debug is on.
+ */
+export class LogRing {
+  private readonly lines: (LogFields | undefined)[];
+  private readonly seqs: number[];
+  private next = 0;
+  /** The sequence number of the newest line (0: none yet). */
+  seq = 0;
+  constructor(readonly size = 1000) {
+    this.lines = new Array(size);
+    this.seqs = new Array(size).fill(0);
+  }
+  push(line: LogFields): void {
+    this.lines[this.next] = line;
+    this.seqs[this.next] = ++this.seq;
+    this.next = (this.next + 1) % this.size;
+  }
+  /** Lines after sequence number `after`, oldest first. */
+  since(after: number): { seq: number; line: LogFields }[] {
+    const out: { seq: number; line: LogFields }[] = [];
+    for (let i = 0; i < this.size; i++) {
+      const at = (this.next + i) % this.size;
+      if (this.seqs[at]! > after) out.push({ seq: this.seqs[at]!, line: this.lines[at]! });
+    }
+    return out;
+  }
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -35,16 +68,21 @@ export function redact(fields: LogFields, out: LogFields = {}): LogFields {
   return out;
 }
 
-export function createLogger(level: LogLevel = "info", write: (line: string) => void = defaultWrite): Logger {
+export function createLogger(level: LogLevel = "info", write: (line: string) => void = defaultWrite, ring: LogRing | null = new LogRing()): Logger {
   const min = ORDER[level];
+  const keep = Math.min(min, ORDER.info);
   const emit = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields) => {
-    if (ORDER[lvl] < min) return;
+    if (ORDER[lvl] < keep || (ORDER[lvl] < min && !ring)) return;
     const line: LogFields = { time: isoNow(), level: lvl, msg };
-    write(JSON.stringify(fields ? redact(fields, line) : line));
+    if (fields) redact(fields, line);
+    ring?.push(line);
+    if (ORDER[lvl] < min) return;
+    write(JSON.stringify(line));
     // Warnings and errors go out at once (with anything queued before them).
     if (write === defaultWrite && ORDER[lvl] >= ORDER.warn) flushLines();
   };
   return {
+    ...(ring ? { recent: ring } : {}),
     debug: (m, f) => emit("debug", m, f),
     info: (m, f) => emit("info", m, f),
     warn: (m, f) => emit("warn", m, f),
@@ -94,4 +132,4 @@ function flushLines(): void {
 
 process.on("exit", flushLines);
 
-export const silentLogger: Logger = createLogger("silent");
+export const silentLogger: Logger = createLogger("silent", defaultWrite, null);

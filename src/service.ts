@@ -7,6 +7,7 @@ import type { Database } from "./db/pool.ts";
 import type { AnyElysia } from "./http/routes.ts";
 import type { Area } from "./lib/request-context.ts";
 import type { Logger } from "./log.ts";
+import type { Metrics } from "./http/metrics.ts";
 
 export type { AnyElysia } from "./http/routes.ts";
 
@@ -36,4 +37,16 @@ export interface Service {
    * router: for a service whose every request takes the same handler (the data API's hot path).
    */
   direct?: { area: Area; handle(req: Request): Promise<Response> };
+  /** Numbers only this service knows, in-process (the admin API's /stats reads them), e.g. open websockets. */
+  stats?(): Record<string, unknown>;
+  /** Called once by the app that mounts it, with what the app owns (the admin plane's /stats reads it). */
+  attach?(app: MountedApp): void;
+}
+
+/** What a mounted service may see of the app: its request metrics and every service's stats(). */
+export interface MountedApp {
+  metrics: Metrics;
+  services: readonly Service[];
+  /** When the app was assembled (uptime). */
+  startedAt: number;
 }

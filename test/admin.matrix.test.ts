@@ -103,6 +103,8 @@ const MATRIX: Record<string, Case[]> = {
   "DELETE /admin/v1/policies/:schema/:table/:policy": [{ path: "/policies/public/notes/no_such_policy", allowed: WIDE, ok: 404 }],
   "POST /admin/v1/sql": [{ path: "/sql", body: { query: "select 1" }, allowed: WIDE, ok: 200 }],
   "GET /admin/v1/audit": [{ path: "/audit?limit=1", allowed: AUDIT_OWN, ok: 200 }],
+  "GET /admin/v1/stats": [{ path: "/stats", allowed: WIDE, ok: 200 }],
+  "GET /admin/v1/logs": [{ path: "/logs?limit=1", allowed: WIDE, ok: 200 }],
 };
 
 /** The admin service's routes as its route table lists them ("METHOD /path"). */

@@ -33,6 +33,10 @@ export const CAPABILITIES = [
   "admins:manage_system",
   /** Security settings and events, keys. */
   "security:manage",
+  /** The server's live numbers (GET /admin/v1/stats: rates, pool, database size, replication, storage). */
+  "stats:read",
+  /** The server's recent log lines (GET /admin/v1/logs). */
+  "logs:read",
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 

@@ -9,13 +9,14 @@ import { accountRoutes } from "./accounts/routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { createAdminContext } from "./context.ts";
 import type { Area } from "../lib/request-context.ts";
-import type { Service, ServiceContext } from "../service.ts";
+import type { MountedApp, Service, ServiceContext } from "../service.ts";
 import { openConsoleDb } from "./meta/console-login.ts";
 import { catalogRoutes } from "./meta/routes/catalog.ts";
 import { policyRoutes } from "./meta/routes/policies.ts";
 import { relationshipRoutes } from "./meta/routes/relationships.ts";
 import { rowRoutes } from "./meta/routes/rows.ts";
 import { sqlRoutes } from "./meta/routes/sql.ts";
+import { observeRoutes } from "./observe/routes.ts";
 import { tableRoutes } from "./meta/routes/tables.ts";
 import type { AdminHttpDeps } from "./route.ts";
 import { sessionRoutes } from "./sessions/routes.ts";
@@ -45,6 +46,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
   };
   // Connects lazily, on the first console request.
   const consoleDb = openConsoleDb(ctx.db.sql, ctx.dbUrl, ctx.log);
+  let mounted: MountedApp | null = null;
   const sweeper = setInterval(() => admin.signInLimit?.sweep(), 60_000);
   sweeper.unref?.();
   const routes = new Elysia({ prefix: "/admin/v1" })
@@ -58,10 +60,12 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(relationshipRoutes(deps))
     .use(policyRoutes(deps))
     .use(sqlRoutes(deps, consoleDb))
-    .use(auditRoutes(deps));
+    .use(auditRoutes(deps))
+    .use(observeRoutes(deps, { db: ctx.db, app: () => mounted, slotPrefix: ctx.config.realtime.slotName }, ctx.log));
   return {
     name: "admin",
     routes,
+    attach: (app) => void (mounted = app),
     stop: () => {
       clearInterval(sweeper);
       return consoleDb.end();

@@ -68,6 +68,7 @@ export async function createRealtimeService(ctx: ServiceContext, opts: RealtimeS
     websocket: websocket as WebSocketHandler<unknown>,
     upgrade,
     stop: () => hub.stop(),
+    stats: () => ({ websocket_connections: hub.connections.size }),
     hub,
   };
 }

@@ -40,6 +40,8 @@ export interface AdminCall extends RouteContext {
 /** Resolves an admin session token to the actor behind it (null: no live session). */
 export interface SessionResolver {
   resolve(token: string): Promise<AdminActor | null>;
+  /** Returns once every node has dropped what a committed change invalidated (sessions/cache.ts). */
+  settle?(): Promise<void>;
 }
 
 export interface AdminHttpDeps {
@@ -81,8 +83,8 @@ export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call:
     let res: Response;
     let errorCode: string | null = null;
     try {
-      // The gateway let an admin session token through without a principal; it is checked here, in
-      // the database, on every call (sessions/store.ts): no capability is ever cached.
+      // The gateway let an admin session token through without a principal; it is resolved here
+      // (sessions/cache.ts: this node's cache, kept exact by LISTEN/NOTIFY, else the database).
       const token = sessionTokenOf(c.request);
       if (token) {
         actor = (await deps.sessions?.resolve(token)) ?? DEAD_SESSION;
@@ -92,6 +94,8 @@ export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call:
       else if (spec.capability !== "public") authorizeAdmin(actor, spec.capability);
       const reply = await fn({ body: c.body, query, params, request: c.request, actor, audit });
       res = reply instanceof Response ? reply : json(reply);
+      // A write may have ended sessions or changed levels: answer only once every node knows.
+      if (c.request.method !== "GET" && res.status < 400) await deps.sessions?.settle?.();
     } catch (err) {
       const rendered = renderAdminError(err);
       if (!rendered) {

@@ -20,7 +20,8 @@ import { observeRoutes } from "./observe/routes.ts";
 import { tableRoutes } from "./meta/routes/tables.ts";
 import type { AdminHttpDeps } from "./route.ts";
 import { sessionRoutes } from "./sessions/routes.ts";
-import { resolveSession } from "./sessions/store.ts";
+import { SessionCache } from "./sessions/cache.ts";
+import { lookupSession, touchSeconds, touchSession } from "./sessions/store.ts";
 import { isAdminSessionToken } from "./sessions/tokens.ts";
 import { signInRoutes } from "./signin/routes.ts";
 import { endUserRoutes } from "./users/routes.ts";
@@ -39,10 +40,21 @@ export const adminAdmission = {
 
 export async function createAdminService(ctx: ServiceContext): Promise<Service> {
   const admin = createAdminContext({ sql: ctx.db.sql, config: ctx.config, log: ctx.log, jwtSecret: ctx.jwtSecret });
+  const cache = new SessionCache({
+    sql: admin.sql,
+    log: ctx.log,
+    idleMs: () => admin.sessions.idleSeconds * 1000,
+    touchMs: () => touchSeconds(admin.sessions) * 1000,
+    touch: (token) => touchSession(admin.sql, admin.sessions, token),
+  });
+  await cache.start();
   const deps: AdminHttpDeps = {
     sql: ctx.db.sql,
     log: ctx.log,
-    sessions: { resolve: (token) => resolveSession(admin.sql, admin.sessions, token) },
+    sessions: {
+      resolve: (token) => cache.resolve(token, () => lookupSession(admin.sql, admin.sessions, token)),
+      settle: () => cache.settle(),
+    },
   };
   // Connects lazily, on the first console request.
   const consoleDb = openConsoleDb(ctx.db.sql, ctx.dbUrl, ctx.log);
@@ -66,9 +78,10 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     name: "admin",
     routes,
     attach: (app) => void (mounted = app),
-    stop: () => {
+    stop: async () => {
       clearInterval(sweeper);
-      return consoleDb.end();
+      await cache.stop();
+      await consoleDb.end();
     },
   };
 }

@@ -1,11 +1,12 @@
 // Admin sessions (plinth.admin_sessions): separate from end users' GoTrue sessions, opaque tokens
-// stored as digests (tokens.ts), and checked in the database on every request, so a logout, a
-// revocation, a removed account or a changed level applies on the next request on every node.
+// stored as digests (tokens.ts), so that a logout, a revocation, a removed account or a changed
+// level applies on the next request on every node.
 //
-// The per-request check is ONE statement on the token digest's unique index: it refuses an expired
-// (absolute lifetime) or idle session, records last_seen_at (when it is more than a few seconds
-// old: see touchSeconds), and returns the account's current level, tables and email. Nothing about
-// it is cached in the process.
+// The check is ONE statement on the token digest's unique index: it refuses an expired (absolute
+// lifetime) or idle session, records last_seen_at (when it is more than a few seconds old: see
+// touchSeconds), and returns the account's current level, tables and email. Each node keeps what it
+// resolved in cache.ts, which LISTEN/NOTIFY keeps exact (a logout or a level change empties every
+// node's cache before the call that made it answers).
 //
 // Traps:
 // - The idle timeout is read from the config at each check (a shorter timeout applies to existing
@@ -18,6 +19,7 @@ import type { Config } from "../../config/schema.ts";
 import type { Sql } from "../../db/pool.ts";
 import { isUuid } from "../../auth/users.ts";
 import { adminActor, emergencyActor, type AdminActor, type AdminLevel } from "../authorize.ts";
+import type { ResolvedSession } from "./cache.ts";
 import { newSecret, secretDigest, SESSION_TOKEN_PREFIX } from "./tokens.ts";
 
 type Q = Sql | postgres.TransactionSql;
@@ -83,6 +85,8 @@ export async function openSession(
 
 interface ResolvedRow {
   id: string;
+  expires_at: Date;
+  last_seen_at: Date;
   admin_id: string | null;
   emergency_code_id: string | null;
   level: AdminLevel | null;
@@ -96,25 +100,37 @@ interface ResolvedRow {
  * revocation, removal), idle for too long or past its lifetime, or its user is banned or deleted.
  */
 export async function resolveSession(sql: Sql, settings: SessionSettings, token: string): Promise<AdminActor | null> {
+  return (await lookupSession(sql, settings, token))?.actor ?? null;
+}
+
+/** resolveSession with the session's absolute end and last-seen time (what cache.ts keeps). */
+export async function lookupSession(sql: Sql, settings: SessionSettings, token: string): Promise<ResolvedSession | null> {
   // Read-mostly: last_seen_at is bumped only when it is older than the touch interval, so most
   // checks write nothing (no transaction id, no WAL flush to wait for at commit: a write per request
   // cost more than a millisecond of wall time, measured by bench/admin.ts).
   const [row] = await sql<ResolvedRow[]>`
     with s as (
-      select id, admin_id, emergency_code_id, last_seen_at from plinth.admin_sessions
+      select id, admin_id, emergency_code_id, last_seen_at, expires_at from plinth.admin_sessions
       where token_hash = ${secretDigest(token)} and expires_at > now()
         and last_seen_at > now() - make_interval(secs => ${settings.idleSeconds})),
     touched as (
       update plinth.admin_sessions t set last_seen_at = now() from s
       where t.id = s.id and s.last_seen_at < now() - make_interval(secs => ${touchSeconds(settings)})
       returning t.id)
-    select s.id, s.admin_id, s.emergency_code_id, a.level, a.tables, u.email,
+    select s.id, s.admin_id, s.emergency_code_id, s.expires_at, s.last_seen_at, a.level, a.tables, u.email,
            (s.admin_id is null or (u.deleted_at is null and (u.banned_until is null or u.banned_until <= now()))) as usable
     from s left join plinth.admins a on a.user_id = s.admin_id left join auth.users u on u.id = s.admin_id`;
   if (!row || !row.usable) return null;
-  if (row.emergency_code_id) return emergencyActor(row.id, row.emergency_code_id);
+  const times = { expiresAt: row.expires_at.getTime(), lastSeenAt: row.last_seen_at.getTime() };
+  if (row.emergency_code_id) return { actor: emergencyActor(row.id, row.emergency_code_id), ...times };
   if (!row.admin_id || !row.level) return null;
-  return adminActor({ id: row.admin_id, email: row.email, level: row.level, tables: row.tables ?? [] }, "admin_session", row.id);
+  return { actor: adminActor({ id: row.admin_id, email: row.email, level: row.level, tables: row.tables ?? [] }, "admin_session", row.id), ...times };
+}
+
+/** Records that a session was used (cache.ts calls it at most every touchSeconds per session). */
+export async function touchSession(sql: Sql, settings: SessionSettings, token: string): Promise<void> {
+  await sql`update plinth.admin_sessions set last_seen_at = now()
+            where token_hash = ${secretDigest(token)} and last_seen_at < now() - make_interval(secs => ${touchSeconds(settings)})`;
 }
 
 /**

@@ -7,7 +7,8 @@
 // the caller's identification) through createApp(...).fetch in-process, no HTTP, two ways:
 //   key:     Authorization: Bearer <service_role key>  (the gateway's cached JWT verification)
 //   session: Authorization: Bearer plinth_as_…          (gateway lets it through; route.ts resolves it
-//            in PostgreSQL: one statement on the token digest's unique index, which also records
+//            from the node's session cache, sessions/cache.ts, after the first request asked
+//            PostgreSQL: one statement on the token digest's unique index, which also records
 //            last_seen_at when it is more than 15 s old)
 // Both write their audit record, as every admin call does. Rounds alternate key/session; each
 // reports the median of its rounds of:
@@ -140,7 +141,7 @@ export async function runAdmin(ctx: BenchContext): Promise<Outcome> {
         ],
       ),
       "",
-      "The session check is one statement on the token digest's unique index (it refuses idle, expired and revoked sessions, reads the account's current level and tables, and records last_seen_at when it is more than 15 s old, so most checks write nothing), run on every request with no cache so that level changes and revocations apply on the next request on every node. Its cost is essentially one more database round trip for the process: compare the service_role row, whose only statement is the audit insert. Plinth's own CPU is the goal's measure; the statement's cost in PostgreSQL and the extra round trip's latency show in the other two columns.",
+      "The session check is served from the node's session cache (src/admin/sessions/cache.ts) after the first request of a session: LISTEN/NOTIFY keeps it exact — triggers notify every node when a session ends or an admin changes, a node trusts its cache only while its own heartbeats come back (notifications arrive in commit order), and an admin API write answers only once every live node has acknowledged. Without the cache (until 2026-12-04 18:19Z) the check was one statement per request on the token digest's unique index and added 71 µs of Plinth CPU, 107 µs of PostgreSQL CPU and 216 µs of wall time. The session row's last_seen_at is still recorded, at most every 15 s, off the request path. Plinth's own CPU is the goal's measure.",
     ].join("\n");
     const summary: Row[] = [
       ["Admin: CPU the session check adds per admin request (Plinth process)", us(added), `< ${us(GOAL_MS)}`, ok ? "met" : "**not met**"],

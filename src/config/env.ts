@@ -128,6 +128,7 @@ export const ENV_VARS: readonly EnvVar[] = [
     description: "Admins need a verified TOTP factor to sign in (default: true in production)",
   },
   { name: "PLINTH_LOG_LEVEL", path: "log.level", kind: "string", description: "debug, info, warn, error or silent" },
+  { name: "PLINTH_AUDIT_RETENTION_DAYS", path: "audit.retentionDays", kind: "number", description: "Days audit rows stay live before they are archived and removed (unset: forever)" },
   { name: "PLINTH_MIGRATIONS_DIR", path: "migrationsDir", kind: "string", description: "Directory of the project's up/down migrations" },
 ];
 

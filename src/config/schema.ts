@@ -291,6 +291,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The audit log (src/admin/audit/): how long rows stay in the database before they are archived and removed. */
+    audit: z
+      .object({
+        /** Days a row stays live; older rows are archived (gzip NDJSON) then removed. Unset: kept forever. */
+        retentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
+      })
+      .strict()
+      .prefault({}),
     migrationsDir: z.string().min(1).default("./plinth_migrations"),
   })
   .strict();

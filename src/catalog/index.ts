@@ -26,6 +26,8 @@
 //   roles.sql.ts         roles; column SELECT privileges of given roles
 //   extensions.sql.ts    available and installed extensions
 //   request-info.sql.ts  whether any SQL reads PostgREST's request.* settings
+//   sizes.sql.ts         relations' row and size estimates by name as SQL writes it; a column's type
+//                        next to a new one (migration plans)
 //   table-shape.sql.ts   one table's columns (cast types, generated/identity) and primary key in one
 //                        query, for the admin rows API
 //
@@ -45,6 +47,7 @@ export * from "./relations.sql.ts";
 export * from "./request-info.sql.ts";
 export * from "./roles.sql.ts";
 export * from "./schemas.sql.ts";
+export * from "./sizes.sql.ts";
 export * from "./table-shape.sql.ts";
 export * from "./triggers.sql.ts";
 export * from "./types.sql.ts";

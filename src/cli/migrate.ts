@@ -10,8 +10,8 @@ import {
   MigrationError,
   MigrationFailedError,
   migrateDown,
-  migrateUp,
   migrationHistory,
+  normaliseMigrationName,
   migrationStatus,
   type HistoryEntry,
   type MigrationState,
@@ -20,6 +20,14 @@ import {
   type StepReport,
 } from "../db/migrations/user.ts";
 import { createLogger } from "../log.ts";
+import { getAdmin, findUserByRef, userRefOf } from "../admin/accounts/accounts.ts";
+import { actorColumns, recordAudit, type AuditOutcome } from "../admin/audit/log.ts";
+import { cliActor, LEVEL_CAPABILITIES } from "../admin/authorize.ts";
+import { osUser } from "../admin/local.ts";
+import { applyMigrations } from "../admin/migrations/apply.ts";
+import { ApprovalError, approvalFor, approveMigration, type Approval } from "../admin/migrations/approvals.ts";
+import { planJson, planPending, type MigrationPlan, type PlanOptions } from "../admin/migrations/plan.ts";
+import { findTemplate, renderTemplate, TEMPLATES, TemplateError } from "../admin/migrations/templates.ts";
 
 export interface Output {
   stdout(s: string): void;
@@ -33,8 +41,17 @@ const processOutput: Output = {
 
 export const MIGRATE_USAGE = `usage: plinth migrate <command>
 
-  new NAME             create <version>_<name>.up.sql and .down.sql in the migrations dir
-  up [--to VERSION]    apply pending migrations (all, or up to and including VERSION)
+  new NAME [--template T] [--table TABLE]
+                       create <version>_<name>.up.sql and .down.sql in the migrations dir
+                       (from template T for TABLE, default NAME: see \`templates\`)
+  templates            list the templates for \`new --template\`
+  plan [--json]        what each pending migration would do: destructive, locking and security
+                       findings with the rows and sizes involved, and a verdict
+  approve VERSION --by ADMIN [--note TEXT]
+                       approve a pending migration as its file is now (needed in production
+                       for destructive or security findings; an edited file needs approving again)
+  up [--to VERSION]    apply pending migrations (all, or up to and including VERSION); prints
+                       each plan first; in production refuses unapproved ones
   down [N]             revert the last N applied migrations (default 1)
   status [--json]      list migrations: applied or pending, changed or missing files
   history [--json]     list every up and down run, oldest first
@@ -43,7 +60,10 @@ The migrations dir is PLINTH_MIGRATIONS_DIR (default ./plinth_migrations).
 `;
 
 export type MigrateCommand =
-  | { kind: "new"; name: string }
+  | { kind: "new"; name: string; template?: string; table?: string }
+  | { kind: "templates" }
+  | { kind: "plan"; json: boolean }
+  | { kind: "approve"; version: string; by: string; note: string | null }
   | { kind: "up"; to?: string }
   | { kind: "down"; steps: number }
   | { kind: "status"; json: boolean }
@@ -56,9 +76,24 @@ export function parseMigrateArgs(args: string[]): MigrateCommand {
   const [sub, ...rest] = args;
   switch (sub) {
     case "new": {
-      const name = rest.join(" ").trim(); // `new add posts` works like `new add_posts`
+      const { flags, positional } = parseFlags(rest, ["--template", "--table"]);
+      const name = positional.join(" ").trim(); // `new add posts` works like `new add_posts`
       if (!name || name.startsWith("-")) throw new UsageError("'new' needs a NAME");
-      return { kind: "new", name };
+      if (flags["--table"] !== undefined && flags["--template"] === undefined) throw new UsageError("--table goes with --template");
+      return { kind: "new", name, template: flags["--template"], table: flags["--table"] };
+    }
+    case "templates":
+      if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
+      return { kind: "templates" };
+    case "plan":
+      for (const a of rest) if (a !== "--json") throw new UsageError(`unexpected argument '${a}'`);
+      return { kind: "plan", json: rest.includes("--json") };
+    case "approve": {
+      const { flags, positional } = parseFlags(rest, ["--by", "--note"]);
+      if (positional.length !== 1) throw new UsageError(positional.length ? `unexpected argument '${positional[1]}'` : "'approve' needs a VERSION");
+      if (!/^\d{14}$/.test(positional[0]!)) throw new UsageError("VERSION is the 14-digit version in the file name (YYYYMMDDHHMMSS)");
+      if (!flags["--by"]) throw new UsageError("'approve' needs --by ADMIN (the approving admin's email, username or id)");
+      return { kind: "approve", version: positional[0]!, by: flags["--by"], note: flags["--note"] ?? null };
     }
     case "up":
       return { kind: "up", to: parseTo(rest) };
@@ -77,6 +112,27 @@ export function parseMigrateArgs(args: string[]): MigrateCommand {
     default:
       throw new UsageError(`unknown command '${sub}'`);
   }
+}
+
+/** `--flag value` / `--flag=value` for the given flags; everything else positional. Unknown flags are usage errors. */
+function parseFlags(rest: string[], known: string[]): { flags: Record<string, string | undefined>; positional: string[] } {
+  const flags: Record<string, string | undefined> = {};
+  const positional: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (!a.startsWith("--")) {
+      positional.push(a);
+      continue;
+    }
+    const eq = a.indexOf("=");
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    if (!known.includes(flag)) throw new UsageError(`unknown option '${flag}'`);
+    const value = eq > 0 ? a.slice(eq + 1) : rest[++i];
+    if (value === undefined || value === "") throw new UsageError(`${flag} needs a value`);
+    if (flags[flag] !== undefined) throw new UsageError(`${flag} given twice`);
+    flags[flag] = value;
+  }
+  return { flags, positional };
 }
 
 function parseTo(rest: string[]): string | undefined {
@@ -99,12 +155,23 @@ export async function runMigrate(args: string[], config: Config, out: Output = p
   }
   const dir = resolve(config.migrationsDir);
   try {
-    if (command.kind === "new") {
-      const created = await createMigration(dir, command.name);
-      out.stdout(`created ${created.upFile}\ncreated ${created.downFile}\n`);
+    if (command.kind === "templates") {
+      out.stdout(formatTemplates());
       return 0;
     }
-    return await withDatabase(config, out, (sql) => runOnDatabase(command, sql, dir, out));
+    if (command.kind === "new") {
+      const cmd = command;
+      const create = async (sql?: Sql) => {
+        const content = cmd.template ? await renderTemplate(cmd.template, { table: cmd.table ?? normaliseMigrationName(cmd.name), sql }) : undefined;
+        const created = await createMigration(dir, cmd.name, undefined, content);
+        out.stdout(`created ${created.upFile}\ncreated ${created.downFile}\n`);
+        return 0;
+      };
+      // Only a template that reads the schema (security-indexes) opens the database.
+      if (cmd.template && findTemplate(cmd.template).needsDatabase) return await withDatabase(config, out, create);
+      return await create();
+    }
+    return await withDatabase(config, out, (sql) => runOnDatabase(command, sql, dir, out, config));
   } catch (err) {
     reportError(err, out);
     return 1;
@@ -128,15 +195,55 @@ async function withDatabase(config: Config, out: Output, fn: (sql: Sql) => Promi
   }
 }
 
-async function runOnDatabase(command: Exclude<MigrateCommand, { kind: "new" }>, sql: Sql, dir: string, out: Output): Promise<number> {
+async function runOnDatabase(
+  command: Exclude<MigrateCommand, { kind: "new" | "templates" }>,
+  sql: Sql,
+  dir: string,
+  out: Output,
+  config: Config,
+): Promise<number> {
   const opts: RunOptions = {
     onLockWait: () => out.stderr("waiting for another `plinth migrate` run to finish…\n"),
     onStep: (step) => out.stdout(formatStep(step)),
     onWarning: (w) => out.stderr(`warning: ${formatWarning(w)}\n`),
   };
+  const planOpts = { exposedSchemas: config.rest.schemas };
   switch (command.kind) {
+    case "plan": {
+      const plans = await planPending(sql, dir, planOpts);
+      const approvals = await Promise.all(plans.map((p) => approvalFor(sql, p)));
+      if (command.json) out.stdout(JSON.stringify({ migrations: plans.map((p, i) => planJson(p, approvals[i])) }, null, 2) + "\n");
+      else out.stdout(plans.length ? plans.map((p, i) => formatPlan(p, approvals[i] ?? null)).join("\n") : "no pending migrations\n");
+      return 0;
+    }
+    case "approve":
+      return approve(sql, dir, command, out, planOpts);
     case "up": {
-      const report = await migrateUp(sql, dir, { ...opts, to: command.to });
+      const production = config.env === "production";
+      let report: Awaited<ReturnType<typeof applyMigrations>>;
+      const applied: StepReport[] = [];
+      try {
+        report = await applyMigrations(sql, dir, {
+          ...opts,
+          to: command.to,
+          production,
+          plan: planOpts,
+          onPlan: (plan, approval) => out.stdout(formatPlan(plan, approval)),
+          onStep: (step) => {
+            out.stdout(formatStep(step));
+            applied.push(step);
+          },
+        });
+      } catch (err) {
+        if (err instanceof ApprovalError) {
+          for (const p of err.plans) await auditMigration(sql, "migrations.apply", p.version, "refused", err.code, p.verdict);
+        } else if (err instanceof MigrationFailedError) {
+          await auditMigration(sql, "migrations.apply", err.version, "error", err.code, err.postgres.message);
+        }
+        throw err;
+      } finally {
+        for (const step of applied) await auditMigration(sql, "migrations.apply", step.version, "ok", null, null);
+      }
       if (!report.applied.length) out.stdout("no pending migrations\n");
       return 0;
     }
@@ -161,8 +268,97 @@ async function runOnDatabase(command: Exclude<MigrateCommand, { kind: "new" }>, 
   }
 }
 
+/** `approve`: the named admin must be an admin account allowed to change the schema (meta:write). */
+async function approve(sql: Sql, dir: string, command: Extract<MigrateCommand, { kind: "approve" }>, out: Output, planOpts: PlanOptions): Promise<number> {
+  try {
+    const user = await findUserByRef(sql, userRefOf(command.by));
+    const account = user ? await getAdmin(sql, user.id) : null;
+    if (!account || !LEVEL_CAPABILITIES[account.level].has("meta:write")) {
+      throw new ApprovalError(
+        403,
+        "not_an_approver",
+        `${command.by} is not an admin account that may change the schema (system_admin or admin): \`plinth admin list\` shows them`,
+      );
+    }
+    const by = account.email ?? user!.username ?? account.id;
+    const { approval, plan } = await approveMigration(sql, dir, { version: command.version, by, adminId: account.id, note: command.note }, planOpts);
+    await auditMigration(sql, "migrations.approve", command.version, "ok", null, command.note, account.id);
+    out.stdout(formatPlan(plan, approval));
+    out.stdout(`approved ${plan.version}_${plan.name} by ${by} (checksum ${plan.checksum.slice(0, 12)}…)\n`);
+    return 0;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    await auditMigration(
+      sql,
+      "migrations.approve",
+      command.version,
+      err instanceof ApprovalError ? "refused" : "error",
+      typeof code === "string" ? code : null,
+      command.note,
+    );
+    throw err;
+  }
+}
+
+/** One audit record for a CLI migration action, naming the OS user (and the approving admin). */
+async function auditMigration(
+  sql: Sql,
+  action: string,
+  version: string,
+  outcome: AuditOutcome,
+  errorCode: string | null,
+  reason: string | null,
+  adminId: string | null = null,
+): Promise<void> {
+  try {
+    await recordAudit(sql, {
+      ...actorColumns(cliActor(osUser())),
+      ...(adminId ? { adminId } : {}),
+      action,
+      target: `migration:${version}`,
+      statement: null,
+      outcome,
+      status: outcome === "ok" ? 0 : 1,
+      errorCode,
+      durationMs: 0,
+      rowCount: null,
+      requestId: null,
+      clientIp: null,
+      security: true,
+      reason,
+    });
+  } catch (err) {
+    // The action itself stands; a failing audit write must still be heard.
+    process.stderr.write(`plinth migrate: could not write the audit record: ${messageOf(err)}\n`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Output
+
+const MARK: Record<string, string> = { danger: "!!", warning: " !", info: "  " };
+
+function formatPlan(p: MigrationPlan, approval: Approval | null): string {
+  const lines = [`${label(p.version, p.name)}: ${p.verdict}`];
+  if (p.error) lines.push(`   ${p.file}:${p.error.line}:${p.error.column}: ${p.error.message}`);
+  for (const f of p.findings) {
+    lines.push(`${MARK[f.severity]} ${f.kind} (${f.severity}), line ${f.line}: ${f.message}`);
+    lines.push(`     ${f.statement.split("\n")[0]!.slice(0, 140)}`);
+  }
+  if (p.needsApproval) {
+    lines.push(
+      approval
+        ? `   approved by ${approval.approvedBy} at ${approval.approvedAt.toISOString()}${approval.note ? ` (${approval.note})` : ""}`
+        : "   not approved",
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+function formatTemplates(): string {
+  const rows = TEMPLATES.map((t) => [t.name, t.description + (t.requires ? ` (needs: ${t.requires})` : "")]);
+  return table(["TEMPLATE", "WHAT IT MAKES"], rows) + "\nplinth migrate new NAME --template T [--table TABLE]   (TABLE defaults to NAME)\n";
+}
 
 const label = (version: string, name: string) => `${version}_${name}`;
 
@@ -232,7 +428,7 @@ function table(head: string[], rows: string[][]): string {
 function reportError(err: unknown, out: Output): void {
   if (err instanceof MigrationFailedError) {
     out.stderr(formatFailure(err));
-  } else if (err instanceof MigrationError) {
+  } else if (err instanceof MigrationError || err instanceof ApprovalError || err instanceof TemplateError) {
     out.stderr(`plinth migrate: ${err.message}\n`);
   } else {
     const code = (err as { code?: unknown } | null)?.code;

@@ -173,6 +173,8 @@ export async function createMigration(
   dir: string,
   rawName: string,
   now: Date = new Date(),
+  /** The files' contents (a template's, see src/admin/migrations/templates.ts); default: the empty skeleton. */
+  content?: { up: string; down: string },
 ): Promise<{ version: string; name: string; upFile: string; downFile: string }> {
   const name = normaliseMigrationName(rawName);
   await mkdir(dir, { recursive: true });
@@ -185,8 +187,8 @@ export async function createMigration(
   const upFile = join(dir, `${base}.up.sql`);
   const downFile = join(dir, `${base}.down.sql`);
   // "wx": never overwrite an existing migration, even if two processes race here.
-  await writeFile(upFile, UP_TEMPLATE(`${base}.up.sql`), { flag: "wx" });
-  await writeFile(downFile, DOWN_TEMPLATE(`${base}.down.sql`), { flag: "wx" });
+  await writeFile(upFile, content?.up ?? UP_TEMPLATE(`${base}.up.sql`), { flag: "wx" });
+  await writeFile(downFile, content?.down ?? DOWN_TEMPLATE(`${base}.down.sql`), { flag: "wx" });
   return { version, name, upFile, downFile };
 }
 
@@ -449,7 +451,26 @@ export interface UpReport {
  * pending file is read and checked before the first one runs; a file that fails is rolled back
  * completely while the ones before it in this run stay applied.
  */
-export async function migrateUp(sql: Sql, dir: string, opts: RunOptions & { to?: string } = {}): Promise<UpReport> {
+/** A pending up file as it will run, for UpOptions.check. */
+export interface PendingFile {
+  version: string;
+  name: string;
+  path: string;
+  text: string;
+  checksum: string;
+}
+
+export interface UpOptions extends RunOptions {
+  to?: string;
+  /**
+   * Called once with every pending file, in order, after all are read and before the first runs,
+   * under the lock: throwing refuses the whole run (the production approval gate, the plan printed
+   * in development). The text and checksum are exactly what will run.
+   */
+  check?: (files: PendingFile[]) => Promise<void>;
+}
+
+export async function migrateUp(sql: Sql, dir: string, opts: UpOptions = {}): Promise<UpReport> {
   return withMigrationLock(sql, opts, async (conn) => {
     const states = await readState(conn, dir);
     if (opts.to !== undefined && !states.some((s) => s.version === opts.to)) {
@@ -466,6 +487,7 @@ export async function migrateUp(sql: Sql, dir: string, opts: RunOptions & { to?:
     warnings.forEach((w) => opts.onWarning?.(w));
     const files: LoadedFile[] = [];
     for (const s of pending) files.push(await loadUpFile(dir, s));
+    await opts.check?.(pending.map((s, i) => ({ version: s.version, name: s.name, path: files[i]!.path, text: files[i]!.text, checksum: files[i]!.checksum })));
     const applied: StepReport[] = [];
     for (const [i, s] of pending.entries()) {
       const step = await runStep(conn, "up", s.version, s.name, files[i]!);

@@ -56,7 +56,7 @@ export class ArchiveWriter {
       pipeline(this.pack, gzip).catch((err: Error) => gzip.destroy(err));
       source = gzip;
     }
-    this.written = writeOut(source, fh, this.pool, opts.sync).catch((err: Error) => {
+    this.written = writeOut(source, fh, this.pool).catch((err: Error) => {
       this.failure ??= err;
       this.pool?.fail(err);
       this.pack.destroy(err);
@@ -203,11 +203,14 @@ export class ArchiveWriter {
  * Writes the tar stream to the file. Chunks are gathered to about a megabyte per writev (the tar
  * stream yields each 512-byte header separately), and each write runs on the thread pool while the
  * main thread reads and hashes the next chunk. (Bun's fs.createWriteStream was measured 3–6 times
- * slower than this for a 1 GiB archive.) With `sync`, the data written so far is flushed every
- * SYNC_EVERY bytes in the background, so the disk works during the copy instead of all at the end
- * (measured: the final fsync of a 1 GiB archive alone took 0.8–1.1 s).
+ * slower than this for a 1 GiB archive.) The data written so far is flushed every SYNC_EVERY bytes
+ * in the background, so the disk works during the copy instead of all at the end (measured: the
+ * final fsync of a 1 GiB archive alone took 0.8–1.1 s). That pacing runs with --no-sync too, which
+ * only skips the final fsync and the directory's: without it the kernel let a gigabyte of dirty
+ * pages pile up and then throttled the writer (bench/backup.ts: --no-sync took 2.02 s against 1.59 s
+ * with the final fsync, 2026-12-04).
  */
-async function writeOut(source: AsyncIterable<unknown>, fh: FileHandle, pool: ChunkPool | null, sync: boolean): Promise<void> {
+async function writeOut(source: AsyncIterable<unknown>, fh: FileHandle, pool: ChunkPool | null): Promise<void> {
   let batch: Buffer[] = [];
   let size = 0;
   let sinceSync = 0;
@@ -227,7 +230,7 @@ async function writeOut(source: AsyncIterable<unknown>, fh: FileHandle, pool: Ch
       if (bytesWritten > 0) pending[0] = pending[0]!.subarray(bytesWritten);
     }
     if (pool) for (const chunk of written) pool.giveBack(chunk);
-    if (sync && sinceSync >= SYNC_EVERY && !syncing) {
+    if (sinceSync >= SYNC_EVERY && !syncing) {
       sinceSync = 0;
       syncing = fh.datasync().then(
         () => void (syncing = null),

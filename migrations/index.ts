@@ -13,6 +13,7 @@ import m0010 from "./0010_console_role.sql" with { type: "text" };
 import m0011 from "./0011_realtime_tuple_visibility.sql" with { type: "text" };
 import m0012 from "./0012_admin_accounts.sql" with { type: "text" };
 import m0013 from "./0013_security_events.sql" with { type: "text" };
+import m0014 from "./0014_lockout_and_alerts.sql" with { type: "text" };
 import m0019 from "./0019_migration_approvals.sql" with { type: "text" };
 import m0015 from "./0015_audit_chain.sql" with { type: "text" };
 import m0021 from "./0021_admin_session_notify.sql" with { type: "text" };
@@ -37,6 +38,7 @@ export const systemMigrations: SystemMigration[] = [
   { version: 11, name: "realtime_tuple_visibility", sql: m0011 },
   { version: 12, name: "admin_accounts", sql: m0012 },
   { version: 13, name: "security_events", sql: m0013 },
+  { version: 14, name: "lockout_and_alerts", sql: m0014 },
   { version: 19, name: "migration_approvals", sql: m0019 },
   { version: 15, name: "audit_chain", sql: m0015 },
   { version: 21, name: "admin_session_notify", sql: m0021 },

@@ -43,6 +43,11 @@ export const AdminErrors = {
     new PlinthError(429, "over_request_rate_limit", "Too many sign-in attempts from this address, retry later", null, null, {
       "retry-after": String(retryAfter),
     }),
+  /** Too many failed attempts for this identifier (src/auth/lockout.ts), whether or not the account exists. */
+  userLocked: (retryAfter: number) =>
+    new PlinthError(429, "user_locked", "Too many failed attempts: sign-in is locked for a while, retry later", null, null, {
+      "retry-after": String(Math.max(1, retryAfter)),
+    }),
 
   // The rules of admin levels.
   ownLevel: () => new AdminError(403, "own_level", "Nobody changes their own admin level"),

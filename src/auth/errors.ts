@@ -53,6 +53,9 @@ export const AuthErrors = {
   rateLimited: (retryAfter: number) => e(429, "over_request_rate_limit", "Request rate limit reached", { "retry-after": String(retryAfter) }),
   emailRateLimited: (retryAfter: number) => e(429, "over_email_send_rate_limit", "Email rate limit exceeded", { "retry-after": String(retryAfter) }),
   smsRateLimited: (retryAfter: number) => e(429, "over_sms_send_rate_limit", "SMS rate limit exceeded", { "retry-after": String(retryAfter) }),
+  /** Too many failed attempts for this identifier (lockout.ts): the same answer whether or not an account exists. */
+  userLocked: (retryAfter: number) =>
+    e(429, "user_locked", "Too many failed attempts: sign-in is locked for a while, retry later", { "retry-after": String(Math.max(1, retryAfter)) }),
   /** GoTrue answers 403 where it refuses to add a factor (enroll), 422 elsewhere (unenroll). */
   insufficientAal: (message: string, status: 403 | 422 = 422) => e(status, "insufficient_aal", message),
   recoveryNeedsFactor: () => e(422, "mfa_factor_not_found", "Recovery codes need a verified factor: verify one first"),

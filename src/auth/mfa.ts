@@ -31,6 +31,33 @@ import { AuthErrors } from "./errors.ts";
 import { elevateSession, type SessionJson } from "./sessions.ts";
 import { decryptSecret, encryptSecret, matchTotp, newTotpSecret, otpauthUri, uriSvg } from "./totp.ts";
 import { FACTOR_JSON, findUser, isUuid, type FactorJson } from "./users.ts";
+import { raiseSecurityEvent } from "../admin/security/events.ts";
+import { checkGate, clearLocks, lockKey, lockoutDeps, recordFailure, type Gate, type LockoutDeps } from "./lockout.ts";
+
+/**
+ * Second factors are counted per user ("user:<id>", lockout.ts): a wrong TOTP or recovery code
+ * counts, and while locked even a right one is refused. Returns the gate for afterSecondFactor.
+ */
+async function secondFactorGate(ctx: AuthContext, client: Client, userId: string): Promise<{ lockout: LockoutDeps; key: string; gate: Gate }> {
+  const lockout = lockoutDeps(ctx.db.sql, ctx.config, ctx.log);
+  const key = lockKey("user", userId);
+  const gate = await checkGate(lockout, key);
+  if (gate.retryAfter > 0) {
+    await recordFailure(lockout, null, client, { userId, flow: "mfa" });
+    throw AuthErrors.userLocked(gate.retryAfter);
+  }
+  return { lockout, key, gate };
+}
+
+/** A verified factor removed: MFA weakened or off for the user (an event, never a failure of the call). */
+async function mfaRemovedEvent(ctx: AuthContext, userId: string, factor: FactorJson, by: "user" | "admin"): Promise<void> {
+  if (factor.status !== "verified") return;
+  await raiseSecurityEvent(
+    ctx.db.sql,
+    { kind: "mfa_disabled", severity: "medium", userId, details: { factor_id: factor.id, factor_type: factor.factor_type, by } },
+    ctx.log,
+  );
+}
 
 export const CHALLENGE_TTL_SECONDS = 300;
 export const MAX_CHALLENGE_ATTEMPTS = 5;
@@ -159,6 +186,7 @@ export async function verify(
   await currentUser(ctx, caller);
   if (!isUuid(factorId)) throw AuthErrors.mfaFactorNotFound();
   if (!input.challengeId || !isUuid(input.challengeId)) throw AuthErrors.validation("challenge_id must be a valid UUID");
+  const locks = await secondFactorGate(ctx, client, caller.userId);
   const code = (input.code ?? "").trim();
   const challengeId = input.challengeId;
   // Wrong codes must be counted even though the request fails: the transaction returns the
@@ -203,7 +231,13 @@ export async function verify(
     await tx`delete from auth.mfa_factors where user_id = ${caller.userId} and status = 'unverified' and id <> ${f.id}`;
     return { ok: await elevateSession(ctx, tx, caller.userId, caller.sessionId, "totp", f.id) };
   });
-  if ("fail" in outcome) throw outcome.fail;
+  if ("fail" in outcome) {
+    if ((outcome.fail as { code?: string }).code === "mfa_verification_failed") {
+      await recordFailure(locks.lockout, locks.key, client, { userId: caller.userId, flow: "mfa" });
+    }
+    throw outcome.fail;
+  }
+  if (locks.gate.counted) await clearLocks(ctx.db.sql, [locks.key]);
   return outcome.ok;
 }
 
@@ -240,6 +274,7 @@ export async function unenroll(ctx: AuthContext, caller: MfaCaller, factorId: st
   const deleted = await deleteFactorRow(ctx, caller.userId, factorId, caller.aal === "aal2");
   if (deleted === "needs_aal2") throw AuthErrors.insufficientAal("AAL2 required to unenroll verified factor");
   if (!deleted) throw AuthErrors.mfaFactorNotFound();
+  await mfaRemovedEvent(ctx, caller.userId, deleted, "user");
   return { id: factorId };
 }
 
@@ -254,6 +289,7 @@ export async function adminDeleteFactor(ctx: AuthContext, userId: string, factor
   if (!user) throw AuthErrors.userNotFound();
   const deleted = isUuid(factorId) ? await deleteFactorRow(ctx, userId, factorId) : null;
   if (!deleted || deleted === "needs_aal2") throw AuthErrors.mfaFactorNotFound();
+  await mfaRemovedEvent(ctx, userId, deleted, "admin");
   return deleted;
 }
 
@@ -297,17 +333,29 @@ export async function generateRecoveryCodes(ctx: AuthContext, caller: MfaCaller)
 export async function verifyRecoveryCode(ctx: AuthContext, client: Client, caller: MfaCaller, code: string | undefined): Promise<SessionJson> {
   takeIp(ctx, "verify", client.ip);
   await currentUser(ctx, caller);
+  const locks = await secondFactorGate(ctx, client, caller.userId);
   const normal = normaliseRecoveryCode(code ?? "");
-  if (!normal) throw AuthErrors.mfaVerificationFailed("Invalid recovery code");
-  const hash = codeHash(ctx.keys, caller.userId, RECOVERY_PURPOSE, normal);
-  return ctx.db.sql.begin(async (tx) => {
+  const hash = normal ? codeHash(ctx.keys, caller.userId, RECOVERY_PURPOSE, normal) : null;
+  const session = await ctx.db.sql.begin(async (tx) => {
+    if (!hash) return null;
     // Only while a verified factor exists: codes are removed with the last one, but a code must
     // never be a way to aal2 on an account without a second factor.
     const used = await tx`update auth.mfa_recovery_codes set used_at = now()
                           where user_id = ${caller.userId} and code_hash = ${hash} and used_at is null
                             and exists (select 1 from auth.mfa_factors where user_id = ${caller.userId} and status = 'verified')
                           returning id`;
-    if (used.length === 0) throw AuthErrors.mfaVerificationFailed("Invalid recovery code");
+    if (used.length === 0) return null;
     return elevateSession(ctx, tx, caller.userId, caller.sessionId, "recovery", null);
   });
+  if (!session) {
+    await recordFailure(locks.lockout, locks.key, client, { userId: caller.userId, flow: "recovery_code" });
+    throw AuthErrors.mfaVerificationFailed("Invalid recovery code");
+  }
+  if (locks.gate.counted) await clearLocks(ctx.db.sql, [locks.key]);
+  await raiseSecurityEvent(
+    ctx.db.sql,
+    { kind: "recovery_code_used", severity: "medium", userId: caller.userId, address: client.ip, userAgent: client.userAgent, details: { via: "auth" } },
+    ctx.log,
+  );
+  return session;
 }

@@ -6,6 +6,7 @@
 import type postgres from "postgres";
 import type { Config } from "../config/schema.ts";
 import type { Sql } from "../db/pool.ts";
+import { raiseSecurityEvent } from "../admin/security/events.ts";
 import { signJwt } from "../lib/jwt.ts";
 import { childRefreshToken, randomToken, sha256Hex, type AuthKeys } from "./crypto.ts";
 import { AuthErrors } from "./errors.ts";
@@ -113,7 +114,13 @@ type RotatedRow = UserRow & { session_id: string; aal: string; amr: AmrEntry[] }
  * presented token, insert its successor, touch the session, and read the user, all guarded by the
  * session's expiry and the user's ban.
  */
-export async function refreshSession(deps: SessionDeps, sql: Sql, presented: string, reuseIntervalSeconds: number): Promise<SessionJson> {
+export async function refreshSession(
+  deps: SessionDeps,
+  sql: Sql,
+  presented: string,
+  reuseIntervalSeconds: number,
+  client?: ClientInfo,
+): Promise<SessionJson> {
   const hash = sha256Hex(presented);
   const child = childRefreshToken(deps.keys, presented);
   // USER_COLUMNS is our own fixed fragment; every value is a bind parameter.
@@ -139,11 +146,18 @@ export async function refreshSession(deps: SessionDeps, sql: Sql, presented: str
   )) as RotatedRow[];
   const row = rows[0];
   if (row) return sessionJson(deps, row, row.session_id, row.aal, row.amr, child);
-  return refreshSlowPath(deps, sql, presented, hash, reuseIntervalSeconds);
+  return refreshSlowPath(deps, sql, presented, hash, reuseIntervalSeconds, client);
 }
 
 /** Why the fast path found nothing: unknown, expired, banned, or a revoked token being reused. */
-async function refreshSlowPath(deps: SessionDeps, sql: Sql, presented: string, hash: string, reuseIntervalSeconds: number): Promise<SessionJson> {
+async function refreshSlowPath(
+  deps: SessionDeps,
+  sql: Sql,
+  presented: string,
+  hash: string,
+  reuseIntervalSeconds: number,
+  client?: ClientInfo,
+): Promise<SessionJson> {
   const [tok] = await sql<
     { id: string; session_id: string | null; revoked: boolean; revoked_for: number; not_after: Date | null; user_id: string; aal: string; amr: AmrEntry[] }[]
   >`
@@ -175,6 +189,14 @@ async function refreshSlowPath(deps: SessionDeps, sql: Sql, presented: string, h
   }
   // Reuse of a spent token: someone else has it. End the whole family.
   await sql`delete from auth.sessions where id = ${tok.session_id}`;
+  await raiseSecurityEvent(sql, {
+    kind: "refresh_token_reuse",
+    severity: "high",
+    userId: tok.user_id,
+    address: client?.ip ?? null,
+    userAgent: client?.userAgent ?? null,
+    details: { session_id: tok.session_id, revoked_seconds_ago: Math.round(tok.revoked_for), session_ended: true },
+  });
   throw AuthErrors.refreshAlreadyUsed();
 }
 

@@ -6,6 +6,7 @@ import { passwordWeakness, verifyPassword } from "./passwords.ts";
 import { exchangeAuthCode } from "./pkce.ts";
 import { refreshSession, startSession, type SessionJson } from "./sessions.ts";
 import { findUser, isBanned, type Lookup, type UserRow } from "./users.ts";
+import { NO_USER, afterSuccess, checkGate, keyOfLookup, lockoutDeps, rawKey, recordFailure } from "./lockout.ts";
 
 export interface PasswordInput {
   email?: string;
@@ -36,7 +37,19 @@ export async function passwordGrant(ctx: AuthContext, client: Client, input: Pas
   // The password is checked (against a dummy hash when there is no user) before anything about the
   // account is revealed: unknown user and wrong password answer the same, in the same time.
   const ok = await verifyPassword(user?.encrypted_password, input.password);
-  if (!user || !ok || user.deleted_at) throw AuthErrors.invalidCredentials();
+  // Brute-force protection (lockout.ts): one statement, the same for a real and an invented
+  // identifier; a lock refuses the right password too.
+  const lockout = lockoutDeps(ctx.db.sql, ctx.config, ctx.log);
+  const key = keyOfLookup(lookup) ?? rawKey(input.email ? "email" : input.phone ? "phone" : "username", (input.email ?? input.phone ?? input.username)!);
+  const gate = await checkGate(lockout, key, { userId: user?.id ?? NO_USER, client });
+  if (gate.retryAfter > 0) {
+    await recordFailure(lockout, null, client, { flow: "password" });
+    throw AuthErrors.userLocked(gate.retryAfter);
+  }
+  if (!user || !ok || user.deleted_at) {
+    await recordFailure(lockout, key, client, { userId: user && !user.deleted_at ? user.id : null, flow: "password" });
+    throw AuthErrors.invalidCredentials();
+  }
   if (isBanned(user)) throw AuthErrors.userBanned();
   if (lookup && "phone" in lookup) {
     if (!user.phone_confirmed_at) throw AuthErrors.phoneNotConfirmed();
@@ -44,15 +57,16 @@ export async function passwordGrant(ctx: AuthContext, client: Client, input: Pas
     throw AuthErrors.emailNotConfirmed();
   }
   const session = await startSession(ctx, ctx.db.sql, user.id, "password", client);
+  await afterSuccess(lockout, key, gate, user.id, client);
   const weak = passwordWeakness(ctx.config, input.password);
   if (weak) session.weak_password = weak;
   return session;
 }
 
-export async function refreshGrant(ctx: AuthContext, refreshToken: string | undefined): Promise<SessionJson> {
+export async function refreshGrant(ctx: AuthContext, refreshToken: string | undefined, client?: Client): Promise<SessionJson> {
   if (!refreshToken) throw AuthErrors.refreshNotFound();
   if (refreshToken.length > 256) throw AuthErrors.refreshNotFound();
-  return refreshSession(ctx, ctx.db.sql, refreshToken, ctx.config.auth.refreshReuseInterval);
+  return refreshSession(ctx, ctx.db.sql, refreshToken, ctx.config.auth.refreshReuseInterval, client);
 }
 
 export async function pkceGrant(ctx: AuthContext, client: Client, authCode: string | undefined, verifier: string | undefined): Promise<SessionJson> {

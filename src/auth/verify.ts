@@ -11,6 +11,21 @@ import { ACCEPTS, consumeCode, consumeLinkToken, type ConsumedToken, type Verify
 import { issueAuthCode } from "./pkce.ts";
 import { startSession, type AuthMethod, type SessionJson } from "./sessions.ts";
 import { USER_COLUMNS, confirmEmail, confirmPhone, ensureIdentity, findUser, isBanned, type UserRow } from "./users.ts";
+import { checkGate, clearLocks, keysOfUser, lockKey, lockoutDeps, rawKey, recordFailure } from "./lockout.ts";
+
+/** Sign-ins that prove the account's own mailbox or phone: they clear its locks (lockout.ts). */
+const CLEARS_LOCKS: ReadonlySet<VerifyType> = new Set(["signup", "invite", "magiclink", "recovery", "email", "sms"]);
+
+/** The lockout key of a typed code's identifier (a link token names none: its 256 bits are not guessable). */
+function codeKey(ctx: AuthContext, input: VerifyInput): string | null {
+  try {
+    if (input.email) return lockKey("email", normaliseEmail(input.email));
+    if (input.phone) return lockKey("phone", normalisePhoneNumber(ctx.config, input.phone).stored);
+  } catch {
+    return input.email ? rawKey("email", input.email) : rawKey("phone", input.phone!);
+  }
+  return null;
+}
 
 export interface VerifyInput {
   type: VerifyType;
@@ -118,6 +133,17 @@ export async function verifyToken(ctx: AuthContext, client: Client, input: Verif
   const accepts = ACCEPTS[input.type];
   const linkToken = input.tokenHash ?? (redirect ? input.token : undefined);
   if (!linkToken && !input.token) throw AuthErrors.validation("Verify requires either a token or a token hash");
+  // Typed codes are counted against their identifier and refused while it is locked; links are not
+  // (a lock must not shut the owner out of the mailbox path that clears it), but their failures
+  // still count against the address.
+  const lockout = lockoutDeps(ctx.db.sql, ctx.config, ctx.log);
+  const key = linkToken ? null : codeKey(ctx, input);
+  const gate = await checkGate(lockout, key);
+  if (gate.retryAfter > 0) {
+    await recordFailure(lockout, null, client, { flow: "otp" });
+    throw AuthErrors.userLocked(gate.retryAfter);
+  }
+  let signedIn = null as UserRow | null;
   const result = await ctx.db.sql.begin(async (tx): Promise<Verified | null> => {
     let consumed: ConsumedToken | null;
     if (linkToken) {
@@ -134,9 +160,14 @@ export async function verifyToken(ctx: AuthContext, client: Client, input: Verif
     const applied = await applyToken(ctx, tx, consumed);
     if (!applied) return null;
     if (applied === "pending") return { message: SINGLE_CONFIRMATION_ACCEPTED };
+    signedIn = user;
     if (redirect && consumed.flowStateId) return { authCode: await issueAuthCode(tx, consumed.flowStateId) };
     return { session: await startSession(ctx, tx, user.id, METHOD[input.type], client) };
   });
-  if (!result) throw AuthErrors.otpExpired();
+  if (!result) {
+    await recordFailure(lockout, key, client, { flow: linkToken ? "link" : "otp" });
+    throw AuthErrors.otpExpired();
+  }
+  if (signedIn && CLEARS_LOCKS.has(input.type)) await clearLocks(ctx.db.sql, keysOfUser(signedIn));
   return result;
 }

@@ -29,6 +29,7 @@ export function maskedConfig(config: Config): Config {
   if (copy.sms.twilio.authToken !== undefined) copy.sms.twilio.authToken = maskSecret(copy.sms.twilio.authToken);
   if (copy.storage.s3.secretAccessKey !== undefined) copy.storage.s3.secretAccessKey = maskSecret(copy.storage.s3.secretAccessKey);
   if (copy.sms.webhook.secret !== undefined) copy.sms.webhook.secret = maskSecret(copy.sms.webhook.secret);
+  if (copy.security.alerts.webhookSecret !== undefined) copy.security.alerts.webhookSecret = maskSecret(copy.security.alerts.webhookSecret);
   if (copy.db.url !== undefined) copy.db.url = maskDbUrl(copy.db.url);
   return copy;
 }

@@ -23,7 +23,9 @@ export function effectiveAutoconfirm(config: Config): boolean {
 export function unsafeSettings(loaded: LoadedConfig): string[] {
   const { config } = loaded;
   if (config.env !== "production") return [];
-  return [jwtSecretProblem(config), autoconfirmProblem(loaded), corsProblem(config)].filter((p): p is string => p !== undefined);
+  return [jwtSecretProblem(config), autoconfirmProblem(loaded), corsProblem(config), ...alertProblems(config)].filter(
+    (p): p is string => p !== undefined,
+  );
 }
 
 function jwtSecretProblem(config: Config): string | undefined {
@@ -52,4 +54,20 @@ function corsProblem(config: Config): string | undefined {
     'CORS allows any origin ("*") together with credentials, so any website could make authenticated requests ' +
     "on a user's behalf: list your app's origins in PLINTH_CORS_ORIGINS (comma-separated) or set PLINTH_CORS_CREDENTIALS=false."
   );
+}
+
+/**
+ * Security alerts that would leak or never arrive: a webhook over plain HTTP (the alert body names
+ * users and addresses, and the signature does not hide it), or an e-mail target with no SMTP server.
+ */
+function alertProblems(config: Config): string[] {
+  const { webhookUrl, email } = config.security.alerts;
+  const problems: string[] = [];
+  if (webhookUrl && !webhookUrl.startsWith("https://")) {
+    problems.push("security.alerts.webhookUrl must use https:// in production: set PLINTH_SECURITY_ALERTS_WEBHOOK_URL to an https URL.");
+  }
+  if (email && config.smtp.host === undefined) {
+    problems.push("security.alerts.email needs an SMTP server: set PLINTH_SMTP_HOST (and the other PLINTH_SMTP_* settings) or unset PLINTH_SECURITY_ALERTS_EMAIL.");
+  }
+  return problems;
 }

@@ -98,6 +98,29 @@ export const configSchema = z
         securePasswordChange: bool.default(false),
         /** Seconds within which a reused refresh token returns the current one instead of revoking. */
         refreshReuseInterval: z.coerce.number().int().min(0).max(3600).default(10),
+        /**
+         * Brute-force protection (src/auth/lockout.ts): failed attempts per identifier (whether or not
+         * an account exists) lock it for baseLock seconds, doubling with each further lock up to
+         * maxLock; burstThreshold failures from one address within the window raise failure_burst.
+         */
+        lockout: z
+          .object({
+            enabled: bool.default(true),
+            maxAttempts: z.coerce.number().int().min(1).max(1000).default(5),
+            /** Seconds over which failures are counted. */
+            window: z.coerce.number().int().min(1).max(86400).default(900),
+            /** Seconds of the first lock. */
+            baseLock: z.coerce.number().int().min(1).max(86400).default(60),
+            maxLock: z.coerce
+              .number()
+              .int()
+              .min(1)
+              .max(30 * 86400)
+              .default(3600),
+            burstThreshold: z.coerce.number().int().min(2).max(1_000_000).default(20),
+          })
+          .strict()
+          .prefault({}),
         /** Per-IP buckets for the sensitive endpoints, and per-recipient buckets for sends. */
         rateLimits: z
           .object({
@@ -282,6 +305,33 @@ export const configSchema = z
          * development).
          */
         requireMfa: bool.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Security events' alerts (src/admin/security/alerts.ts): a signed webhook and/or an e-mail through smtp.*. */
+    security: z
+      .object({
+        alerts: z
+          .object({
+            webhookUrl: z.string().url().optional(),
+            /** Standard Webhooks secret: "whsec_" + base64 of the key. */
+            webhookSecret: z
+              .string()
+              .regex(/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/, 'must be "whsec_" followed by the base64 of a key of 12 bytes or more')
+              .optional(),
+            email: z.string().email().optional(),
+            /** Events below this severity are stored but raise no alert. */
+            minSeverity: z.enum(["low", "medium", "high", "critical"]).default("high"),
+            /** Seconds before the first retry of a failed delivery; doubles per attempt, at most an hour. */
+            retryBase: z.coerce.number().min(0.05).max(3600).default(5),
+            /** Deliveries tried per alert and target before it is given up (and logged). */
+            maxAttempts: z.coerce.number().int().min(1).max(100).default(12),
+            /** Seconds between two looks at the outbox. */
+            pollInterval: z.coerce.number().min(0.05).max(600).default(2),
+          })
+          .strict()
+          .refine((a) => !a.webhookUrl || a.webhookSecret, { message: "security.alerts.webhookSecret is required with webhookUrl", path: ["webhookSecret"] })
+          .prefault({}),
       })
       .strict()
       .prefault({}),

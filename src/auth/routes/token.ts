@@ -29,7 +29,7 @@ export const tokenRoutes = (ctx: AuthContext) =>
         }
         case "refresh_token": {
           const body = parseBody(RefreshBody, c.body);
-          return reply(await refreshGrant(ctx, body.refresh_token));
+          return reply(await refreshGrant(ctx, body.refresh_token, client));
         }
         case "pkce": {
           const body = parseBody(PkceBody, c.body);

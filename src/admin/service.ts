@@ -11,6 +11,7 @@ import { createAdminContext } from "./context.ts";
 import type { Area } from "../lib/request-context.ts";
 import type { MountedApp, Service, ServiceContext } from "../service.ts";
 import { openConsoleDb } from "./meta/console-login.ts";
+import { migrationRoutes } from "./migrations/routes.ts";
 import { catalogRoutes } from "./meta/routes/catalog.ts";
 import { policyRoutes } from "./meta/routes/policies.ts";
 import { relationshipRoutes } from "./meta/routes/relationships.ts";
@@ -73,6 +74,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(policyRoutes(deps))
     .use(sqlRoutes(deps, consoleDb))
     .use(auditRoutes(deps))
+    .use(migrationRoutes(deps, ctx.config))
     .use(observeRoutes(deps, { db: ctx.db, app: () => mounted, slotPrefix: ctx.config.realtime.slotName }, ctx.log));
   return {
     name: "admin",

@@ -27,6 +27,7 @@ import { osUser } from "../admin/local.ts";
 import { applyMigrations } from "../admin/migrations/apply.ts";
 import { ApprovalError, approvalFor, approveMigration, type Approval } from "../admin/migrations/approvals.ts";
 import { planJson, planPending, type MigrationPlan, type PlanOptions } from "../admin/migrations/plan.ts";
+import { historyJson, statusJson } from "../admin/migrations/wire.ts";
 import { findTemplate, renderTemplate, TEMPLATES, TemplateError } from "../admin/migrations/templates.ts";
 
 export interface Output {
@@ -377,24 +378,6 @@ function formatWarning(w: MigrationWarning): string {
     case "out_of_order":
       return `${m} is older than the newest applied migration; applying it out of order`;
   }
-}
-
-/** The JSON shape of `status --json` (snake_case, like the rest of Plinth's JSON). */
-function statusJson(s: MigrationState) {
-  return {
-    version: s.version,
-    name: s.name,
-    applied: s.applied,
-    applied_at: s.appliedAt?.toISOString() ?? null,
-    duration_ms: s.durationMs,
-    missing_file: s.missingFile,
-    changed: s.changed,
-    has_down_file: s.downFile !== undefined,
-  };
-}
-
-function historyJson(e: HistoryEntry) {
-  return { id: e.id, version: e.version, name: e.name, direction: e.direction, at: e.at.toISOString(), duration_ms: e.durationMs };
 }
 
 function formatStatus(states: MigrationState[], dir: string): string {

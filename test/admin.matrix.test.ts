@@ -103,6 +103,13 @@ const MATRIX: Record<string, Case[]> = {
   "DELETE /admin/v1/policies/:schema/:table/:policy": [{ path: "/policies/public/notes/no_such_policy", allowed: WIDE, ok: 404 }],
   "POST /admin/v1/sql": [{ path: "/sql", body: { query: "select 1" }, allowed: WIDE, ok: 200 }],
   "GET /admin/v1/audit": [{ path: "/audit?limit=1", allowed: AUDIT_OWN, ok: 200 }],
+  "GET /admin/v1/migrations": [{ path: "/migrations", allowed: META_READ, ok: 200 }],
+  "GET /admin/v1/migrations/history": [{ path: "/migrations/history", allowed: META_READ, ok: 200 }],
+  "GET /admin/v1/migrations/plan": [{ path: "/migrations/plan", allowed: META_READ, ok: 200 }],
+  "GET /admin/v1/migrations/approvals": [{ path: "/migrations/approvals", allowed: META_READ, ok: 200 }],
+  "POST /admin/v1/migrations/:version/approve": [{ path: "/migrations/20990101000000/approve", body: {}, allowed: WIDE, ok: 404 }],
+  "POST /admin/v1/migrations/apply": [{ path: "/migrations/apply", body: { to: "20990101000000" }, allowed: WIDE, ok: 400 }],
+  "POST /admin/v1/migrations/revert": [{ path: "/migrations/revert", body: { steps: 0 }, allowed: WIDE, ok: 400 }],
   "GET /admin/v1/stats": [{ path: "/stats", allowed: WIDE, ok: 200 }],
   "GET /admin/v1/logs": [{ path: "/logs?limit=1", allowed: WIDE, ok: 200 }],
 };

@@ -4,9 +4,14 @@
 // user who ran a CLI command; security-relevant actions (emergency access) are flagged and carry
 // the reason given. Rows are only ever inserted (nothing in Plinth deletes them); the table refuses
 // UPDATE, DELETE and TRUNCATE by trigger, and neither the API roles nor the SQL console's role
-// (plinth_console) hold any privilege on it.
+// (plinth_console) hold any privilege on it. Since migration 0015 every row is also a link of a hash
+// chain (chain.ts, verify.ts), and the only delete is archiving past audit.retentionDays
+// (retention.ts). Beyond the admin plane, the auth API's flows (src/auth/audit.ts), migrations and
+// key or security-setting changes (recordSecurityChange) write here too.
+import type postgres from "postgres";
 import type { Sql } from "../../db/pool.ts";
 import type { AdminActor } from "../authorize.ts";
+import { whereOf, type AuditFilter } from "./query.ts";
 
 export type AuditOutcome = "ok" | "error" | "denied" | "refused";
 
@@ -34,6 +39,8 @@ export interface AuditEntry {
   /** A security-relevant action (emergency access), and the reason given for it. */
   security?: boolean;
   reason?: string | null;
+  /** Structured facts about the action (never secrets): e.g. the old and new level of a change. */
+  details?: Record<string, unknown> | null;
 }
 
 /** The "who" columns of an actor: its key's role and kind, and the account, session or OS user behind it. */
@@ -57,12 +64,50 @@ export async function recordAudit(sql: Sql, e: AuditEntry): Promise<void> {
     insert into plinth.audit_log
       (actor_role, actor_kind, actor_sub, action, target, statement, outcome, status, error_code,
        duration_ms, row_count, request_id, client_ip,
-       admin_id, admin_email, admin_level, session_id, os_user, security, reason)
+       admin_id, admin_email, admin_level, session_id, os_user, security, reason, details)
     values
       (${e.actorRole}, ${e.actorKind}, ${e.actorSub}, ${e.action}, ${e.target}, ${e.statement}, ${e.outcome},
        ${e.status}, ${e.errorCode}, ${e.durationMs}, ${e.rowCount}, ${e.requestId}, ${e.clientIp},
        ${e.adminId ?? null}, ${e.adminEmail ?? null}, ${e.adminLevel ?? null}, ${e.sessionId ?? null},
-       ${e.osUser ?? null}, ${e.security ?? false}, ${e.reason ?? null})`;
+       ${e.osUser ?? null}, ${e.security ?? false}, ${e.reason ?? null},
+       ${e.details ? sql.json(e.details as postgres.JSONValue) : null})`;
+}
+
+/**
+ * For features that change keys or security settings outside an admin API call of their own (or
+ * that want the change itself on record beside the call): one audit row, flagged security-relevant,
+ * naming who did it and what changed. `action` is e.g. "keys.rotate", "security.table_settings",
+ * "security.lockout_cleared"; `details` names what changed (never a secret or key material).
+ */
+export async function recordSecurityChange(
+  sql: Sql,
+  change: {
+    actor: AdminActor;
+    action: string;
+    target: string | null;
+    outcome?: AuditOutcome;
+    details?: Record<string, unknown>;
+    clientIp?: string | null;
+    requestId?: string | null;
+    reason?: string | null;
+  },
+): Promise<void> {
+  await recordAudit(sql, {
+    ...actorColumns(change.actor),
+    action: change.action,
+    target: change.target,
+    statement: null,
+    outcome: change.outcome ?? "ok",
+    status: change.outcome && change.outcome !== "ok" ? 1 : 0,
+    errorCode: null,
+    durationMs: 0,
+    rowCount: null,
+    requestId: change.requestId ?? null,
+    clientIp: change.clientIp ?? null,
+    security: true,
+    reason: change.reason ?? null,
+    details: change.details ?? null,
+  });
 }
 
 export interface AuditRecord {
@@ -89,9 +134,14 @@ export interface AuditRecord {
   client_ip: string | null;
   security: boolean;
   reason: string | null;
+  details: Record<string, unknown> | null;
+  /** The row's place in the hash chain, the previous row's hash and its own (migration 0015). */
+  seq: number;
+  prev_hash: string;
+  hash: string;
 }
 
-interface AuditRow {
+export interface AuditRow {
   id: string;
   at: Date;
   actor_role: string;
@@ -114,23 +164,34 @@ interface AuditRow {
   os_user: string | null;
   security: boolean;
   reason: string | null;
+  details: Record<string, unknown> | null;
+  seq: string;
+  prev_hash: string;
+  hash: string;
 }
+
+export const AUDIT_COLUMNS = `id, at, actor_role, actor_kind, actor_sub, action, target, statement, outcome, status,
+  error_code, duration_ms, row_count, request_id, client_ip, admin_id, admin_email, admin_level, session_id, os_user,
+  security, reason, details, seq, prev_hash, hash`;
 
 /**
  * Newest first; `before` is an id from a previous page (keyset pagination). `adminId` limits the
  * page to the entries that admin account caused (a moderator's own view).
  */
-export async function listAudit(sql: Sql, opts: { limit: number; before: number | null; adminId?: string }): Promise<AuditRecord[]> {
+export async function listAudit(sql: Sql, opts: { limit: number; before: number | null; adminId?: string; filter?: AuditFilter }): Promise<AuditRecord[]> {
+  const filter = { ...opts.filter, ...(opts.adminId !== undefined ? { adminId: opts.adminId } : {}) };
   const rows = await sql<AuditRow[]>`
-    select id, at, actor_role, actor_kind, actor_sub, action, target, statement, outcome, status,
-           error_code, duration_ms, row_count, request_id, client_ip,
-           admin_id, admin_email, admin_level, session_id, os_user, security, reason
+    select ${sql.unsafe(AUDIT_COLUMNS) /* a static column list */}
     from plinth.audit_log
     where ${opts.before === null ? sql`true` : sql`id < ${opts.before}`}
-      and ${opts.adminId === undefined ? sql`true` : sql`admin_id = ${opts.adminId}`}
+      and ${whereOf(sql, filter)}
     order by id desc
     limit ${opts.limit}`;
-  return rows.map((r) => ({
+  return rows.map(auditRecordOf);
+}
+
+export function auditRecordOf(r: AuditRow): AuditRecord {
+  return {
     id: Number(r.id),
     at: r.at.toISOString(),
     actor: {
@@ -154,5 +215,9 @@ export async function listAudit(sql: Sql, opts: { limit: number; before: number 
     client_ip: r.client_ip,
     security: r.security,
     reason: r.reason,
-  }));
+    details: r.details,
+    seq: Number(r.seq),
+    prev_hash: r.prev_hash,
+    hash: r.hash,
+  };
 }

@@ -1,6 +1,7 @@
 // /factors[...]: MFA for the bearer's own account (TOTP), and Plinth's recovery codes.
 import { Elysia } from "elysia";
 import { z } from "zod";
+import { audited } from "../audit.ts";
 import type { AuthContext } from "../context.ts";
 import { reply } from "../errors.ts";
 import { optString, parseBody } from "../input.ts";
@@ -24,18 +25,32 @@ export const mfaRoutes = (ctx: AuthContext) =>
       guarded(async (c) => {
         const body = parseBody(EnrollBody, c.body);
         const caller = mfaCallerOf(principalOf(c.request));
-        return reply(await enroll(ctx, caller, { factorType: body.factor_type, friendlyName: body.friendly_name, issuer: body.issuer }));
+        return reply(
+          await audited(ctx, c.request, "end_user.mfa.enroll", {}, () =>
+            enroll(ctx, caller, { factorType: body.factor_type, friendlyName: body.friendly_name, issuer: body.issuer }),
+          ),
+        );
       }),
     )
     .post(
       "/factors/recovery_codes",
-      guarded(async (c) => reply(await generateRecoveryCodes(ctx, mfaCallerOf(principalOf(c.request))))),
+      guarded(async (c) =>
+        reply(
+          await audited(ctx, c.request, "end_user.mfa.recovery_codes", { security: true }, () =>
+            generateRecoveryCodes(ctx, mfaCallerOf(principalOf(c.request))),
+          ),
+        ),
+      ),
     )
     .post(
       "/factors/recovery",
       guarded(async (c) => {
         const body = parseBody(RecoveryBody, c.body);
-        return reply(await verifyRecoveryCode(ctx, clientOf(ctx, c.request), mfaCallerOf(principalOf(c.request)), body.code));
+        return reply(
+          await audited(ctx, c.request, "end_user.mfa.recovery", { security: true }, () =>
+            verifyRecoveryCode(ctx, clientOf(ctx, c.request), mfaCallerOf(principalOf(c.request)), body.code),
+          ),
+        );
       }),
     )
     .post(
@@ -50,10 +65,18 @@ export const mfaRoutes = (ctx: AuthContext) =>
       guarded(async (c) => {
         const body = parseBody(VerifyBody, c.body);
         const caller = mfaCallerOf(principalOf(c.request));
-        return reply(await verify(ctx, clientOf(ctx, c.request), caller, c.params.id!, { challengeId: body.challenge_id, code: body.code }));
+        return reply(
+          await audited(ctx, c.request, "end_user.mfa.verify", {}, () =>
+            verify(ctx, clientOf(ctx, c.request), caller, c.params.id!, { challengeId: body.challenge_id, code: body.code }),
+          ),
+        );
       }),
     )
     .delete(
       "/factors/:id",
-      guarded(async (c) => reply(await unenroll(ctx, mfaCallerOf(principalOf(c.request)), c.params.id!))),
+      guarded(async (c) =>
+        reply(
+          await audited(ctx, c.request, "end_user.mfa.unenroll", { security: true }, () => unenroll(ctx, mfaCallerOf(principalOf(c.request)), c.params.id!)),
+        ),
+      ),
     );

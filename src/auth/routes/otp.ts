@@ -1,6 +1,7 @@
 // POST /otp, /magiclink, /recover, /resend: requests that send a code.
 import { Elysia } from "elysia";
 import { z } from "zod";
+import { audited, identifierTarget } from "../audit.ts";
 import { takeIp, type AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { metadata, optString, parseBody, pkceChallenge, pkceFields } from "../input.ts";
@@ -43,7 +44,11 @@ export const otpRoutes = (ctx: AuthContext) => {
         const client = clientOf(ctx, c.request);
         takeIp(ctx, "recover", client.ip);
         const body = parseBody(RecoverBody, c.body);
-        return reply(await requestRecovery(ctx, client, { email: body.email, pkce: pkceChallenge(body), redirectTo: redirectOf(ctx, c) }));
+        return reply(
+          await audited(ctx, c.request, "end_user.password.reset_request", { target: identifierTarget(body) }, () =>
+            requestRecovery(ctx, client, { email: body.email, pkce: pkceChallenge(body), redirectTo: redirectOf(ctx, c) }),
+          ),
+        );
       }),
     )
     .post(

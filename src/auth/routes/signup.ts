@@ -1,6 +1,7 @@
 // POST /signup: email, phone or username with a password; no identifier at all is anonymous.
 import { Elysia } from "elysia";
 import { z } from "zod";
+import { audited, identifierTarget } from "../audit.ts";
 import type { AuthContext } from "../context.ts";
 import { reply } from "../errors.ts";
 import { metadata, optString, parseBody, pkceChallenge, pkceFields } from "../input.ts";
@@ -22,15 +23,17 @@ export const signupRoutes = (ctx: AuthContext) =>
     "/signup",
     guarded(async (c) => {
       const body = parseBody(SignupBody, c.body);
-      const result = await signUp(ctx, clientOf(ctx, c.request), {
-        email: body.email,
-        phone: body.phone,
-        username: body.username,
-        password: body.password,
-        data: body.data,
-        pkce: pkceChallenge(body),
-        redirectTo: redirectOf(ctx, c),
-      });
+      const result = await audited(ctx, c.request, "end_user.signup", { target: identifierTarget(body) }, () =>
+        signUp(ctx, clientOf(ctx, c.request), {
+          email: body.email,
+          phone: body.phone,
+          username: body.username,
+          password: body.password,
+          data: body.data,
+          pkce: pkceChallenge(body),
+          redirectTo: redirectOf(ctx, c),
+        }),
+      );
       return reply(result);
     }),
   );

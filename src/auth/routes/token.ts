@@ -1,6 +1,7 @@
 // POST /token?grant_type=password|refresh_token|pkce.
 import { Elysia } from "elysia";
 import { z } from "zod";
+import { audited, identifierTarget } from "../audit.ts";
 import { takeIp, type AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { optString, parseBody } from "../input.ts";
@@ -25,7 +26,7 @@ export const tokenRoutes = (ctx: AuthContext) =>
       switch (c.query.grant_type) {
         case "password": {
           const body = parseBody(PasswordBody, c.body);
-          return reply(await passwordGrant(ctx, client, body));
+          return reply(await audited(ctx, c.request, "end_user.signin.password", { target: identifierTarget(body) }, () => passwordGrant(ctx, client, body)));
         }
         case "refresh_token": {
           const body = parseBody(RefreshBody, c.body);
@@ -33,7 +34,7 @@ export const tokenRoutes = (ctx: AuthContext) =>
         }
         case "pkce": {
           const body = parseBody(PkceBody, c.body);
-          return reply(await pkceGrant(ctx, client, body.auth_code, body.code_verifier));
+          return reply(await audited(ctx, c.request, "end_user.signin.pkce", {}, () => pkceGrant(ctx, client, body.auth_code, body.code_verifier)));
         }
         default:
           throw AuthErrors.unsupportedGrant();

@@ -14,6 +14,7 @@ import {
   updateUserById,
   type LinkType,
 } from "../user-admin.ts";
+import { adminActionOf, audited, identifierTarget } from "../audit.ts";
 import type { AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { metadata, optString, parseBody } from "../input.ts";
@@ -60,18 +61,25 @@ const positiveInt = (value: string | undefined, fallback: number, max: number): 
   return Math.min(n, max);
 };
 
-/** The same guard as everywhere, plus the service_role check before anything else. */
-const admin = (fn: (c: RouteContext) => Promise<Response>) =>
+/**
+ * The same guard as everywhere, plus the service_role check before anything else; every call
+ * (refused ones too) is one audit entry (audit.ts).
+ */
+const admin = (ctx: AuthContext, fn: (c: RouteContext) => Promise<Response>) =>
   guarded(async (c) => {
-    requireServiceRole(principalOf(c.request));
-    return fn(c);
+    const { action, userId } = adminActionOf(c.request.method, new URL(c.request.url).pathname);
+    const target = userId ? `user:${userId}` : identifierTarget(typeof c.body === "object" && c.body ? (c.body as { email?: string }) : {});
+    return audited(ctx, c.request, action, { target, security: true }, async () => {
+      requireServiceRole(principalOf(c.request));
+      return fn(c);
+    });
   });
 
 export const adminRoutes = (ctx: AuthContext) =>
   new Elysia()
     .get(
       "/admin/users",
-      admin(async (c) => {
+      admin(ctx, async (c) => {
         const page = positiveInt(c.query.page, 1, 1_000_000);
         const perPage = positiveInt(c.query.per_page, 50, 1000);
         const search = new URL(c.request.url).searchParams;
@@ -95,19 +103,19 @@ export const adminRoutes = (ctx: AuthContext) =>
     )
     .post(
       "/admin/users",
-      admin(async (c) => reply(await createUser(ctx, parseBody(AdminUserBody, c.body)))),
+      admin(ctx, async (c) => reply(await createUser(ctx, parseBody(AdminUserBody, c.body)))),
     )
     .get(
       "/admin/users/:id",
-      admin(async (c) => reply(await getUser(ctx, c.params.id!))),
+      admin(ctx, async (c) => reply(await getUser(ctx, c.params.id!))),
     )
     .put(
       "/admin/users/:id",
-      admin(async (c) => reply(await updateUserById(ctx, c.params.id!, parseBody(AdminUserBody, c.body)))),
+      admin(ctx, async (c) => reply(await updateUserById(ctx, c.params.id!, parseBody(AdminUserBody, c.body)))),
     )
     .delete(
       "/admin/users/:id",
-      admin(async (c) => {
+      admin(ctx, async (c) => {
         const body = parseBody(DeleteBody, c.body);
         await deleteUser(ctx, c.params.id!, body.should_soft_delete ?? false);
         return reply({});
@@ -115,15 +123,15 @@ export const adminRoutes = (ctx: AuthContext) =>
     )
     .get(
       "/admin/users/:id/factors",
-      admin(async (c) => reply(await adminListFactors(ctx, c.params.id!))),
+      admin(ctx, async (c) => reply(await adminListFactors(ctx, c.params.id!))),
     )
     .delete(
       "/admin/users/:id/factors/:factorId",
-      admin(async (c) => reply(await adminDeleteFactor(ctx, c.params.id!, c.params.factorId!))),
+      admin(ctx, async (c) => reply(await adminDeleteFactor(ctx, c.params.id!, c.params.factorId!))),
     )
     .post(
       "/admin/generate_link",
-      admin(async (c) => {
+      admin(ctx, async (c) => {
         const body = parseBody(GenerateLinkBody, c.body);
         if (!body.type || !(LINK_TYPES as readonly string[]).includes(body.type)) {
           throw AuthErrors.validation(`type must be one of ${LINK_TYPES.join(", ")}`);
@@ -142,7 +150,7 @@ export const adminRoutes = (ctx: AuthContext) =>
     )
     .post(
       "/invite",
-      admin(async (c) => {
+      admin(ctx, async (c) => {
         const body = parseBody(InviteBody, c.body);
         if (!body.email) throw AuthErrors.validation("An email address is required");
         return reply(await invite(ctx, clientOf(ctx, c.request), { email: body.email, data: body.data, redirectTo: redirectOf(ctx, c) }));

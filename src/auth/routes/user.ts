@@ -2,6 +2,7 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { callerOf, currentUser, logout, reauthenticate, updateUser } from "../account.ts";
+import { audited } from "../audit.ts";
 import type { AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { metadata, optString, parseBody, pkceChallenge, pkceFields } from "../input.ts";
@@ -34,17 +35,20 @@ export const userRoutes = (ctx: AuthContext) =>
       guarded(async (c) => {
         const caller = callerOf(principalOf(c.request));
         const body = parseBody(UpdateBody, c.body);
-        const user = await updateUser(ctx, clientOf(ctx, c.request), caller, {
-          email: body.email,
-          phone: body.phone,
-          password: body.password,
-          currentPassword: body.current_password,
-          nonce: body.nonce,
-          data: body.data,
-          appMetadata: body.app_metadata,
-          pkce: pkceChallenge(body),
-          redirectTo: redirectOf(ctx, c),
-        });
+        const action = body.password ? "end_user.password.change" : body.email || body.phone ? "end_user.identity.change" : "end_user.update";
+        const user = await audited(ctx, c.request, action, { security: !!(body.password || body.email || body.phone) }, () =>
+          updateUser(ctx, clientOf(ctx, c.request), caller, {
+            email: body.email,
+            phone: body.phone,
+            password: body.password,
+            currentPassword: body.current_password,
+            nonce: body.nonce,
+            data: body.data,
+            appMetadata: body.app_metadata,
+            pkce: pkceChallenge(body),
+            redirectTo: redirectOf(ctx, c),
+          }),
+        );
         return reply(user);
       }),
     )
@@ -57,7 +61,7 @@ export const userRoutes = (ctx: AuthContext) =>
       guarded(async (c) => {
         const scope = (c.query.scope ?? "global") as LogoutScope;
         if (!SCOPES.includes(scope)) throw AuthErrors.validation("scope must be one of global, local, others");
-        await logout(ctx, callerOf(principalOf(c.request)), scope);
+        await audited(ctx, c.request, `end_user.logout`, {}, () => logout(ctx, callerOf(principalOf(c.request)), scope));
         return reply(null, 204);
       }),
     );

@@ -3,6 +3,7 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { isPlinthError } from "../../errors.ts";
+import { audited, identifierTarget } from "../audit.ts";
 import { takeIp, type AuthContext } from "../context.ts";
 import { AuthErrors, reply } from "../errors.ts";
 import { optString, parseBody } from "../input.ts";
@@ -41,11 +42,9 @@ export const verifyRoutes = (ctx: AuthContext) =>
         const client = clientOf(ctx, c.request);
         takeIp(ctx, "verify", client.ip);
         const body = parseBody(VerifyBody, c.body);
-        const result = await verifyToken(
-          ctx,
-          client,
-          { type: verifyType(body.type), token: body.token, tokenHash: body.token_hash, email: body.email, phone: body.phone },
-          false,
+        const type = verifyType(body.type);
+        const result = await audited(ctx, c.request, `end_user.verify.${type}`, { target: identifierTarget(body) }, () =>
+          verifyToken(ctx, client, { type, token: body.token, tokenHash: body.token_hash, email: body.email, phone: body.phone }, false),
         );
         // The first confirmation of a secure email change: GoTrue's {msg, code}, no session.
         if (result.message) return reply({ msg: result.message, code: "200" });
@@ -61,7 +60,8 @@ export const verifyRoutes = (ctx: AuthContext) =>
       const pkce = isPkceLinkToken(c.query.token);
       try {
         takeIp(ctx, "verify", client.ip);
-        const result = await verifyToken(ctx, client, { type: verifyType(type), token: c.query.token }, true);
+        const vt = verifyType(type);
+        const result = await audited(ctx, c.request, `end_user.verify.${vt}`, {}, () => verifyToken(ctx, client, { type: vt, token: c.query.token }, true));
         const url = new URL(target);
         if (result.message) {
           if (pkce) url.searchParams.set("message", result.message);

@@ -47,7 +47,9 @@ interface Case {
 
 /** "METHOD /admin/v1/path" (as the route table spells it) → the cases for it. */
 const MATRIX: Record<string, Case[]> = {
-  "POST /admin/v1/auth/login": [{ path: "/auth/login", body: { email: "nobody@example.com", password: "x" }, allowed: EVERYONE, ok: 400 }],
+  // An empty password is refused before any attempt is counted: eight callers' wrong passwords
+  // for one identifier would lock it (src/auth/lockout.ts; its own tests are security.lockout).
+  "POST /admin/v1/auth/login": [{ path: "/auth/login", body: { email: "nobody@example.com", password: "" }, allowed: EVERYONE, ok: 400 }],
   "POST /admin/v1/auth/mfa": [{ path: "/auth/mfa", body: { challenge_token: "plinth_ac_x", code: "123456" }, allowed: EVERYONE, ok: 400 }],
   "POST /admin/v1/auth/emergency": [{ path: "/auth/emergency", body: { code: "plinth_ae_x" }, allowed: EVERYONE, ok: 400 }],
   "GET /admin/v1/auth/session": [{ path: "/auth/session", allowed: SIGNED_IN, ok: 200 }],
@@ -103,6 +105,9 @@ const MATRIX: Record<string, Case[]> = {
   "DELETE /admin/v1/policies/:schema/:table/:policy": [{ path: "/policies/public/notes/no_such_policy", allowed: WIDE, ok: 404 }],
   "POST /admin/v1/sql": [{ path: "/sql", body: { query: "select 1" }, allowed: WIDE, ok: 200 }],
   "GET /admin/v1/audit": [{ path: "/audit?limit=1", allowed: AUDIT_OWN, ok: 200 }],
+  "GET /admin/v1/security/events": [{ path: "/security/events?limit=1", allowed: WIDE, ok: 200 }],
+  "GET /admin/v1/security/locks": [{ path: "/security/locks", allowed: WIDE, ok: 200 }],
+  "DELETE /admin/v1/security/locks/:identifier": [{ path: "/security/locks/email%3Anobody%40example.com", allowed: WIDE, ok: 404 }],
   "GET /admin/v1/migrations": [{ path: "/migrations", allowed: META_READ, ok: 200 }],
   "GET /admin/v1/migrations/history": [{ path: "/migrations/history", allowed: META_READ, ok: 200 }],
   "GET /admin/v1/migrations/plan": [{ path: "/migrations/plan", allowed: META_READ, ok: 200 }],

@@ -31,7 +31,9 @@ export const CAPABILITIES = [
   "admins:manage",
   /** System admins themselves (create, promote to, demote from system_admin), and every admin's sessions. */
   "admins:manage_system",
-  /** Security settings and events, keys. */
+  /** Security events and brute-force locks: read. */
+  "security:read",
+  /** Security settings and events, keys; clearing brute-force locks. */
   "security:manage",
   /** The server's live numbers (GET /admin/v1/stats: rates, pool, database size, replication, storage). */
   "stats:read",

@@ -26,6 +26,8 @@ import { lookupSession, touchSeconds, touchSession } from "./sessions/store.ts";
 import { isAdminSessionToken } from "./sessions/tokens.ts";
 import { signInRoutes } from "./signin/routes.ts";
 import { endUserRoutes } from "./users/routes.ts";
+import { securityEventRoutes } from "./security/event-routes.ts";
+import { startSecurityWorker } from "./security/worker.ts";
 
 /** The sign-in endpoints: open without a key (nobody signing in holds one). */
 const SIGN_IN_PATHS = new Set(["/admin/v1/auth/login", "/admin/v1/auth/mfa", "/admin/v1/auth/emergency"]);
@@ -61,6 +63,8 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
   const consoleDb = openConsoleDb(ctx.db.sql, ctx.dbUrl, ctx.log);
   let mounted: MountedApp | null = null;
   const sweeper = setInterval(() => admin.signInLimit?.sweep(), 60_000);
+  // Alert delivery (outbox) and the lockout sweep: security/worker.ts.
+  const security = await startSecurityWorker({ sql: ctx.db.sql, config: ctx.config, log: ctx.log });
   sweeper.unref?.();
   const routes = new Elysia({ prefix: "/admin/v1" })
     .use(signInRoutes(deps, admin))
@@ -74,6 +78,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(policyRoutes(deps))
     .use(sqlRoutes(deps, consoleDb))
     .use(auditRoutes(deps))
+    .use(securityEventRoutes(deps))
     .use(migrationRoutes(deps, ctx.config))
     .use(observeRoutes(deps, { db: ctx.db, app: () => mounted, slotPrefix: ctx.config.realtime.slotName }, ctx.log));
   return {
@@ -82,6 +87,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     attach: (app) => void (mounted = app),
     stop: async () => {
       clearInterval(sweeper);
+      await security.stop();
       await cache.stop();
       await consoleDb.end();
     },

@@ -15,6 +15,34 @@ import { insertUser, isUuid } from "../../auth/users.ts";
 import { ADMIN_LEVELS, actorLevel, levelRank, type AdminActor, type AdminLevel } from "../authorize.ts";
 import { AdminErrors } from "../errors.ts";
 import { isTableScoped, levelChangeError, normaliseTables } from "./rules.ts";
+import { raiseSecurityEvent } from "../security/events.ts";
+
+interface LevelChange {
+  userId: string;
+  from: AdminLevel | null;
+  to: AdminLevel | null;
+  tablesFrom: string[];
+  tablesTo: string[];
+}
+
+/** admin_level_changed, after commit: a level granted, changed or removed, or a moderator's or viewer's tables changed. */
+async function levelChangedEvent(sql: Sql, actor: AdminActor, c: LevelChange): Promise<void> {
+  const sameTables = c.tablesFrom.length === c.tablesTo.length && c.tablesFrom.every((t) => c.tablesTo.includes(t));
+  if (c.from === c.to && sameTables) return;
+  const up = c.to !== null && (c.from === null || levelRank(c.to) > levelRank(c.from));
+  await raiseSecurityEvent(sql, {
+    kind: "admin_level_changed",
+    // A new or raised system_admin holds every key to the project.
+    severity: up && c.to === "system_admin" ? "critical" : "high",
+    userId: c.userId,
+    details: {
+      from: c.from,
+      to: c.to,
+      ...(sameTables ? {} : { tables_from: c.tablesFrom, tables_to: c.tablesTo }),
+      actor: { kind: actor.kind, admin_id: actor.admin?.id ?? null, email: actor.admin?.email ?? null, os_user: actor.osUser ?? null },
+    },
+  });
+}
 
 type Q = Sql | postgres.TransactionSql;
 
@@ -148,8 +176,9 @@ export async function applyLevel(
 ): Promise<AdminAccount | null> {
   const level = actorLevel(actor);
   if (!level) throw AdminErrors.forbidden();
+  let change = null as LevelChange | null;
   try {
-    return await sql.begin(async (tx) => {
+    const account = await sql.begin(async (tx) => {
       await lockAdmins(tx);
       const userId = typeof user === "string" ? user : await user(tx);
       if (!isUuid(userId)) throw AdminErrors.notAnAdmin();
@@ -178,15 +207,19 @@ export async function applyLevel(
       if (broken) throw broken;
       if (next === null) {
         await tx`delete from plinth.admins where user_id = ${userId}`;
+        change = { userId, from, to: null, tablesFrom: current?.tables ?? [], tablesTo: [] };
         return null;
       }
       const tables = req.tables !== undefined ? normaliseTables(next, req.tables) : isTableScoped(next) ? (current?.tables ?? []) : [];
+      change = { userId, from, to: next, tablesFrom: current?.tables ?? [], tablesTo: tables };
       await tx`
         insert into plinth.admins (user_id, level, tables, created_by, created_via)
         values (${userId}, ${next}, ${tables}::text[], ${actor.admin?.id ?? null}, ${createdVia(actor)})
         on conflict (user_id) do update set level = excluded.level, tables = excluded.tables, updated_at = now()`;
       return (await selectAccounts(tx, userId))[0]!;
     });
+    if (change) await levelChangedEvent(sql, actor, change);
+    return account;
   } catch (err) {
     // The trigger's verdict, for a change the rules above let through (they cannot, under the lock;
     // kept so the answer is the same code whatever happens).

@@ -12,6 +12,7 @@ import { AdminErrors } from "../errors.ts";
 import { openSession, type ClientInfo } from "../sessions/store.ts";
 import { EMERGENCY_CODE_PREFIX, isSecretOf, newSecret, secretDigest } from "../sessions/tokens.ts";
 import { takeSignInToken, type SignedIn } from "./login.ts";
+import { raiseSecurityEvent } from "../security/events.ts";
 
 export const MIN_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 24 * 3600;
@@ -54,5 +55,16 @@ export async function redeemEmergencyCode(
     return { session, reason: c.reason, codeId: c.id };
   });
   if (!result) throw AdminErrors.invalidEmergencyCode();
+  await raiseSecurityEvent(
+    ctx.sql,
+    {
+      kind: "emergency_access",
+      severity: "high",
+      address: client.ip,
+      userAgent: client.userAgent,
+      details: { code_id: result.codeId, session_id: result.session.id, reason: result.reason },
+    },
+    ctx.log,
+  );
   return { ...result, admin: { id: null, email: null, level: "system_admin", tables: [] } };
 }

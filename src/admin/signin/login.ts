@@ -18,6 +18,17 @@ import { AdminErrors } from "../errors.ts";
 import { openSession, type ClientInfo, type StartedSession } from "../sessions/store.ts";
 import { CHALLENGE_TOKEN_PREFIX, isSecretOf, newSecret, secretDigest } from "../sessions/tokens.ts";
 import { hasVerifiedTotp, useSecondFactor } from "./second-factor.ts";
+import { raiseSecurityEvent } from "../security/events.ts";
+import { checkGate, clearLocks, lockKey, lockoutDeps, rawKey, recordFailure } from "../../auth/lockout.ts";
+
+/** The lockout key of the identifier tried (lockout.ts): the same keys as /auth/v1's password sign-in. */
+function adminLockKey(by: { email: string } | { username: string }): string {
+  try {
+    return "email" in by ? lockKey("email", normaliseEmail(by.email)) : lockKey("username", normaliseUsername(by.username));
+  } catch {
+    return "email" in by ? rawKey("email", by.email) : rawKey("username", by.username);
+  }
+}
 
 export const CHALLENGE_SECONDS = 300;
 export const MAX_CHALLENGE_ATTEMPTS = 5;
@@ -70,10 +81,24 @@ export async function passwordLogin(ctx: AdminContext, client: ClientInfo, input
   if (typeof input.password !== "string" || input.password === "") throw AdminErrors.validation("Sign in requires a password");
   if (input.password.length > 1024) throw AdminErrors.invalidCredentials();
   takeSignInToken(ctx, client.ip);
-  const row = await candidate(ctx, typeof input.email === "string" && input.email ? { email: input.email } : { username: given[0] });
+  const by = typeof input.email === "string" && input.email ? { email: input.email } : { username: given[0] };
+  const row = await candidate(ctx, by);
   // Always one password verification, whoever the account is (or is not).
   const ok = await verifyPassword(row?.encrypted_password, input.password);
-  if (!row || !ok || !row.level || !row.usable) throw AdminErrors.invalidCredentials();
+  // Brute-force protection, as on /auth/v1 (the same users, the same keys). Every invalid_credentials
+  // answer counts, a right password of a non-admin too: otherwise when the lock comes would tell.
+  const lockout = lockoutDeps(ctx.sql, ctx.config, ctx.log);
+  const key = adminLockKey(by);
+  const gate = await checkGate(lockout, key);
+  if (gate.retryAfter > 0) {
+    await recordFailure(lockout, null, client, { flow: "admin_password" });
+    throw AdminErrors.userLocked(gate.retryAfter);
+  }
+  if (!row || !ok || !row.level || !row.usable) {
+    await recordFailure(lockout, key, client, { userId: row?.id ?? null, flow: "admin_password" });
+    throw AdminErrors.invalidCredentials();
+  }
+  if (gate.counted) await clearLocks(ctx.sql, [key]);
   if (await hasVerifiedTotp(ctx.sql, row.id)) {
     const token = newSecret(CHALLENGE_TOKEN_PREFIX);
     // The account's spent challenges go as a new one is made (used ones are deleted when used).
@@ -106,7 +131,7 @@ async function candidate(ctx: AdminContext, by: { email: string } | { username: 
   return row ?? null;
 }
 
-type MfaOutcome = { ok: SignedIn } | { fail: Error };
+type MfaOutcome = { ok: SignedIn; recovery: boolean; counted: boolean } | { fail: Error; countAgainst?: string };
 
 export async function mfaLogin(ctx: AdminContext, client: ClientInfo, input: { challenge_token?: unknown; code?: unknown }): Promise<SignedIn> {
   if (typeof input.challenge_token !== "string" || typeof input.code !== "string" || input.code.length > 64) {
@@ -122,6 +147,9 @@ export async function mfaLogin(ctx: AdminContext, client: ClientInfo, input: { c
     const [peek] = await tx<{ admin_id: string }[]>`select admin_id from plinth.admin_challenges where token_hash = ${digest}`;
     if (!peek) return { fail: AdminErrors.invalidChallenge() };
     await tx`select 1 from plinth.admins where user_id = ${peek.admin_id} for no key update`;
+    // The account's second factors are locked under the same key as on /auth/v1 (lockout.ts).
+    const gate = await checkGate(lockoutDeps(tx, ctx.config, ctx.log), lockKey("user", peek.admin_id));
+    if (gate.retryAfter > 0) return { fail: AdminErrors.userLocked(gate.retryAfter) };
     const [c] = await tx<{ id: string; admin_id: string; attempts: number; live: boolean }[]>`
       select id, admin_id, attempts, expires_at > now() as live from plinth.admin_challenges where token_hash = ${digest} for update`;
     if (!c) return { fail: AdminErrors.invalidChallenge() };
@@ -133,16 +161,39 @@ export async function mfaLogin(ctx: AdminContext, client: ClientInfo, input: { c
     if (!used) {
       if (c.attempts + 1 >= MAX_CHALLENGE_ATTEMPTS) await tx`delete from plinth.admin_challenges where id = ${c.id}`;
       else await tx`update plinth.admin_challenges set attempts = attempts + 1 where id = ${c.id}`;
-      return { fail: AdminErrors.mfaVerificationFailed() };
+      return { fail: AdminErrors.mfaVerificationFailed(), countAgainst: c.admin_id };
     }
+    if (gate.counted) await clearLocks(tx, [lockKey("user", c.admin_id)]);
     await tx`delete from plinth.admin_challenges where id = ${c.id}`;
     // The account as it is now: it may have been removed, demoted or banned since the password step.
     const admin = await currentAdmin(tx, c.admin_id);
     if (!admin) return { fail: AdminErrors.invalidCredentials() };
     const session = await openSession(tx, ctx.sessions, { adminId: c.admin_id }, "mfa", client);
-    return { ok: { session, admin } };
+    return { ok: { session, admin }, recovery: used === "recovery", counted: gate.counted };
   });
-  if ("fail" in outcome) throw outcome.fail;
+  if ("fail" in outcome) {
+    if (outcome.countAgainst) {
+      await recordFailure(lockoutDeps(ctx.sql, ctx.config, ctx.log), lockKey("user", outcome.countAgainst), client, {
+        userId: outcome.countAgainst,
+        flow: "admin_mfa",
+      });
+    }
+    throw outcome.fail;
+  }
+  if (outcome.recovery) {
+    await raiseSecurityEvent(
+      ctx.sql,
+      {
+        kind: "recovery_code_used",
+        severity: "medium",
+        userId: outcome.ok.admin.id,
+        address: client.ip,
+        userAgent: client.userAgent,
+        details: { via: "admin_sign_in" },
+      },
+      ctx.log,
+    );
+  }
   return outcome.ok;
 }
 

@@ -105,6 +105,8 @@ const MATRIX: Record<string, Case[]> = {
   "DELETE /admin/v1/policies/:schema/:table/:policy": [{ path: "/policies/public/notes/no_such_policy", allowed: WIDE, ok: 404 }],
   "POST /admin/v1/sql": [{ path: "/sql", body: { query: "select 1" }, allowed: WIDE, ok: 200 }],
   "GET /admin/v1/audit": [{ path: "/audit?limit=1", allowed: AUDIT_OWN, ok: 200 }],
+  "GET /admin/v1/audit/verify": [{ path: "/audit/verify", allowed: WIDE, ok: 200 }],
+  "GET /admin/v1/audit/export": [{ path: "/audit/export?format=ndjson&since=2999-01-01", allowed: WIDE, ok: 200 }],
   "GET /admin/v1/security/events": [{ path: "/security/events?limit=1", allowed: WIDE, ok: 200 }],
   "GET /admin/v1/security/locks": [{ path: "/security/locks", allowed: WIDE, ok: 200 }],
   "DELETE /admin/v1/security/locks/:identifier": [{ path: "/security/locks/email%3Anobody%40example.com", allowed: WIDE, ok: 404 }],

@@ -249,7 +249,24 @@ async function runOnDatabase(
       return 0;
     }
     case "down": {
-      const report = await migrateDown(sql, dir, { ...opts, steps: command.steps });
+      // Each reverted version is one audit record, as each applied one is (issue 14).
+      const reverted: StepReport[] = [];
+      let report: Awaited<ReturnType<typeof migrateDown>>;
+      try {
+        report = await migrateDown(sql, dir, {
+          ...opts,
+          steps: command.steps,
+          onStep: (step) => {
+            opts.onStep?.(step);
+            reverted.push(step);
+          },
+        });
+      } catch (err) {
+        if (err instanceof MigrationFailedError) await auditMigration(sql, "migrations.revert", err.version, "error", err.code, err.postgres.message);
+        throw err;
+      } finally {
+        for (const step of reverted) await auditMigration(sql, "migrations.revert", step.version, "ok", null, null);
+      }
       if (!report.reverted.length) out.stdout("no applied migrations to revert\n");
       else if (report.reverted.length < command.steps) {
         out.stdout(`${command.steps} requested, but only ${report.reverted.length} applied: all of them reverted\n`);

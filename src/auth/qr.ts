@@ -3,7 +3,11 @@
 // (it replaced a hand-written encoder). What is Plinth's own is only the drawing: one compact SVG
 // path with no '#' in it, because supabase-js puts the SVG unescaped into a
 // `data:image/svg+xml;utf-8,` URL (the library's SVG has `fill="#ffffff"`).
-import QRCode from "qrcode";
+import type QRCodeLib from "qrcode";
+
+// Loaded at the first enrolment, not at start (~11,000 heap objects every server would carry).
+let lib: typeof QRCodeLib | null = null;
+const qrcode = (): typeof QRCodeLib => (lib ??= require("qrcode") as typeof QRCodeLib);
 
 export type QrEcLevel = "L" | "M";
 
@@ -26,7 +30,7 @@ export function qrEncode(text: string, opts: QrOptions = {}): QrSymbol {
   const ec = opts.ec ?? "M";
   // One byte-mode segment of the UTF-8 bytes: authenticator apps read it everywhere, and the
   // library's default segmentation (alphanumeric runs) saves a few modules at best for a URI.
-  const q = QRCode.create([{ data: new TextEncoder().encode(text), mode: "byte" }] as unknown as QRCode.QRCodeSegment[], {
+  const q = qrcode().create([{ data: new TextEncoder().encode(text), mode: "byte" }] as unknown as QRCodeLib.QRCodeSegment[], {
     errorCorrectionLevel: ec,
     ...(opts.mask === undefined ? {} : { maskPattern: opts.mask as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 }),
   });

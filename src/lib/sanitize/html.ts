@@ -22,7 +22,7 @@
 //   and attribute values come out with every `>` escaped, so ` />` occurs only at a void tag's end.
 // - sanitize-html drops an empty value of an attribute that cannot be boolean (`title=""`,
 //   `href=""`), except `alt`; boolean attributes come out bare (`<details open>`).
-import sanitize from "sanitize-html";
+import type sanitizeLib from "sanitize-html";
 import { DEFAULT_SCHEMES, SCHEMES_BY_TAG, safeUrl } from "./url.ts";
 
 const VOID = ["br", "hr", "img", "col", "wbr"];
@@ -136,9 +136,9 @@ const URL_ATTRS = new Set(["href", "src", "cite"]);
 const NUMERIC_ATTRS = new Set(["width", "height", "colspan", "rowspan", "span", "start", "value"]);
 
 /** Value rules the allow-list cannot express; runs on every tag before attributes are filtered. */
-function checkValues(tagName: string, attribs: sanitize.Attributes): sanitize.Tag {
+function checkValues(tagName: string, attribs: sanitizeLib.Attributes): sanitizeLib.Tag {
   if (!Object.hasOwn(ALLOWED, tagName)) return { tagName, attribs };
-  const out: sanitize.Attributes = {};
+  const out: sanitizeLib.Attributes = {};
   let blank = false;
   for (const [k, value] of Object.entries(attribs)) {
     if (k === "rel") continue; // set below when needed; never taken from input
@@ -159,7 +159,7 @@ function checkValues(tagName: string, attribs: sanitize.Attributes): sanitize.Ta
   return { tagName, attribs: out };
 }
 
-const OPTIONS: sanitize.IOptions = {
+const OPTIONS: sanitizeLib.IOptions = {
   allowedTags: Object.keys(ALLOWED),
   allowedAttributes: { "*": GLOBAL_ATTRS, ...ALLOWED },
   nonTextTags: DROP_CONTENT,
@@ -172,6 +172,13 @@ const OPTIONS: sanitize.IOptions = {
   parseStyleAttributes: false, // `style` is never allowed; nothing to parse
 };
 
+// Loaded at the first rich-text write rather than at start: the library and its parser add ~17,000
+// objects to the heap of every server, most of which never store rich text (a bigger heap made
+// every request's garbage collection dearer: bench/gateway.ts, 2026-12-04).
+let lib: typeof sanitizeLib | null = null;
+export const sanitizeHtmlLibrary = (): typeof sanitizeLib => (lib ??= require("sanitize-html") as typeof sanitizeLib);
+
 export function sanitizeHtml(input: string): string {
+  const sanitize = sanitizeHtmlLibrary();
   return sanitize(input.replaceAll("\u0000", ""), OPTIONS).replaceAll(" />", ">");
 }

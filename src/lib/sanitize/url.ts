@@ -9,7 +9,7 @@
 // Trap: sanitize-html's own scheme check (launder's naughtyHref) cannot tell data:image/png from
 // data:image/svg+xml, nor an attribute from another on the same tag, hence this function. It runs
 // first and its result is what is stored; sanitize-html's check stays on as a second gate.
-import sanitizeHtml from "sanitize-html";
+import { sanitizeHtmlLibrary } from "./html.ts";
 
 const LINK_SCHEMES = new Set(["http", "https", "mailto", "tel"]);
 const OTHER_SCHEMES = new Set(["http", "https"]);
@@ -47,7 +47,7 @@ export function safeUrl(decoded: string, element: string, attr: string): string 
 export function decodeAttributeValue(raw: string): string {
   if (!raw.includes("&")) return raw;
   let value = raw;
-  sanitizeHtml(`<a href="${raw.replaceAll('"', "&quot;")}">`, {
+  sanitizeHtmlLibrary()(`<a href="${raw.replaceAll('"', "&quot;")}">`, {
     allowedTags: [],
     allowedAttributes: {},
     onOpenTag: (_name, attribs) => {

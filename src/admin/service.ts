@@ -26,6 +26,7 @@ import { lookupSession, touchSeconds, touchSession } from "./sessions/store.ts";
 import { isAdminSessionToken } from "./sessions/tokens.ts";
 import { signInRoutes } from "./signin/routes.ts";
 import { endUserRoutes } from "./users/routes.ts";
+import { tableSecurityRoutes } from "./security/tables/routes.ts";
 import { securityEventRoutes } from "./security/event-routes.ts";
 import { startSecurityWorker } from "./security/worker.ts";
 
@@ -76,6 +77,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(rowRoutes(deps))
     .use(relationshipRoutes(deps))
     .use(policyRoutes(deps))
+    .use(tableSecurityRoutes(deps, { migrationsDir: ctx.config.migrationsDir, consoleDb }))
     .use(sqlRoutes(deps, consoleDb))
     .use(auditRoutes(deps))
     .use(securityEventRoutes(deps))

@@ -26,6 +26,10 @@ Commands:
   emergency-access --reason TEXT [--ttl 15m] [--json]   a one-time system_admin sign-in code
   backup [--out FILE]        an online backup: database, stored files, configuration
   restore FILE [--force]     restore a backup into an empty (or --force'd) data dir
+  audit verify [--archives] [--json]   check the audit log's hash chain
+  audit export [--format csv|ndjson] [--since T] [--until T] [--out FILE]
+  audit prune [--days N] [--json]      archive and remove rows past audit.retentionDays
+  audit report --since T --until T [--json]   compliance summary
   config print               print the effective configuration, secrets masked
   tui                        the terminal admin console
   --version                  print the version
@@ -42,6 +46,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   restore: () => import("./cli/restore.ts"),
   "emergency-access": () => import("./cli/emergency-access.ts"),
   admin: () => import("./cli/admin.ts"),
+  audit: () => import("./cli/audit.ts"),
 };
 
 /** Splits out the global --config option; everything else is the command and its arguments. */
@@ -111,7 +116,8 @@ async function main(argv: string[]): Promise<void> {
     case "backup":
     case "restore":
     case "emergency-access":
-    case "admin": {
+    case "admin":
+    case "audit": {
       // Each command lives in src/cli/<command>.ts and exports run(args, env) → exit code.
       const { processEnv } = await import("./cli/command.ts");
       const mod = await COMMANDS[command]!();

@@ -106,6 +106,12 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "PLINTH_STORAGE_S3_ACCESS_KEY_ID", path: "storage.s3.accessKeyId", kind: "string", description: "S3 access key id" },
   { name: "PLINTH_STORAGE_S3_SECRET_ACCESS_KEY", path: "storage.s3.secretAccessKey", kind: "string", description: "S3 secret access key" },
   { name: "PLINTH_STORAGE_S3_FORCE_PATH_STYLE", path: "storage.s3.forcePathStyle", kind: "boolean", description: "Path-style S3 URLs" },
+  { name: "PLINTH_STORAGE_IMAGE_ENABLED", path: "storage.imageTransformation.enabled", kind: "boolean", description: "Image transformations (/storage/v1/render/image)" },
+  { name: "PLINTH_STORAGE_IMAGE_MAX_SOURCE_BYTES", path: "storage.imageTransformation.maxSourceBytes", kind: "number", description: "Largest source image rendered, in bytes" },
+  { name: "PLINTH_STORAGE_IMAGE_MAX_SOURCE_PIXELS", path: "storage.imageTransformation.maxSourcePixels", kind: "number", description: "Largest source image rendered, in pixels" },
+  { name: "PLINTH_STORAGE_IMAGE_MAX_DIMENSION", path: "storage.imageTransformation.maxDimension", kind: "number", description: "Output width/height clamp" },
+  { name: "PLINTH_STORAGE_IMAGE_CACHE_BYTES", path: "storage.imageTransformation.cacheBytes", kind: "number", description: "Disk space for rendered variants" },
+  { name: "PLINTH_STORAGE_IMAGE_CONCURRENCY", path: "storage.imageTransformation.concurrency", kind: "number", description: "Renders at once (0: one per core)" },
   {
     name: "PLINTH_REALTIME_MAX_SOCKET_BUFFER",
     path: "realtime.maxSocketBuffer",

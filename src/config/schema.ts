@@ -262,6 +262,23 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /** Image transformations under /storage/v1/render/image (sharp/libvips). */
+        imageTransformation: z
+          .object({
+            enabled: bool.default(true),
+            /** Largest source object rendered, in bytes (Supabase's hosted limit: 25 MB). */
+            maxSourceBytes: z.coerce.number().int().min(1).default(25 * 1024 * 1024),
+            /** Largest source resolution, in pixels (width × height). */
+            maxSourcePixels: z.coerce.number().int().min(1).default(50_000_000),
+            /** Output width and height are clamped to this (Supabase's default 2000). */
+            maxDimension: z.coerce.number().int().min(1).max(16384).default(2000),
+            /** Bytes of rendered variants kept on disk (<dataDir>/cache/render); the oldest go first. */
+            cacheBytes: z.coerce.number().int().min(0).default(512 * 1024 * 1024),
+            /** Renders running at once (0: one per CPU core); more wait, and past 32 waiting get 429. */
+            concurrency: z.coerce.number().int().min(0).default(0),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -14,6 +14,8 @@ export interface StorageContext {
   log: Logger;
   /** Largest object accepted whatever the bucket says (config.storage.fileSizeLimit). */
   globalFileSizeLimit: number;
+  /** Whether /render/image answers (config.storage.imageTransformation.enabled); absent: yes. */
+  imageTransformation?: boolean;
 }
 
 /** The caller, or Supabase's 403 "Invalid Compact JWS" when the request carried no key. */

@@ -77,6 +77,13 @@ export const errors = {
   invalidUploadSignature: () => new StorageError(400, E.InvalidUploadSignature, "Invalid upload Signature"),
   tus: (status: number, message: string) => new StorageError(status, E.TusError, message, E.TusError, status),
   internal: () => new StorageError(500, E.InternalError, "Internal server error"),
+  // Image transformation (Supabase's ImageProcessingError: InvalidRequest below 500, its messages).
+  imageSourceInvalid: () => new StorageError(400, E.InvalidRequest, "The source image is invalid or unsupported for rendering"),
+  imageSourceTooLarge: () => new StorageError(400, E.InvalidRequest, "The source image file is too large to process"),
+  imageResolutionTooLarge: () => new StorageError(400, E.InvalidRequest, "The source image resolution is too large to process"),
+  imageBusy: () => new StorageError(429, E.InvalidRequest, "Too many requests", "too_many_requests", 429, { "retry-after": "1" }),
+  imageTimeout: () => new StorageError(408, E.InvalidRequest, "Image request timed out"),
+  imageUnavailable: () => new StorageError(503, E.InternalError, "Image transformation is not available on this server", "Service Unavailable", 503),
   /** The database is restarting or unreachable: the client may retry (Retry-After). */
   databaseUnavailable: () =>
     new StorageError(503, E.DatabaseError, "The database is unavailable, retry later", "Service Unavailable", 503, { "retry-after": "1" }),

@@ -7,13 +7,18 @@ import { asCaller, ownerOf, ownerUuid, releaseVersions, requireCaller, SERVICE_R
 import * as q from "./db.ts";
 import { errors } from "./errors.ts";
 import { mustBeValidBucketName, mustBeValidKey } from "./names.ts";
-import { signDownload, signUpload, verifyDownload } from "./signing.ts";
+import { signDownload, signUpload, verifyDownload, verifyDownloadGrant } from "./signing.ts";
+import { isEmptyTransform, parseTransform, toTokenString } from "./image/options.ts";
 import { checkWriteAccess, recordVersion } from "./uploads.ts";
 
 // ---- reading -------------------------------------------------------------------------------------
 
 /** The row of one object (or of one of its versions), as whoever `access` says. */
-export type Access = { kind: "caller"; principal: Principal | null } | { kind: "public" } | { kind: "signed"; token: string | null };
+export type Access =
+  | { kind: "caller"; principal: Principal | null }
+  | { kind: "public" }
+  /** `render`: the token is presented to /render/image/sign, where a transform-only token is valid. */
+  | { kind: "signed"; token: string | null; render?: boolean };
 
 export interface Found {
   row: Pick<q.ObjectRow, "id" | "bucket_id" | "name" | "version" | "metadata" | "user_metadata" | "created_at" | "owner_id"> & {
@@ -34,7 +39,9 @@ export async function findForRead(ctx: StorageContext, access: Access, bucket: s
     principal = SERVICE_ROLE;
   } else {
     // The token decides the version: a ?versionId= it does not name is refused, not served.
-    versionId = verifyDownload(ctx.secret, access.token, bucket, name, versionId ?? null);
+    versionId = access.render
+      ? verifyDownloadGrant(ctx.secret, access.token, bucket, name, versionId ?? null).version
+      : verifyDownload(ctx.secret, access.token, bucket, name, versionId ?? null);
     principal = SERVICE_ROLE;
   }
   return asCaller(ctx, principal, async (tx) => {
@@ -427,13 +434,19 @@ export async function createSignedUrl(
   principal: Principal | null,
   bucket: string,
   name: string,
-  body: { expiresIn?: unknown; versionId?: unknown },
+  body: { expiresIn?: unknown; versionId?: unknown; transform?: unknown },
 ): Promise<{ signedURL: string }> {
   const expiresIn = positiveInt(body.expiresIn, "expiresIn");
   const versionId = typeof body.versionId === "string" && body.versionId ? body.versionId : undefined;
+  if (body.transform !== undefined && body.transform !== null && (typeof body.transform !== "object" || Array.isArray(body.transform))) {
+    throw errors.invalidRequest("body/transform must be object");
+  }
+  // The transform is signed into the token: the holder cannot change it (the query is ignored).
+  const transform = ctx.imageTransformation === false ? {} : parseTransform(body.transform as Record<string, unknown> | null | undefined);
   await findForRead(ctx, { kind: "caller", principal }, bucket, name, versionId);
-  const token = signDownload(ctx.secret, { bucket, name, versionId }, expiresIn);
-  return { signedURL: `/object/sign/${encodePath(bucket, name)}?token=${token}` };
+  const transformations = isEmptyTransform(transform) ? undefined : toTokenString(transform);
+  const token = signDownload(ctx.secret, { bucket, name, versionId, transformations }, expiresIn);
+  return { signedURL: `/${transformations ? "render/image" : "object"}/sign/${encodePath(bucket, name)}?token=${token}` };
 }
 
 export async function createSignedUrls(ctx: StorageContext, principal: Principal | null, bucket: string, body: { expiresIn?: unknown; paths?: unknown }) {

@@ -9,6 +9,11 @@ import type { StorageContext } from "./context.ts";
 import { bucketRoutes } from "./routes/buckets.ts";
 import { objectRoutes } from "./routes/objects.ts";
 import { tusRoutes } from "./routes/tus.ts";
+import { renderRoutes } from "./routes/render.ts";
+import { defaultLimits, Slots, type ImageRenderer } from "./image/render.ts";
+import { loadSharp } from "./image/sharp-loader.ts";
+import { VariantCache } from "./image/variant-cache.ts";
+import { join, resolve } from "node:path";
 import { startSweeper } from "./sweeper.ts";
 import { createTus } from "./tus.ts";
 
@@ -26,11 +31,26 @@ export async function createStorageService(ctx: ServiceContext, opts: StorageSer
     secret: ctx.jwtSecret,
     log: ctx.log,
     globalFileSizeLimit: ctx.config.storage.fileSizeLimit,
+    imageTransformation: ctx.config.storage.imageTransformation.enabled,
   };
   const sweeper = startSweeper(storage, opts.sweepIntervalMs);
-  const routes = new Elysia()
+  let routes = new Elysia()
     .use(bucketRoutes(storage))
     .use(objectRoutes(storage))
     .use(tusRoutes(storage, createTus(storage)));
+  if (storage.imageTransformation) routes = routes.use(renderRoutes(storage, createImageRenderer(ctx)));
   return { name: "storage", routes, stop: () => sweeper.stop() };
+}
+
+function createImageRenderer(ctx: ServiceContext): ImageRenderer {
+  const cfg = ctx.config.storage.imageTransformation;
+  const limits = defaultLimits(cfg);
+  const dataDir = resolve(ctx.config.dataDir);
+  return {
+    limits,
+    cache: new VariantCache(join(dataDir, "cache", "render"), cfg.cacheBytes),
+    sharp: () => loadSharp(dataDir),
+    inFlight: new Map(),
+    slots: new Slots(limits.concurrency, limits.maxQueue),
+  };
 }

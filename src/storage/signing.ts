@@ -24,6 +24,12 @@ export interface DownloadGrant {
   bucket: string;
   name: string;
   versionId?: string;
+  /**
+   * Image transformation options in their token form (image/options.ts). A token carrying them
+   * grants that rendering only (/render/image/sign), never the original bytes (/object/sign):
+   * sharing a thumbnail must not share the full-size image.
+   */
+  transformations?: string;
 }
 
 export interface UploadGrant {
@@ -36,7 +42,16 @@ export interface UploadGrant {
 
 export function signDownload(secret: string, grant: DownloadGrant, expiresIn: number): string {
   const iat = Math.floor(Date.now() / 1000);
-  return signJwt({ url: `${grant.bucket}/${grant.name}`, ...(grant.versionId ? { version: grant.versionId } : {}), iat, exp: iat + expiresIn }, secret);
+  return signJwt(
+    {
+      url: `${grant.bucket}/${grant.name}`,
+      ...(grant.versionId ? { version: grant.versionId } : {}),
+      ...(grant.transformations ? { transformations: grant.transformations } : {}),
+      iat,
+      exp: iat + expiresIn,
+    },
+    secret,
+  );
 }
 
 export function signUpload(secret: string, grant: UploadGrant, expiresIn = 2 * 3600): string {
@@ -70,13 +85,27 @@ function verify(secret: string, token: string | null) {
  * `?versionId=`: it may only repeat what the token says.
  */
 export function verifyDownload(secret: string, token: string | null, bucket: string, name: string, askedVersion: string | null): string | null {
+  const grant = verifyDownloadGrant(secret, token, bucket, name, askedVersion);
+  if (grant.transformations !== null) throw errors.invalidSignature("Invalid signature: token grants a transformed image only");
+  return grant.version;
+}
+
+/** What a download token grants: the version (null: current) and the transformations (null: none). */
+export function verifyDownloadGrant(
+  secret: string,
+  token: string | null,
+  bucket: string,
+  name: string,
+  askedVersion: string | null,
+): { version: string | null; transformations: string | null; exp: number } {
   const claims = verify(secret, token);
   if (claims.scope !== undefined || claims.role !== undefined || claims.url !== `${bucket}/${name}`) {
     throw errors.invalidSignature("Invalid signature: token does not match this object");
   }
   const granted = typeof claims.version === "string" ? claims.version : null;
   if (askedVersion && askedVersion !== granted) throw errors.invalidSignature("Invalid signature: token does not match this object version");
-  return granted;
+  const transformations = typeof claims.transformations === "string" && claims.transformations !== "" ? claims.transformations : null;
+  return { version: granted, transformations, exp: Number(claims.exp) };
 }
 
 export function verifyUpload(secret: string, token: string | null, bucket: string, name: string): UploadGrant {

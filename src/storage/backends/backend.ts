@@ -25,6 +25,12 @@ export interface StorageBackend {
   commitFile(key: string, localPath: string, contentType: string): Promise<void>;
   /** A response body for the bytes at `key` (a Blob lets Bun use sendfile). Throws NotFound. */
   read(key: string, range?: ByteRange): Promise<Blob | ReadableStream<Uint8Array>>;
+  /**
+   * The file holding the bytes at `key`, when the backend keeps them on the local disk (image
+   * transformations hand libvips a path, which it reads as it decodes instead of from memory).
+   * Throws NotFound. Absent for remote backends.
+   */
+  localPath?(key: string): Promise<string>;
   copy(fromKey: string, toKey: string, contentType: string): Promise<void>;
   /** Deletes keys; missing keys are not an error. */
   delete(keys: string[]): Promise<void>;

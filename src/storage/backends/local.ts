@@ -68,6 +68,15 @@ export async function createLocalBackend(root: string): Promise<StorageBackend> 
       await fsyncFile(localPath);
       await publish(localPath, key);
     },
+    async localPath(key) {
+      const path = pathOf(key);
+      try {
+        await stat(path);
+      } catch {
+        throw new BytesNotFound(key);
+      }
+      return path;
+    },
     async read(key, range?: ByteRange) {
       const path = pathOf(key);
       try {

@@ -12,6 +12,7 @@ import type { Area } from "../lib/request-context.ts";
 import type { MountedApp, Service, ServiceContext } from "../service.ts";
 import { openConsoleDb } from "./meta/console-login.ts";
 import { migrationRoutes } from "./migrations/routes.ts";
+import { typegenRoutes } from "./meta/routes/typegen.ts";
 import { catalogRoutes } from "./meta/routes/catalog.ts";
 import { policyRoutes } from "./meta/routes/policies.ts";
 import { relationshipRoutes } from "./meta/routes/relationships.ts";
@@ -82,6 +83,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(auditRoutes(deps))
     .use(securityEventRoutes(deps))
     .use(migrationRoutes(deps, ctx.config))
+    .use(typegenRoutes(deps, ctx.config))
     .use(observeRoutes(deps, { db: ctx.db, app: () => mounted, slotPrefix: ctx.config.realtime.slotName }, ctx.log));
   return {
     name: "admin",

@@ -16,6 +16,10 @@ Commands:
   migrate down [N]           revert the last N applied migrations (default 1)
   migrate status [--json]    list migrations and whether each is applied
   migrate history            list applied migrations with their times
+  migrate plan [--json]      what each pending migration would do (destructive, locking, security)
+  migrate approve V --by ADMIN [--note TEXT]   approve a pending migration (needed in production)
+  migrate new NAME --template T [--table TABLE]   a migration from a template (migrate templates)
+  gen types typescript [--schema S,…] [--out FILE]   the Database type for supabase-js
   keys [--json]              print the anon and service_role API keys
   init [--production] [--force]   write plinth.yaml with fresh secrets, create the data dir
   doctor [--json]            check a deployment and say what to fix
@@ -47,6 +51,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   "emergency-access": () => import("./cli/emergency-access.ts"),
   admin: () => import("./cli/admin.ts"),
   audit: () => import("./cli/audit.ts"),
+  gen: () => import("./cli/gen.ts"),
 };
 
 /** Splits out the global --config option; everything else is the command and its arguments. */
@@ -116,6 +121,7 @@ async function main(argv: string[]): Promise<void> {
     case "backup":
     case "restore":
     case "emergency-access":
+    case "gen":
     case "admin":
     case "audit": {
       // Each command lives in src/cli/<command>.ts and exports run(args, env) → exit code.

@@ -117,6 +117,7 @@ const MATRIX: Record<string, Case[]> = {
   "POST /admin/v1/migrations/:version/approve": [{ path: "/migrations/20990101000000/approve", body: {}, allowed: WIDE, ok: 404 }],
   "POST /admin/v1/migrations/apply": [{ path: "/migrations/apply", body: { to: "20990101000000" }, allowed: WIDE, ok: 400 }],
   "POST /admin/v1/migrations/revert": [{ path: "/migrations/revert", body: { steps: 0 }, allowed: WIDE, ok: 400 }],
+  "GET /admin/v1/types/typescript": [{ path: "/types/typescript?schema=no_such_schema", allowed: META_READ, ok: 400 }],
   "GET /admin/v1/stats": [{ path: "/stats", allowed: WIDE, ok: 200 }],
   "GET /admin/v1/logs": [{ path: "/logs?limit=1", allowed: WIDE, ok: 200 }],
 };

@@ -35,7 +35,7 @@ Commands:
   audit prune [--days N] [--json]      archive and remove rows past audit.retentionDays
   audit report --since T --until T [--json]   compliance summary
   config print               print the effective configuration, secrets masked
-  tui                        the terminal admin console
+  tui [--url URL] [--key]    the terminal admin console (--key: service_role key from PLINTH_SERVICE_KEY or stdin)
   --version                  print the version
 
 Configuration comes from plinth.yaml (or --config FILE) and PLINTH_* environment variables.
@@ -52,6 +52,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   admin: () => import("./cli/admin.ts"),
   audit: () => import("./cli/audit.ts"),
   gen: () => import("./cli/gen.ts"),
+  tui: () => import("./cli/tui.ts"),
 };
 
 /** Splits out the global --config option; everything else is the command and its arguments. */
@@ -121,6 +122,7 @@ async function main(argv: string[]): Promise<void> {
     case "backup":
     case "restore":
     case "emergency-access":
+    case "tui":
     case "gen":
     case "admin":
     case "audit": {
@@ -130,8 +132,6 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = await mod.run(args, processEnv(file));
       return;
     }
-    case "tui":
-      fail(`'${command}' is not part of this build yet`, 2);
     default:
       fail(`unknown command '${command}'\n\n${USAGE}`, 2);
   }

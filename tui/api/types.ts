@@ -1,0 +1,197 @@
+// The admin API's answers as the console reads them (only the fields it uses).
+export interface HealthReply {
+  status: string;
+  version?: string;
+  database?: string;
+}
+
+export interface AdminInfo {
+  id: string | null;
+  email: string | null;
+  level: string;
+  tables: string[];
+}
+
+export type LoginReply =
+  | { session_token: string; expires_at: string; admin: AdminInfo; emergency?: boolean }
+  | { mfa_required: true; challenge_token: string; expires_at?: string };
+
+export interface Whoami {
+  kind: string;
+  admin: AdminInfo | null;
+  level: string | null;
+  session_id: string | null;
+  emergency: boolean;
+  capabilities: string[];
+}
+
+export interface AreaRecent {
+  requests_per_s: number;
+  p95_ms: number | null;
+  total: number;
+}
+
+export interface Stats {
+  version: string;
+  uptime_s: number;
+  started_at: string;
+  services: { name: string; status: string }[];
+  areas: Record<string, AreaRecent>;
+  websocket_connections: number;
+  db_pool: { in_use: number; max: number };
+  database: { status: string; ms: number | null; size_bytes: number | null };
+  replication: { state: string; slots: { name: string; active: boolean; lag_bytes: number | null }[] };
+  storage: { used_bytes: number | null; objects: number | null };
+  memory_rss_bytes: number;
+}
+
+export interface LogLine {
+  seq: number;
+  time: string;
+  level: string;
+  area: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+export interface LogsReply {
+  lines: LogLine[];
+  cursor: number;
+}
+
+export interface TableSummary {
+  schema: string;
+  name: string;
+  rls_enabled: boolean;
+  rows_estimate: number;
+  bytes: number;
+  comment: string | null;
+}
+
+export interface ColumnDetail {
+  name: string;
+  type: string;
+  nullable: boolean;
+  default: string | null;
+  primary_key: boolean;
+  unique: boolean;
+  identity: string | null;
+  generated: string | null;
+}
+
+export interface TableDetail {
+  schema: string;
+  name: string;
+  rls_enabled: boolean;
+  columns: ColumnDetail[];
+  foreign_keys: { name?: string; columns: string[]; references: { schema?: string; table: string; columns: string[] } | string; on_delete?: string }[];
+  referenced_by: unknown[];
+  policies: unknown[];
+  indexes: { name: string; columns: string[]; unique: boolean; primary: boolean }[];
+}
+
+export interface RowPage {
+  rows: Record<string, unknown>[];
+  total: number;
+  total_exact: boolean;
+  limit: number;
+  offset: number;
+  columns: { name: string; type: string; pk: boolean }[];
+  primary_key: string[];
+}
+
+export interface SqlResult {
+  command: string;
+  row_count: number;
+  columns: { name: string; type: string }[];
+  rows: Record<string, unknown>[];
+  truncated: boolean;
+}
+
+export interface SqlReply {
+  results: SqlResult[];
+  duration_ms: number;
+}
+
+export interface DangerDetail {
+  statement_index: number;
+  statement: string;
+  kind: string;
+  reason: string;
+  impact?: { rows: number; exact: boolean };
+}
+
+export interface Policy {
+  schema: string;
+  table: string;
+  name: string;
+  command: string;
+  permissive: boolean;
+  roles: string[];
+  using: string | null;
+  with_check: string | null;
+}
+
+export interface EndUser {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  username: string | null;
+  created_at: string;
+  last_sign_in_at: string | null;
+  banned: boolean;
+  banned_until: string | null;
+  factor_count: number;
+  admin_level: string | null;
+}
+
+export interface UserList {
+  users: EndUser[];
+  total: number;
+}
+
+export interface UserDetail {
+  user: EndUser & Record<string, unknown>;
+  sessions: { id: string; created_at: string; updated_at: string | null; aal: string | null; user_agent: string | null; ip: string | null }[];
+  factors: { id: string; factor_type: string; status: string; friendly_name: string | null; created_at: string }[];
+}
+
+export interface AdminAccount {
+  id: string;
+  email: string | null;
+  username: string | null;
+  level: string;
+  tables: string[];
+  mfa?: boolean;
+  created_at?: string;
+}
+
+export interface AdminSession {
+  id: string;
+  admin_id: string | null;
+  email: string | null;
+  level: string | null;
+  method: string;
+  emergency: boolean;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  current: boolean;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: { kind: string; admin: { email: string | null } | null; level: string | null; os_user: string | null; role: string };
+  action: string;
+  target: string | null;
+  statement: string | null;
+  outcome: string;
+  status: number | null;
+  error_code: string | null;
+  duration_ms: number | null;
+  security: boolean;
+  reason: string | null;
+}

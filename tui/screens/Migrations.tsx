@@ -1,0 +1,171 @@
+// migrations: the project's user migrations (GET /admin/v1/migrations), what each pending one would
+// run with the server's plan (verdict, findings, statements), a approves the selected pending one,
+// A applies pending migrations, R reverts the newest applied one — both after a confirmation. A
+// server without the migrations API says so.
+import { Box, Text, useInput } from "ink";
+import { useState } from "react";
+import { errorLine } from "../api/client.ts";
+import { Confirm } from "../components/Confirm.tsx";
+import { ErrorText, Loading } from "../components/Message.tsx";
+import { Table } from "../components/Table.tsx";
+import { when } from "../lib/format.ts";
+import { tone } from "../lib/theme.ts";
+import { useHints, useNav } from "../state/nav.tsx";
+import { useSession } from "../state/session.tsx";
+import { byFilter, useCapture, useList } from "../state/use-list.ts";
+import { useLoad } from "../state/use-load.ts";
+import type { ScreenProps } from "../shell/screens.ts";
+
+interface MigrationRow {
+  version: string;
+  name: string;
+  applied: boolean;
+  applied_at: string | null;
+  changed?: boolean;
+  missing_file?: boolean;
+  has_down_file?: boolean;
+}
+interface Plan {
+  version: string;
+  verdict: string;
+  needs_approval?: boolean;
+  approved: { by: string; at: string } | null;
+  statements?: unknown[];
+  findings?: { kind: string; severity: string; message: string }[];
+  error?: string | null;
+}
+
+export function Migrations({ width, height }: ScreenProps) {
+  const { client, can } = useSession();
+  const nav = useNav();
+  const [confirm, setConfirm] = useState<"apply" | "revert" | null>(null);
+  const [open, setOpen] = useState(false);
+  const [running, setRunning] = useState<string | null>(null);
+  const status = useLoad(() => client.get<{ migrations: MigrationRow[]; applied: number; pending: number; production?: boolean }>("/migrations"), []);
+  const plans = useLoad(() => client.get<{ migrations: Plan[] }>("/migrations/plan"), []);
+  const list = byFilter(status.data?.migrations ?? [], nav.filter, (m) => `${m.version} ${m.name}`);
+  const { selected } = useList(list.length, height - 3, { active: !confirm && !open, onEnter: () => setOpen(true) });
+  useCapture(confirm !== null || open);
+  const current = list[selected];
+  const plan = plans.data?.migrations.find((p) => p.version === current?.version);
+  const writable = can("meta:write");
+  useHints([
+    { key: "Enter", label: "plan" },
+    ...(writable
+      ? [
+          { key: "a", label: "approve" },
+          { key: "A", label: "apply" },
+          { key: "R", label: "revert" },
+        ]
+      : []),
+  ]);
+  const act = async (what: () => Promise<unknown>, label: string) => {
+    setConfirm(null);
+    setRunning(label);
+    try {
+      await what();
+      nav.say(`${label}: done`);
+    } catch (err) {
+      nav.say(errorLine(err), "danger");
+    } finally {
+      setRunning(null);
+      status.reload();
+      plans.reload();
+    }
+  };
+  useInput(
+    (input, key) => {
+      if (open) {
+        if (key.escape || key.return || input === "q") setOpen(false);
+        return;
+      }
+      if (running || !writable) return;
+      if (input === "a" && current && !current.applied) void act(() => client.post(`/migrations/${current.version}/approve`, {}), `Approve ${current.version}`);
+      else if (input === "A" && status.data?.pending) setConfirm("apply");
+      else if (input === "R" && status.data?.applied) setConfirm("revert");
+    },
+    { isActive: nav.mode === "normal" && (!nav.capturing || open) },
+  );
+  if (!status.data) return status.error ? <ErrorText error={status.error} /> : <Loading />;
+  if (confirm === "apply") {
+    const pending = status.data.migrations.filter((m) => !m.applied);
+    return (
+      <Confirm
+        title={`Apply ${pending.length} pending migration(s)?`}
+        lines={pending.slice(0, height - 5).map((m) => {
+          const p = plans.data?.migrations.find((x) => x.version === m.version);
+          return `${m.version} ${m.name}${p ? ` · ${p.verdict}${p.needs_approval && !p.approved ? " · NOT APPROVED" : ""}` : ""}`;
+        })}
+        onYes={() => void act(() => client.post("/migrations/apply", {}), "Apply")}
+        onNo={() => setConfirm(null)}
+      />
+    );
+  }
+  if (confirm === "revert") {
+    const last = [...status.data.migrations].filter((m) => m.applied).at(-1);
+    return (
+      <Confirm
+        title={`Revert ${last ? `${last.version} ${last.name}` : "the newest migration"}?`}
+        lines={[
+          last?.has_down_file === false ? "It has no down file: the server will refuse." : "Its down migration runs; data it dropped is not coming back.",
+        ]}
+        onYes={() => void act(() => client.post("/migrations/revert", { steps: 1 }), "Revert")}
+        onNo={() => setConfirm(null)}
+      />
+    );
+  }
+  if (open && current) {
+    return (
+      <Box flexDirection="column">
+        <Text bold>
+          {current.version} {current.name} · {current.applied ? `applied ${when(current.applied_at)}` : "pending"}
+        </Text>
+        {plan ? (
+          <>
+            <Text>
+              verdict <Text bold>{plan.verdict}</Text>
+              {plan.needs_approval ? (plan.approved ? ` · approved by ${plan.approved.by}` : " · needs approval") : ""}
+            </Text>
+            {(plan.findings ?? []).slice(0, 6).map((f, i) => (
+              <Text key={i} wrap="truncate" color={f.severity === "high" || f.severity === "danger" ? tone("danger") : tone("warn")}>
+                {f.severity} {f.kind}: {f.message}
+              </Text>
+            ))}
+            {(plan.statements ?? []).slice(0, Math.max(1, height - 10)).map((s, i) => (
+              <Text key={`s${i}`} wrap="truncate" color={tone("muted")}>
+                {typeof s === "string" ? s : JSON.stringify(s)}
+              </Text>
+            ))}
+          </>
+        ) : (
+          <Text color={tone("muted")}>{current.applied ? "Applied: no plan." : plans.error ? errorLine(plans.error) : "No plan from the server."}</Text>
+        )}
+      </Box>
+    );
+  }
+  return (
+    <Box flexDirection="column">
+      <Text>
+        {status.data.applied} applied · {status.data.pending} pending{status.data.production ? " · production: pending ones need approval" : ""}
+        {running ? <Text color={tone("warn")}> · {running}…</Text> : null}
+      </Text>
+      <Table
+        width={width}
+        height={height - 1}
+        selected={selected}
+        columns={[{ title: "version" }, { title: "name", max: 30 }, { title: "state" }, { title: "plan", max: 24 }]}
+        rows={list.map((m) => {
+          const p = plans.data?.migrations.find((x) => x.version === m.version);
+          return [
+            m.version,
+            m.name,
+            m.applied ? "applied" : m.missing_file ? "missing file" : "pending",
+            p ? `${p.verdict}${p.needs_approval && !p.approved ? " (unapproved)" : ""}` : m.changed ? "CHANGED" : "",
+          ];
+        })}
+        rowTone={(i) => (list[i]?.applied ? undefined : tone("warn"))}
+        empty="No migrations in the migrations dir."
+      />
+    </Box>
+  );
+}

@@ -31,7 +31,12 @@ async function picture(width: number, height: number, format: "jpeg" | "png" | "
 }
 
 async function upload(bucket: string, name: string, body: Uint8Array | string, contentType: string) {
-  const res = await fetch(`${base}/object/${bucket}/${name}`, { method: "POST", headers: { ...auth, "content-type": contentType, "x-upsert": "true" }, body });
+  // BodyInit: a Uint8Array is sent as its bytes.
+  const res = await fetch(`${base}/object/${bucket}/${name}`, {
+    method: "POST",
+    headers: { ...auth, "content-type": contentType, "x-upsert": "true" },
+    body: body as BodyInit,
+  });
   expect(res.status).toBe(200);
 }
 

@@ -554,3 +554,18 @@ export async function migrationHistory(sql: Sql, opts: RunOptions = {}): Promise
     return rows.map((r) => ({ id: r.id, version: r.version, name: r.name, direction: r.direction, at: r.at, durationMs: r.duration_ms }));
   });
 }
+
+/**
+ * Applies one pending migration, by version, and nothing else (the admin API's table security
+ * settings write a migration and apply exactly it; other pending files stay pending, e.g. one that
+ * `migrate down` reverted, which `migrate up` would bring back).
+ */
+export async function migrateOne(sql: Sql, dir: string, version: string, opts: RunOptions = {}): Promise<StepReport> {
+  return withMigrationLock(sql, opts, async (conn) => {
+    const s = (await readState(conn, dir)).find((m) => m.version === version);
+    if (!s || s.applied) throw new MigrationError("unknown_version", `no pending migration ${version}`, undefined, 400);
+    const step = await runStep(conn, "up", s.version, s.name, await loadUpFile(dir, s));
+    opts.onStep?.(step);
+    return step;
+  });
+}

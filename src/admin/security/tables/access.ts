@@ -50,7 +50,8 @@ export function planAccess(doc: TableSecurityDocument, schema: string, table: st
   const conditionOf = (a: Audience): string => {
     if (a === "owner") return `${ident(doc.owner_column ?? "owner_id")} = ${uid}`;
     if (a === "team") {
-      const team = doc.team!;
+      const team = doc.team;
+      if (!team) return "false"; // refused by validation (team_required) before any SQL is used
       const m = splitQualified(team.membership.table, schema);
       return (
         `exists (select 1 from ${qualified(m.schema, m.name)} ${ident(MEMBER_ALIAS)} ` +

@@ -8,14 +8,14 @@
 // - Two PUTs at once (on one node or several) must not both compute their down file from the same
 //   "before": each holds a session advisory lock from reading the table until its migration is
 //   applied, so the second reads what the first left and its down file returns to that.
-// - migrateUp applies every pending migration up to the given version: a pending file of someone
-//   else's would ride along unreviewed, so pending migrations refuse the change (409) instead.
+// - Exactly the written migration is applied (migrateOne): other pending files — someone else's, or
+//   an earlier security migration `migrate down` reverted — stay pending for `migrate up`.
 // - A migration that fails leaves nothing applied (one transaction) and its files are removed, so a
 //   refused change leaves no pending migration behind.
 import { rm, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Sql } from "../../../db/pool.ts";
-import { createMigration, migrateUp, migrationStatus } from "../../../db/migrations/user.ts";
+import { createMigration, migrateOne } from "../../../db/migrations/user.ts";
 import type { Logger } from "../../../log.ts";
 import { AdminErrors } from "../../errors.ts";
 import type { AdminActor } from "../../authorize.ts";
@@ -89,14 +89,6 @@ export async function putTableSecurity(
         return { schema, table, dry_run: true, document: doc, up, down, warnings, migration: null };
       }
 
-      const pending = (await migrationStatus(deps.sql, deps.migrationsDir)).filter((m) => !m.applied);
-      if (pending.length) {
-        throw AdminErrors.conflict(
-          "pending_migrations",
-          `Apply or remove the pending user migrations first (${pending.map((m) => `${m.version}_${m.name}`).join(", ")}): this change would apply them too`,
-          { pending: pending.map((m) => ({ version: m.version, name: m.name })) },
-        );
-      }
       const files = await createMigration(deps.migrationsDir, migrationName(schema, table));
       const { up, down } = compileChange(doc, state, plan, files.version);
       const header = (file: string, what: string) =>
@@ -110,7 +102,7 @@ export async function putTableSecurity(
       call.audit.statements.push(...up);
       call.audit.security = true;
       try {
-        await migrateUp(deps.sql, deps.migrationsDir, { to: files.version });
+        await migrateOne(deps.sql, deps.migrationsDir, files.version);
       } catch (err) {
         await Promise.all([rm(files.upFile, { force: true }), rm(files.downFile, { force: true })]);
         throw err;

@@ -12,13 +12,13 @@ import { simulate, SimulateInput } from "./simulate.ts";
 export const tableSecurityRoutes = (deps: AdminHttpDeps, opts: { migrationsDir: string; consoleDb: ConsoleDb }) =>
   new Elysia()
     .get(
-      "/tables/:schema/:table/security",
+      "/tables/:schema/:name/security",
       adminRoute(deps, { action: "tables.security.read", capability: "meta:read" }, async (c) =>
-        describeTableSecurity(deps.sql, c.params.schema!, c.params.table!),
+        describeTableSecurity(deps.sql, c.params.schema!, c.params.name!),
       ),
     )
     .put(
-      "/tables/:schema/:table/security",
+      "/tables/:schema/:name/security",
       adminRoute(deps, { action: "tables.security.update", capability: "security:manage" }, async (c) => {
         const dryRun = boolParam(c.query.dry_run, "dry_run");
         const ctx = requestContext(c.request);
@@ -26,7 +26,7 @@ export const tableSecurityRoutes = (deps: AdminHttpDeps, opts: { migrationsDir: 
           { sql: deps.sql, migrationsDir: opts.migrationsDir, log: deps.log },
           { actor: c.actor, audit: c.audit, address: ctx?.ip ?? null, userAgent: c.request.headers.get("user-agent") },
           c.params.schema!,
-          c.params.table!,
+          c.params.name!,
           c.body,
           dryRun,
         );

@@ -72,7 +72,7 @@ export async function run(args: string[], env: CommandEnv): Promise<number> {
       return await runConsole({ url, serviceKey, stdin, initialScreen: opts.screen ?? undefined });
     } catch (err) {
       if (err instanceof ApiError) {
-        env.stderr(`plinth: ${err.line}\n`);
+        env.stderr(`plinth: ${err.summary}\n`);
         return EXIT.failed;
       }
       throw err;

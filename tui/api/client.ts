@@ -31,13 +31,14 @@ export class ApiError extends Error {
     super(message);
     this.name = "ApiError";
   }
-  /** "message (code)", the way every screen shows an error. */
-  get line(): string {
+  /** "message (code)", the way every screen shows an error. (Not `line`: Bun gives every Error an own `line`.) */
+  get summary(): string {
     return `${this.message} (${this.code}${this.status ? ` ${this.status}` : ""})`;
   }
 }
 
-export const errorLine = (err: unknown): string => (err instanceof ApiError ? err.line : err instanceof Error ? `${err.message} (client_error)` : String(err));
+export const errorLine = (err: unknown): string =>
+  err instanceof ApiError ? err.summary : err instanceof Error ? `${err.message} (client_error)` : String(err);
 
 /** A 404 from an endpoint this server does not have (an older server, a feature not built). */
 export const isMissingEndpoint = (err: unknown): boolean => err instanceof ApiError && err.status === 404 && err.code === "not_found";

@@ -20,7 +20,7 @@ export function rowKey(row: Record<string, unknown>, pk: string[]): string | nul
 const isJsonish = (type: string) =>
   type === "json" || type === "jsonb" || type.endsWith("[]") || type.startsWith("plinth.") || type.endsWith("rich_text") || type.endsWith("file_ref");
 const isNumeric = (type: string) => /^(smallint|integer|bigint|real|double precision|numeric|decimal|int[248]?|float[48])/.test(type);
-export const isTextual = (type: string) => /^(text|character varying|varchar|character|char|citext|name)\b/.test(type);
+export const isTextual = (type: string) => /^(text|character varying|varchar|character|char|citext|name)(\(\d+\))?$/.test(type);
 
 /** A cell's value as the editor shows it: JSON for structured values, `\N` for null. */
 export function editText(value: unknown, type: string): string {

@@ -32,11 +32,17 @@ export function Shell() {
     (input, key) => {
       if (nav.mode === "help") return nav.setMode("normal");
       if (nav.mode !== "normal" || nav.capturing) return;
-      if (input === ":") {
-        setCommand("");
+      // A chunk may carry more than the key (a paste, a fast typist over SSH): ":sql\r" goes to sql.
+      if (input.startsWith(":")) {
+        const rest = input.slice(1);
+        const brk = rest.search(/[\r\n]/);
+        if (brk >= 0) return runCommand(rest.slice(0, brk));
+        setCommand(rest);
         nav.setMode("command");
-      } else if (input === "/") nav.setMode("filter");
-      else if (input === "?") nav.setMode("help");
+      } else if (input.startsWith("/")) {
+        nav.setFilter(input.slice(1).replace(/[\r\n].*$/s, ""));
+        if (!/[\r\n]/.test(input)) nav.setMode("filter");
+      } else if (input === "?") nav.setMode("help");
       else if (key.escape) {
         if (nav.filter) nav.setFilter("");
         else nav.back();

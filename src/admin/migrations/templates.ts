@@ -123,12 +123,19 @@ alter table ${pub(t)} enable row level security;
 
 const softDelete: MigrationTemplate = {
   name: "soft-delete",
-  description: "a deleted_at column on an existing table, and a restrictive policy that hides deleted rows from anon and authenticated",
-  requires: "the table exists with RLS enabled",
+  description:
+    "a deleted_at column on an existing table: DELETE sets it instead of removing the row, and a restrictive policy hides such rows from anon and authenticated",
+  requires: "the table exists with RLS enabled and an id primary key",
   needsDatabase: false,
   async render({ table: t }) {
-    const up = `-- Soft delete for ${t}: set deleted_at instead of deleting. A restrictive policy hides deleted
--- rows from every client read, on top of the table's other policies; service_role still sees them.
+    const fn = `public.${derived(t, "soft_delete")}`;
+    // Why a trigger and not an UPDATE by the client: PostgreSQL checks an UPDATE's new row against
+    // the SELECT policies too, so a client setting deleted_at would be refused by the very policy
+    // that hides deleted rows. The client DELETEs (its DELETE policies decide whether it may); the
+    // trigger, running as the table's owner, turns that into setting deleted_at.
+    const up = `-- Soft delete for ${t}: DELETE sets deleted_at instead of removing the row (the table's DELETE
+-- policies still decide who may delete what). A restrictive policy hides deleted rows from every
+-- client read, on top of the table's other policies; service_role still sees them.
 alter table ${pub(t)} add column deleted_at timestamptz;
 
 create policy ${policy(t, "hide deleted rows")} on ${pub(t)}
@@ -136,8 +143,23 @@ create policy ${policy(t, "hide deleted rows")} on ${pub(t)}
 
 -- Live rows are what every client query reads.
 create index ${derived(t, "live_idx")} on ${pub(t)} (deleted_at) where deleted_at is null;
+
+create function ${fn}() returns trigger
+  language plpgsql security definer set search_path = ''
+as $$
+begin
+  update ${pub(t)} set deleted_at = now() where id = old.id and deleted_at is null;
+  return null; -- keep the row
+end
+$$;
+revoke all on function ${fn}() from public, anon, authenticated;
+
+create trigger ${derived(t, "soft_delete")} before delete on ${pub(t)}
+  for each row execute function ${fn}();
 `;
-    const down = `drop index public.${derived(t, "live_idx")};
+    const down = `drop trigger ${derived(t, "soft_delete")} on ${pub(t)};
+drop function ${fn}();
+drop index public.${derived(t, "live_idx")};
 drop policy ${policy(t, "hide deleted rows")} on ${pub(t)};
 alter table ${pub(t)} drop column deleted_at;
 `;
@@ -236,8 +258,9 @@ create function ${isOwner}(team uuid) returns boolean
   language sql stable security definer set search_path = ''
 as $$ select exists (select 1 from ${members} m where m.team_id = team and m.user_id = (select auth.uid()) and m.role = 'owner') $$;
 
+-- authenticated keeps EXECUTE from the schema's default privileges (policies call them as the
+-- requesting role); anon never needs them.
 revoke all on function ${isMember}(uuid), ${isOwner}(uuid) from public, anon;
-grant execute on function ${isMember}(uuid), ${isOwner}(uuid) to authenticated, service_role;
 
 -- The creator becomes the team's first owner.
 create function ${addCreator}() returns trigger

@@ -69,12 +69,13 @@ export function Shell() {
   const bodyHeight = Math.max(3, rows - 3);
   const Screen = def && session.can(def.needs) ? def.component : null;
   const suggestions = nav.mode === "command" ? completeCommand(command, names) : [];
-  const title = ` plinth · ${session.client.url} · ${identityLabel(session.who)} `;
+  // The screen first: on a narrow terminal the URL and identity are what gets cut.
+  const title = ` ${def?.title ?? "plinth"}${nav.depth > 1 ? ` (${nav.depth - 1} deep)` : ""} · ${identityLabel(session.who)} · ${session.client.url} `;
 
   return (
     <Box flexDirection="column" width={width} height={Math.max(6, rows)}>
       <Text inverse bold wrap="truncate">
-        {fit(`${title}${def ? `· ${def.title} ` : ""}${nav.depth > 1 ? `(${nav.depth - 1} deep) ` : ""}`, width)}
+        {fit(title, width)}
       </Text>
       <Box height={bodyHeight} flexDirection="column" overflow="hidden">
         {nav.mode === "help" ? (

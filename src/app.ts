@@ -26,6 +26,7 @@ import { createRestService } from "./rest/service.ts";
 import type { Service, ServiceContext } from "./service.ts";
 import { renderStorageError } from "./storage/errors.ts";
 import { createStorageService } from "./storage/service.ts";
+import { keyRingFor } from "./keys/ring.ts";
 
 export interface AppOptions {
   config: Config;
@@ -65,6 +66,8 @@ export function assertServiceConfig(config: Config): void {
 
 /** Every service, in mount order: the only place that knows them all. */
 export async function createServices(ctx: ServiceContext): Promise<Service[]> {
+  // The node's keys are loaded (and a new project's first signing key made) before anything serves.
+  await keyRingFor(ctx.db, ctx).ready();
   return [
     await createAuthService(ctx),
     await createRestService(ctx),
@@ -115,7 +118,9 @@ export function createApp(opts: AppOptions): App {
     return routes.handle(req);
   };
   // The admin plane admits its own session tokens and sign-in endpoints (http/ imports no feature).
-  const gateway = createGateway({ config, jwtSecret, log, metrics, renderers, handle, admission: adminAdmission });
+  const keys = keyRingFor(db, { config, jwtSecret, log });
+  keys.retain();
+  const gateway = createGateway({ config, jwtSecret, credentials: keys, log, metrics, renderers, handle, admission: adminAdmission });
   const mounted = { metrics, services, startedAt: Date.now() };
   for (const s of services) s.attach?.(mounted);
   return {
@@ -128,6 +133,7 @@ export function createApp(opts: AppOptions): App {
     async stop() {
       gateway.close();
       for (const s of services) await s.stop?.();
+      await keys.release();
     },
   };
 }

@@ -10,6 +10,7 @@ import { BackgroundTasks } from "./background.ts";
 import { deriveKeys, type AuthKeys } from "./crypto.ts";
 import { AuthErrors } from "./errors.ts";
 import type { SessionDeps } from "./sessions.ts";
+import { keyRingFor } from "../keys/ring.ts";
 
 export interface AuthLimits {
   token: TokenBuckets;
@@ -59,6 +60,7 @@ export function createAuthContext(opts: {
   return {
     ...opts,
     keys: deriveKeys(opts.secret),
+    signer: keyRingFor(opts.db, { config, jwtSecret: opts.secret, log: opts.log }),
     issuer: config.publicUrl ? `${config.publicUrl.replace(/\/+$/, "")}/auth/v1` : "plinth",
     limits: {
       token: buckets(r.token),

@@ -40,15 +40,16 @@ export interface ClientInfo {
 export interface SessionDeps {
   config: Config;
   secret: string;
+  /** Signs access tokens with the project's current signing key (src/keys/ring.ts); absent: HS256 with `secret`. */
+  signer?: { sign(claims: Record<string, unknown>): Promise<string> };
   keys: AuthKeys;
   issuer: string;
 }
 
-export function accessToken(deps: SessionDeps, user: UserRow, sessionId: string, aal: string, amr: AmrEntry[]) {
+export async function accessToken(deps: SessionDeps, user: UserRow, sessionId: string, aal: string, amr: AmrEntry[]) {
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + deps.config.jwt.expiry;
-  const token = signJwt(
-    {
+  const claims = {
       aud: user.aud || "authenticated",
       exp,
       iat,
@@ -63,14 +64,13 @@ export function accessToken(deps: SessionDeps, user: UserRow, sessionId: string,
       amr,
       session_id: sessionId,
       is_anonymous: user.is_anonymous,
-    },
-    deps.secret,
-  );
+  };
+  const token = deps.signer ? await deps.signer.sign(claims) : signJwt(claims, deps.secret);
   return { token, exp };
 }
 
-export function sessionJson(deps: SessionDeps, user: UserRow, sessionId: string, aal: string, amr: AmrEntry[], refreshToken: string): SessionJson {
-  const { token, exp } = accessToken(deps, user, sessionId, aal, amr);
+export async function sessionJson(deps: SessionDeps, user: UserRow, sessionId: string, aal: string, amr: AmrEntry[], refreshToken: string): Promise<SessionJson> {
+  const { token, exp } = await accessToken(deps, user, sessionId, aal, amr);
   return {
     access_token: token,
     token_type: "bearer",

@@ -25,7 +25,7 @@ export async function run(args: string[], env: CommandEnv): Promise<number> {
       );
     }
     const dataDir = typeof flags["data-dir"] === "string" ? flags["data-dir"] : "./plinth_data";
-    const text = configText({ production, dataDir, secret: randomSecret() });
+    const text = configText({ production, dataDir, secret: randomSecret(), masterSecret: randomSecret() });
 
     // Written beside the target and renamed over it: a crash never leaves half a file, and the
     // secret is never readable by others, not even for a moment (0600 from creation).
@@ -64,7 +64,7 @@ function randomSecret(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(48))).toString("base64url");
 }
 
-function configText(o: { production: boolean; dataDir: string; secret: string }): string {
+function configText(o: { production: boolean; dataDir: string; secret: string; masterSecret: string }): string {
   const stamp = new Date().toISOString();
   const mode = o.production ? "production" : "development";
   const lines = [
@@ -84,6 +84,10 @@ function configText(o: { production: boolean; dataDir: string; secret: string })
     "auth:",
     "  # The app's URL: where e-mail links send users by default.",
     "  siteUrl: http://localhost:3000",
+    "  # Access tokens are signed with an ES256 key made at the first start (plinth keys signing list).",
+    "  signingAlg: ES256",
+    "  # Encrypts the private signing keys stored in the database. Losing it loses those keys.",
+    `  keysMasterSecret: ${JSON.stringify(o.masterSecret)}`,
   ];
   if (o.production) {
     lines.push(

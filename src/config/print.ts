@@ -24,6 +24,7 @@ export function maskDbUrl(url: string): string {
 export function maskedConfig(config: Config): Config {
   const copy = structuredClone(config);
   if (copy.jwt.secret !== undefined) copy.jwt.secret = maskSecret(copy.jwt.secret);
+  if (copy.auth.keysMasterSecret !== undefined) copy.auth.keysMasterSecret = maskSecret(copy.auth.keysMasterSecret);
   if (copy.smtp.pass !== undefined) copy.smtp.pass = maskSecret(copy.smtp.pass);
   if (copy.sms.arkesel.apiKey !== undefined) copy.sms.arkesel.apiKey = maskSecret(copy.sms.arkesel.apiKey);
   if (copy.sms.twilio.authToken !== undefined) copy.sms.twilio.authToken = maskSecret(copy.sms.twilio.authToken);

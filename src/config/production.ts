@@ -23,7 +23,7 @@ export function effectiveAutoconfirm(config: Config): boolean {
 export function unsafeSettings(loaded: LoadedConfig): string[] {
   const { config } = loaded;
   if (config.env !== "production") return [];
-  return [jwtSecretProblem(config), autoconfirmProblem(loaded), corsProblem(config), ...alertProblems(config)].filter(
+  return [jwtSecretProblem(config), keysMasterSecretProblem(config), autoconfirmProblem(loaded), corsProblem(config), ...alertProblems(config)].filter(
     (p): p is string => p !== undefined,
   );
 }
@@ -37,6 +37,24 @@ function jwtSecretProblem(config: Config): string | undefined {
   if (secret.length < MIN_JWT_SECRET_LENGTH) {
     return `The JWT secret is only ${secret.length} characters long; it needs at least ${MIN_JWT_SECRET_LENGTH}: ${NEW_SECRET_HINT}.`;
   }
+  return undefined;
+}
+
+/**
+ * Private signing keys are encrypted at rest under a key derived from auth.keysMasterSecret
+ * (src/keys/at-rest.ts). Development derives it from the JWT secret; production needs its own: the
+ * HS256 secret is often shared with services that verify tokens, and none of them should be able to
+ * decrypt the signing keys too. A project still on HS256 alone (signingAlg HS256, no key file) stores
+ * no private key and needs none; `plinth keys signing create` refuses to make one in production
+ * without it (src/cli/keys.ts).
+ */
+export function keysMasterSecretProblem(config: Config): string | undefined {
+  const master = config.auth.keysMasterSecret;
+  if (master === undefined && config.auth.signingAlg === "HS256" && config.auth.signingKeysPath === undefined) return undefined;
+  const hint = "set PLINTH_KEYS_MASTER_SECRET (or auth.keysMasterSecret) to its own random value, e.g. the output of `openssl rand -base64 48`";
+  if (master === undefined) return `The signing-key master secret is not set (private signing keys would be encrypted with a key derived from the JWT secret): ${hint}.`;
+  if (master === config.jwt.secret) return `The signing-key master secret is the JWT secret: ${hint}.`;
+  if (master === DEMO_JWT_SECRET) return `The signing-key master secret is the public demo secret: ${hint}.`;
   return undefined;
 }
 

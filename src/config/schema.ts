@@ -99,6 +99,15 @@ export const configSchema = z
         /** Seconds within which a reused refresh token returns the current one instead of revoking. */
         refreshReuseInterval: z.coerce.number().int().min(0).max(3600).default(10),
         /**
+         * Signing keys (src/keys/): the algorithm of the key a project without an asymmetric key gets at
+         * start (ES256, written by `plinth init`; RS256); HS256 keeps signing with jwt.secret alone.
+         */
+        signingAlg: z.enum(["ES256", "RS256", "HS256"]).default("HS256"),
+        /** Encrypts private signing keys at rest (derived from jwt.secret when unset; required in production). */
+        keysMasterSecret: z.string().min(32).optional(),
+        /** A JWK set file to import signing keys from (the Supabase CLI's signing_keys_path). */
+        signingKeysPath: z.string().min(1).optional(),
+        /**
          * Brute-force protection (src/auth/lockout.ts): failed attempts per identifier (whether or not
          * an account exists) lock it for baseLock seconds, doubling with each further lock up to
          * maxLock; burstThreshold failures from one address within the window raise failure_burst.

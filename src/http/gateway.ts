@@ -1,6 +1,7 @@
 // The gateway in front of every service: request id, CORS, body size limit, rate limits, API key →
 // Principal, one JSON log line and metrics per request. It is a plain fetch function wrapped around
-// the Elysia app, so the hot path is a handful of map lookups and one HMAC.
+// the Elysia app, so the hot path is a handful of map lookups (a signature is checked only for a token
+// the node has not seen since its keys last changed: src/http/principal.ts).
 import type { Server } from "bun";
 import type { Config } from "../config/schema.ts";
 import type { Principal } from "../db/pool.ts";
@@ -9,7 +10,8 @@ import { bindRequestContext, type Area, type RequestContext } from "../lib/reque
 import { areaOf, keyRequired } from "./areas.ts";
 import type { Renderers, WireError } from "./renderers.ts";
 import type { Metrics } from "./metrics.ts";
-import { bearerToken, keyFailureMessage, resolvePrincipal } from "./principal.ts";
+import { bearerToken, keyFailureCode, keyFailureMessage, legacyCredentials, resolvePrincipal, type Credentials, type PrincipalResult } from "./principal.ts";
+import { scopeDenial } from "../lib/scopes.ts";
 import { TokenBuckets } from "../lib/token-buckets.ts";
 
 export type { RequestContext } from "../lib/request-context.ts";
@@ -20,6 +22,8 @@ export type ServerLike = Pick<Server<unknown>, "requestIP"> & Partial<Server<unk
 export interface GatewayDeps {
   config: Config;
   jwtSecret: string;
+  /** The node's keys (src/keys/ring.ts, injected by app.ts); without them, the legacy HS256 secret alone. */
+  credentials?: Credentials;
   log: Logger;
   metrics: Metrics;
   /** Each API's error renderer: the gateway's refusals look like the API's own errors. */
@@ -57,6 +61,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }, 30_000);
   sweeper.unref?.();
   const cors = corsHeaders(config);
+  const creds = deps.credentials ?? legacyCredentials(jwtSecret);
+  const defaultSchema = config.rest.schemas[0] ?? "public";
   let inFlight = 0;
 
   function clientIp(req: Request, server?: ServerLike | null): string {
@@ -67,8 +73,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return server?.requestIP(req)?.address ?? "unknown";
   }
 
-  /** Everything that may refuse the request before it reaches a service. */
-  function admit(req: Request, url: URL, ctx: RequestContext): WireError | null {
+  /** Everything that may refuse the request before it reaches a service (a Promise only when a signature must be checked). */
+  function admit(req: Request, url: URL, ctx: RequestContext): WireError | null | Promise<WireError | null> {
     const length = Number(req.headers.get("content-length") ?? 0);
     // Storage streams uploads with its own per-bucket limits; everything else is small JSON.
     if (ctx.area !== "storage" && length > config.http.bodyLimit) {
@@ -86,9 +92,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const bearer = bearerToken(req.headers.get("authorization"));
       if (bearer && deps.admission.opaqueBearer(ctx.area, bearer)) return null;
     }
-    const resolved = resolvePrincipal(req, url, jwtSecret);
-    if (!resolved.ok) {
-      return { status: 401, code: resolved.reason === "expired" ? "jwt_expired" : "invalid_jwt", message: keyFailureMessage[resolved.reason] };
+    const resolved = resolvePrincipal(req, url, creds);
+    return resolved instanceof Promise ? resolved.then((r) => admitPrincipal(req, url, ctx, r)) : admitPrincipal(req, url, ctx, resolved);
+  }
+
+  function admitPrincipal(req: Request, url: URL, ctx: RequestContext, resolved: PrincipalResult): WireError | null {
+    if (!resolved.ok) return { status: 401, code: keyFailureCode[resolved.reason], message: keyFailureMessage[resolved.reason] };
+    const grant = resolved.grant;
+    if (grant) {
+      // Supabase refuses a secret key from a browser; so does Plinth, and a scoped key acting as service_role too.
+      if (grant.principal.role === "service_role" && grant.kind !== "publishable" && req.headers.has("origin")) {
+        return { status: 401, code: "secret_key_in_browser", message: "Secret API keys cannot be used from a browser (the request has an Origin header)" };
+      }
+      if (grant.scopes) {
+        const denied = scopeDenial(grant.scopes, { area: ctx.area, method: req.method, url, headers: req.headers, defaultSchema });
+        if (denied) return { status: 403, code: denied.code, message: denied.message };
+      }
     }
     if (!resolved.principal && keyRequired(ctx.area, url.pathname) && !deps.admission?.keyOptional(ctx.area, url.pathname)) {
       return { status: 401, code: "no_api_key", message: keyFailureMessage.missing };
@@ -106,11 +125,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
    * /metrics names routes, traffic and pool sizes: in production only the service_role key may read
    * it (Prometheus sends it as a bearer token); in development it is open for local scraping.
    */
-  function admitMetrics(req: Request, url: URL): WireError | null {
+  function admitMetrics(req: Request, url: URL): WireError | null | Promise<WireError | null> {
     if (config.env !== "production") return null;
-    const resolved = resolvePrincipal(req, url, jwtSecret);
-    if (resolved.ok && resolved.principal?.role === "service_role") return null;
-    return { status: 401, code: "no_api_key", message: "The service_role key is required for /metrics" };
+    const judge = (resolved: PrincipalResult): WireError | null => {
+      if (resolved.ok && resolved.principal?.role === "service_role" && (!resolved.grant?.scopes || resolved.grant.scopes.has("admin:read"))) return null;
+      return { status: 401, code: "no_api_key", message: "The service_role key is required for /metrics" };
+    };
+    const resolved = resolvePrincipal(req, url, creds);
+    return resolved instanceof Promise ? resolved.then(judge) : judge(resolved);
   }
 
   async function fetch(req: Request, server?: ServerLike | null): Promise<Response> {
@@ -131,7 +153,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (req.method === "OPTIONS" && req.headers.has("access-control-request-method")) {
         res = new Response(null, { status: 204, headers: cors.preflight(req) });
       } else {
-        const refused = admit(req, url, ctx);
+        const admitted = admit(req, url, ctx);
+        // Awaited only when a signature had to be checked: a cached key costs no microtask hop.
+        const refused = admitted instanceof Promise ? await admitted : admitted;
         if (refused) {
           res = deps.renderers[area](refused, req);
         } else {

@@ -8,7 +8,13 @@
 // last character changed), which breaks anything that treats the token string as an identity (the
 // gateway's cache, revocation lists, logs). Every segment must therefore be canonical unpadded
 // base64url: it must decode and re-encode to exactly itself.
+//
+// Asymmetric tokens (ES256, RS256) and the gateway's HS256 verification go through `jose`
+// (verifyWithKey, signWithKey below): the JOSE standard belongs to a well-kept library. The
+// synchronous HS256 pair (signJwt, verifyJwt) remains for the storage service's signed-URL tokens,
+// whose callers are synchronous and which only Plinth itself ever reads.
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey as JoseKey, type KeyObject } from "jose";
 
 export type JwtClaims = Record<string, unknown> & { role?: string; sub?: string; exp?: number; iat?: number };
 
@@ -24,7 +30,18 @@ export function signJwt(claims: JwtClaims, secret: string): string {
   return `${body}.${sig}`;
 }
 
-export type JwtFailure = "malformed" | "bad_signature" | "unsupported_alg" | "expired" | "not_yet_valid";
+export type JwtFailure =
+  | "malformed"
+  | "bad_signature"
+  | "unsupported_alg"
+  | "expired"
+  | "not_yet_valid"
+  /** A kid no key of this project has. */
+  | "unknown_kid"
+  /** Signed by a key that was revoked (or the retired legacy secret). */
+  | "key_revoked"
+  /** A legacy anon/service_role key after the operator disabled them. */
+  | "legacy_key_disabled";
 
 /** The bytes of a canonical unpadded base64url segment, or null for anything else. */
 function decodeSegment(segment: string): Buffer | null {
@@ -77,4 +94,51 @@ export function apiKeys(secret: string, issuer = "plinth"): { anon: string; serv
     anon: signJwt({ iss: issuer, role: "anon", iat, exp }, secret),
     service_role: signJwt({ iss: issuer, role: "service_role", iat, exp }, secret),
   };
+}
+
+/**
+ * The header of a token whose three segments are canonical base64url (see the trap above), or why
+ * not. Cheap and synchronous: the gateway decides which key to verify with from it.
+ */
+export function peekHeader(token: string): { ok: true; alg: string; kid: string | undefined } | { ok: false; reason: JwtFailure } {
+  const parts = token.split(".");
+  if (parts.length !== 3) return { ok: false, reason: "malformed" };
+  const headerBytes = decodeSegment(parts[0]!);
+  if (!headerBytes || !decodeSegment(parts[1]!) || !decodeSegment(parts[2]!)) return { ok: false, reason: "malformed" };
+  let header: { alg?: unknown; kid?: unknown; crit?: unknown };
+  try {
+    header = JSON.parse(headerBytes.toString("utf8"));
+  } catch {
+    return { ok: false, reason: "malformed" };
+  }
+  if (!header || typeof header !== "object" || Array.isArray(header)) return { ok: false, reason: "malformed" };
+  if (typeof header.alg !== "string" || header.crit !== undefined) return { ok: false, reason: "unsupported_alg" };
+  if (header.kid !== undefined && typeof header.kid !== "string") return { ok: false, reason: "malformed" };
+  return { ok: true, alg: header.alg, kid: header.kid as string | undefined };
+}
+
+export type VerifyKey = JoseKey | KeyObject | Uint8Array;
+
+/** Verifies signature and time claims with one known key and algorithm (jose). Never throws. */
+export async function verifyWithKey(token: string, key: VerifyKey, alg: string, leewaySeconds = 30): Promise<JwtResult> {
+  try {
+    const { payload } = await jwtVerify(token, key, { algorithms: [alg], clockTolerance: leewaySeconds });
+    if (!payload || typeof payload !== "object" || Array.isArray(payload)) return { ok: false, reason: "malformed" };
+    return { ok: true, claims: payload as JwtClaims };
+  } catch (err) {
+    return { ok: false, reason: failureOf(err) };
+  }
+}
+
+function failureOf(err: unknown): JwtFailure {
+  if (err instanceof joseErrors.JWTExpired) return "expired";
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return err.claim === "nbf" ? "not_yet_valid" : "malformed";
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "bad_signature";
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return "unsupported_alg";
+  return "malformed";
+}
+
+/** Signs claims with a key (jose); the header names the key's kid when it has one. */
+export function signWithKey(claims: JwtClaims, key: VerifyKey, alg: string, kid?: string): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader(kid ? { alg, kid, typ: "JWT" } : { alg, typ: "JWT" }).sign(key);
 }

@@ -3,6 +3,8 @@ import { Elysia } from "elysia";
 import { VERSION } from "../../version.ts";
 import type { AuthContext } from "../context.ts";
 import { reply } from "../errors.ts";
+import { keyRingFor } from "../../keys/ring.ts";
+import { jwksResponse } from "../../keys/jwks.ts";
 
 /** The OAuth providers auth-js knows; Plinth has none of them enabled (yet). */
 const OAUTH_PROVIDERS = [
@@ -50,7 +52,8 @@ export const metaRoutes = (ctx: AuthContext) => {
     new Elysia()
       .get("/settings", () => reply(settings()))
       .get("/health", () => reply({ version: VERSION, name: "GoTrue", description: "GoTrue is a user registration and authentication API" }))
-      // HS256 tokens: there is no public key to publish (auth-js then verifies through GET /user).
-      .get("/.well-known/jwks.json", () => reply({ keys: [] }))
+      // The asymmetric keys in use and on standby (never the HS256 secret): auth-js getClaims() verifies
+      // tokens against them locally (an HS256 token it sends to GET /user instead).
+      .get("/.well-known/jwks.json", ({ request }) => jwksResponse(keyRingFor(ctx.db, { config: ctx.config, jwtSecret: ctx.secret, log: ctx.log }), request))
   );
 };

@@ -1,6 +1,5 @@
 #!/usr/bin/env bun
 // The plinth command line: serve | migrate … | keys [--json] | config print | tui | admin … | --version
-import { apiKeys } from "./lib/jwt.ts";
 import { ConfigError, formatConfig, loadConfig, resolveJwtSecret, unsafeSettings, type LoadedConfig } from "./config/index.ts";
 import { createLogger } from "./log.ts";
 import { VERSION } from "./version.ts";
@@ -21,6 +20,8 @@ Commands:
   migrate new NAME --template T [--table TABLE]   a migration from a template (migrate templates)
   gen types typescript [--schema S,…] [--out FILE]   the Database type for supabase-js
   keys [--json]              print the anon and service_role API keys
+  keys signing list|create|rotate|revoke [--json]   JWT signing keys (JWKS, rotation)
+  keys api list|create|rotate|revoke [--json]       publishable, secret and scoped API keys
   init [--production] [--force]   write plinth.yaml with fresh secrets, create the data dir
   doctor [--json]            check a deployment and say what to fix
   admin create-system-admin --email E [--username U] [--password-stdin]
@@ -102,10 +103,9 @@ async function main(argv: string[]): Promise<void> {
     case "serve":
       return runServe(load(file));
     case "keys": {
-      const { config } = load(file);
-      const keys = apiKeys(secretOrExit(config));
-      if (args.includes("--json")) process.stdout.write(JSON.stringify(keys) + "\n");
-      else process.stdout.write(`anon:         ${keys.anon}\nservice_role: ${keys.service_role}\n`);
+      // The legacy pair (no database), signing keys, API keys: src/cli/keys.ts.
+      const { processEnv } = await import("./cli/command.ts");
+      process.exitCode = await (await import("./cli/keys.ts")).run(args, processEnv(file));
       return;
     }
     case "config":

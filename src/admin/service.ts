@@ -29,6 +29,8 @@ import { signInRoutes } from "./signin/routes.ts";
 import { endUserRoutes } from "./users/routes.ts";
 import { tableSecurityRoutes } from "./security/tables/routes.ts";
 import { securityEventRoutes } from "./security/event-routes.ts";
+import { keyRoutes } from "../keys/routes.ts";
+import { keyRingFor } from "../keys/ring.ts";
 import { startSecurityWorker } from "./security/worker.ts";
 
 /** The sign-in endpoints: open without a key (nobody signing in holds one). */
@@ -82,6 +84,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(sqlRoutes(deps, consoleDb))
     .use(auditRoutes(deps))
     .use(securityEventRoutes(deps))
+    .use(keyRoutes(deps, { ring: keyRingFor(ctx.db, ctx), config: ctx.config, log: ctx.log }))
     .use(migrationRoutes(deps, ctx.config))
     .use(typegenRoutes(deps, ctx.config))
     .use(observeRoutes(deps, { db: ctx.db, app: () => mounted, slotPrefix: ctx.config.realtime.slotName }, ctx.log));

@@ -8,13 +8,11 @@ import { afterAll, expect, test } from "bun:test";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Subprocess } from "bun";
 import postgres from "postgres";
 import { apiKeys } from "../src/lib/jwt.ts";
 import { TEST_DATA_DIR } from "./support/db.ts";
+import { cleanEnv, MAIN, startServe, type ServeProcess } from "./support/serve-process.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
-const MAIN = join(ROOT, "src", "main.ts");
 const MiB = 1024 * 1024;
 const BUCKET = "keep";
 const MARKER = "plinth-backup-test-marker:";
@@ -27,23 +25,9 @@ const configFile = join(home, "plinth.yaml");
 // A configuration file the backup carries and the restore puts back (with the data dir it names).
 const CONFIG_TEXT = `dataDir: ./data\nlog:\n  level: warn\nauth:\n  siteUrl: http://restored.example\n`;
 await writeFile(configFile, CONFIG_TEXT, { mode: 0o600 });
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PLINTH_")));
+const clean = cleanEnv();
 
-const live = new Set<Subprocess>();
-afterAll(async () => {
-  for (const proc of live) {
-    proc.kill("SIGKILL");
-    await proc.exited;
-  }
-  await rm(home, { recursive: true, force: true });
-});
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
+afterAll(() => rm(home, { recursive: true, force: true }));
 
 interface Run {
   code: number;
@@ -64,38 +48,9 @@ async function plinth(args: string[], opts: { cwd?: string; env?: Record<string,
   return { code, stdout, stderr };
 }
 
-interface Server {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  base: string;
-}
+type Server = ServeProcess;
 
-async function startServer(): Promise<Server> {
-  const port = freePort();
-  const proc = Bun.spawn([process.execPath, MAIN, "serve"], {
-    cwd: home,
-    env: { ...clean, PLINTH_PORT: String(port) },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  live.add(proc);
-  void proc.exited.then(() => live.delete(proc));
-  const stderr = new Response(proc.stderr).text();
-  void new Response(proc.stdout).text();
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 400; i++) {
-    if (proc.exitCode !== null) throw new Error(`plinth serve exited (${proc.exitCode}):\n${await stderr}`);
-    if (
-      (await fetch(`${base}/health`).then(
-        (r) => r.status,
-        () => 0,
-      )) === 200
-    )
-      return { proc, base };
-    await Bun.sleep(50);
-  }
-  throw new Error("plinth serve did not answer /health within 20 s");
-}
+const startServer = (): Promise<Server> => startServe({ cwd: home, env: clean });
 
 async function stopServer(s: Server): Promise<void> {
   s.proc.kill("SIGTERM");

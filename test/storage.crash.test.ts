@@ -4,15 +4,13 @@
 import { afterAll, expect, test } from "bun:test";
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, utimes } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { Subprocess } from "bun";
 import { apiKeys } from "../src/lib/jwt.ts";
 import { createLogger } from "../src/log.ts";
 import { createLocalBackend } from "../src/storage/backends/local.ts";
 import { sweep } from "../src/storage/sweeper.ts";
 import { freshDatabase, TEST_DATA_DIR } from "./support/db.ts";
+import { cleanEnv, liveServers, startServe, type ServeProcess } from "./support/serve-process.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
-const MAIN = join(ROOT, "src", "main.ts");
 const SECRET = "crash-test-secret-crash-test-secret-0123";
 const KEYS = apiKeys(SECRET);
 const AUTH = { apikey: KEYS.service_role, authorization: `Bearer ${KEYS.service_role}` };
@@ -27,60 +25,17 @@ await chmod(home, 0o755);
 const dataDir = join(home, "data");
 await mkdir(dataDir, { mode: 0o755 });
 const storageRoot = join(dataDir, "storage"); // the local backend's default: <dataDir>/storage
-const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PLINTH_")));
+const clean = cleanEnv();
 
-const live = new Set<Subprocess>();
-afterAll(async () => {
-  for (const proc of live) {
-    proc.kill("SIGKILL");
-    await proc.exited;
-  }
-  await rm(home, { recursive: true, force: true });
-});
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
+afterAll(() => rm(home, { recursive: true, force: true }));
 
 /** `plinth serve` as a child process on the shared data dir and database, once /health says 200. */
-async function startServer(): Promise<{ proc: Subprocess<"ignore", "pipe", "pipe">; base: string; stderr: Promise<string> }> {
-  const port = freePort();
-  const proc = Bun.spawn([process.execPath, MAIN, "serve"], {
+const startServer = (): Promise<ServeProcess> =>
+  startServe({
     cwd: home, // no plinth.yaml, .env or bunfig here
-    env: {
-      ...clean,
-      PLINTH_DB_URL: tdb.url,
-      PLINTH_DATA_DIR: dataDir,
-      PLINTH_PORT: String(port),
-      PLINTH_JWT_SECRET: SECRET,
-      PLINTH_LOG_LEVEL: "warn",
-    },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
+    env: { ...clean, PLINTH_DB_URL: tdb.url, PLINTH_DATA_DIR: dataDir, PLINTH_JWT_SECRET: SECRET, PLINTH_LOG_LEVEL: "warn" },
+    timeoutMs: 10_000,
   });
-  live.add(proc);
-  void proc.exited.then(() => live.delete(proc));
-  const stdout = new Response(proc.stdout).text();
-  const stderr = new Response(proc.stderr).text();
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`plinth serve exited (${proc.exitCode ?? proc.signalCode}):\n${await stdout}\n${await stderr}`);
-    }
-    const status = await fetch(`${base}/health`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) return { proc, base, stderr };
-    await Bun.sleep(50);
-  }
-  proc.kill("SIGKILL");
-  throw new Error("plinth serve did not answer /health within 10 s");
-}
 
 /** Complete objects (<root>/objects/<fan>/<version>) and temporaries (<root>/tmp/<uuid>) on disk. */
 async function files(): Promise<{ objects: string[]; tmp: string[] }> {
@@ -229,6 +184,6 @@ test("SIGKILL mid-upload: no row, no object, name free after restart, temp bytes
   // --- A clean stop: SIGTERM, exit 0, nothing left running. ---
   second.proc.kill("SIGTERM");
   expect(await second.proc.exited).toBe(0);
-  expect(live.size).toBe(0);
+  expect(liveServers()).toBe(0);
   expect(await second.stderr).not.toContain("error");
 }, 20_000);

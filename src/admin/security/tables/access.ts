@@ -52,7 +52,12 @@ export function planAccess(doc: TableSecurityDocument, schema: string, table: st
     if (a === "team") {
       const team = doc.team;
       if (!team) return "false"; // refused by validation (team_required) before any SQL is used
-      const m = splitQualified(team.membership.table, schema);
+      let m: { schema: string; name: string };
+      try {
+        m = splitQualified(team.membership.table, schema);
+      } catch {
+        return "false"; // not a table name: refused by validation (membership_table_not_found)
+      }
       return (
         `exists (select 1 from ${qualified(m.schema, m.name)} ${ident(MEMBER_ALIAS)} ` +
         `where ${ident(MEMBER_ALIAS)}.${ident(team.membership.team_column)} = ${ident(table)}.${ident(team.column)} ` +

@@ -103,6 +103,11 @@ const MATRIX: Record<string, Case[]> = {
   "GET /admin/v1/policies": [{ path: "/policies", allowed: META_READ, ok: 200 }],
   "POST /admin/v1/policies": [{ path: "/policies", body: {}, allowed: WIDE, ok: 400 }],
   "DELETE /admin/v1/policies/:schema/:table/:policy": [{ path: "/policies/public/notes/no_such_policy", allowed: WIDE, ok: 404 }],
+  "GET /admin/v1/tables/:schema/:name/security": [{ path: "/tables/public/no_such_table/security", allowed: META_READ, ok: 404 }],
+  "PUT /admin/v1/tables/:schema/:name/security": [{ path: "/tables/public/no_such_table/security", body: { template: "admin_only" }, allowed: WIDE, ok: 404 }],
+  "POST /admin/v1/security/simulate": [
+    { path: "/security/simulate", body: { as: { role: "anon" }, table: "no_such_table", operation: "select" }, allowed: WIDE, ok: 404 },
+  ],
   "POST /admin/v1/sql": [{ path: "/sql", body: { query: "select 1" }, allowed: WIDE, ok: 200 }],
   "GET /admin/v1/audit": [{ path: "/audit?limit=1", allowed: AUDIT_OWN, ok: 200 }],
   "GET /admin/v1/audit/verify": [{ path: "/audit/verify", allowed: WIDE, ok: 200 }],

@@ -30,6 +30,7 @@ export const KEY = {
 };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SETTLE_MS = 120;
 
 export function inProcessFetch(t: AdminApp): typeof fetch {
   return (async (input: RequestInfo | URL, init?: RequestInit) =>
@@ -75,7 +76,12 @@ export async function consoleHarness(t?: AdminApp) {
       const end = Date.now() + timeoutMs;
       for (;;) {
         const f = frame();
-        if (typeof text === "string" ? f.includes(text) : text.test(f)) return f;
+        if (typeof text === "string" ? f.includes(text) : text.test(f)) {
+          // Ink registers a new component's key handler in a passive effect, after the frame is
+          // written: give it time before the next key (a person is never this fast).
+          await sleep(SETTLE_MS);
+          return f;
+        }
         if (Date.now() > end) throw new Error(`timed out waiting for ${String(text)}; last frame:\n${f}`);
         await sleep(25);
       }

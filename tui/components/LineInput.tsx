@@ -51,7 +51,9 @@ export function LineInput({ value, onChange, onSubmit, onCancel, onTab, onUp, on
       // Typed text and Enter can arrive in one read (a fast typist, tmux send-keys, a paste): the
       // text before the first line break is typed, the break submits.
       const brk = input.search(/[\r\n]/);
-      const clean = brk < 0 ? input : input.slice(0, brk);
+      // Control characters that came along in a chunk are never typed into a field.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point.
+      const clean = (brk < 0 ? input : input.slice(0, brk)).replace(/[\u0000-\u001f\u007f]/g, "");
       const next = value.slice(0, at) + clean + value.slice(at);
       onChange(next);
       setCursor(cursor === null ? null : at + clean.length);

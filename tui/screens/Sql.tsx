@@ -173,7 +173,16 @@ export function Sql({ width, height }: ScreenProps) {
         if (key.home || (key.ctrl && input === "a")) return setEd((s) => move(s, "home"));
         if (key.end || (key.ctrl && input === "e")) return setEd((s) => move(s, "end"));
         if (key.ctrl || key.meta || !input) return;
-        return setEd((s) => insert(s, input));
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are not text.
+        return setEd((s) =>
+          insert(
+            s,
+            input
+              .replace(/\r\n?/g, "\n")
+              .replace(/\t/g, "  ")
+              .replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, ""),
+          ),
+        );
       }
       if (key.return || input === "i") return setFocused(true);
       const rows = result?.rows.length ?? 0;

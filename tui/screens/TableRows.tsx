@@ -263,16 +263,24 @@ export function TableRows({ width, height, params }: ScreenProps) {
         <Text bold>
           {schema}.{table}
         </Text>{" "}
-        · row {total ? row + 1 : 0} of {meta.total_exact ? "" : "≈"}
+        · row {total ? count(row + 1) : 0} of {meta.total_exact ? "" : "≈"}
         {count(total)}
         {order ? ` · sorted by ${order.col} ${order.dir}` : ""}
         {lastFetchMs !== null ? <Text color={tone("muted")}> · page {Math.round(lastFetchMs)} ms</Text> : null}
-        {note ? <Text color={tone("warn")}> · {note}</Text> : null}
-        {error ? <Text color={tone("danger")}> · {errorLine(error)}</Text> : null}
       </Text>
+      {note ? (
+        <Text color={tone("warn")} wrap="truncate">
+          {note}
+        </Text>
+      ) : null}
+      {error ? (
+        <Text color={tone("danger")} wrap="truncate">
+          {errorLine(error)}
+        </Text>
+      ) : null}
       <Table
         width={width}
-        height={height - (overlay?.kind === "edit" ? 3 : 1)}
+        height={height - (overlay?.kind === "edit" ? 3 : 1) - (note ? 1 : 0) - (error ? 1 : 0)}
         selected={row - visibleStart}
         activeCol={col}
         colOffset={colOffset}

@@ -234,6 +234,42 @@ describe("dry run and apply", () => {
     await sql.unsafe(`drop policy hand_owner on public.notes`);
   });
 
+  test("`plinth migrate down` (the CLI, as a subprocess) reverts an applied change exactly", async () => {
+    const before = await snapshot("notes");
+    const r = await put("notes", { template: "public_read_owner_write", owner_column: "owner_id", columns: { email: { read: ["authenticated"] } } });
+    expect(r.status).toBe(200);
+    expect((await snapshot("notes")).rls).toBe(true);
+    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "../src/main.ts"), "migrate", "down"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PLINTH_DB_URL: t.database.url, PLINTH_MIGRATIONS_DIR: dir },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toContain(`${r.body.migration.version}_security_public_notes`);
+    expect(await snapshot("notes")).toEqual(before);
+  });
+
+  test("GET reports drift: a policy changed by hand after the document was applied", async () => {
+    expect((await put("notes", { template: "owner_only", owner_column: "owner_id" })).status).toBe(200);
+    await sql.unsafe(`drop policy plinth_sec_delete_authenticated on public.notes; create policy by_hand on public.notes for select to anon using (true)`);
+    const g = await get("notes");
+    const codes = g.body.warnings.map((w: any) => w.code);
+    expect(codes).toContain("drifted");
+    expect(codes).toContain("conflicting_policy");
+    expect(g.body.warnings.find((w: any) => w.code === "conflicting_policy").policy).toBe("by_hand");
+    expect(g.body.policies.find((p: any) => p.name === "by_hand").managed).toBe(false);
+    // Applying the document again names the hand-written policy as the conflict.
+    const again = await put("notes", { template: "owner_only", owner_column: "owner_id" });
+    expect([again.status, again.body.code, again.body.details.errors[0].policy]).toEqual([409, "conflicting_policy", "by_hand"]);
+    await sql.unsafe(
+      `drop policy by_hand on public.notes; create policy plinth_sec_delete_authenticated on public.notes for delete to authenticated using (owner_id = (select auth.uid()))`,
+    );
+    await migrateDown(sql, dir);
+  });
+
   test("someone else's pending migration stays pending: only the written one is applied", async () => {
     const { createMigration } = await import("../src/db/migrations/user.ts");
     const { rmSync, writeFileSync } = await import("node:fs");

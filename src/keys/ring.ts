@@ -121,10 +121,13 @@ export class KeyRing {
 
   private async start(): Promise<void> {
     const a = this.o.config.auth;
+    // A bad key file fails the start (serve stops with the reason), but the ring still loads what
+    // the database holds first: a node must never fall back to trusting a retired legacy secret.
+    let failed: unknown = null;
     try {
       await prepareSigningKeys(this.sql, this.master, { file: a.signingKeysPath, alg: a.signingAlg }, this.o.log);
     } catch (err) {
-      if (!missingTables(err)) throw err;
+      if (!missingTables(err)) failed = err;
     }
     await this.reload();
     try {
@@ -142,6 +145,7 @@ export class KeyRing {
     recheck.unref?.();
     flush.unref?.();
     this.timers.push(recheck, flush);
+    if (failed) throw failed;
   }
 
   private async recheck(): Promise<void> {

@@ -195,12 +195,16 @@ async function readKeyFile(file: string): Promise<{ kid: string; alg: SigningAlg
     if (alg !== "ES256" && alg !== "RS256") throw SigningErrors.badImport(`Key ${i} of ${file}: only ES256 and RS256 keys can be imported`);
     if (typeof j.kid !== "string" || !/^[A-Za-z0-9._:-]{1,128}$/.test(j.kid)) throw SigningErrors.badImport(`Key ${i} of ${file} needs a kid`);
     if (typeof j.d !== "string") throw SigningErrors.badImport(`Key ${i} of ${file} is not a private key (no "d")`);
+    // Only the key material: the Supabase CLI writes key_ops ["sign", "verify"], which WebCrypto
+    // refuses on a private EC key, and `use`/`key_ops` are Plinth's to set.
+    const keep = j.kty === "RSA" ? ["kty", "n", "e", "d", "p", "q", "dp", "dq", "qi"] : ["kty", "crv", "x", "y", "d"];
+    const privateJwk = Object.fromEntries(keep.filter((k) => j[k] !== undefined).map((k) => [k, j[k]]));
     try {
-      await importJWK(j as never, alg); // refuses a malformed key now, not at the first sign-in
+      await importJWK(privateJwk as never, alg); // refuses a malformed key now, not at the first sign-in
     } catch (err) {
       throw SigningErrors.badImport(`Key ${i} of ${file} is not a usable ${alg} key: ${(err as Error).message}`);
     }
-    out.push({ kid: j.kid, alg: alg as SigningAlg, publicJwk: publicOnly(j), privateJwk: j });
+    out.push({ kid: j.kid, alg: alg as SigningAlg, publicJwk: publicOnly(j), privateJwk });
   }
   return out;
 }

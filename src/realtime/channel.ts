@@ -282,7 +282,8 @@ export class Channel implements ChangeSubscriber {
 
   private async onAccessToken(token: unknown): Promise<void> {
     if (typeof token !== "string" || token === "" || token.startsWith("sb_") || token === this.auth.token) return;
-    const check = checkChannelToken(token, this.conn.auth, this.hub.jwtSecret);
+    const check = await checkChannelToken(token, this.conn.auth, this.hub.verifyToken);
+    if (this.closed) return;
     if (!check.ok) return this.shutdown(check.message);
     this.auth = check.auth;
     this.principalKey = principalKeyOf(check.auth);
@@ -310,6 +311,10 @@ export async function joinChannel(conn: Connection, f: Frame): Promise<void> {
   if (!f.topic.startsWith("realtime:")) return conn.reply(f, "error", { reason: "unmatched topic" });
   const subTopic = f.topic.slice("realtime:".length);
   if (subTopic === "") return conn.reply(f, "error", { reason: "TopicNameRequired: You must provide a topic name" });
+  // The token first (its signature check may await): everything below up to registering the
+  // channel runs without a pause, so racing joins cannot both pass the per-socket limits.
+  const check = await checkChannelToken(f.payload.access_token ?? f.payload.user_token, conn.auth, hub.verifyToken);
+  if (conn.closed) return;
 
   // A second join of a topic replaces the first (the client rejoins after an error).
   conn.channels.get(f.topic)?.close(true);
@@ -326,7 +331,6 @@ export async function joinChannel(conn: Connection, f: Frame): Promise<void> {
   if (onSocket > MAX_CHANGES_PER_SOCKET) {
     return conn.reply(f, "error", { reason: `InvalidJoinPayload: at most ${MAX_CHANGES_PER_SOCKET} postgres_changes per socket` });
   }
-  const check = checkChannelToken(f.payload.access_token ?? f.payload.user_token, conn.auth, hub.jwtSecret);
   if (!check.ok) return conn.reply(f, "error", { reason: `${check.code}: ${check.message}` });
 
   const ch = new Channel(conn, f.topic, f.joinRef, config, check.auth);

@@ -13,6 +13,8 @@ import type { Server, ServerWebSocket } from "bun";
 import type { Config } from "../config/schema.ts";
 import type { Database, Principal } from "../db/pool.ts";
 import type { Logger } from "../log.ts";
+import type { JwtResult } from "../lib/jwt.ts";
+import { keyRingFor } from "../keys/ring.ts";
 import { canWrite } from "./authz.ts";
 import type { Channel } from "./channel.ts";
 import { ClusterBus, type DatabaseMessage, type PeerMessage } from "./cluster.ts";
@@ -57,6 +59,8 @@ export class RealtimeHub {
   readonly db: Database;
   readonly log: Logger;
   readonly jwtSecret: string;
+  /** Verifies a channel's access token against the node's keys (src/keys/ring.ts). */
+  readonly verifyToken: (token: string, leewaySeconds: number) => Promise<JwtResult>;
   server: RealtimeServer | null = null;
   readonly connections = new Set<Connection>();
   readonly presence = new PresenceStore();
@@ -74,6 +78,8 @@ export class RealtimeHub {
     this.db = opts.db;
     this.log = opts.log;
     this.jwtSecret = opts.jwtSecret;
+    const ring = keyRingFor(opts.db, opts);
+    this.verifyToken = (token, leeway) => ring.verify(token, leeway);
     this.relations = new RelationCache(opts.db.sql);
     this.dispatcher = new ChangeDispatcher({
       sql: opts.db.sql,

@@ -6,7 +6,7 @@
 //   keys api list|create|rotate|revoke
 //   keys rotate NAME [--overlap 24h]      = keys api rotate
 //   keys legacy status|enable|disable
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openLocalAdmin, type LocalAdmin } from "../admin/local.ts";
 import { resolveJwtSecret } from "../config/index.ts";
@@ -267,7 +267,10 @@ async function legacy(sub: string | undefined, args: string[], env: CommandEnv):
     const { config } = env.load();
     const marker = join(config.dataDir, LEGACY_DISABLED_MARKER);
     if (enabled) rmSync(marker, { force: true });
-    else writeFileSync(marker, "The legacy anon/service_role keys are disabled (plinth keys legacy enable turns them back on).\n");
+    else {
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      writeFileSync(marker, "The legacy anon/service_role keys are disabled (plinth keys legacy enable turns them back on).\n");
+    }
   }
   out(env, flags.json === true, { legacy_api_keys: enabled }, `The legacy anon/service_role keys are ${enabled ? "enabled" : "disabled"}.\n`);
   return EXIT.ok;

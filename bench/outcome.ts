@@ -41,6 +41,7 @@ export const GOALS = {
   realtimeP99Ms: { what: "Realtime: commit-to-client latency p99", goal: "< 50 ms", limit: 50 },
   realtimeBroadcastShare: { what: "Realtime: broadcast deliveries / bare Bun fan-out", goal: "≥ 70 %", limit: 0.7 },
   adminSessionCheckMs: { what: "Admin: CPU the session check adds per admin request (Plinth process)", goal: "< 0.05 ms", limit: 0.05 },
+  keysCachedMs: { what: "Keys: identifying a request once cached (ES256 session token, scoped API key + scopes)", goal: "< 0.05 ms", limit: 0.05 },
   backupTarShare: { what: "Backup: `plinth backup` of a 1 GiB database / `tar` of its data dir", goal: "≥ 50 %", limit: 0.5 },
   /** Before/after: the current tree may be this much slower than the ref before it counts as slower (run-to-run noise). */
   notSlower: { what: "", goal: "≥ 0.95 × before", limit: 0.95 },

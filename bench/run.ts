@@ -68,6 +68,12 @@ const BENCHMARKS: Benchmark[] = [
     run: async (ctx) => (await import("./admin.ts")).runAdmin(ctx),
   },
   {
+    id: "keys",
+    title: "Keys",
+    goals: ["keysCachedMs"],
+    run: async (ctx) => (await import("./keys.ts")).runKeys(ctx),
+  },
+  {
     id: "backup",
     title: "Backup",
     goals: ["backupTarShare"],

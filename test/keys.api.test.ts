@@ -170,7 +170,7 @@ describe("scoped keys", () => {
       ["/auth/v1/admin/users", {}],
       ["/admin/v1/keys/api", {}],
     ] as const) {
-      const r = await req(path, k.key, init as RequestInit);
+      const r = await req(path, k.key, init as never);
       expect([path, r.status, r.code]).toEqual([path, 403, "scope_denied"]);
     }
     // Storage answers in its own wire shape (HTTP 400 with statusCode "403", as supabase/storage does).

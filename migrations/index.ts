@@ -15,6 +15,7 @@ import m0012 from "./0012_admin_accounts.sql" with { type: "text" };
 import m0013 from "./0013_security_events.sql" with { type: "text" };
 import m0014 from "./0014_lockout_and_alerts.sql" with { type: "text" };
 import m0019 from "./0019_migration_approvals.sql" with { type: "text" };
+import m0020 from "./0020_oauth_states.sql" with { type: "text" };
 import m0015 from "./0015_audit_chain.sql" with { type: "text" };
 import m0017 from "./0017_keys.sql" with { type: "text" };
 import m0016 from "./0016_table_security.sql" with { type: "text" };
@@ -42,6 +43,7 @@ export const systemMigrations: SystemMigration[] = [
   { version: 13, name: "security_events", sql: m0013 },
   { version: 14, name: "lockout_and_alerts", sql: m0014 },
   { version: 19, name: "migration_approvals", sql: m0019 },
+  { version: 20, name: "oauth_states", sql: m0020 },
   { version: 15, name: "audit_chain", sql: m0015 },
   { version: 17, name: "keys", sql: m0017 },
   { version: 16, name: "table_security", sql: m0016 },

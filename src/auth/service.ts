@@ -8,6 +8,7 @@ import { createAuthContext, sweepBuckets, type AuthContext } from "./context.ts"
 import { sweepExpired } from "./otp.ts";
 import { prepareDummyHash } from "./passwords.ts";
 import { adminRoutes } from "./routes/user-admin.ts";
+import { oauthRoutes } from "./oauth/routes.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { mfaRoutes } from "./routes/mfa.ts";
 import { otpRoutes } from "./routes/otp.ts";
@@ -47,7 +48,8 @@ export async function createAuthService(svc: ServiceContext, providers: AuthProv
     .use(otpRoutes(ctx))
     .use(verifyRoutes(ctx))
     .use(mfaRoutes(ctx))
-    .use(adminRoutes(ctx));
+    .use(adminRoutes(ctx))
+    .use(oauthRoutes(ctx));
 
   const sweep = async () => {
     sweepBuckets(ctx);

@@ -15,7 +15,7 @@ import { USER_COLUMNS, findUser, isBanned, userJson, type UserRow } from "./user
 type Q = Sql | postgres.TransactionSql;
 
 /** GoTrue's authentication method names (the `amr` claim). */
-export type AuthMethod = "password" | "otp" | "magiclink" | "recovery" | "invite" | "email/signup" | "sms/signup" | "email_change" | "anonymous" | "pkce";
+export type AuthMethod = "password" | "otp" | "magiclink" | "recovery" | "invite" | "email/signup" | "sms/signup" | "email_change" | "anonymous" | "pkce" | "oauth";
 
 export interface AmrEntry {
   method: string;

@@ -3,6 +3,7 @@
 //
 // The table is the single source of truth: loading reads it, and documentation / `plinth config`
 // help can list it (name, setting, kind, description).
+import { AUTH_EXTENSION_ENV_VARS } from "./auth-extensions.ts";
 
 /** How a variable's text is turned into a value before the schema validates it. */
 export type EnvKind = "string" | "number" | "boolean" | "list";
@@ -157,6 +158,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "PLINTH_LOG_LEVEL", path: "log.level", kind: "string", description: "debug, info, warn, error or silent" },
   { name: "PLINTH_AUDIT_RETENTION_DAYS", path: "audit.retentionDays", kind: "number", description: "Days audit rows stay live before they are archived and removed (unset: forever)" },
   { name: "PLINTH_MIGRATIONS_DIR", path: "migrationsDir", kind: "string", description: "Directory of the project's up/down migrations" },
+  ...AUTH_EXTENSION_ENV_VARS,
 ];
 
 /** A parsed YAML mapping / settings object before validation. */

@@ -1,6 +1,7 @@
 // `plinth config print`: the effective configuration as YAML, secrets masked.
 import { stringify } from "yaml";
 import type { Config } from "./schema.ts";
+import { maskAuthExtensions } from "./auth-extensions.ts";
 
 /**
  * Mask a secret: long ones keep their first 4 characters (enough to tell which secret is in use,
@@ -32,6 +33,7 @@ export function maskedConfig(config: Config): Config {
   if (copy.sms.webhook.secret !== undefined) copy.sms.webhook.secret = maskSecret(copy.sms.webhook.secret);
   if (copy.security.alerts.webhookSecret !== undefined) copy.security.alerts.webhookSecret = maskSecret(copy.security.alerts.webhookSecret);
   if (copy.db.url !== undefined) copy.db.url = maskDbUrl(copy.db.url);
+  maskAuthExtensions(copy, maskSecret);
   return copy;
 }
 

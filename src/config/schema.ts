@@ -1,6 +1,7 @@
 // The one schema for every Plinth setting. The YAML file (plinth.yaml) has exactly this shape
 // (camelCase keys); PLINTH_* environment variables override it (see env.ts for the mapping).
 import { z } from "zod";
+import { externalSchema, hookSchema, ldapSchema, pluginsSchema } from "./auth-extensions.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z
@@ -153,6 +154,10 @@ export const configSchema = z
           .default({}),
         /** SMS text; {{code}} is replaced by the one-time code. */
         smsTemplate: z.string().min(1).default("Your code is {{code}}"),
+        /** OAuth/OIDC providers, LDAP and auth hooks (auth-extensions.ts). */
+        external: externalSchema,
+        ldap: ldapSchema,
+        hook: hookSchema,
       })
       .strict()
       .prefault({}),
@@ -376,6 +381,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     migrationsDir: z.string().min(1).default("./plinth_migrations"),
+    /** Plugin modules (src/plugins/). */
+    plugins: pluginsSchema,
   })
   .strict();
 

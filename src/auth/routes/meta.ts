@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import { VERSION } from "../../version.ts";
 import type { AuthContext } from "../context.ts";
 import { reply } from "../errors.ts";
+import { enabledProviderNames } from "../providers/index.ts";
 import { keyRingFor } from "../../keys/ring.ts";
 import { jwksResponse } from "../../keys/jwks.ts";
 
@@ -36,6 +37,7 @@ export const metaRoutes = (ctx: AuthContext) => {
   const settings = () => ({
     external: {
       ...Object.fromEntries(OAUTH_PROVIDERS.map((p) => [p, false])),
+      ...Object.fromEntries(enabledProviderNames(ctx.config).map((p) => [p, true])),
       anonymous_users: ctx.config.auth.enableAnonymous,
       email: true,
       phone: ctx.sms !== null,

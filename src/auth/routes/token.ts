@@ -7,6 +7,7 @@ import { AuthErrors, reply } from "../errors.ts";
 import { optString, parseBody } from "../input.ts";
 import { passwordGrant, pkceGrant, refreshGrant } from "../signin.ts";
 import { clientOf, guarded } from "./guard.ts";
+import { idTokenRoute } from "../oauth/routes.ts";
 
 const PasswordBody = z.object({
   email: optString(320),
@@ -36,6 +37,8 @@ export const tokenRoutes = (ctx: AuthContext) =>
           const body = parseBody(PkceBody, c.body);
           return reply(await audited(ctx, c.request, "end_user.signin.pkce", {}, () => pkceGrant(ctx, client, body.auth_code, body.code_verifier)));
         }
+        case "id_token":
+          return idTokenRoute(ctx, c);
         default:
           throw AuthErrors.unsupportedGrant();
       }

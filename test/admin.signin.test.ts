@@ -7,7 +7,9 @@ import { issueEmergencyCode } from "../src/admin/signin/emergency.ts";
 import { totp } from "./support/auth-totp.ts";
 import { adminApp, PASSWORD, uniqueEmail, type AdminApp } from "./support/admin.ts";
 
-const t = await adminApp();
+// Several tests here make more than five failed attempts on one identifier on purpose (timing,
+// burning a challenge); the lockout that would stop them is tested in security.lockout.test.ts.
+const t = await adminApp({ auth: { lockout: { maxAttempts: 50 } } });
 
 /** Enrolls and verifies a TOTP factor for `email` through /auth/v1, and makes recovery codes. */
 async function enrollTotp(app: AdminApp, email: string): Promise<{ secret: string; codes: string[] }> {

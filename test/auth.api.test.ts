@@ -9,9 +9,11 @@ import { startTestServer } from "./support/server.ts";
 import { startSmtpSink } from "./support/smtp-sink.ts";
 
 const smtp = await startSmtpSink();
+// Per-code attempt limits are tested here with as many wrong codes as the lockout allows; the
+// lockout itself is tested in security.lockout.test.ts.
 const srv = await startTestServer({
   smtp: { host: "127.0.0.1", port: smtp.port },
-  auth: { autoconfirm: true, enableAnonymous: true },
+  auth: { autoconfirm: true, enableAnonymous: true, lockout: { maxAttempts: 50 } },
 });
 const sql = srv.database.db.sql;
 const anon = srv.keys.anon;

@@ -6,7 +6,9 @@ import { call, claimsOf, client, uniqueEmail } from "./support/auth.ts";
 import { totp } from "./support/auth-totp.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
-const srv: TestServer = await startTestServer({ auth: { autoconfirm: true } });
+// Per-challenge limits are tested here with more wrong codes than the lockout allows; the lockout
+// across challenges is tested in security.lockout.test.ts.
+const srv: TestServer = await startTestServer({ auth: { autoconfirm: true, lockout: { maxAttempts: 50 } } });
 const sql = srv.database.db.sql;
 const PASSWORD = "correct horse 1";
 

@@ -7,6 +7,8 @@
 import { Elysia } from "elysia";
 import { accountRoutes } from "./accounts/routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
+import { createArchiveStore } from "./audit/archive-store.ts";
+import { startAuditRetention } from "./audit/retention-job.ts";
 import { createAdminContext } from "./context.ts";
 import type { Area } from "../lib/request-context.ts";
 import type { MountedApp, Service, ServiceContext } from "../service.ts";
@@ -70,6 +72,8 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
   // Alert delivery (outbox) and the lockout sweep: security/worker.ts.
   const security = await startSecurityWorker({ sql: ctx.db.sql, config: ctx.config, log: ctx.log });
   sweeper.unref?.();
+  // Archive-then-remove past audit.retentionDays (hourly; one node at a time): audit/retention.ts.
+  const retention = startAuditRetention({ sql: ctx.db.sql, config: ctx.config, log: ctx.log });
   const routes = new Elysia({ prefix: "/admin/v1" })
     .use(signInRoutes(deps, admin))
     .use(sessionRoutes(deps, admin))
@@ -82,7 +86,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(policyRoutes(deps))
     .use(tableSecurityRoutes(deps, { migrationsDir: ctx.config.migrationsDir, consoleDb }))
     .use(sqlRoutes(deps, consoleDb))
-    .use(auditRoutes(deps))
+    .use(auditRoutes(deps, { archives: () => createArchiveStore(ctx.config) }))
     .use(securityEventRoutes(deps))
     .use(keyRoutes(deps, { ring: keyRingFor(ctx.db, ctx), config: ctx.config, log: ctx.log }))
     .use(migrationRoutes(deps, ctx.config))
@@ -94,6 +98,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     attach: (app) => void (mounted = app),
     stop: async () => {
       clearInterval(sweeper);
+      await retention.stop();
       await security.stop();
       await cache.stop();
       await consoleDb.end();

@@ -9,6 +9,8 @@ import { sweepExpired } from "./otp.ts";
 import { prepareDummyHash } from "./passwords.ts";
 import { adminRoutes } from "./routes/user-admin.ts";
 import { oauthRoutes } from "./oauth/routes.ts";
+import { accessTokenHook } from "./hooks/access-token.ts";
+import { createHookRunner } from "./hooks/runner.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { mfaRoutes } from "./routes/mfa.ts";
 import { otpRoutes } from "./routes/otp.ts";
@@ -39,6 +41,7 @@ export async function createAuthService(svc: ServiceContext, providers: AuthProv
     mailer: providers.mailer !== undefined ? providers.mailer : createMailer(svc.config),
     sms: providers.sms !== undefined ? providers.sms : createSmsSender(svc.config),
   });
+  ctx.accessTokenHook = accessTokenHook(createHookRunner(svc.config, svc.db, svc.log));
   await prepareDummyHash();
   const routes = new Elysia({ prefix: "/auth/v1" })
     .use(metaRoutes(ctx))

@@ -42,6 +42,8 @@ export interface SessionDeps {
   secret: string;
   /** Signs access tokens with the project's current signing key (src/keys/ring.ts); absent: HS256 with `secret`. */
   signer?: { sign(claims: Record<string, unknown>): Promise<string> };
+  /** The custom access token hook (src/auth/hooks/access-token.ts), when one is configured. */
+  accessTokenHook?: (userId: string, claims: Record<string, unknown>, method: string) => Promise<Record<string, unknown>>;
   keys: AuthKeys;
   issuer: string;
 }
@@ -65,7 +67,8 @@ export async function accessToken(deps: SessionDeps, user: UserRow, sessionId: s
       session_id: sessionId,
       is_anonymous: user.is_anonymous,
   };
-  const token = deps.signer ? await deps.signer.sign(claims) : signJwt(claims, deps.secret);
+  const signed = deps.accessTokenHook ? await deps.accessTokenHook(user.id, claims, amr[amr.length - 1]?.method ?? "password") : claims;
+  const token = deps.signer ? await deps.signer.sign(signed) : signJwt(signed, deps.secret);
   return { token, exp };
 }
 

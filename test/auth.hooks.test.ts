@@ -1,0 +1,143 @@
+// Auth hooks: the custom access token hook as a Postgres function adds a claim that an RLS policy
+// then uses through REST (supabase-js); the same hook over HTTPS-style HTTP (loopback) with a
+// Standard Webhooks signature the endpoint verifies; and the ugly cases: a hook that times out
+// (function and HTTP), a hook that raises, a hook that drops a required claim or tries to stretch
+// exp, a hook that refuses with its own error. Each fails the sign-in with a clear error code.
+import { afterAll, describe, expect, test } from "bun:test";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import postgres from "postgres";
+import { claimsOf, client, uniqueEmail } from "./support/auth.ts";
+import { waitFor } from "./support/rest.ts";
+import { startTestServer } from "./support/server.ts";
+
+const SECRET_KEY = Buffer.from("hook-secret-key-0123456789").toString("base64");
+let httpMode: "ok" | "slow" | "refuse" = "ok";
+const received: { verified: boolean; body: any }[] = [];
+const hookServer = Bun.serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  async fetch(req) {
+    const body = await req.text();
+    const id = req.headers.get("webhook-id")!;
+    const ts = req.headers.get("webhook-timestamp")!;
+    const sig = (req.headers.get("webhook-signature") ?? "").replace(/^v1,/, "");
+    const want = createHmac("sha256", Buffer.from(SECRET_KEY, "base64")).update(`${id}.${ts}.${body}`).digest("base64");
+    const verified = sig.length === want.length && timingSafeEqual(Buffer.from(sig), Buffer.from(want));
+    const payload = JSON.parse(body);
+    received.push({ verified, body: payload });
+    if (!verified) return new Response("bad signature", { status: 401 });
+    if (httpMode === "slow") await Bun.sleep(1500);
+    if (httpMode === "refuse") return Response.json({ error: { http_code: 403, message: "Accounts on probation cannot sign in" } }, { status: 403 });
+    return Response.json({ claims: { ...payload.claims, via: "http", method: payload.authentication_method } });
+  },
+});
+afterAll(() => hookServer.stop(true));
+
+const pgHook = await startTestServer({
+  auth: { autoconfirm: true, hook: { custom_access_token: { enabled: true, uri: "pg-functions://postgres/public/custom_access_token_hook", timeout: 300 } } },
+});
+const httpHook = await startTestServer({
+  auth: {
+    autoconfirm: true,
+    hook: { custom_access_token: { enabled: true, uri: `http://127.0.0.1:${hookServer.port}/hook`, secrets: `v1,whsec_${SECRET_KEY}`, timeout: 500 } },
+  },
+});
+const admin = postgres(pgHook.database.url, { max: 2, onnotice: () => {} });
+afterAll(() => admin.end({ timeout: 1 }));
+
+await admin.unsafe(`
+  create table public.perks (id int primary key, tier text not null, label text not null);
+  alter table public.perks enable row level security;
+  create policy perks_by_tier on public.perks for select to authenticated using (tier = auth.jwt() ->> 'tier');
+  grant select on public.perks to authenticated;
+  insert into public.perks values (1, 'gold', 'lounge'), (2, 'gold', 'upgrade'), (3, 'silver', 'snack');
+  create table public.hook_mode (mode text not null);
+  insert into public.hook_mode values ('ok');
+  create function public.custom_access_token_hook(event jsonb) returns jsonb language plpgsql as $$
+  declare mode text := (select m.mode from public.hook_mode m limit 1);
+  begin
+    if mode = 'slow' then perform pg_sleep(3); end if;
+    if mode = 'raise' then raise exception 'boom'; end if;
+    if mode = 'drop_role' then return jsonb_build_object('claims', (event->'claims') - 'role'); end if;
+    if mode = 'stretch' then return jsonb_build_object('claims', jsonb_set(event->'claims', '{exp}', to_jsonb(((event->'claims'->>'exp')::bigint + 999999)))); end if;
+    if mode = 'refuse' then return jsonb_build_object('error', jsonb_build_object('http_code', 403, 'message', 'Not today')); end if;
+    return jsonb_build_object('claims', (event->'claims') || jsonb_build_object('tier',
+      case when event->'claims'->>'email' like '%@gold.test' then 'gold' else 'silver' end));
+  end $$;
+`);
+await waitFor(async () => (await fetch(`${pgHook.url}/rest/v1/perks?limit=1`, { headers: { apikey: pgHook.keys.anon } })).status === 200);
+const setMode = (m: string) => admin`update public.hook_mode set mode = ${m}`;
+
+async function signUpAndIn(url: string, anon: string, email: string) {
+  const sb = client(url, anon);
+  const up = await sb.auth.signUp({ email, password: "correct horse 1" });
+  if (up.error) throw new Error(`sign-up failed: ${up.error.code} ${up.error.message}`);
+  return { sb, res: await sb.auth.signInWithPassword({ email, password: "correct horse 1" }) };
+}
+
+describe("custom access token hook (Postgres function)", () => {
+  test("adds a claim that an RLS policy then uses through REST", async () => {
+    await setMode("ok");
+    const gold = await signUpAndIn(pgHook.url, pgHook.keys.anon, `g.${Date.now()}@gold.test`);
+    expect(gold.res.error).toBeNull();
+    expect(claimsOf(gold.res.data.session!.access_token).tier).toBe("gold");
+    const rows = await gold.sb.from("perks").select("label").order("id");
+    expect(rows.error).toBeNull();
+    expect(rows.data).toEqual([{ label: "lounge" }, { label: "upgrade" }]);
+
+    const plain = await signUpAndIn(pgHook.url, pgHook.keys.anon, uniqueEmail("plain"));
+    expect(claimsOf(plain.res.data.session!.access_token).tier).toBe("silver");
+    expect((await plain.sb.from("perks").select("label")).data).toEqual([{ label: "snack" }]);
+
+    // Refreshed tokens go through the hook too.
+    const refreshed = await gold.sb.auth.refreshSession();
+    expect(claimsOf(refreshed.data.session!.access_token).tier).toBe("gold");
+  });
+
+  test("a hook that times out, raises, drops a required claim, stretches exp or refuses fails the sign-in clearly", async () => {
+    const email = uniqueEmail("ugly");
+    await signUpAndIn(pgHook.url, pgHook.keys.anon, email);
+    const sb = client(pgHook.url, pgHook.keys.anon);
+    const expectFail = async (mode: string, code: string, status: number) => {
+      await setMode(mode);
+      const started = Date.now();
+      const r = await sb.auth.signInWithPassword({ email, password: "correct horse 1" });
+      expect(r.error?.code).toBe(code);
+      expect(r.error?.status).toBe(status);
+      expect(r.data.session).toBeNull();
+      return Date.now() - started;
+    };
+    const ms = await expectFail("slow", "hook_timeout", 422);
+    expect(ms).toBeLessThan(2500);
+    await expectFail("raise", "hook_failed", 422);
+    await expectFail("drop_role", "hook_bad_response", 422);
+    await expectFail("stretch", "hook_bad_response", 422);
+    await expectFail("refuse", "hook_refused", 403);
+    await setMode("ok");
+    expect((await sb.auth.signInWithPassword({ email, password: "correct horse 1" })).error).toBeNull();
+  });
+});
+
+describe("custom access token hook (HTTP, Standard Webhooks)", () => {
+  test("signed payload, claims from the answer; timeout and refusal fail clearly", async () => {
+    httpMode = "ok";
+    const email = uniqueEmail("http");
+    const { res } = await signUpAndIn(httpHook.url, httpHook.keys.anon, email);
+    expect(res.error).toBeNull();
+    const claims = claimsOf(res.data.session!.access_token);
+    expect(claims).toMatchObject({ via: "http", method: "password", email });
+    const last = received[received.length - 1]!;
+    expect(last.verified).toBe(true);
+    expect(last.body.user_id).toBe(res.data.user!.id);
+
+    const sb = client(httpHook.url, httpHook.keys.anon);
+    httpMode = "slow";
+    const slow = await sb.auth.signInWithPassword({ email, password: "correct horse 1" });
+    expect(slow.error?.code).toBe("hook_timeout");
+    httpMode = "refuse";
+    const refused = await sb.auth.signInWithPassword({ email, password: "correct horse 1" });
+    expect(refused.error?.code).toBe("hook_refused");
+    expect(refused.error?.message).toBe("Accounts on probation cannot sign in");
+    httpMode = "ok";
+  });
+});

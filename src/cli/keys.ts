@@ -6,8 +6,7 @@
 //   keys api list|create|rotate|revoke
 //   keys rotate NAME [--overlap 24h]      = keys api rotate
 //   keys legacy status|enable|disable
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { openLocalAdmin, type LocalAdmin } from "../admin/local.ts";
 import { resolveJwtSecret } from "../config/index.ts";
 import { keysMasterSecretProblem } from "../config/production.ts";
@@ -26,6 +25,7 @@ import {
   type ApiKeyKind,
 } from "../keys/api-keys.ts";
 import { masterKey } from "../keys/at-rest.ts";
+import { legacyMarkerPath, writeLegacyMarker } from "../keys/legacy-marker.ts";
 import { assertAlg, createSigningKey, listSigningKeys, revokeSigningKey, rotateSigningKey, signingKeyJson } from "../keys/signing.ts";
 import { CommandError, EXIT, parseFlags, runCommand, usageError, type CommandEnv } from "./command.ts";
 
@@ -41,9 +41,6 @@ const USAGE = `usage: plinth keys [--json]                       the legacy anon
        plinth keys api revoke NAME|ID [--json]
        plinth keys rotate NAME [--overlap 24h] [--json]      (same as keys api rotate)
        plinth keys legacy status|enable|disable [--json]     the legacy JWT API keys`;
-
-/** Marks, in the data dir, that the legacy keys are disabled: `plinth keys` reads no database. */
-export const LEGACY_DISABLED_MARKER = "legacy-api-keys.disabled";
 
 export async function run(args: string[], env: CommandEnv): Promise<number> {
   return runCommand(env, async () => {
@@ -72,7 +69,7 @@ function printLegacy(args: string[], env: CommandEnv): number {
   if (positional.length > 0) throw usageError(`unknown command 'keys ${positional[0]}'\n${USAGE}`);
   const { config } = env.load();
   const secret = resolveJwtSecret(config, config.dataDir);
-  if (existsSync(join(config.dataDir, LEGACY_DISABLED_MARKER))) {
+  if (existsSync(legacyMarkerPath(config.dataDir))) {
     if (flags.json === true) env.stdout(`${JSON.stringify({ legacy_api_keys: "disabled" })}\n`);
     else env.stdout("The legacy anon/service_role keys are disabled: see plinth keys api list\n");
     return EXIT.ok;
@@ -263,15 +260,7 @@ async function legacy(sub: string | undefined, args: string[], env: CommandEnv):
     sub === "status"
       ? await withLocal(env, "", null, (l) => legacyApiKeysEnabled(l.sql))
       : (await withLocal(env, `keys.legacy.${sub}`, "legacy_api_keys", (l) => setLegacyApiKeys(l.sql, sub === "enable", warn(env)))).legacy_api_keys;
-  if (sub !== "status") {
-    const { config } = env.load();
-    const marker = join(config.dataDir, LEGACY_DISABLED_MARKER);
-    if (enabled) rmSync(marker, { force: true });
-    else {
-      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-      writeFileSync(marker, "The legacy anon/service_role keys are disabled (plinth keys legacy enable turns them back on).\n");
-    }
-  }
+  if (sub !== "status") writeLegacyMarker(env.load().config.dataDir, enabled);
   out(env, flags.json === true, { legacy_api_keys: enabled }, `The legacy anon/service_role keys are ${enabled ? "enabled" : "disabled"}.\n`);
   return EXIT.ok;
 }

@@ -30,6 +30,7 @@ import {
   setLegacyApiKeys,
   type ApiKeyKind,
 } from "./api-keys.ts";
+import { writeLegacyMarker } from "./legacy-marker.ts";
 import type { KeyRing } from "./ring.ts";
 import { assertAlg, createSigningKey, listSigningKeys, revokeSigningKey, rotateSigningKey, signingKeyJson } from "./signing.ts";
 
@@ -173,7 +174,9 @@ export function keyRoutes(deps: AdminHttpDeps, o: { ring: KeyRing; config: Confi
         const b = bodyOf(c.body);
         if (typeof b.enabled !== "boolean") throw AdminErrors.validation("enabled: true or false");
         security(c, "legacy_api_keys");
-        return changed(await setLegacyApiKeys(sql, b.enabled, o.log));
+        const r = await changed(await setLegacyApiKeys(sql, b.enabled, o.log));
+        writeLegacyMarker(o.config.dataDir, b.enabled);
+        return r;
       }),
     );
 }

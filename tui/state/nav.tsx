@@ -7,6 +7,8 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 export interface Route {
   name: string;
   params?: Record<string, string>;
+  /** The filter this screen had when another was opened over it (restored by back). */
+  filter?: string;
 }
 
 export type Mode = "normal" | "command" | "filter" | "help";
@@ -71,10 +73,12 @@ export function NavProvider({ initial, onQuit, children }: { initial: Route; onQ
       },
       push: (name, params) => {
         reset();
-        setStack((s) => [...s, { name, params }]);
+        setStack((s) => [...s.slice(0, -1), { ...s.at(-1)!, filter }, { name, params }]);
       },
       back: () => {
+        if (stack.length < 2) return;
         reset();
+        setFilter(stack.at(-2)!.filter ?? "");
         setStack((s) => (s.length > 1 ? s.slice(0, -1) : s));
       },
       mode,

@@ -43,6 +43,12 @@ const BENCHMARKS: Benchmark[] = [
   },
   { id: "auth", title: "Auth", goals: ["refreshPerSecond", "authUserShare"], run: async (ctx) => (await import("./auth.ts")).runAuth(ctx) },
   {
+    id: "lockout",
+    title: "Brute-force protection (password sign-in with the lockout on and off)",
+    goals: ["signInLockoutShare"],
+    run: async (ctx) => (await import("./lockout.ts")).runLockout(ctx),
+  },
+  {
     id: "rest",
     title: "REST",
     goals: ["restPkShare", "restInsertShare"],

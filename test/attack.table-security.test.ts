@@ -165,6 +165,23 @@ describe("injection in names", () => {
   });
 });
 
+describe("grants the change could not undo", () => {
+  test("a grant to anon made by another role with GRANT OPTION (which the owner's REVOKE leaves alone) refuses the change", async () => {
+    const grantor = `h3_grantor_${Math.random().toString(36).slice(2, 8)}`;
+    await sql.unsafe(`create table public.shared (id int primary key, owner_id uuid)`);
+    await sql.unsafe(`create role ${grantor} nologin; grant select on public.shared to ${grantor} with grant option`);
+    await sql.unsafe(`set role ${grantor}; grant select on public.shared to anon; reset role`);
+    try {
+      const r = await put("public", "shared", { template: "owner_only", owner_column: "owner_id" }, "?dry_run=true");
+      expect([r.status, r.body.code]).toEqual([409, "grant_by_other_grantor"]);
+      expect(r.body.details.errors[0].grant).toBe("SELECT on public.shared to anon");
+      expect(r.body.message).toContain(grantor);
+    } finally {
+      await sql.unsafe(`drop table public.shared; drop role ${grantor}`);
+    }
+  });
+});
+
 describe("callers and bodies", () => {
   test("no key, the anon key and a user's JWT cannot read, change or simulate", async () => {
     const user: CallOptions = { token: tokenFor({ sub: A, role: "authenticated" }), apikey: t.keys.anon };

@@ -76,6 +76,17 @@ export function detectConflicts(doc: TableSecurityDocument, state: TableState, p
     return ruled.find(([c]) => g.column === null || g.column === c)?.[0] ?? null;
   };
   for (const g of state.grants) {
+    if (g.grantor) {
+      const text = grantText(g, state.schema, state.table);
+      findings.push(
+        error(
+          "grant_by_other_grantor",
+          `Grant ${text} was made by ${g.grantor}, not the table's owner: this change could neither revoke nor restore it exactly; revoke it as ${g.grantor} first`,
+          { grant: text, conflict: true },
+        ),
+      );
+      continue;
+    }
     if (kept(g)) continue;
     const text = grantText(g, state.schema, state.table);
     const column = hidden(g);

@@ -7,6 +7,9 @@
 // - relacl NULL means "the default privileges" (the owner's only): aclexplode(acldefault(…)) reads it
 //   as the owner's entries, so a table never granted anything shows no entry for the API roles.
 // - A grant to PUBLIC is grantee 0 in aclexplode; it reaches anon and authenticated too.
+// - REVOKE run by the owner (or a superuser, who acts as the owner) removes only the owner's grants:
+//   one made by another role holding GRANT OPTION survives it, so `grantor` names such grantors
+//   and the conflict check refuses the change until that grant is gone.
 import type { Tx } from "../../../db/pool.ts";
 import type { Queryable } from "../../../catalog/queryable.ts";
 import { listPolicies, type PolicyInfo } from "../../meta/introspect/policies.sql.ts";
@@ -26,6 +29,8 @@ export interface Grant {
   grantee: string;
   privilege: string;
   grantable: boolean;
+  /** The role that granted it, when that is not the table's owner (null: the owner). */
+  grantor: string | null;
   /** null: on the table; else the column. */
   column: string | null;
 }
@@ -58,16 +63,18 @@ export async function readTableState(tx: Queryable, schema: string, table: strin
   const columns = await tableColumns(tx, rel.oid);
   const policies = await listPolicies(tx, { schema, table });
   const grants = await tx<Grant[]>`
-    select g.grantee, g.privilege, g.grantable, g.column from (
+    select g.grantee, g.privilege, g.grantable, g.column, nullif(g.grantor, g.owner) as grantor from (
       select case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee)::text end as grantee,
-             a.privilege_type::text as privilege, a.is_grantable as grantable, null::text as column
+             a.privilege_type::text as privilege, a.is_grantable as grantable, null::text as column,
+             pg_get_userbyid(a.grantor)::text as grantor, pg_get_userbyid(c.relowner)::text as owner
       from pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
       where c.oid = ${rel.oid}::oid
       union all
       select case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee)::text end,
-             a.privilege_type::text, a.is_grantable, att.attname::text
-      from pg_attribute att, aclexplode(att.attacl) a
-      where att.attrelid = ${rel.oid}::oid and att.attnum > 0 and not att.attisdropped and att.attacl is not null
+             a.privilege_type::text, a.is_grantable, att.attname::text,
+             pg_get_userbyid(a.grantor)::text, pg_get_userbyid(c.relowner)::text
+      from pg_class c join pg_attribute att on att.attrelid = c.oid, aclexplode(att.attacl) a
+      where c.oid = ${rel.oid}::oid and att.attnum > 0 and not att.attisdropped and att.attacl is not null
     ) g
     where g.grantee = any(${MANAGED_GRANTEES as unknown as string[]})
     order by g.column nulls first, g.grantee, g.privilege`;

@@ -250,26 +250,28 @@ describe("versions and search", () => {
 
 describe("compatibility with storage-js's own integration tests", () => {
   const headers = () => ({ Authorization: `Bearer ${srv.keys.service_role}`, apikey: srv.keys.service_role });
-  const BUCKET_FIELDS = ["allowed_mime_types", "created_at", "file_size_limit", "id", "name", "owner", "public", "type", "updated_at", "versioning_status"];
+  const GET_FIELDS = ["allowed_mime_types", "created_at", "file_size_limit", "id", "name", "owner", "public", "updated_at"];
+  const LIST_FIELDS = [...GET_FIELDS, "type"].sort();
+  const EXTRA_FIELDS = [...LIST_FIELDS, "versioning_status"].sort();
 
-  test("bucket: get and list answer Supabase's fields (plus type and versioning_status, which storage-js's Bucket has)", async () => {
+  test("bucket: get and list answer exactly Supabase's fields; Plinth's extras only with X-Plinth-Extras", async () => {
     await srv.admin.storage.createBucket("shape", { public: false, versioningStatus: "ENABLED" });
     const got = await srv.admin.storage.getBucket("shape");
-    expect(Object.keys(got.data!).sort()).toEqual(BUCKET_FIELDS);
-    expect(got.data).toMatchObject({
-      id: "shape",
-      name: "shape",
-      public: false,
-      file_size_limit: null,
-      allowed_mime_types: null,
-      type: "STANDARD",
-      versioning_status: "ENABLED",
-    });
+    expect(Object.keys(got.data!).sort()).toEqual(GET_FIELDS);
+    expect(got.data).toMatchObject({ id: "shape", name: "shape", public: false, file_size_limit: null, allowed_mime_types: null });
     const raw = (await (await fetch(`${srv.url}/storage/v1/bucket/shape`, { headers: headers() })).json()) as object;
     expect(raw).not.toHaveProperty("owner_id");
     const list = await srv.admin.storage.listBuckets();
     expect(list.data!.length).toBeGreaterThan(0);
-    for (const b of list.data!) expect(Object.keys(b).sort()).toEqual(BUCKET_FIELDS);
+    for (const b of list.data!) expect(Object.keys(b).sort()).toEqual(LIST_FIELDS);
+    const extra = (await (await fetch(`${srv.url}/storage/v1/bucket/shape`, { headers: { ...headers(), "X-Plinth-Extras": "true" } })).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(Object.keys(extra).sort()).toEqual(EXTRA_FIELDS);
+    expect(extra).toMatchObject({ type: "STANDARD", versioning_status: "ENABLED" });
+    const extraList = (await (await fetch(`${srv.url}/storage/v1/bucket`, { headers: { ...headers(), "X-Plinth-Extras": "true" } })).json()) as object[];
+    for (const b of extraList) expect(Object.keys(b).sort()).toEqual(EXTRA_FIELDS);
   });
 
   test("empty bucket answers Supabase's message and has emptied the bucket", async () => {

@@ -19,17 +19,20 @@ export interface BucketBody {
 const SORT_COLUMNS = ["id", "name", "created_at", "updated_at"] as const;
 
 /**
- * A bucket as GET /bucket and GET /bucket/{id} answer it: Supabase's columns (id, name, owner,
- * public, created_at, updated_at, file_size_limit, allowed_mime_types) plus `type` and
- * `versioning_status`, which storage-js's `Bucket` type knows. owner_id stays internal.
+ * A bucket as GET /bucket and GET /bucket/{id} answer it: exactly Supabase Storage's columns, so
+ * clients that compare shapes strictly (storage-js's snapshot of getBucket) see no strangers.
+ * GET /bucket/{id} answers id, name, owner, public, created_at, updated_at, file_size_limit,
+ * allowed_mime_types; GET /bucket adds `type` (as Supabase does for current clients). Plinth's own
+ * field, `versioning_status` (and `type` on the single bucket), is added only when the request
+ * says `X-Plinth-Extras: true`. owner_id stays internal.
  */
-export type BucketView = Pick<
-  q.BucketRow,
-  "id" | "name" | "owner" | "public" | "created_at" | "updated_at" | "file_size_limit" | "allowed_mime_types" | "type" | "versioning_status"
->;
+export type BucketView = Pick<q.BucketRow, "id" | "name" | "owner" | "public" | "created_at" | "updated_at" | "file_size_limit" | "allowed_mime_types"> &
+  Partial<Pick<q.BucketRow, "type" | "versioning_status">>;
 
-export function bucketView(b: q.BucketRow): BucketView {
-  return {
+export const PLINTH_EXTRAS_HEADER = "x-plinth-extras";
+
+export function bucketView(b: q.BucketRow, shape: { list: boolean; extras: boolean }): BucketView {
+  const view: BucketView = {
     id: b.id,
     name: b.name,
     owner: b.owner,
@@ -38,12 +41,13 @@ export function bucketView(b: q.BucketRow): BucketView {
     updated_at: b.updated_at,
     file_size_limit: b.file_size_limit,
     allowed_mime_types: b.allowed_mime_types,
-    type: b.type,
-    versioning_status: b.versioning_status,
   };
+  if (shape.list || shape.extras) view.type = b.type;
+  if (shape.extras) view.versioning_status = b.versioning_status;
+  return view;
 }
 
-export async function listBuckets(ctx: StorageContext, principal: Principal | null, query: URLSearchParams): Promise<BucketView[]> {
+export async function listBuckets(ctx: StorageContext, principal: Principal | null, query: URLSearchParams, extras = false): Promise<BucketView[]> {
   const caller = requireCaller(principal);
   const sortColumn = (SORT_COLUMNS as readonly string[]).includes(query.get("sortColumn") ?? "")
     ? (query.get("sortColumn") as q.BucketListOptions["sortColumn"])
@@ -54,14 +58,14 @@ export async function listBuckets(ctx: StorageContext, principal: Principal | nu
   const rows = await asCaller(ctx, caller, (tx) =>
     q.listBuckets(tx, { limit: limit ?? undefined, offset: offset ?? 0, search: query.get("search") ?? undefined, sortColumn, sortOrder }),
   );
-  return rows.map(bucketView);
+  return rows.map((b) => bucketView(b, { list: true, extras }));
 }
 
-export async function getBucket(ctx: StorageContext, principal: Principal | null, id: string): Promise<BucketView> {
+export async function getBucket(ctx: StorageContext, principal: Principal | null, id: string, extras = false): Promise<BucketView> {
   const caller = requireCaller(principal);
   const bucket = await asCaller(ctx, caller, (tx) => q.findBucket(tx, id));
   if (!bucket) throw errors.noSuchBucket();
-  return bucketView(bucket);
+  return bucketView(bucket, { list: false, extras });
 }
 
 export async function createBucket(ctx: StorageContext, principal: Principal | null, body: BucketBody): Promise<{ name: string }> {

@@ -7,15 +7,16 @@ import { bucketOnly, handler, json, NO_PARSE, PREFIX, readJson, type Call } from
 export function bucketRoutes(ctx: StorageContext) {
   const h = (fn: (call: Call) => Promise<Response>) => handler(ctx, fn);
   const id = (call: Call) => bucketOnly(call.url, "/bucket/").replace(/\/empty$/, "");
+  const extras = (call: Call) => call.request.headers.get(buckets.PLINTH_EXTRAS_HEADER)?.toLowerCase() === "true";
   return new Elysia({ prefix: `${PREFIX}/bucket` })
     .get(
       "/",
-      h(async (call) => json(await buckets.listBuckets(ctx, call.principal, call.url.searchParams))),
+      h(async (call) => json(await buckets.listBuckets(ctx, call.principal, call.url.searchParams, extras(call)))),
       NO_PARSE,
     )
     .get(
       "",
-      h(async (call) => json(await buckets.listBuckets(ctx, call.principal, call.url.searchParams))),
+      h(async (call) => json(await buckets.listBuckets(ctx, call.principal, call.url.searchParams, extras(call)))),
       NO_PARSE,
     )
     .post(
@@ -30,7 +31,7 @@ export function bucketRoutes(ctx: StorageContext) {
     )
     .get(
       "/:id",
-      h(async (call) => json(await buckets.getBucket(ctx, call.principal, id(call)))),
+      h(async (call) => json(await buckets.getBucket(ctx, call.principal, id(call), extras(call)))),
       NO_PARSE,
     )
     .put(

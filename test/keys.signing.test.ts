@@ -209,6 +209,21 @@ describe("two nodes", () => {
     expect((await user(token)).status).toBe(401); // and A itself at once
   });
 
+  test("an API key created and revoked on node A: B learns of it and refuses it within a second", async () => {
+    const created = await asAdmin("POST", "/keys/api", { name: "two-nodes", kind: "secret" });
+    const key = created.body.key as string;
+    const onB = () => call2("GET", "/auth/v1/settings", undefined, { apikey: key });
+    const started = performance.now();
+    while ((await onB()).status !== 200 && performance.now() - started < 1000) await Bun.sleep(20);
+    expect((await onB()).status).toBe(200);
+    await asAdmin("POST", "/keys/api/two-nodes/revoke");
+    expect((await t.call("GET", "/auth/v1/settings", undefined, { apikey: key })).body.code).toBe("api_key_revoked"); // A at once
+    const t0 = performance.now();
+    while ((await onB()).body?.code !== "api_key_revoked" && performance.now() - t0 < 1500) await Bun.sleep(20);
+    expect((await onB()).body.code).toBe("api_key_revoked");
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
   test("with B's listener gone, the one-second version re-check still brings the revocation within about a second", async () => {
     const ring = keyRingFor(second, { config: t.config, jwtSecret: TEST_SECRET, log });
     await (ring as unknown as { unlisten: () => Promise<void> }).unlisten();

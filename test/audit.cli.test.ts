@@ -74,6 +74,7 @@ describe("plinth audit export", () => {
     expect(lines.map((l) => l.action)).toEqual([`${tag}.0`, `${tag}.1`, `${tag}.2`]);
     const csv = plinth(["audit", "export", "--format", "csv", "--since", since, "--until", until, "--out", "out/audit.csv"], {});
     expect(csv.code).toBe(1); // the directory does not exist: a clear failure, no partial file
+    expect(csv.err).toContain("cannot write");
     mkdirSync(join(cwd, "out"));
     const ok = plinth(["audit", "export", "--format", "csv", "--since", since, "--until", until, "--out", "out/audit.csv"]);
     expect(ok.code).toBe(0);

@@ -112,6 +112,9 @@ async function exportLog(args: string[], env: CommandEnv): Promise<number> {
     // A file is written beside its final name and renamed at the end: no half export under the name.
     const tmp = out ? `${out}.partial` : null;
     const sink = tmp ? createWriteStream(tmp, { mode: 0o600 }) : process.stdout;
+    // A file that cannot be created fails here (once() rejects on 'error'), not as a stray event
+    // while a write waits for 'drain' that will never come.
+    if (tmp) await once(sink, "open").catch((err: Error) => Promise.reject(new CommandError(`cannot write ${out}: ${err.message}`)));
     try {
       for await (const chunk of exportChunks(local.sql, format, filter)) {
         rows += chunk.split("\n").length - 1;

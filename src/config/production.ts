@@ -85,7 +85,9 @@ function alertProblems(config: Config): string[] {
     problems.push("security.alerts.webhookUrl must use https:// in production: set PLINTH_SECURITY_ALERTS_WEBHOOK_URL to an https URL.");
   }
   if (email && config.smtp.host === undefined) {
-    problems.push("security.alerts.email needs an SMTP server: set PLINTH_SMTP_HOST (and the other PLINTH_SMTP_* settings) or unset PLINTH_SECURITY_ALERTS_EMAIL.");
+    problems.push(
+      "security.alerts.email needs an SMTP server: set PLINTH_SMTP_HOST (and the other PLINTH_SMTP_* settings) or unset PLINTH_SECURITY_ALERTS_EMAIL.",
+    );
   }
   return problems;
 }

@@ -97,6 +97,32 @@ describe("supabase-js with a publishable key and asymmetric signing keys", () =>
     expect((await supabase.from("todos").select("title")).error).toBeNull(); // the refreshed session is fine
   });
 
+  test("realtime: a private channel joined with the ES256 session token subscribes (the channel's token is verified by the key ring)", async () => {
+    const supabase = createClient(s.url, publishable.key, { auth: { persistSession: false, autoRefreshToken: false } });
+    const { data } = await supabase.auth.signUp({ email: `rt${Date.now()}@example.com`, password: "Js-password-1" });
+    expect(decodeProtectedHeader(data.session!.access_token).alg).toBe("ES256");
+    await supabase.realtime.setAuth(data.session!.access_token);
+    const channel = supabase.channel("keys-room");
+    const status = await new Promise<string>((resolve) => {
+      channel.subscribe((st, err) => {
+        if (st !== "CLOSED") resolve(err ? `${st}: ${err.message}` : st);
+      });
+    });
+    expect(status).toBe("SUBSCRIBED");
+    await supabase.removeAllChannels();
+    // The control: the same token with its payload changed is refused at join.
+    const [h, , sig] = data.session!.access_token.split(".");
+    const forged = `${h}.${Buffer.from(JSON.stringify({ role: "service_role", exp: Math.floor(Date.now() / 1000) + 600 })).toString("base64url")}.${sig}`;
+    await supabase.realtime.setAuth(forged);
+    const refused = await new Promise<string>((resolve) => {
+      supabase.channel("keys-room-2").subscribe((st) => {
+        if (st !== "CLOSED") resolve(st);
+      });
+    });
+    expect(refused).toBe("CHANNEL_ERROR");
+    await supabase.removeAllChannels();
+  });
+
   test("a revoked publishable key is refused", async () => {
     const r = await admin("POST", "/keys/api", { name: "short-lived", kind: "publishable" });
     const supabase = createClient(s.url, r.body.key, { auth: { persistSession: false } });

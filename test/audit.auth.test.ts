@@ -58,6 +58,14 @@ describe("end users' flows", () => {
     expect(await last("end_user.signin.password")).toMatchObject({ outcome: "denied", target: "email:nobody-here@example.com" });
   });
 
+  test("a code or link sign-in that fails is a denied end_user.verify.<type> entry naming the identifier", async () => {
+    const r = await auth("POST", "/verify", { type: "email", email, token: "123456" });
+    expect(r.status).toBe(403);
+    expect(await last("end_user.verify.email")).toMatchObject({ outcome: "denied", error_code: "otp_expired", target: `email:${email}`, actor_sub: null });
+    const all = await t.sql<{ j: string }[]>`select row_to_json(a)::text as j from plinth.audit_log a where action like 'end_user.verify.%'`;
+    expect(all.some((x) => x.j.includes("123456"))).toBe(false);
+  });
+
   test("MFA enrol and unenrol, flagged security-relevant when removed", async () => {
     const en = await auth("POST", "/factors", { factor_type: "totp", friendly_name: "phone" }, { token: access });
     expect(en.status).toBe(200);

@@ -5,7 +5,7 @@
 // hashed; rotation with an overlap; revocation and the legacy switch reach the running server within
 // a second; usage is counted in memory and flushed, never written per request.
 import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, mkdtempSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { TEST_SECRET } from "./support/app.ts";
@@ -299,5 +299,24 @@ describe("legacy JWT API keys", () => {
     expect(plinth(["keys", "legacy", "enable"]).code).toBe(0);
     expect(await until(async () => (await req("/rest/v1/notes", s.keys.anon)).status === 200, 1000)).toBeLessThan(1000);
     expect(JSON.parse(plinth(["keys", "--json"]).out)).toEqual(s.keys);
+  });
+});
+
+describe("plinth init", () => {
+  test("a new project signs with ES256 and has its own master secret (in production too, and passes the production rules)", () => {
+    for (const mode of [[], ["--production"]]) {
+      const dir = mkdtempSync(join(tmpdir(), "plinth-keys-init-"));
+      const file = join(dir, "plinth.yaml");
+      const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PLINTH_")));
+      const p = Bun.spawnSync([process.execPath, MAIN, "--config", file, "init", ...mode, "--json"], { cwd: dir, env: clean, stdout: "pipe", stderr: "pipe" });
+      expect(p.stderr.toString()).toBe("");
+      expect(p.exitCode).toBe(0);
+      const text = readFileSync(file, "utf8");
+      expect(text).toContain("signingAlg: ES256");
+      const master = /keysMasterSecret: "([^"]+)"/.exec(text)?.[1];
+      const secret = /secret: "([^"]+)"/.exec(text)?.[1];
+      expect(master?.length).toBeGreaterThanOrEqual(32);
+      expect(master).not.toBe(secret);
+    }
   });
 });

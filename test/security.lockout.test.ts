@@ -238,6 +238,10 @@ describe("admin sign-in and the admin API", () => {
     expect(locked.status).toBe(429);
     expect(locked.body.code).toBe("user_locked");
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
+    // The audit log counts a locked sign-in among the denied ones, like a wrong password.
+    const outcomes =
+      await t.sql`select outcome, error_code from plinth.audit_log where action = 'auth.login' and error_code in ('user_locked', 'invalid_credentials') order by id desc limit 6`;
+    expect(outcomes.map((r) => r.outcome)).toEqual(Array(6).fill("denied"));
     // The same user on /auth/v1 is locked too: one identifier, one count.
     expectLocked(await signIn({ email, password: PASSWORD }));
 

@@ -138,7 +138,14 @@ function outcomeOf(status: number, code: string | null): AuditOutcome {
   if (code === "dangerous_statement" || code === "statement_not_allowed") return "refused";
   if (status === 401 || status === 403) return "denied";
   // Sign-in failures are denials (so failed logins can be counted by outcome).
-  if (code === "invalid_credentials" || code === "mfa_verification_failed" || code === "invalid_challenge" || code === "invalid_emergency_code")
+  // A locked identifier (src/auth/lockout.ts) is a refused sign-in too.
+  if (
+    code === "invalid_credentials" ||
+    code === "mfa_verification_failed" ||
+    code === "invalid_challenge" ||
+    code === "invalid_emergency_code" ||
+    code === "user_locked"
+  )
     return "denied";
   return "error";
 }

@@ -80,6 +80,12 @@ const BENCHMARKS: Benchmark[] = [
     run: async (ctx) => (await import("./keys.ts")).runKeys(ctx),
   },
   {
+    id: "image",
+    title: "Image transformations",
+    goals: [],
+    run: async (ctx) => (await import("./image.ts")).runImage(ctx),
+  },
+  {
     id: "backup",
     title: "Backup",
     goals: ["backupTarShare"],

@@ -8,6 +8,7 @@ import { optString, parseBody } from "../input.ts";
 import { passwordGrant, pkceGrant, refreshGrant } from "../signin.ts";
 import { clientOf, guarded } from "./guard.ts";
 import { idTokenRoute } from "../oauth/routes.ts";
+import { passwordWithDirectory } from "../ldap/signin.ts";
 
 const PasswordBody = z.object({
   email: optString(320),
@@ -27,7 +28,9 @@ export const tokenRoutes = (ctx: AuthContext) =>
       switch (c.query.grant_type) {
         case "password": {
           const body = parseBody(PasswordBody, c.body);
-          return reply(await audited(ctx, c.request, "end_user.signin.password", { target: identifierTarget(body) }, () => passwordGrant(ctx, client, body)));
+          return reply(await audited(ctx, c.request, "end_user.signin.password", { target: identifierTarget(body) }, () =>
+            passwordWithDirectory(ctx, client, body, () => passwordGrant(ctx, client, body)),
+          ));
         }
         case "refresh_token": {
           const body = parseBody(RefreshBody, c.body);

@@ -52,27 +52,34 @@ export async function accessToken(deps: SessionDeps, user: UserRow, sessionId: s
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + deps.config.jwt.expiry;
   const claims = {
-      aud: user.aud || "authenticated",
-      exp,
-      iat,
-      iss: deps.issuer,
-      sub: user.id,
-      email: user.email ?? "",
-      phone: user.phone ?? "",
-      app_metadata: user.raw_app_meta_data ?? {},
-      user_metadata: user.raw_user_meta_data ?? {},
-      role: user.role || "authenticated",
-      aal,
-      amr,
-      session_id: sessionId,
-      is_anonymous: user.is_anonymous,
+    aud: user.aud || "authenticated",
+    exp,
+    iat,
+    iss: deps.issuer,
+    sub: user.id,
+    email: user.email ?? "",
+    phone: user.phone ?? "",
+    app_metadata: user.raw_app_meta_data ?? {},
+    user_metadata: user.raw_user_meta_data ?? {},
+    role: user.role || "authenticated",
+    aal,
+    amr,
+    session_id: sessionId,
+    is_anonymous: user.is_anonymous,
   };
   const signed = deps.accessTokenHook ? await deps.accessTokenHook(user.id, claims, amr[amr.length - 1]?.method ?? "password") : claims;
   const token = deps.signer ? await deps.signer.sign(signed) : signJwt(signed, deps.secret);
   return { token, exp };
 }
 
-export async function sessionJson(deps: SessionDeps, user: UserRow, sessionId: string, aal: string, amr: AmrEntry[], refreshToken: string): Promise<SessionJson> {
+export async function sessionJson(
+  deps: SessionDeps,
+  user: UserRow,
+  sessionId: string,
+  aal: string,
+  amr: AmrEntry[],
+  refreshToken: string,
+): Promise<SessionJson> {
   const { token, exp } = await accessToken(deps, user, sessionId, aal, amr);
   return {
     access_token: token,

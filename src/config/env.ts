@@ -35,9 +35,24 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "PLINTH_PG_USER", path: "db.pgUser", kind: "string", description: "OS user the embedded server runs as when Plinth runs as root" },
   { name: "PLINTH_JWT_SECRET", path: "jwt.secret", kind: "string", description: "HS256 secret for access tokens and anon/service_role keys (32+ chars)" },
   { name: "PLINTH_JWT_EXPIRY", path: "jwt.expiry", kind: "number", description: "Access-token lifetime in seconds" },
-  { name: "PLINTH_AUTH_SIGNING_ALG", path: "auth.signingAlg", kind: "string", description: "Algorithm of a new project's signing key: ES256, RS256, or HS256 (jwt.secret only)" },
-  { name: "PLINTH_KEYS_MASTER_SECRET", path: "auth.keysMasterSecret", kind: "string", description: "Encrypts private signing keys at rest (32+ chars; required in production)" },
-  { name: "PLINTH_AUTH_SIGNING_KEYS_PATH", path: "auth.signingKeysPath", kind: "string", description: "JWK set file to import signing keys from (Supabase CLI signing_keys_path)" },
+  {
+    name: "PLINTH_AUTH_SIGNING_ALG",
+    path: "auth.signingAlg",
+    kind: "string",
+    description: "Algorithm of a new project's signing key: ES256, RS256, or HS256 (jwt.secret only)",
+  },
+  {
+    name: "PLINTH_KEYS_MASTER_SECRET",
+    path: "auth.keysMasterSecret",
+    kind: "string",
+    description: "Encrypts private signing keys at rest (32+ chars; required in production)",
+  },
+  {
+    name: "PLINTH_AUTH_SIGNING_KEYS_PATH",
+    path: "auth.signingKeysPath",
+    kind: "string",
+    description: "JWK set file to import signing keys from (Supabase CLI signing_keys_path)",
+  },
   {
     name: "PLINTH_AUTH_AUTOCONFIRM",
     path: "auth.autoconfirm",

@@ -52,7 +52,8 @@ export function keysMasterSecretProblem(config: Config): string | undefined {
   const master = config.auth.keysMasterSecret;
   if (master === undefined && config.auth.signingAlg === "HS256" && config.auth.signingKeysPath === undefined) return undefined;
   const hint = "set PLINTH_KEYS_MASTER_SECRET (or auth.keysMasterSecret) to its own random value, e.g. the output of `openssl rand -base64 48`";
-  if (master === undefined) return `The signing-key master secret is not set (private signing keys would be encrypted with a key derived from the JWT secret): ${hint}.`;
+  if (master === undefined)
+    return `The signing-key master secret is not set (private signing keys would be encrypted with a key derived from the JWT secret): ${hint}.`;
   if (master === config.jwt.secret) return `The signing-key master secret is the JWT secret: ${hint}.`;
   if (master === DEMO_JWT_SECRET) return `The signing-key master secret is the public demo secret: ${hint}.`;
   return undefined;

@@ -38,7 +38,13 @@ export async function checkChannelToken(
       return { ok: false, code: "InvalidJWTToken", message: `Token has expired ${Math.max(0, Math.floor(now - exp))} seconds ago` };
     }
     if (v.reason === "malformed") return { ok: false, code: "MalformedJWT", message: "The token provided is not a valid JWT" };
-    if (v.reason === "bad_signature" || v.reason === "unsupported_alg" || v.reason === "unknown_kid" || v.reason === "key_revoked" || v.reason === "legacy_key_disabled") {
+    if (
+      v.reason === "bad_signature" ||
+      v.reason === "unsupported_alg" ||
+      v.reason === "unknown_kid" ||
+      v.reason === "key_revoked" ||
+      v.reason === "legacy_key_disabled"
+    ) {
       return { ok: false, code: "JwtSignatureError", message: "Failed to validate JWT signature" };
     }
     return { ok: false, code: "InvalidJWTToken", message: "Token is not valid yet" };

@@ -1,6 +1,7 @@
 // Errors of the admin API (/admin/v1): PlinthError with a stable code, plus structured `details`
 // (an array of dependents, of dangerous statements, a syntax error's position), which the app-wide
 // renderer cannot express. One renderer puts them on the wire as {code, message, details?}.
+import postgres from "postgres";
 import { PlinthError, isPlinthError, json } from "../errors.ts";
 
 export class AdminError extends PlinthError {
@@ -85,7 +86,9 @@ export interface PostgresErrorFields {
 export function postgresErrorOf(err: unknown): PostgresErrorFields | null {
   if (!err || typeof err !== "object") return null;
   const e = err as Record<string, unknown>;
-  if (e.name !== "PostgresError" || typeof e.code !== "string" || !/^[0-9A-Z]{5}$/.test(e.code)) return null;
+  // instanceof as well as the name: the minified binary renames the class postgres.js names its errors
+  // after; errors made in src/db/ carry the name without being instances.
+  if (!(err instanceof postgres.PostgresError || e.name === "PostgresError") || typeof e.code !== "string" || !/^[0-9A-Z]{5}$/.test(e.code)) return null;
   return e as unknown as PostgresErrorFields;
 }
 

@@ -1,5 +1,6 @@
 // The REST API's errors, in PostgREST's codes and words, and the SQLSTATE → HTTP mapping of
 // PostgREST's errors reference. Every factory returns a PlinthError; routes.ts renders it.
+import postgres from "postgres";
 import { PlinthError } from "../errors.ts";
 
 export const parseError = (what: string, input: string, details: string) =>
@@ -139,8 +140,14 @@ interface PgErrorLike {
   hint?: string;
 }
 
+// instanceof as well as the name: postgres.js names its errors after the class (`this.constructor.name`),
+// which the minified single binary renames, so the name alone fails in dist/plinth; errors made in
+// src/db/ (context pool, pool outages) carry the name without being instances.
 const isPgError = (e: unknown): e is PgErrorLike & { name: string } =>
-  typeof e === "object" && e !== null && (e as { name?: string }).name === "PostgresError" && typeof (e as PgErrorLike).code === "string";
+  typeof e === "object" &&
+  e !== null &&
+  (e instanceof postgres.PostgresError || (e as { name?: string }).name === "PostgresError") &&
+  typeof (e as PgErrorLike).code === "string";
 
 /**
  * PostgreSQL error → PlinthError, statuses from PostgREST's errors reference. Returns null for

@@ -5,6 +5,8 @@
 // drains; tests call createApp(...).fetch(new Request(...)) where a port adds nothing.
 import type { Server } from "bun";
 import { createAuthService } from "./auth/service.ts";
+import { attachPlugins } from "./plugins/auth-events.ts";
+import { createPluginService } from "./plugins/service.ts";
 import { renderAuthError } from "./auth/errors.ts";
 import { renderAdminError } from "./admin/errors.ts";
 import type { Config } from "./config/schema.ts";
@@ -68,8 +70,13 @@ export function assertServiceConfig(config: Config): void {
 export async function createServices(ctx: ServiceContext): Promise<Service[]> {
   // The node's keys are loaded (and a new project's first signing key made) before anything serves.
   await keyRingFor(ctx.db, ctx).ready();
+  // Plugins first: one that fails to start stops start-up before anything serves (src/plugins/).
+  const plugins = await createPluginService(ctx);
+  const auth = await createAuthService(ctx);
+  attachPlugins(auth.context, plugins.host);
   return [
-    await createAuthService(ctx),
+    plugins,
+    auth,
     await createRestService(ctx),
     await createStorageService(ctx),
     await createRealtimeService(ctx),

@@ -10,6 +10,7 @@ Usage: plinth [--config FILE] <command>
 
 Commands:
   serve                      start the server (auth, rest, realtime, storage, admin)
+  plugins list [--json]      the plugins serve would load (plugins.dir, <dataDir>/plugins or ./plugins)
   migrate new NAME           create up/down SQL files in the migrations dir
   migrate up [--to V]        apply pending migrations (all, or up to version V)
   migrate down [N]           revert the last N applied migrations (default 1)
@@ -112,6 +113,11 @@ async function main(argv: string[]): Promise<void> {
       if (args[0] !== "print") fail("usage: plinth config print", 2);
       process.stdout.write(formatConfig(load(file).config));
       return;
+    case "plugins": {
+      const { runPlugins } = await import("./cli/plugins.ts");
+      process.exitCode = await runPlugins(args, load(file).config);
+      return;
+    }
     case "migrate": {
       const { runMigrate } = await import("./cli/migrate.ts");
       process.exitCode = await runMigrate(args, load(file).config);

@@ -6,6 +6,7 @@ import type { AuthContext } from "../context.ts";
 import { reply } from "../errors.ts";
 import { metadata, optString, parseBody, pkceChallenge, pkceFields } from "../input.ts";
 import { signUp } from "../signup.ts";
+import { pluginsOf } from "../../plugins/auth-events.ts";
 import { clientOf, guarded, redirectOf } from "./guard.ts";
 
 const SignupBody = z.object({
@@ -23,6 +24,7 @@ export const signupRoutes = (ctx: AuthContext) =>
     "/signup",
     guarded(async (c) => {
       const body = parseBody(SignupBody, c.body);
+      await pluginsOf(ctx)?.runHooks("auth.before_sign_up", { email: body.email ?? null, phone: body.phone ?? null, username: body.username ?? null, data: body.data ?? {} });
       const result = await audited(ctx, c.request, "end_user.signup", { target: identifierTarget(body) }, () =>
         signUp(ctx, clientOf(ctx, c.request), {
           email: body.email,
@@ -34,6 +36,7 @@ export const signupRoutes = (ctx: AuthContext) =>
           redirectTo: redirectOf(ctx, c),
         }),
       );
+      pluginsOf(ctx)?.notify("auth.after_sign_up", { user: (result as { user?: unknown }).user ?? result });
       return reply(result);
     }),
   );

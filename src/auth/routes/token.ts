@@ -9,6 +9,7 @@ import { passwordGrant, pkceGrant, refreshGrant } from "../signin.ts";
 import { clientOf, guarded } from "./guard.ts";
 import { idTokenRoute } from "../oauth/routes.ts";
 import { passwordWithDirectory } from "../ldap/signin.ts";
+import { pluginsOf } from "../../plugins/auth-events.ts";
 
 const PasswordBody = z.object({
   email: optString(320),
@@ -28,9 +29,11 @@ export const tokenRoutes = (ctx: AuthContext) =>
       switch (c.query.grant_type) {
         case "password": {
           const body = parseBody(PasswordBody, c.body);
-          return reply(await audited(ctx, c.request, "end_user.signin.password", { target: identifierTarget(body) }, () =>
+          const session = await audited(ctx, c.request, "end_user.signin.password", { target: identifierTarget(body) }, () =>
             passwordWithDirectory(ctx, client, body, () => passwordGrant(ctx, client, body)),
-          ));
+          );
+          pluginsOf(ctx)?.notify("auth.after_sign_in", { user: session.user, method: "password" });
+          return reply(session);
         }
         case "refresh_token": {
           const body = parseBody(RefreshBody, c.body);

@@ -2,9 +2,13 @@
 //   bun bench/lockout.ts [--quick]
 // Password sign-ins per second (POST /auth/v1/token?grant_type=password, right passwords, known
 // devices) against Plinth with brute-force protection on (auth.lockout.enabled, the default) and
-// off, each in its own process over one embedded PostgreSQL; runs alternate on, off, on, off and
+// off, each in its own process over one embedded PostgreSQL; runs alternate (see below) and
 // the best of each counts (run-to-run noise on a shared machine is larger than the effect).
 // Goal: on ≥ 0.9 × off. The per-sign-in cost is one indexed statement (src/auth/lockout.ts).
+// Issue 14's own measure is "lockout and audit on ≥ 0.9 of both off": the audit record of a
+// sign-in cannot be switched off (on purpose), so "both off" is the server as it was before issue 14
+// (BEFORE_REF, a temporary git worktree, its own database migrated by itself), in the same
+// alternation: on, off, before, on, off, before.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,13 +19,52 @@ import { startEmbedded } from "../src/db/embedded/supervisor.ts";
 import { applySystemMigrations } from "../src/db/migrations/system.ts";
 import { silentLogger } from "../src/log.ts";
 import { serve } from "../src/server.ts";
+import { writeFileSync } from "node:fs";
 import { BUN, fmt, freePort, ROOT } from "./lib.ts";
+import { createRefTree, type RefTree } from "./ref-tree.ts";
 import { GOALS, goalRow, pct, table, type BenchContext, type Outcome } from "./outcome.ts";
 
 const SECRET = "bench-lockout-secret-bench-lockout-secret-01";
 const keys = apiKeys(SECRET);
 const PASSWORD = "bench password 1";
 const CLIENTS = 8;
+/** The last commit before issue 14 (no lockout, no audit of end users' sign-ins). */
+export const BEFORE_REF = "302f735";
+
+/** `plinth serve` of the tree before issue 14, from source, with the same settings. */
+async function startBefore(tree: RefTree, dbUrl: string, dir: string) {
+  const port = await freePort();
+  const configFile = join(dir, "before.yaml");
+  writeFileSync(configFile, "rateLimit:\n  enabled: false\nlog:\n  level: silent\nauth:\n  autoconfirm: true\n");
+  const proc = Bun.spawn([BUN, join(tree.root, "src/main.ts"), "serve", "--config", configFile], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      PLINTH_DB_URL: dbUrl,
+      PLINTH_PORT: String(port),
+      PLINTH_HOST: "127.0.0.1",
+      PLINTH_JWT_SECRET: SECRET,
+      PLINTH_DATA_DIR: join(dir, "before-data"),
+    },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  const stderr = new Response(proc.stderr).text();
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    if (proc.exitCode !== null) throw new Error(`server before issue 14 exited (${proc.exitCode}): ${await stderr}`);
+    if (
+      (await fetch(`${url}/health`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 200
+    )
+      return { url, stop: () => proc.kill() };
+    await Bun.sleep(50);
+  }
+  proc.kill();
+  throw new Error("server before issue 14 did not start");
+}
 
 async function serveMode(lockout: string, dbUrl: string, port: number): Promise<void> {
   const config = configSchema.parse({
@@ -69,6 +112,8 @@ async function signIns(url: string, seconds: number): Promise<{ perSecond: numbe
 interface Figures {
   on: number[];
   off: number[];
+  before: number[];
+  beforeCommit: string;
   failed: number;
   seconds: number;
 }
@@ -77,22 +122,29 @@ async function measure(ctx: BenchContext): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), "plinth-bench-lockout-"));
   const embedded = await startEmbedded({ dataDir: dir });
   const admin = postgres(embedded.url, { max: 1, onnotice: () => {} });
+  let tree: RefTree | null = null;
   try {
     await admin.unsafe("create database bench_lockout");
-    const u = new URL(embedded.url);
-    u.pathname = "/bench_lockout";
-    const dbUrl = u.toString();
+    await admin.unsafe("create database bench_before");
+    const dbUrlOf = (name: string) => {
+      const u = new URL(embedded.url);
+      u.pathname = `/${name}`;
+      return u.toString();
+    };
+    const dbUrl = dbUrlOf("bench_lockout");
     const mig = postgres(dbUrl, { max: 1, onnotice: () => {} });
     await applySystemMigrations(mig);
     await mig.end();
+    tree = createRefTree(BEFORE_REF);
     const seconds = ctx.quick ? 1 : 5;
-    const f: Figures = { on: [], off: [], failed: 0, seconds };
-    let first = true;
-    for (const mode of ["on", "off", "on", "off"] as const) {
-      ctx.progress(`lockout: password sign-ins, lockout ${mode}`);
-      const srv = await startServer(mode, dbUrl);
+    const f: Figures = { on: [], off: [], before: [], beforeCommit: tree.commit.slice(0, 7), failed: 0, seconds };
+    const signedUp = new Set<string>();
+    for (const mode of ["on", "off", "before", "on", "off", "before"] as const) {
+      ctx.progress(`lockout: password sign-ins, ${mode === "before" ? `before issue 14 (${BEFORE_REF})` : `lockout ${mode}`}`);
+      const srv = mode === "before" ? await startBefore(tree, dbUrlOf("bench_before"), dir) : await startServer(mode, dbUrl);
       try {
-        if (first) {
+        const db = mode === "before" ? "before" : "now";
+        if (!signedUp.has(db)) {
           for (let i = 0; i < CLIENTS; i++) {
             const res = await fetch(`${srv.url}/auth/v1/signup`, {
               method: "POST",
@@ -101,7 +153,7 @@ async function measure(ctx: BenchContext): Promise<Figures> {
             });
             if (!res.ok) throw new Error(`signup: ${res.status} ${await res.text()}`);
           }
-          first = false;
+          signedUp.add(db);
         }
         // Warm-up (and each client's device becomes known).
         await signIns(srv.url, 0.5);
@@ -114,6 +166,7 @@ async function measure(ctx: BenchContext): Promise<Figures> {
     }
     return f;
   } finally {
+    tree?.remove();
     await admin.end({ timeout: 1 });
     await embedded.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -124,14 +177,19 @@ export async function runLockout(ctx: BenchContext): Promise<Outcome> {
   const f = await measure(ctx);
   const on = Math.max(...f.on);
   const off = Math.max(...f.off);
+  const before = Math.max(...f.before);
   const share = on / off;
+  const both = on / before;
   return {
     ok: true,
-    summary: [goalRow("signInLockoutShare", `${fmt(on, 1)} vs ${fmt(off, 1)}/s (${pct(share, 1)})`, share >= GOALS.signInLockoutShare.limit && f.failed === 0)],
+    summary: [
+      goalRow("signInLockoutShare", `${fmt(on, 1)} vs ${fmt(off, 1)}/s (${pct(share, 1)})`, share >= GOALS.signInLockoutShare.limit && f.failed === 0),
+      goalRow("signInProtectedShare", `${fmt(on, 1)} vs ${fmt(before, 1)}/s (${pct(both, 1)})`, both >= GOALS.signInProtectedShare.limit && f.failed === 0),
+    ],
     body: [
       "Conditions: one embedded PostgreSQL in a temporary directory; Plinth (`serve()` with auto-confirm, rate limit off, silent log) in its own",
-      `process, restarted for each run with \`auth.lockout.enabled\` on or off; ${CLIENTS} concurrent clients (fetch, in this process), each signing`,
-      `its own user in with the right password in a loop (0.5 s warm-up, then ${f.seconds} s); runs alternate on, off, on, off; best run of each.`,
+      `process, restarted for each run with \`auth.lockout.enabled\` on or off, or the server before issue 14 (\`${f.beforeCommit}\`, from a git worktree, on its own database); ${CLIENTS} concurrent clients (fetch, in this process), each signing`,
+      `its own user in with the right password in a loop (0.5 s warm-up, then ${f.seconds} s); runs alternate on, off, before, on, off, before; best run of each.`,
       "Each sign-in is dominated by one argon2id verification; the lockout adds one indexed statement.",
       "",
       table(
@@ -139,13 +197,17 @@ export async function runLockout(ctx: BenchContext): Promise<Outcome> {
         [
           ["password sign-ins/s, lockout on (runs)", f.on.map((x) => fmt(x, 1)).join(", "), ""],
           ["password sign-ins/s, lockout off (runs)", f.off.map((x) => fmt(x, 1)).join(", "), ""],
+          [`password sign-ins/s, before issue 14 (${f.beforeCommit}: no lockout, no sign-in audit) (runs)`, f.before.map((x) => fmt(x, 1)).join(", "), ""],
           ["failed sign-ins", String(f.failed), "0"],
           ["**on / off (best runs)**", `**${pct(share, 1)}**`, GOALS.signInLockoutShare.goal],
+          ["**lockout and audit on / before issue 14 (best runs)**", `**${pct(both, 1)}**`, GOALS.signInProtectedShare.goal],
         ],
       ),
       "",
     ].join("\n"),
-    lines: [`password sign-ins: lockout on ${fmt(on, 1)}/s, off ${fmt(off, 1)}/s (${pct(share, 1)}), ${f.failed} failed`],
+    lines: [
+      `password sign-ins: lockout on ${fmt(on, 1)}/s, off ${fmt(off, 1)}/s (${pct(share, 1)}), before issue 14 ${fmt(before, 1)}/s (${pct(both, 1)}), ${f.failed} failed`,
+    ],
     warnings: f.failed > 0 ? [`${f.failed} sign-ins failed`] : [],
   };
 }

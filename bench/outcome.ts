@@ -34,6 +34,7 @@ export const GOALS = {
   refreshPerSecond: { what: "Auth: refresh-token exchanges per second", goal: "≥ 1,000/s", limit: 1_000 },
   authUserShare: { what: "Auth: GET /auth/v1/user, Plinth / bare", goal: "≥ 80 %", limit: 0.8 },
   signInLockoutShare: { what: "Auth: password sign-ins/s with the lockout on / off", goal: "≥ 90 %", limit: 0.9 },
+  signInProtectedShare: { what: "Auth: password sign-ins/s with lockout and audit on / before issue 14 (both off)", goal: "≥ 90 %", limit: 0.9 },
   restPkShare: { what: "REST: pk read, Plinth / bare", goal: "≥ 0.8", limit: 0.8 },
   restInsertShare: { what: "REST: single-row insert, Plinth / bare", goal: "≥ 0.8", limit: 0.8 },
   storageUploadShare: { what: "Storage: 1 GiB upload / dd write", goal: "≥ 50 %", limit: 0.5 },

@@ -45,7 +45,7 @@ const BENCHMARKS: Benchmark[] = [
   {
     id: "lockout",
     title: "Brute-force protection (password sign-in with the lockout on and off)",
-    goals: ["signInLockoutShare"],
+    goals: ["signInLockoutShare", "signInProtectedShare"],
     run: async (ctx) => (await import("./lockout.ts")).runLockout(ctx),
   },
   {

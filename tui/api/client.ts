@@ -3,6 +3,7 @@
 // own for the network: `unreachable`, `timeout`, `cancelled`), so screens can print it as it is and
 // never show a stack trace. The token is an admin session token or the service_role key; it lives
 // in memory only.
+import { oneLine as inert1 } from "../lib/format.ts";
 import type {
   AdminAccount,
   AdminSession,
@@ -37,8 +38,9 @@ export class ApiError extends Error {
   }
 }
 
+// Server messages may echo user input (a column name, a value): made inert for the terminal.
 export const errorLine = (err: unknown): string =>
-  err instanceof ApiError ? err.summary : err instanceof Error ? `${err.message} (client_error)` : String(err);
+  inert1(err instanceof ApiError ? err.summary : err instanceof Error ? `${err.message} (client_error)` : String(err));
 
 /** A 404 from an endpoint this server does not have (an older server, a feature not built). */
 export const isMissingEndpoint = (err: unknown): boolean => err instanceof ApiError && err.status === 404 && err.code === "not_found";

@@ -1,6 +1,7 @@
 // An explicit confirmation: the question, what is at stake, and y to go ahead; n or Esc refuses.
 // Nothing else confirms (Enter does not), so a stray key never runs a destructive action.
 import { Box, Text, useInput } from "ink";
+import { oneLine } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 
 export function Confirm({ title, lines = [], onYes, onNo }: { title: string; lines?: string[]; onYes(): void; onNo(): void }) {
@@ -11,11 +12,11 @@ export function Confirm({ title, lines = [], onYes, onNo }: { title: string; lin
   return (
     <Box flexDirection="column" borderStyle="round" borderColor={tone("danger")} paddingX={1}>
       <Text bold color={tone("danger")}>
-        {title}
+        {oneLine(title)}
       </Text>
       {lines.map((l, i) => (
         <Text key={i} wrap="truncate-end">
-          {l}
+          {oneLine(l)}
         </Text>
       ))}
       <Text>

@@ -2,6 +2,7 @@
 // (or Ctrl+S anywhere) submits, Esc cancels. Values are strings; the owner parses them.
 import { Box, Text, useInput } from "ink";
 import { useState } from "react";
+import { oneLine } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 import { LineInput } from "./LineInput.tsx";
 
@@ -34,7 +35,7 @@ export function Form({
   const labelWidth = Math.max(...fields.map((f) => f.label.length)) + 1;
   return (
     <Box flexDirection="column" borderStyle="round" borderColor={tone("accent")} paddingX={1}>
-      <Text bold>{title}</Text>
+      <Text bold>{oneLine(title)}</Text>
       {fields.map((f, i) => (
         <Box key={f.name}>
           <Text color={i === at ? tone("accent") : undefined} bold={i === at}>
@@ -54,7 +55,7 @@ export function Form({
           />
         </Box>
       ))}
-      {error ? <Text color={tone("danger")}>{error}</Text> : null}
+      {error ? <Text color={tone("danger")}>{oneLine(error)}</Text> : null}
       <Text color={tone("muted")}>Enter next/submit · Ctrl+S submit · Esc cancel</Text>
     </Box>
   );

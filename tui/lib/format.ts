@@ -39,6 +39,7 @@ export function richText(v: unknown): string {
   return parts.join(" ");
 }
 
+/** Text from the server made safe for the terminal, on one line: control characters as visible escapes. */
 export function oneLine(s: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we escape.
   return s
@@ -71,7 +72,8 @@ export function width(s: string): number {
 /** `s` cut or padded to exactly `w` columns (an ellipsis marks a cut). */
 export function fit(s: string, w: number, align: "left" | "right" = "left"): string {
   if (w <= 0) return "";
-  let out = s;
+  // Whatever reaches a cell is made inert: a value carrying ESC sequences must not drive the terminal.
+  let out = oneLine(s);
   if (width(out) > w) {
     let acc = "";
     for (const ch of out) {
@@ -113,3 +115,6 @@ export const count = (n: number): string => n.toLocaleString("en-US");
 
 /** A timestamp as "YYYY-MM-DD HH:MM:SS" (UTC), short enough for a column. */
 export const when = (iso: string | null | undefined): string => (iso ? iso.replace("T", " ").slice(0, 19) : "–");
+
+/** Multi-line text from the server, each line made inert (statements, policy expressions). */
+export const inert = (s: string): string => s.split(/\r?\n/).map(oneLine).join("\n");

@@ -10,7 +10,7 @@ import { errorLine, isMissingEndpoint } from "../api/client.ts";
 import type { AuditEntry } from "../api/types.ts";
 import { ErrorText, Loading } from "../components/Message.tsx";
 import { Table } from "../components/Table.tsx";
-import { when } from "../lib/format.ts";
+import { inert, oneLine, when } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 import { useHints, useNav } from "../state/nav.tsx";
 import { useSession } from "../state/session.tsx";
@@ -137,11 +137,11 @@ export function Audit({ width, height }: ScreenProps) {
           {when(current.at)} · {actorOf(current)} ({current.actor.kind}
           {current.actor.level ? `, ${current.actor.level}` : ""}) · {current.duration_ms ?? "–"} ms
         </Text>
-        <Text>target: {current.target ?? "–"}</Text>
-        {current.security ? <Text color={tone("warn")}>security-relevant{current.reason ? `: ${current.reason}` : ""}</Text> : null}
+        <Text>target: {oneLine(current.target ?? "–")}</Text>
+        {current.security ? <Text color={tone("warn")}>security-relevant{current.reason ? `: ${oneLine(current.reason)}` : ""}</Text> : null}
         {current.statement ? (
           <Text wrap="wrap" color={tone("muted")}>
-            {current.statement
+            {inert(current.statement)
               .split("\n")
               .slice(0, height - 6)
               .join("\n")}

@@ -8,7 +8,7 @@ import { errorLine } from "../api/client.ts";
 import { Confirm } from "../components/Confirm.tsx";
 import { ErrorText, Loading } from "../components/Message.tsx";
 import { Table } from "../components/Table.tsx";
-import { when } from "../lib/format.ts";
+import { oneLine, when } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 import { useHints, useNav } from "../state/nav.tsx";
 import { useSession } from "../state/session.tsx";
@@ -128,12 +128,12 @@ export function Migrations({ width, height }: ScreenProps) {
             </Text>
             {(plan.findings ?? []).slice(0, 6).map((f, i) => (
               <Text key={i} wrap="truncate" color={f.severity === "high" || f.severity === "danger" ? tone("danger") : tone("warn")}>
-                {f.severity} {f.kind}: {f.message}
+                {oneLine(`${f.severity} ${f.kind}: ${f.message}`)}
               </Text>
             ))}
             {(plan.statements ?? []).slice(0, Math.max(1, height - 10)).map((s, i) => (
               <Text key={`s${i}`} wrap="truncate" color={tone("muted")}>
-                {typeof s === "string" ? s : JSON.stringify(s)}
+                {oneLine(typeof s === "string" ? s : JSON.stringify(s))}
               </Text>
             ))}
           </>

@@ -7,7 +7,7 @@ import { Confirm } from "../components/Confirm.tsx";
 import { Form } from "../components/Form.tsx";
 import { ErrorText, Loading } from "../components/Message.tsx";
 import { Table } from "../components/Table.tsx";
-import { oneLine } from "../lib/format.ts";
+import { inert, oneLine } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 import { useHints, useNav } from "../state/nav.tsx";
 import { useSession } from "../state/session.tsx";
@@ -109,16 +109,14 @@ export function Policies({ width, height }: ScreenProps) {
   if (open && current) {
     return (
       <Box flexDirection="column">
-        <Text bold>
-          {current.schema}.{current.table} · {current.name}
-        </Text>
+        <Text bold>{oneLine(`${current.schema}.${current.table} · ${current.name}`)}</Text>
         <Text>
           {current.permissive ? "permissive" : "restrictive"} · for {current.command} · to {current.roles.join(", ")}
         </Text>
         <Text color={tone("title")}>using</Text>
-        <Text wrap="wrap">{current.using ?? "–"}</Text>
+        <Text wrap="wrap">{inert(current.using ?? "–")}</Text>
         <Text color={tone("title")}>with check</Text>
-        <Text wrap="wrap">{current.with_check ?? "–"}</Text>
+        <Text wrap="wrap">{inert(current.with_check ?? "–")}</Text>
       </Box>
     );
   }

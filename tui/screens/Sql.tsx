@@ -200,7 +200,7 @@ export function Sql({ width, height }: ScreenProps) {
 
   if (danger) {
     const lines = danger.details.flatMap((d) => [
-      `${d.statement.length > width - 8 ? `${d.statement.slice(0, width - 9)}…` : d.statement}`,
+      d.statement,
       `  ${d.kind}: ${d.reason}`,
       ...(d.impact ? [`  impact: ${count(d.impact.rows)} row(s) ${d.impact.exact ? "(counted)" : "(the planner's estimate)"}`] : []),
     ]);

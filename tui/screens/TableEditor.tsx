@@ -9,6 +9,7 @@ import { Confirm } from "../components/Confirm.tsx";
 import { Form } from "../components/Form.tsx";
 import { ErrorText, Loading } from "../components/Message.tsx";
 import { Table } from "../components/Table.tsx";
+import { oneLine } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 import { useHints, useNav } from "../state/nav.tsx";
 import { useSession } from "../state/session.tsx";
@@ -196,10 +197,8 @@ export function TableEditor({ width, height, params }: ScreenProps) {
   return (
     <Box flexDirection="column">
       <Text>
-        <Text bold>
-          {schema}.{name}
-        </Text>{" "}
-        · RLS <Text color={t.rls_enabled ? tone("ok") : tone("warn")}>{t.rls_enabled ? "on" : "OFF"}</Text> · {t.policies.length} polic
+        <Text bold>{oneLine(`${schema}.${name}`)}</Text> · RLS <Text color={t.rls_enabled ? tone("ok") : tone("warn")}>{t.rls_enabled ? "on" : "OFF"}</Text> ·{" "}
+        {t.policies.length} polic
         {t.policies.length === 1 ? "y" : "ies"} · {t.indexes.length} index(es)
       </Text>
       <Table

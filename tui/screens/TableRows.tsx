@@ -12,7 +12,7 @@ import { Form } from "../components/Form.tsx";
 import { LineInput } from "../components/LineInput.tsx";
 import { ErrorText, Loading } from "../components/Message.tsx";
 import { layoutWidths, Table } from "../components/Table.tsx";
-import { cell, count } from "../lib/format.ts";
+import { cell, count, inert, oneLine } from "../lib/format.ts";
 import { editText, filterParams, orderParam, parseCell, rowKey } from "../lib/rows.ts";
 import { tone } from "../lib/theme.ts";
 import { useHints, useNav } from "../state/nav.tsx";
@@ -242,7 +242,7 @@ export function TableRows({ width, height, params }: ScreenProps) {
           {currentCol.name} <Text color={tone("muted")}>({currentCol.type})</Text>
         </Text>
         <Text wrap="wrap">
-          {(text ?? "null")
+          {inert(text ?? "null")
             .split("\n")
             .slice(0, height - 2)
             .join("\n")}
@@ -260,10 +260,7 @@ export function TableRows({ width, height, params }: ScreenProps) {
   return (
     <Box flexDirection="column">
       <Text wrap="truncate">
-        <Text bold>
-          {schema}.{table}
-        </Text>{" "}
-        · row {total ? count(row + 1) : 0} of {meta.total_exact ? "" : "≈"}
+        <Text bold>{oneLine(`${schema}.${table}`)}</Text> · row {total ? count(row + 1) : 0} of {meta.total_exact ? "" : "≈"}
         {count(total)}
         {order ? ` · sorted by ${order.col} ${order.dir}` : ""}
         {lastFetchMs !== null ? <Text color={tone("muted")}> · page {Math.round(lastFetchMs)} ms</Text> : null}

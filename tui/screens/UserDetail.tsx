@@ -2,7 +2,7 @@
 // sends none).
 import { Box, Text } from "ink";
 import { ErrorText, Loading } from "../components/Message.tsx";
-import { when } from "../lib/format.ts";
+import { oneLine, when } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 import { useHints } from "../state/nav.tsx";
 import { useSession } from "../state/session.tsx";
@@ -17,7 +17,7 @@ export function UserDetail({ params }: ScreenProps) {
   const { user, sessions, factors } = d.data;
   return (
     <Box flexDirection="column">
-      <Text bold>{user.email ?? user.phone ?? user.id}</Text>
+      <Text bold>{oneLine(user.email ?? user.phone ?? user.id)}</Text>
       <Text>
         id {user.id} · created {when(user.created_at)} · last sign-in {when(user.last_sign_in_at)}
       </Text>
@@ -30,7 +30,7 @@ export function UserDetail({ params }: ScreenProps) {
       </Text>
       {sessions.slice(0, 8).map((s) => (
         <Text key={s.id} wrap="truncate">
-          {when(s.created_at)} · {s.aal ?? "aal1"} · {s.ip ?? "–"} · {s.user_agent ?? ""}
+          {oneLine(`${when(s.created_at)} · ${s.aal ?? "aal1"} · ${s.ip ?? "–"} · ${s.user_agent ?? ""}`)}
         </Text>
       ))}
       <Text bold color={tone("title")}>
@@ -38,7 +38,7 @@ export function UserDetail({ params }: ScreenProps) {
       </Text>
       {factors.map((f) => (
         <Text key={f.id} wrap="truncate">
-          {f.factor_type} · {f.status} · {f.friendly_name ?? ""} · {when(f.created_at)}
+          {oneLine(`${f.factor_type} · ${f.status} · ${f.friendly_name ?? ""} · ${when(f.created_at)}`)}
         </Text>
       ))}
     </Box>

@@ -5,7 +5,7 @@
 // keys off with setCapturing(true); Esc is then the screen's own.
 import { Box, Text, useInput, useWindowSize } from "ink";
 import { useState } from "react";
-import { fit } from "../lib/format.ts";
+import { fit, oneLine } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 import { useNav } from "../state/nav.tsx";
 import { identityLabel, useSession } from "../state/session.tsx";
@@ -87,7 +87,7 @@ export function Shell() {
         )}
       </Box>
       <Text color={nav.status ? tone(nav.status.tone) : tone("muted")} wrap="truncate">
-        {nav.status?.text ?? (nav.filter ? `filter: ${nav.filter}` : " ")}
+        {oneLine(nav.status?.text ?? (nav.filter ? `filter: ${nav.filter}` : " "))}
       </Text>
       {nav.mode === "command" ? (
         <Box>

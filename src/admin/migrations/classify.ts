@@ -255,11 +255,45 @@ async function ownRules(
       const t = k === "CreateStmt" ? rangeVar(v.relation) : rangeVar(obj(v.into).rel);
       const schema = t.schema ?? opts.defaultSchema;
       const partition = k === "CreateStmt" && v.partbound !== undefined;
+      if (k === "CreateTableAsStmt" && v.objtype === "OBJECT_MATVIEW") {
+        if (opts.exposedSchemas.includes(schema)) {
+          drafts.push({
+            kind: "security",
+            severity: "warning",
+            message: `materialized view ${schema}.${t.name} in the exposed schema ${schema}: it cannot have row level security, so every role granted SELECT reads all of it (revoke it from anon and authenticated, or keep it in a private schema)`,
+            tables: [],
+          });
+        }
+        break;
+      }
       if (opts.exposedSchemas.includes(schema) && !partition && !rlsEnabled.some((r) => sameTable(r, t, opts.defaultSchema))) {
         drafts.push({
           kind: "security",
           severity: "danger",
           message: `new table ${schema}.${t.name} in the exposed schema ${schema} without row level security: anon and authenticated read and write every row (add ALTER TABLE … ENABLE ROW LEVEL SECURITY and policies)`,
+          tables: [],
+        });
+      }
+      break;
+    }
+    case "ViewStmt": {
+      // A view runs with its owner's rights unless security_invoker is on: the owner (who runs
+      // migrations) bypasses the RLS of every table the view reads, so anon reads what it shows.
+      const t = rangeVar(v.view);
+      const schema = t.schema ?? opts.defaultSchema;
+      const invoker = list(v.options).some((o) => {
+        const d = obj(obj(o).DefElem);
+        const arg = obj(d.arg);
+        const on = arg.Boolean
+          ? obj(arg.Boolean).boolval === true
+          : ["true", "on", "1", "yes"].includes(String(sval(d.arg) ?? obj(arg.Integer).ival ?? "").toLowerCase());
+        return d.defname === "security_invoker" && on;
+      });
+      if (opts.exposedSchemas.includes(schema) && !invoker) {
+        drafts.push({
+          kind: "security",
+          severity: "warning",
+          message: `view ${schema}.${t.name} in the exposed schema ${schema} runs with its owner's rights: the RLS of the tables it reads does not apply to API clients (add WITH (security_invoker = true))`,
           tables: [],
         });
       }

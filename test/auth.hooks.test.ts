@@ -13,6 +13,7 @@ import { startTestServer } from "./support/server.ts";
 const SECRET_KEY = Buffer.from("hook-secret-key-0123456789").toString("base64");
 let httpMode: "ok" | "slow" | "refuse" = "ok";
 const received: { verified: boolean; body: any }[] = [];
+const mails: any[] = [];
 const hookServer = Bun.serve({
   port: 0,
   hostname: "127.0.0.1",
@@ -26,6 +27,10 @@ const hookServer = Bun.serve({
     const payload = JSON.parse(body);
     received.push({ verified, body: payload });
     if (!verified) return new Response("bad signature", { status: 401 });
+    if (new URL(req.url).pathname === "/mail") {
+      mails.push(payload);
+      return Response.json({});
+    }
     if (httpMode === "slow") await Bun.sleep(1500);
     if (httpMode === "refuse") return Response.json({ error: { http_code: 403, message: "Accounts on probation cannot sign in" } }, { status: 403 });
     return Response.json({ claims: { ...payload.claims, via: "http", method: payload.authentication_method } });
@@ -40,6 +45,13 @@ const httpHook = await startTestServer({
   auth: {
     autoconfirm: true,
     hook: { custom_access_token: { enabled: true, uri: `http://127.0.0.1:${hookServer.port}/hook`, secrets: `v1,whsec_${SECRET_KEY}`, timeout: 500 } },
+  },
+});
+const mailHook = await startTestServer({
+  auth: {
+    autoconfirm: false,
+    siteUrl: "http://app.test",
+    hook: { send_email: { enabled: true, uri: `http://127.0.0.1:${hookServer.port}/mail`, secrets: `v1,whsec_${SECRET_KEY}` } },
   },
 });
 const admin = postgres(pgHook.database.url, { max: 2, onnotice: () => {} });
@@ -139,5 +151,26 @@ describe("custom access token hook (HTTP, Standard Webhooks)", () => {
     expect(refused.error?.code).toBe("hook_refused");
     expect(refused.error?.message).toBe("Accounts on probation cannot sign in");
     httpMode = "ok";
+  });
+});
+
+describe("send_email hook", () => {
+  test("replaces SMTP: the confirmation mail goes to the hook, signed, and its link confirms the account", async () => {
+    const email = uniqueEmail("mailhook");
+    const sb = client(mailHook.url, mailHook.keys.anon);
+    const up = await sb.auth.signUp({ email, password: "correct horse 1" });
+    expect(up.error).toBeNull();
+    expect(up.data.session).toBeNull();
+    let mail: any;
+    for (let i = 0; i < 200 && !mail; i++) {
+      mail = mails.find((m) => m.user?.email === email);
+      if (!mail) await Bun.sleep(25);
+    }
+    expect(mail.email_data.subject).toBeString();
+    expect(received[received.length - 1]!.verified).toBe(true);
+    const link = /(https?:\/\/\S+\/auth\/v1\/verify\?[^\s"<]+)/.exec(mail.email_data.text)![1]!;
+    const res = await fetch(link.replace(/&amp;/g, "&"), { redirect: "manual" });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toContain("access_token=");
   });
 });

@@ -11,6 +11,7 @@ import { adminRoutes } from "./routes/user-admin.ts";
 import { oauthRoutes } from "./oauth/routes.ts";
 import { accessTokenHook } from "./hooks/access-token.ts";
 import { createHookRunner } from "./hooks/runner.ts";
+import { hookMailer, hookSmsSender } from "./hooks/delivery.ts";
 import { metaRoutes } from "./routes/meta.ts";
 import { mfaRoutes } from "./routes/mfa.ts";
 import { otpRoutes } from "./routes/otp.ts";
@@ -33,15 +34,16 @@ export interface AuthService extends Service {
 const SWEEP_INTERVAL_MS = 60_000;
 
 export async function createAuthService(svc: ServiceContext, providers: AuthProviders = {}): Promise<AuthService> {
+  const hookRunner = createHookRunner(svc.config, svc.db, svc.log);
   const ctx = createAuthContext({
     config: svc.config,
     db: svc.db,
     log: svc.log,
     secret: svc.jwtSecret,
-    mailer: providers.mailer !== undefined ? providers.mailer : createMailer(svc.config),
-    sms: providers.sms !== undefined ? providers.sms : createSmsSender(svc.config),
+    mailer: providers.mailer !== undefined ? providers.mailer : (hookMailer(hookRunner) ?? createMailer(svc.config)),
+    sms: providers.sms !== undefined ? providers.sms : (hookSmsSender(hookRunner) ?? createSmsSender(svc.config)),
   });
-  ctx.accessTokenHook = accessTokenHook(createHookRunner(svc.config, svc.db, svc.log));
+  ctx.accessTokenHook = accessTokenHook(hookRunner);
   await prepareDummyHash();
   const routes = new Elysia({ prefix: "/auth/v1" })
     .use(metaRoutes(ctx))

@@ -163,7 +163,9 @@ describe.skipIf(!TMUX)("plinth tui in tmux (compiled binary, real server)", () =
     await waitFor("Saved name of row 1");
     const row = await fetch(`${url}/admin/v1/tables/public/items/rows/1`, { headers: { apikey: serviceKey } }).then((r) => r.json());
     expect(row.name).toBe("edited in tmux");
+    // ESC and the next key in one read would be Alt+key: wait for Esc to land.
     keys("Escape");
+    await waitFor("schema public");
     // SQL: run, then a dangerous statement refused, then confirmed.
     type(":sql");
     keys("Enter");
@@ -183,6 +185,7 @@ describe.skipIf(!TMUX)("plinth tui in tmux (compiled binary, real server)", () =
     keys("y");
     await waitFor("DELETE · 7 row(s)");
     keys("Escape");
+    await waitFor("Enter/i edit");
     // Revoke another session of this admin.
     const other = await fetch(`${url}/admin/v1/auth/login`, {
       method: "POST",

@@ -54,6 +54,21 @@ const mailHook = await startTestServer({
     hook: { send_email: { enabled: true, uri: `http://127.0.0.1:${hookServer.port}/mail`, secrets: `v1,whsec_${SECRET_KEY}` } },
   },
 });
+const attemptHook = await startTestServer({
+  auth: { autoconfirm: true, hook: { password_verification_attempt: { enabled: true, uri: "pg-functions://postgres/public/password_attempt" } } },
+});
+await attemptHook.database.db.sql.unsafe(`
+  create function public.password_attempt(event jsonb) returns jsonb language plpgsql as $$
+  begin
+    if not (event->>'valid')::boolean then
+      return jsonb_build_object('decision', 'reject', 'message', 'Locked by the password policy');
+    end if;
+    if exists (select 1 from auth.users where id = (event->>'user_id')::uuid and email like 'blocked%') then
+      return jsonb_build_object('decision', 'reject', 'message', 'This account may not sign in');
+    end if;
+    return jsonb_build_object('decision', 'continue');
+  end $$;
+`);
 const admin = postgres(pgHook.database.url, { max: 2, onnotice: () => {} });
 afterAll(() => admin.end({ timeout: 1 }));
 
@@ -172,5 +187,27 @@ describe("send_email hook", () => {
     const res = await fetch(link.replace(/&amp;/g, "&"), { redirect: "manual" });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toContain("access_token=");
+  });
+});
+
+describe("password_verification_attempt hook", () => {
+  test("continue signs in; reject of a valid attempt leaves no session; reject of an invalid attempt carries the hook's message", async () => {
+    const ok = await signUpAndIn(attemptHook.url, attemptHook.keys.anon, uniqueEmail("fine"));
+    expect(ok.res.error).toBeNull();
+
+    const email = uniqueEmail("blocked");
+    const blocked = await signUpAndIn(attemptHook.url, attemptHook.keys.anon, email);
+    expect(blocked.res.error?.code).toBe("password_attempt_rejected");
+    expect(blocked.res.error?.status).toBe(403);
+    expect(blocked.res.error?.message).toBe("This account may not sign in");
+    const id = (await attemptHook.database.db.sql`select id from auth.users where email = ${email}`)[0]!.id;
+    // Only the sign-up's own session (autoconfirm) exists; the refused sign-in left none.
+    expect((await attemptHook.database.db.sql`select count(*)::int as n from auth.sessions where user_id = ${id}`)[0]!.n).toBe(1);
+
+    const sb = client(attemptHook.url, attemptHook.keys.anon);
+    const wrong = await sb.auth.signInWithPassword({ email, password: "wrong wrong" });
+    expect(wrong.error?.message).toBe("Locked by the password policy");
+    const ghost = await sb.auth.signInWithPassword({ email: uniqueEmail("ghost"), password: "wrong wrong" });
+    expect(ghost.error?.code).toBe("invalid_credentials");
   });
 });

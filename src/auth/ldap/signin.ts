@@ -17,6 +17,7 @@ import { AuthErrors } from "../errors.ts";
 import { resolveProviderUser } from "../oauth/identities.ts";
 import { startSession, type SessionJson } from "../sessions.ts";
 import type { PasswordInput } from "../signin.ts";
+import { withPasswordAttemptHook } from "../hooks/password-attempt.ts";
 import { createDirectory, DirectoryUnavailable, ldapEnabled, type Directory, type DirectoryUser } from "./directory.ts";
 
 const LEVELS = ["system_admin", "admin", "moderator", "viewer"] as const;
@@ -80,6 +81,11 @@ async function syncAdminLevel(ctx: AuthContext, tx: postgres.TransactionSql, use
 
 /** The password grant with the directory in the configured order; `local` is the local-password grant. */
 export async function passwordWithDirectory(ctx: AuthContext, client: Client, input: PasswordInput, local: () => Promise<SessionJson>): Promise<SessionJson> {
+  // The password_verification_attempt hook (when configured) sees the outcome, whichever provider decided it.
+  return withPasswordAttemptHook(ctx, input, () => directoryThenLocal(ctx, client, input, local));
+}
+
+async function directoryThenLocal(ctx: AuthContext, client: Client, input: PasswordInput, local: () => Promise<SessionJson>): Promise<SessionJson> {
   const c = ctx.config.auth.ldap;
   const login = input.email ?? input.username;
   if (!ldapEnabled(c) || input.phone || !login || !input.password) return local();

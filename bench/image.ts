@@ -76,7 +76,7 @@ export async function runImage(ctx: BenchContext): Promise<Outcome> {
     await sharp(svg(1024)).jpeg({ quality: 85 }).toFile(small);
     // Noise: a photo-like source that does not compress to nothing (a 7000² gradient is 0.5 MB).
     const side0 = ctx.quick ? 3000 : 7000;
-    await sharp({ create: { width: side0, height: side0, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } })
+    await sharp({ create: { width: side0, height: side0, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 40 } } })
       .jpeg({ quality: 85 })
       .toFile(large);
     const largeBytes = Bun.file(large).size;

@@ -45,7 +45,9 @@ echo "select 1;" >"$MIG/20000101000000_postgrest_js_fixture.down.sql"
 
 export PLINTH_DATA_DIR="$WORK/data" PLINTH_PORT=$PORT PLINTH_JWT_SECRET=$SECRET PLINTH_MIGRATIONS_DIR="$MIG" \
   PLINTH_REST_SCHEMAS=public,personal PLINTH_REST_PLAN_ENABLED=true PLINTH_RATE_LIMIT_ENABLED=false PLINTH_LOG_LEVEL=warn
-(cd "$ROOT" && "$BUN" src/main.ts serve >"$WORK/serve.log" 2>&1) &
+if curl -s "http://127.0.0.1:$PORT/health" >/dev/null; then echo "port $PORT is already in use"; exit 1; fi
+# exec: SERVER_PID is the server itself, so the cleanup really stops it.
+(cd "$ROOT" && exec "$BUN" src/main.ts serve >"$WORK/serve.log" 2>&1) &
 SERVER_PID=$!
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 1; done
 curl -sf "http://127.0.0.1:$PORT/health" >/dev/null || { cat "$WORK/serve.log"; exit 1; }
@@ -74,12 +76,12 @@ TS
 TOTAL_PASS=0
 TOTAL_FAIL=0
 run_suite() {
-  local name=$1 dir=$2
-  shift 2
+  local name=$1 dir=$2 preload=$3
+  shift 3
   local pass=0 fail=0
   for f in "$@"; do
     local out
-    out=$(cd "$dir" && timeout 300 "$BUN" test --preload "$WORK/add-apikey.ts" --timeout 30000 "$f" 2>&1 || true)
+    out=$(cd "$dir" && timeout 300 "$BUN" test $preload --timeout 30000 "$f" 2>&1 || true)
     local p f2
     p=$(echo "$out" | grep -Eo '^ *[0-9]+ pass' | grep -Eo '[0-9]+' | tail -1 || true)
     f2=$(echo "$out" | grep -Eo '^ *[0-9]+ fail' | grep -Eo '[0-9]+' | tail -1 || true)
@@ -98,12 +100,12 @@ run_suite() {
 if [ "$WHICH" = all ] || [ "$WHICH" = storage ]; then
   D="$WORK/packages/core/storage-js"
   # The files that talk to a storage server (the others test the client against mocks).
-  run_suite storage-js "$D" test/storageFileApi.test.ts test/storageBucketApi.test.ts test/storageApi.test.ts test/storageFileApiNode.test.ts
+  run_suite storage-js "$D" "" test/storageFileApi.test.ts test/storageBucketApi.test.ts test/storageApi.test.ts test/storageFileApiNode.test.ts
 fi
 if [ "$WHICH" = all ] || [ "$WHICH" = postgrest ]; then
   D="$WORK/packages/core/postgrest-js"
   files=$(cd "$D" && ls test/*.test.ts | sort)
   # shellcheck disable=SC2086
-  run_suite postgrest-js "$D" $files
+  run_suite postgrest-js "$D" "--preload $WORK/add-apikey.ts" $files
 fi
 echo "total: $TOTAL_PASS of $((TOTAL_PASS + TOTAL_FAIL)) pass ($(date -u +%Y-%m-%d))"

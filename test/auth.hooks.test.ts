@@ -8,6 +8,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import postgres from "postgres";
 import { claimsOf, client, uniqueEmail } from "./support/auth.ts";
 import { waitFor } from "./support/rest.ts";
+import { totp } from "./support/auth-totp.ts";
 import { startTestServer } from "./support/server.ts";
 
 const SECRET_KEY = Buffer.from("hook-secret-key-0123456789").toString("base64");
@@ -67,6 +68,18 @@ await attemptHook.database.db.sql.unsafe(`
       return jsonb_build_object('decision', 'reject', 'message', 'This account may not sign in');
     end if;
     return jsonb_build_object('decision', 'continue');
+  end $$;
+`);
+const mfaHook = await startTestServer({
+  auth: { autoconfirm: true, hook: { mfa_verification_attempt: { enabled: true, uri: "pg-functions://postgres/public/mfa_attempt" } } },
+});
+await mfaHook.database.db.sql.unsafe(`
+  create table public.mfa_policy (mode text not null);
+  insert into public.mfa_policy values ('continue');
+  create function public.mfa_attempt(event jsonb) returns jsonb language plpgsql as $$
+  begin
+    if not (event->>'valid')::boolean then return jsonb_build_object('decision', 'reject', 'message', 'Too many wrong codes'); end if;
+    return jsonb_build_object('decision', (select mode from public.mfa_policy limit 1), 'message', 'MFA is paused for this account');
   end $$;
 `);
 const admin = postgres(pgHook.database.url, { max: 2, onnotice: () => {} });
@@ -209,5 +222,32 @@ describe("password_verification_attempt hook", () => {
     expect(wrong.error?.message).toBe("Locked by the password policy");
     const ghost = await sb.auth.signInWithPassword({ email: uniqueEmail("ghost"), password: "wrong wrong" });
     expect(ghost.error?.code).toBe("invalid_credentials");
+  });
+});
+
+describe("mfa_verification_attempt hook", () => {
+  test("a wrong code is refused with the hook's message; a rejected valid code leaves no aal2 session; continue verifies", async () => {
+    const { sb, res } = await signUpAndIn(mfaHook.url, mfaHook.keys.anon, uniqueEmail("mfa"));
+    expect(res.error).toBeNull();
+    expect((await sb.auth.getSession()).data.session).not.toBeNull();
+    const { data: f, error } = await sb.auth.mfa.enroll({ factorType: "totp", friendlyName: "app" });
+    expect(error).toBeNull();
+    const verifyWith = async (code: string) => {
+      const ch = await sb.auth.mfa.challenge({ factorId: f!.id });
+      if (!ch.data)
+        throw new Error(`challenge for ${code}: ${ch.error?.code} ${ch.error?.message} ${JSON.stringify((await sb.auth.getSession()).data.session?.user?.id)}`);
+      return sb.auth.mfa.verify({ factorId: f!.id, challengeId: ch.data!.id, code });
+    };
+    const wrong = await verifyWith("000000" === totp(f!.totp.secret) ? "111111" : "000000");
+    expect(wrong.error?.code).toBe("mfa_verification_rejected");
+    expect(wrong.error?.message).toBe("Too many wrong codes");
+    await mfaHook.database.db.sql`update public.mfa_policy set mode = 'reject'`;
+    const paused = await verifyWith(totp(f!.totp.secret));
+    expect(paused.error?.code).toBe("mfa_verification_rejected");
+    expect((await mfaHook.database.db.sql`select count(*)::int as n from auth.sessions where aal = 'aal2'`)[0]!.n).toBe(0);
+    await mfaHook.database.db.sql`update public.mfa_policy set mode = 'continue'`;
+    await Bun.sleep(50);
+    const ok = await verifyWith(totp(f!.totp.secret, 1));
+    expect(ok.error).toBeNull();
   });
 });

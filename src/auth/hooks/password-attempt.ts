@@ -45,7 +45,7 @@ export async function withPasswordAttemptHook(
   return session;
 }
 
-async function endSession(db: Database, session: SessionJson): Promise<void> {
+export async function endSession(db: Database, session: SessionJson): Promise<void> {
   const sid = JSON.parse(Buffer.from(session.access_token.split(".")[1]!, "base64url").toString()).session_id;
   if (typeof sid === "string") await db.sql`delete from auth.sessions where id = ${sid}`;
 }

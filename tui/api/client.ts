@@ -7,12 +7,17 @@ import { oneLine as inert1 } from "../lib/format.ts";
 import type {
   AdminAccount,
   AdminSession,
+  ApiKey,
   AuditEntry,
   HealthReply,
   LoginReply,
   LogsReply,
   Policy,
   RowPage,
+  SecurityEventPage,
+  SecurityEventQuery,
+  SecurityLock,
+  SigningKey,
   SqlReply,
   Stats,
   TableDetail,
@@ -199,6 +204,21 @@ export class AdminClient {
   auditVerify = () => this.request<Record<string, unknown>>("GET", "/audit/verify", { timeoutMs: 120_000 });
   /** The whole log as NDJSON text (oldest first). */
   auditExport = (format: "ndjson" | "csv" = "ndjson") => this.request<string>("GET", "/audit/export", { query: { format }, timeoutMs: 300_000, raw: true });
+
+  // Security events and brute-force locks (src/admin/security/event-routes.ts).
+  securityEvents = (q: SecurityEventQuery = {}) => this.request<SecurityEventPage>("GET", "/security/events", { query: { ...q } });
+  securityLocks = () => this.request<{ locks: SecurityLock[] }>("GET", "/security/locks");
+  clearLock = (identifier: string) => this.request<null>("DELETE", `/security/locks/${enc(identifier)}`);
+
+  // Keys (src/keys/routes.ts): signing keys and API keys.
+  signingKeys = () => this.request<SigningKey[]>("GET", "/keys/signing");
+  rotateSigningKey = () => this.request<{ current: string; previous: string | null; alg: string }>("POST", "/keys/signing/rotate", { body: {} });
+  revokeSigningKey = (kid: string) => this.request<{ kid: string; status: string }>("POST", `/keys/signing/${enc(kid)}/revoke`, { body: {} });
+  apiKeys = () => this.request<ApiKey[]>("GET", "/keys/api");
+  createApiKey = (body: { name: string; kind: string; scopes?: string[]; expires?: string }) =>
+    this.request<ApiKey & { key: string }>("POST", "/keys/api", { body });
+  revokeApiKey = (nameOrId: string) =>
+    this.request<{ revoked: { id: string; name: string; kind: string }[] }>("POST", `/keys/api/${enc(nameOrId)}/revoke`, { body: {} });
 
   // Security and migrations: endpoints other parts of the server add; screens treat 404 as "not here".
   get = <T>(path: string, query?: Call["query"]) => this.request<T>("GET", path, { query });

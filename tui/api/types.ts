@@ -195,3 +195,63 @@ export interface AuditEntry {
   security: boolean;
   reason: string | null;
 }
+
+// /admin/v1/security (src/admin/security/event-list.ts) and /admin/v1/keys (src/keys/routes.ts).
+export type Severity = "low" | "medium" | "high" | "critical";
+export interface SecurityEvent {
+  id: string;
+  at: string;
+  kind: string;
+  severity: Severity;
+  user_id: string | null;
+  address: string | null;
+  user_agent: string | null;
+  details: Record<string, unknown>;
+}
+export interface SecurityEventPage {
+  events: SecurityEvent[];
+  next_cursor: string | null;
+}
+export interface SecurityEventQuery {
+  kind?: string;
+  severity?: string;
+  min_severity?: Severity;
+  user?: string;
+  since?: string;
+  until?: string;
+  cursor?: string | null;
+  limit?: number;
+}
+export interface SecurityLock {
+  identifier: string;
+  kind: "identifier" | "address";
+  failures: number;
+  locked: boolean;
+  locked_until: string | null;
+  locks: number;
+  last_failure_at: string;
+  last_address: string | null;
+}
+export interface SigningKey {
+  kid: string;
+  alg: string;
+  status: string;
+  imported: boolean;
+  created_at: string;
+  activated_at: string | null;
+  revoked_at: string | null;
+}
+export interface ApiKey {
+  id: string;
+  name: string;
+  kind: "publishable" | "secret" | "scoped";
+  prefix: string;
+  role: string | null;
+  scopes: string[] | null;
+  status: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  request_count: number;
+}

@@ -1,80 +1,136 @@
-// security: security events (severity coloured, f follows) and locks (c clears the selected one),
-// from /admin/v1/security/events and /admin/v1/security/locks. Tab switches between the two. A
-// server without these endpoints says "not available on this server".
+// security: security events (newest first; time, severity coloured, kind, user, address; f follows,
+// s raises the minimum severity, m loads older events by the server's cursor) and brute-force locks
+// (x clears the selected one after a confirmation), from /admin/v1/security/events and
+// /admin/v1/security/locks (src/admin/security/event-routes.ts). Tab switches between the two.
+// Reading needs security:read; clearing a lock security:manage, so its key is offered only then.
 import { Box, Text, useInput } from "ink";
 import { useEffect, useState } from "react";
 import { errorLine } from "../api/client.ts";
+import type { SecurityEvent, Severity } from "../api/types.ts";
+import { Confirm } from "../components/Confirm.tsx";
 import { ErrorText, Loading } from "../components/Message.tsx";
 import { Table } from "../components/Table.tsx";
 import { when } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 import { useHints, useNav } from "../state/nav.tsx";
 import { useSession } from "../state/session.tsx";
-import { byFilter, useList } from "../state/use-list.ts";
+import { byFilter, useCapture, useList } from "../state/use-list.ts";
 import { useLoad } from "../state/use-load.ts";
 import type { ScreenProps } from "../shell/screens.ts";
 
-type Row = Record<string, unknown>;
-const asList = (v: unknown): Row[] => (Array.isArray(v) ? v : v && typeof v === "object" ? ((Object.values(v).find(Array.isArray) as Row[]) ?? []) : []);
-const str = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v));
+const PAGE = 100;
+/** The minimum severities `s` cycles through (null: all). */
+const MIN: (Severity | null)[] = [null, "medium", "high", "critical"];
+
+export const severityTone = (s: string): string | undefined =>
+  s === "critical" || s === "high" ? tone("danger") : s === "medium" ? tone("warn") : tone("muted");
+
+/** A short line of an event's details (its reason or identifier first). */
+function detailText(d: Record<string, unknown>): string {
+  return Object.entries(d ?? {})
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" ");
+}
 
 export function Security({ width, height }: ScreenProps) {
-  const { client } = useSession();
+  const { client, can } = useSession();
   const nav = useNav();
+  const manage = can("security:manage");
   const [tab, setTab] = useState<"events" | "locks">("events");
   const [follow, setFollow] = useState(false);
-  const events = useLoad((s) => client.get<unknown>("/security/events", { limit: 200 }).then(asList), [], { intervalMs: follow ? 2000 : undefined });
-  const locks = useLoad(() => client.get<unknown>("/security/locks").then(asList), [], { enabled: tab === "locks" });
-  const data = tab === "events" ? events : locks;
-  const list = byFilter(data.data ?? [], nav.filter, (r) => JSON.stringify(r));
-  const { selected, setSelected } = useList(list.length, height - 3);
+  const [min, setMin] = useState(0);
+  const [older, setOlder] = useState<{ events: SecurityEvent[]; cursor: string | null } | null>(null);
+  const [confirm, setConfirm] = useState<string | null>(null);
+  const minSeverity = MIN[min] ?? undefined;
+  const events = useLoad(() => client.securityEvents({ limit: PAGE, min_severity: minSeverity }), [minSeverity], {
+    intervalMs: follow ? 2000 : undefined,
+  });
+  const locks = useLoad(() => client.securityLocks().then((r) => r.locks), [], { enabled: tab === "locks", intervalMs: follow ? 2000 : undefined });
+  useEffect(() => setOlder(null), [minSeverity]);
+  const allEvents = [...(events.data?.events ?? []), ...(older?.events ?? [])];
+  const nextCursor = older ? older.cursor : (events.data?.next_cursor ?? null);
+  const eventList = byFilter(allEvents, nav.filter, (e) => `${e.kind} ${e.severity} ${e.user_id ?? ""} ${e.address ?? ""} ${detailText(e.details)}`);
+  const lockList = byFilter(locks.data ?? [], nav.filter, (l) => `${l.identifier} ${l.kind} ${l.last_address ?? ""}`);
+  const count = tab === "events" ? eventList.length : lockList.length;
+  const { selected, setSelected } = useList(count, height - 3, { active: confirm === null });
+  useCapture(confirm !== null);
   useEffect(() => setSelected(0), [tab, setSelected]);
   useHints([
     { key: "Tab", label: tab === "events" ? "locks" : "events" },
-    ...(tab === "events" ? [{ key: "f", label: follow ? "stop following" : "follow" }] : [{ key: "c", label: "clear lock" }]),
+    { key: "f", label: follow ? "stop following" : "follow" },
+    ...(tab === "events"
+      ? [{ key: "s", label: "min severity" }, ...(nextCursor ? [{ key: "m", label: "older" }] : [])]
+      : manage
+        ? [{ key: "x", label: "clear lock" }]
+        : []),
   ]);
+  const loadOlder = async () => {
+    if (!nextCursor) return;
+    try {
+      const page = await client.securityEvents({ limit: PAGE, min_severity: minSeverity, cursor: nextCursor });
+      setOlder((o) => ({ events: [...(o?.events ?? []), ...page.events], cursor: page.next_cursor }));
+    } catch (err) {
+      nav.say(errorLine(err), "danger");
+    }
+  };
   useInput(
-    async (input, key) => {
+    (input, key) => {
       if (key.tab) setTab((t) => (t === "events" ? "locks" : "events"));
       else if (input === "f") setFollow((f) => !f);
-      else if (input === "r") data.reload();
-      else if (input === "c" && tab === "locks" && list[selected]) {
-        const lock = list[selected]!;
-        const id = str(lock.id ?? lock.key ?? lock.identifier);
-        try {
-          await client.del(`/security/locks/${encodeURIComponent(id)}`);
-          nav.say(`Cleared lock ${id}`);
-          locks.reload();
-        } catch (err) {
-          nav.say(errorLine(err), "danger");
-        }
-      }
+      else if (input === "r") (tab === "events" ? events : locks).reload();
+      else if (input === "s" && tab === "events") setMin((m) => (m + 1) % MIN.length);
+      else if (input === "m" && tab === "events") void loadOlder();
+      else if (input === "x" && tab === "locks" && manage && lockList[selected]) setConfirm(lockList[selected]!.identifier);
     },
-    { isActive: nav.mode === "normal" && !nav.capturing },
+    { isActive: nav.mode === "normal" && !nav.capturing && confirm === null },
   );
+  if (confirm !== null) {
+    const lock = lockList.find((l) => l.identifier === confirm);
+    return (
+      <Confirm
+        title={`Clear the lock on ${confirm}?`}
+        lines={[
+          lock ? `${lock.failures} failure(s), lock #${lock.locks}${lock.locked_until ? `, locked until ${when(lock.locked_until)}` : ""}` : "",
+          "Sign-ins for it are allowed again at once; its failure count starts over.",
+        ]}
+        onYes={() => {
+          setConfirm(null);
+          client.clearLock(confirm).then(
+            () => {
+              nav.say(`Cleared lock ${confirm}`);
+              locks.reload();
+            },
+            (err) => nav.say(errorLine(err), "danger"),
+          );
+        }}
+        onNo={() => setConfirm(null)}
+      />
+    );
+  }
+  const data = tab === "events" ? events : locks;
   if (!data.data) return data.error ? <ErrorText error={data.error} /> : <Loading />;
+  const following = follow ? <Text color={tone("ok")}>following</Text> : "not following";
   if (tab === "events") {
     return (
       <Box flexDirection="column">
         <Text>
-          events · {list.length} · {follow ? <Text color={tone("ok")}>following</Text> : "not following"}
+          events · {eventList.length}
+          {nextCursor ? "+" : ""} · min severity {minSeverity ?? "all"} · {following}
         </Text>
         <Table
           width={width}
           height={height - 1}
           selected={selected}
-          columns={[{ title: "at" }, { title: "severity" }, { title: "kind", max: 24 }, { title: "subject", max: 30 }, { title: "detail", max: 40 }]}
-          rows={list.map((e) => [
-            when(str(e.created_at ?? e.at)).slice(5),
-            str(e.severity),
-            str(e.kind ?? e.type),
-            str(e.email ?? e.user_id ?? e.ip ?? e.identifier),
-            str(e.details ?? e.data ?? ""),
-          ])}
-          rowTone={(i) => {
-            const s = str(list[i]?.severity);
-            return s === "critical" || s === "high" ? tone("danger") : s === "medium" || s === "warning" ? tone("warn") : undefined;
-          }}
+          columns={[
+            { title: "time" },
+            { title: "severity" },
+            { title: "kind", max: 26 },
+            { title: "user", max: 36 },
+            { title: "address", max: 39 },
+            { title: "detail", max: 40 },
+          ]}
+          rows={eventList.map((e) => [when(e.at), e.severity, e.kind, e.user_id ?? "–", e.address ?? "–", detailText(e.details)])}
+          rowTone={(i) => severityTone(eventList[i]?.severity ?? "")}
           empty="No security events."
         />
       </Box>
@@ -82,18 +138,22 @@ export function Security({ width, height }: ScreenProps) {
   }
   return (
     <Box flexDirection="column">
-      <Text>locks · {list.length}</Text>
+      <Text>
+        locks · {lockList.length} · {following}
+      </Text>
       <Table
         width={width}
         height={height - 1}
         selected={selected}
-        columns={[{ title: "kind" }, { title: "subject", max: 36 }, { title: "until" }, { title: "failures", align: "right" }]}
-        rows={list.map((l) => [
-          str(l.kind ?? l.scope),
-          str(l.identifier ?? l.key ?? l.ip ?? l.id),
-          when(str(l.locked_until ?? l.until)),
-          str(l.failures ?? l.count),
-        ])}
+        columns={[
+          { title: "identifier", max: 40 },
+          { title: "kind" },
+          { title: "failures", align: "right" },
+          { title: "locks", align: "right" },
+          { title: "until" },
+          { title: "last address", max: 39 },
+        ]}
+        rows={lockList.map((l) => [l.identifier, l.kind, String(l.failures), String(l.locks), when(l.locked_until), l.last_address ?? "–"])}
         empty="No locks."
       />
     </Box>

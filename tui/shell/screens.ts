@@ -41,7 +41,7 @@ export const SCREENS: ScreenDef[] = [
   { name: "users", title: "Users", needs: "users:read", component: Users, top: true },
   { name: "admins", title: "Admins", needs: "admins:manage", component: Admins, top: true },
   { name: "sessions", title: "Sessions", needs: "signed_in", component: Sessions, top: true },
-  { name: "security", title: "Security", needs: "security:manage", component: Security, top: true },
+  { name: "security", title: "Security", needs: "security:read", component: Security, top: true },
   { name: "audit", title: "Audit", needs: "audit:read_own", component: Audit, top: true },
   { name: "policies", title: "Policies", needs: "meta:read", component: Policies, top: true },
   { name: "migrations", title: "Migrations", needs: "meta:read", component: Migrations, top: true },

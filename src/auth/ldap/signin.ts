@@ -17,6 +17,8 @@ import { AuthErrors } from "../errors.ts";
 import { resolveProviderUser } from "../oauth/identities.ts";
 import { startSession, type SessionJson } from "../sessions.ts";
 import type { PasswordInput } from "../signin.ts";
+import { normaliseEmail, normaliseUsername } from "../input.ts";
+import { NO_USER, afterSuccess, checkGate, keyOfLookup, lockoutDeps, rawKey, recordFailure } from "../lockout.ts";
 import { withPasswordAttemptHook } from "../hooks/password-attempt.ts";
 import { createDirectory, DirectoryUnavailable, ldapEnabled, type Directory, type DirectoryUser } from "./directory.ts";
 
@@ -79,6 +81,16 @@ async function syncAdminLevel(ctx: AuthContext, tx: postgres.TransactionSql, use
   }
 }
 
+function lockKeyOf(input: PasswordInput, login: string): string {
+  try {
+    const k = keyOfLookup(input.email ? { email: normaliseEmail(input.email) } : { username: normaliseUsername(login) });
+    if (k) return k;
+  } catch {
+    // a login local rules would refuse (e.g. a uid with characters usernames cannot have)
+  }
+  return rawKey(input.email ? "email" : "username", login);
+}
+
 /** The password grant with the directory in the configured order; `local` is the local-password grant. */
 export async function passwordWithDirectory(ctx: AuthContext, client: Client, input: PasswordInput, local: () => Promise<SessionJson>): Promise<SessionJson> {
   // The password_verification_attempt hook (when configured) sees the outcome, whichever provider decided it.
@@ -100,6 +112,12 @@ async function directoryThenLocal(ctx: AuthContext, client: Client, input: Passw
         throw err;
       }
     }
+    // Brute-force protection (lockout.ts) on the same key the local path uses: the directory step is
+    // gated like a local password check, and counts a failure when nothing is tried after it.
+    const lockout = lockoutDeps(ctx.db.sql, ctx.config, ctx.log);
+    const key = lockKeyOf(input, login);
+    const gate = await checkGate(lockout, key, { userId: NO_USER, client });
+    if (gate.retryAfter > 0) throw AuthErrors.userLocked(gate.retryAfter);
     let du: DirectoryUser | null;
     try {
       du = await directoryFor(ctx).authenticate(login.trim(), input.password);
@@ -109,7 +127,12 @@ async function directoryThenLocal(ctx: AuthContext, client: Client, input: Passw
       if (!last) continue;
       throw directoryDown();
     }
-    if (du) return provision(ctx, client, du);
+    if (du) {
+      const session = await provision(ctx, client, du);
+      await afterSuccess(lockout, key, gate, String((session.user as { id: string }).id), client);
+      return session;
+    }
+    if (last) await recordFailure(lockout, key, client, { userId: null, flow: "ldap" });
   }
   throw AuthErrors.invalidCredentials();
 }

@@ -178,7 +178,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
     res = withHeaders(res, ctx.id, cors.simple(req));
     const ms = performance.now() - started;
-    metrics.observe(routeLabel(prefix, url.pathname, res.status), res.status, ms);
+    metrics.observe(routeLabel(prefix, url.pathname, res.status), res.status, ms, started + ms);
     log.info("request", {
       request_id: ctx.id,
       method: req.method,

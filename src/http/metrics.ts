@@ -10,6 +10,8 @@ const AREA_OF_LABEL = /^\/(auth|rest|storage|realtime|admin)\/v1/;
 const RING = 4096;
 /** How far back recent() looks. */
 export const RECENT_WINDOW_MS = 10_000;
+/** Route labels whose ring observe() remembers (routeLabel keeps them few; this only bounds the map). */
+const MAX_MEMO_ROUTES = 1024;
 
 class RecentRing {
   readonly at = new Float64Array(RING);
@@ -39,11 +41,17 @@ export class Metrics {
   private sumMs = 0;
   private count = 0;
   private readonly areas = new Map<string, RecentRing>();
+  /** Each route label's area ring, so a request costs one map lookup, not a regex match (labels are a bounded set). */
+  private readonly ringOfRoute = new Map<string, RecentRing>();
 
   observe(route: string, status: number, ms: number, now = performance.now()): void {
-    const area = AREA_OF_LABEL.exec(route)?.[1] ?? "system";
-    let ring = this.areas.get(area);
-    if (!ring) this.areas.set(area, (ring = new RecentRing()));
+    let ring = this.ringOfRoute.get(route);
+    if (!ring) {
+      const area = AREA_OF_LABEL.exec(route)?.[1] ?? "system";
+      ring = this.areas.get(area);
+      if (!ring) this.areas.set(area, (ring = new RecentRing()));
+      if (this.ringOfRoute.size < MAX_MEMO_ROUTES) this.ringOfRoute.set(route, ring);
+    }
     ring.push(now, ms);
     const key = `${route}\u0000${status}`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);

@@ -104,3 +104,94 @@ describe("security screen", () => {
     c.unmount();
   });
 });
+
+describe("keys screen", () => {
+  test("signing keys: R rotates after y (the old one becomes previous), x revokes a previous key, the current one is refused", async () => {
+    const c = await h.open({ screen: "keys", cols: 160, rows: 30 });
+    open.push(c);
+    await c.waitFor(/signing keys · \d+/);
+    expect(c.frame()).toContain("R rotate");
+    await c.press("R");
+    await c.waitFor("Rotate the signing key?");
+    await c.press("n");
+    await c.waitFor(/signing keys · \d+/);
+    await c.press("R");
+    await c.waitFor("Rotate the signing key?");
+    await c.press("y");
+    const first = /Rotated: (\S+) is current/.exec(await c.waitFor(/Rotated: \S+ is current/))![1]!;
+    await c.press("R");
+    await c.waitFor("Rotate the signing key?");
+    await c.press("y");
+    await c.waitFor(/Rotated: \S+ is current/);
+    const second = /Rotated: (\S+) is current/.exec(c.frame())![1]!;
+    expect(second).not.toBe(first);
+    let keys = (await h.t.call("GET", "/keys/signing", undefined, service)).body as { kid: string; status: string; alg: string }[];
+    expect(keys.find((k) => k.kid === second)!.status).toBe("current");
+    expect(keys.find((k) => k.kid === first)!.status).toBe("previous");
+    await c.waitFor(new RegExp(`${first}\\s+ES256\\s+previous`));
+    // The current key (listed first) cannot be revoked: the server's answer is shown as it is.
+    await c.press("g", "x");
+    await c.waitFor(`Revoke signing key ${second} (current)?`);
+    await c.press("y");
+    await c.waitFor("signing_key_current");
+    await c.press("/", first, KEY.enter);
+    await c.waitFor(/signing keys · 1/);
+    await c.press("x");
+    await c.waitFor(`Revoke signing key ${first} (previous)?`);
+    await c.press("y");
+    await c.waitFor(`Revoked signing key ${first}`);
+    await c.waitFor(/revoked\s+20\d\d-/);
+    keys = (await h.t.call("GET", "/keys/signing", undefined, service)).body;
+    expect(keys.find((k) => k.kid === first)!.status).toBe("revoked");
+  });
+
+  test("API keys: n creates one (secret shown once), a bad one keeps the form with the server's error, x revokes after y", async () => {
+    const name = `tui-${Date.now().toString(36)}`;
+    const c = await h.open({ screen: "keys", cols: 180, rows: 30 });
+    open.push(c);
+    await c.waitFor(/signing keys · \d+/);
+    await c.press(KEY.tab);
+    await c.waitFor(/API keys · \d+/);
+    expect(c.frame()).toContain("n new");
+    // A scoped key without scopes: the form stays, with the server's message.
+    await c.press("n");
+    await c.waitFor("New API key");
+    await c.press(`${name}-bad`, KEY.enter, ...Array<string>(6).fill(KEY.backspace), "scoped", KEY.enter, KEY.enter, KEY.enter);
+    await c.waitFor("A scoped key needs at least one scope");
+    await c.press(KEY.esc);
+    await c.waitFor(/API keys · \d+/);
+    // A scoped key with a scope and an expiry.
+    await c.press("n");
+    await c.waitFor("New API key");
+    await c.press(name, KEY.enter, ...Array<string>(6).fill(KEY.backspace), "scoped", KEY.enter, "rest:read:public.*", KEY.enter, "30d", KEY.enter);
+    const f = await c.waitFor(`API key ${name} created`);
+    expect(f).toContain("only time the secret is shown");
+    const secret = /(sb_scoped_\S+)/.exec(f)![1]!;
+    const listed = (
+      (await h.t.call("GET", "/keys/api", undefined, service)).body as { name: string; prefix: string; id: string; scopes: string[]; expires_at: string }[]
+    ).find((k) => k.name === name)!;
+    expect(secret.startsWith(listed.prefix)).toBe(true);
+    expect(listed.scopes).toEqual(["rest:read:public.*"]);
+    expect(new Date(listed.expires_at).getTime()).toBeGreaterThan(Date.now() + 29 * 86400_000);
+    await c.press(KEY.enter);
+    await c.waitFor(/API keys · \d+/);
+    await c.press("/", name, KEY.enter);
+    await c.waitFor(/API keys · 1/);
+    const row = c
+      .frame()
+      .split("\n")
+      .find((l) => l.includes(name))!;
+    expect(row).toContain("scoped");
+    expect(row).toContain(listed.prefix);
+    expect(row).toContain("rest:read:public.*");
+    expect(row).toContain("active");
+    expect(c.frame()).not.toContain(secret); // shown once, never again
+    await c.press("x");
+    await c.waitFor(`Revoke API key ${name}?`);
+    await c.press("y");
+    await c.waitFor(`Revoked API key ${name}`);
+    await c.waitFor(/API keys · 0/);
+    const all = (await h.t.call("GET", "/keys/api?all=true", undefined, service)).body as { name: string; status: string }[];
+    expect(all.find((k) => k.name === name)!.status).toBe("revoked");
+  });
+});

@@ -5,6 +5,7 @@
 import type { ComponentType } from "react";
 import { Admins } from "../screens/Admins.tsx";
 import { Audit } from "../screens/Audit.tsx";
+import { Keys } from "../screens/Keys.tsx";
 import { Logs } from "../screens/Logs.tsx";
 import { Migrations } from "../screens/Migrations.tsx";
 import { Overview } from "../screens/Overview.tsx";
@@ -42,6 +43,7 @@ export const SCREENS: ScreenDef[] = [
   { name: "admins", title: "Admins", needs: "admins:manage", component: Admins, top: true },
   { name: "sessions", title: "Sessions", needs: "signed_in", component: Sessions, top: true },
   { name: "security", title: "Security", needs: "security:read", component: Security, top: true },
+  { name: "keys", title: "Keys", needs: "security:read", component: Keys, top: true },
   { name: "audit", title: "Audit", needs: "audit:read_own", component: Audit, top: true },
   { name: "policies", title: "Policies", needs: "meta:read", component: Policies, top: true },
   { name: "migrations", title: "Migrations", needs: "meta:read", component: Migrations, top: true },

@@ -13,7 +13,12 @@ const bin = join(dir, "plinth");
 const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PLINTH_")));
 
 beforeAll(() => {
-  const build = Bun.spawnSync([process.execPath, "run", "build"], { cwd: ROOT, env: { ...process.env, PLINTH_BUILD_OUT: bin }, stdout: "pipe", stderr: "pipe" });
+  const build = Bun.spawnSync([process.execPath, "run", "build"], {
+    cwd: ROOT,
+    env: { ...process.env, PLINTH_BUILD_OUT: bin },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
   chmodSync(bin, 0o755);
 }, 120_000);
@@ -168,6 +173,62 @@ describe("dist/plinth without node_modules", () => {
       }
     } finally {
       rmSync(home, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  test("the security suite from the binary: lockout, events, audit chain verify, table security, REST's permission errors", async () => {
+    const { url } = await freshDatabase();
+    const secret = "binary-security-secret-binary-security-secret";
+    const keys = JSON.parse(run(["keys", "--json"], { PLINTH_JWT_SECRET: secret }).out) as { anon: string; service_role: string };
+    const env = { ...clean, PLINTH_DB_URL: url, PLINTH_JWT_SECRET: secret, PLINTH_LOG_LEVEL: "warn", PLINTH_AUTH_AUTOCONFIRM: "true" };
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const proc = Bun.spawn([bin, "serve"], { cwd: dir, env: { ...env, PLINTH_PORT: String(port) }, stdout: "pipe", stderr: "pipe" });
+    const base = `http://127.0.0.1:${port}`;
+    const call = (path: string, init: { method?: string; key?: string; body?: unknown } = {}) =>
+      fetch(`${base}${path}`, {
+        method: init.method ?? "GET",
+        headers: { apikey: init.key ?? keys.service_role, authorization: `Bearer ${init.key ?? keys.service_role}`, "content-type": "application/json" },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      }).then(async (r) => ({ status: r.status, headers: r.headers, body: (await r.json().catch(() => null)) as any }));
+    try {
+      expect(await healthStatus(port, 400)).toBe(200);
+      const email = "locked@example.com";
+      expect((await call("/auth/v1/signup", { method: "POST", key: keys.anon, body: { email, password: "Right-password-1" } })).status).toBe(200);
+      for (let i = 0; i < 5; i++) {
+        const wrong = await call("/auth/v1/token?grant_type=password", { method: "POST", key: keys.anon, body: { email, password: "wrong-password" } });
+        expect(wrong.status).toBe(400);
+      }
+      const locked = await call("/auth/v1/token?grant_type=password", { method: "POST", key: keys.anon, body: { email, password: "Right-password-1" } });
+      expect(locked.status).toBe(429);
+      expect(locked.body.error_code).toBe("user_locked");
+      expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
+      const events = await call("/admin/v1/security/events?kind=lockout");
+      expect(events.status).toBe(200);
+      expect(JSON.stringify(events.body)).toContain("lockout");
+      // The chain verifies, from the API and from the CLI.
+      expect((await call("/admin/v1/audit/verify")).body).toMatchObject({ ok: true });
+      const verify = run(["audit", "verify", "--json"], env);
+      expect(verify.code).toBe(0);
+      expect(JSON.parse(verify.out)).toMatchObject({ ok: true });
+      // Table security: a dry run of owner_only; REST answers a permission error as 401/403, not 500.
+      const made = await call("/admin/v1/sql", {
+        method: "POST",
+        body: { query: "create table public.notes (id bigint primary key, owner_id uuid, body text)" },
+      });
+      expect(made.status).toBe(200);
+      const dry = await call("/admin/v1/tables/public/notes/security?dry_run=true", {
+        method: "PUT",
+        body: { template: "owner_only", owner_column: "owner_id" },
+      });
+      expect(dry.status).toBe(200);
+      expect(JSON.stringify(dry.body.up)).toContain("ENABLE ROW LEVEL SECURITY");
+      await call("/admin/v1/sql", { method: "POST", body: { query: "revoke all on public.notes from anon" } });
+      const denied = await call("/rest/v1/notes", { key: keys.anon });
+      expect([401, 403]).toContain(denied.status);
+      expect(denied.body.code).toBe("42501");
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
     }
   }, 90_000);
 

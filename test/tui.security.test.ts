@@ -4,7 +4,7 @@
 // keys and API keys from /admin/v1/keys and rotates, revokes and creates them (the secret shown once).
 import { afterAll, describe, expect, test } from "bun:test";
 import { PASSWORD, uniqueEmail } from "./support/admin.ts";
-import { KEY, consoleHarness, sleep } from "./support/tui.tsx";
+import { KEY, consoleHarness, fitsWidth, sleep } from "./support/tui.tsx";
 
 const h = await consoleHarness();
 const open: { unmount(): void }[] = [];
@@ -105,7 +105,69 @@ describe("security screen", () => {
   });
 });
 
+describe("hostile values", () => {
+  test("an identifier carrying terminal escapes is shown inert in events, locks and the confirmation", async () => {
+    const evil = `evil\u001b]0;pwned\u0007\u001b[2J${Date.now().toString(36)}@example.com`;
+    for (let i = 0; i < 6; i++)
+      await h.t.call("POST", "/auth/v1/token?grant_type=password", { email: evil, password: "wrong-password-1" }, { apikey: h.t.keys.anon, ip: ADDRESS });
+    const locks = (await h.t.call("GET", "/security/locks", undefined, service)).body.locks as { identifier: string }[];
+    const c = await h.open({ screen: "security", cols: 200, rows: 40 });
+    open.push(c);
+    await c.waitFor(/events · \d+/);
+    const raw = () => c.frame();
+    expect(raw()).not.toContain("\u001b[2J");
+    expect(raw()).not.toContain("\u001b]0;");
+    await c.press(KEY.tab);
+    await c.waitFor(/locks · \d+/);
+    expect(raw()).not.toContain("\u001b[2J");
+    expect(raw()).not.toContain("\u001b]0;");
+    if (locks.some((l) => l.identifier.includes("evil"))) {
+      await c.press("/", "evil", KEY.enter);
+      await c.waitFor("\\x1b]0;pwned");
+      await c.press("x");
+      await c.waitFor("Clear the lock on");
+      expect(raw()).not.toContain("\u001b[2J");
+      expect(raw()).toContain("\\x1b");
+      await c.press("y");
+      await c.waitFor("Cleared lock");
+      expect(raw()).not.toContain("\u001b[2J");
+    }
+  });
+});
+
 describe("keys screen", () => {
+  test(":ke completes to keys; both screens fit narrow terminals", async () => {
+    const c = await h.open({ screen: "overview", cols: 80, rows: 24 });
+    open.push(c);
+    await c.waitFor("req/s");
+    await c.press(":", "ke");
+    await c.waitFor("keys");
+    await c.press(KEY.tab);
+    await c.waitFor(":keys");
+    await c.press(KEY.enter);
+    await c.waitFor(/signing keys · \d+/);
+    for (const [cols, rows] of [
+      [40, 12],
+      [80, 24],
+    ] as const) {
+      c.resize(cols, rows);
+      await sleep(150);
+      expect(fitsWidth(c.frame(), cols)).toBe(true);
+      await c.press(KEY.tab);
+      await sleep(300);
+      expect(fitsWidth(c.frame(), cols)).toBe(true);
+      await c.press(KEY.tab);
+    }
+    await c.press(":security\r");
+    await c.waitFor(/events · \d+/);
+    c.resize(40, 12);
+    await sleep(200);
+    expect(fitsWidth(c.frame(), 40)).toBe(true);
+    await c.press(KEY.tab);
+    await c.waitFor(/locks · \d+/);
+    expect(fitsWidth(c.frame(), 40)).toBe(true);
+  });
+
   test("signing keys: R rotates after y (the old one becomes previous), x revokes a previous key, the current one is refused", async () => {
     const c = await h.open({ screen: "keys", cols: 160, rows: 30 });
     open.push(c);

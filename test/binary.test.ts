@@ -232,6 +232,40 @@ describe("dist/plinth without node_modules", () => {
     }
   }, 90_000);
 
+  test("schema changes from the binary: templates, a planned migration refused in production until approved, generated types", async () => {
+    const { url } = await freshDatabase();
+    const home = mkdtempSync(join(tmpdir(), "plinth-migrate-"));
+    chmodSync(home, 0o755);
+    const env = { ...clean, PLINTH_DB_URL: url, PLINTH_JWT_SECRET: "binary-migrate-secret-binary-migrate-secret" } as Record<string, string>;
+    const at = (args: string[], extra: Record<string, string> = {}) => {
+      const p = Bun.spawnSync([bin, ...args], { cwd: home, env: { ...env, ...extra }, stdout: "pipe", stderr: "pipe" });
+      return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+    };
+    try {
+      const templates = at(["migrate", "templates"]);
+      expect(templates.code).toBe(0);
+      for (const t of ["owner-table", "soft-delete", "audit-trigger", "team", "security-indexes", "table"]) expect(templates.out).toContain(t);
+      expect(at(["migrate", "new", "notes", "--template", "owner-table", "--table", "notes"]).code).toBe(0);
+      expect(at(["migrate", "up"]).code).toBe(0);
+      // A destructive migration: planned, refused in production without an approval.
+      expect(at(["migrate", "new", "drop_notes"]).code).toBe(0);
+      const dir = join(home, "plinth_migrations");
+      const up = readdirSync(dir).find((f) => f.includes("drop_notes") && f.endsWith(".up.sql"))!;
+      writeFileSync(join(dir, up), "drop table public.notes;\n");
+      const plan = JSON.parse(at(["migrate", "plan", "--json"]).out) as { migrations: { version: string; findings: { kind: string }[] }[] };
+      expect(plan.migrations).toHaveLength(1);
+      expect(plan.migrations[0]!.findings.map((f) => f.kind)).toContain("destructive");
+      const refused = at(["migrate", "up"], { PLINTH_ENV: "production" });
+      expect(refused.code).not.toBe(0);
+      const types = at(["gen", "types", "typescript"]);
+      expect(types.code).toBe(0);
+      expect(types.out).toContain("export type Database");
+      expect(types.out).toContain(`"notes": {`);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 90_000);
+
   test("serve starts its bundled PostgreSQL, answers /health, and stops leaving nothing behind", async () => {
     const dataDir = join(dir, "data");
     mkdirSync(dataDir, { mode: 0o755 });

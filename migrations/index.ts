@@ -14,11 +14,11 @@ import m0011 from "./0011_realtime_tuple_visibility.sql" with { type: "text" };
 import m0012 from "./0012_admin_accounts.sql" with { type: "text" };
 import m0013 from "./0013_security_events.sql" with { type: "text" };
 import m0014 from "./0014_lockout_and_alerts.sql" with { type: "text" };
+import m0015 from "./0015_audit_chain.sql" with { type: "text" };
+import m0016 from "./0016_table_security.sql" with { type: "text" };
+import m0017 from "./0017_keys.sql" with { type: "text" };
 import m0019 from "./0019_migration_approvals.sql" with { type: "text" };
 import m0020 from "./0020_oauth_states.sql" with { type: "text" };
-import m0015 from "./0015_audit_chain.sql" with { type: "text" };
-import m0017 from "./0017_keys.sql" with { type: "text" };
-import m0016 from "./0016_table_security.sql" with { type: "text" };
 import m0021 from "./0021_admin_session_notify.sql" with { type: "text" };
 
 export interface SystemMigration {
@@ -42,10 +42,10 @@ export const systemMigrations: SystemMigration[] = [
   { version: 12, name: "admin_accounts", sql: m0012 },
   { version: 13, name: "security_events", sql: m0013 },
   { version: 14, name: "lockout_and_alerts", sql: m0014 },
+  { version: 15, name: "audit_chain", sql: m0015 },
+  { version: 16, name: "table_security", sql: m0016 },
+  { version: 17, name: "keys", sql: m0017 },
   { version: 19, name: "migration_approvals", sql: m0019 },
   { version: 20, name: "oauth_states", sql: m0020 },
-  { version: 15, name: "audit_chain", sql: m0015 },
-  { version: 17, name: "keys", sql: m0017 },
-  { version: 16, name: "table_security", sql: m0016 },
   { version: 21, name: "admin_session_notify", sql: m0021 },
 ];

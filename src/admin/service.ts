@@ -29,11 +29,11 @@ import { lookupSession, touchSeconds, touchSession } from "./sessions/store.ts";
 import { isAdminSessionToken } from "./sessions/tokens.ts";
 import { signInRoutes } from "./signin/routes.ts";
 import { endUserRoutes } from "./users/routes.ts";
-import { tableSecurityRoutes } from "./security/tables/routes.ts";
 import { securityEventRoutes } from "./security/event-routes.ts";
 import { keyRoutes } from "../keys/routes.ts";
 import { keyRingFor } from "../keys/ring.ts";
 import { startSecurityWorker } from "./security/worker.ts";
+import { tableSecurityRoutes } from "./security/tables/routes.ts";
 
 /** The sign-in endpoints: open without a key (nobody signing in holds one). */
 const SIGN_IN_PATHS = new Set(["/admin/v1/auth/login", "/admin/v1/auth/mfa", "/admin/v1/auth/emergency"]);

@@ -81,6 +81,32 @@ describe("security screen", () => {
     expect(signIn.status).toBe(200);
   });
 
+  test("F filters on the server (kind, user, since); a bad value keeps the form with the server's message", async () => {
+    const victim = await lockedOutUser();
+    const c = await h.open({ screen: "security", cols: 200, rows: 40 });
+    open.push(c);
+    await c.waitFor(/events · \d+/);
+    await c.press("F");
+    await c.waitFor("Events on the server matching");
+    await c.press("lockout", KEY.enter, "not-a-uuid", KEY.enter, KEY.enter, KEY.enter);
+    await c.waitFor("user must be a user id (a UUID) (validation_failed 400)");
+    await c.press(KEY.esc);
+    await c.waitFor(/events · \d+/);
+    await c.press("F");
+    await c.waitFor("Events on the server matching");
+    const since = new Date(Date.now() - 3600_000).toISOString();
+    await c.press("lockout", KEY.enter, victim.id, KEY.enter, since, KEY.enter, KEY.enter);
+    await c.waitFor(`kind=lockout user=${victim.id} since=${since}`);
+    await c.waitFor(/events · 1 /);
+    const rows = c
+      .frame()
+      .split("\n")
+      .filter((l) => /20\d\d-\d\d-\d\d \d\d:/.test(l));
+    expect(rows.length).toBe(1);
+    expect(rows[0]).toContain(victim.id);
+    expect(rows[0]).toContain("lockout");
+  });
+
   test("follow mode shows a new event without a key press", async () => {
     const c = await h.open({ screen: "security", cols: 200, rows: 40 });
     open.push(c);

@@ -1,5 +1,6 @@
 // security: security events (newest first; time, severity coloured, kind, user, address; f follows,
-// s raises the minimum severity, m loads older events by the server's cursor) and brute-force locks
+// s raises the minimum severity, F filters on the server by kind, user, since and until, m loads
+// older events by the server's cursor) and brute-force locks
 // (x clears the selected one after a confirmation), from /admin/v1/security/events and
 // /admin/v1/security/locks (src/admin/security/event-routes.ts). Tab switches between the two.
 // Reading needs security:read; clearing a lock security:manage, so its key is offered only then.
@@ -8,9 +9,10 @@ import { useEffect, useState } from "react";
 import { errorLine } from "../api/client.ts";
 import type { SecurityEvent, Severity } from "../api/types.ts";
 import { Confirm } from "../components/Confirm.tsx";
+import { Form } from "../components/Form.tsx";
 import { ErrorText, Loading } from "../components/Message.tsx";
 import { Table } from "../components/Table.tsx";
-import { when } from "../lib/format.ts";
+import { oneLine, when } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 import { useHints, useNav } from "../state/nav.tsx";
 import { useSession } from "../state/session.tsx";
@@ -19,6 +21,7 @@ import { useLoad } from "../state/use-load.ts";
 import type { ScreenProps } from "../shell/screens.ts";
 
 const PAGE = 100;
+type ServerFilter = { kind?: string; user?: string; since?: string; until?: string };
 /** The minimum severities `s` cycles through (null: all). */
 const MIN: (Severity | null)[] = [null, "medium", "high", "critical"];
 
@@ -41,25 +44,29 @@ export function Security({ width, height }: ScreenProps) {
   const [min, setMin] = useState(0);
   const [older, setOlder] = useState<{ events: SecurityEvent[]; cursor: string | null } | null>(null);
   const [confirm, setConfirm] = useState<string | null>(null);
+  const [query, setQuery] = useState<ServerFilter>({});
+  const [filterForm, setFilterForm] = useState<{ error: string | null } | null>(null);
   const minSeverity = MIN[min] ?? undefined;
-  const events = useLoad(() => client.securityEvents({ limit: PAGE, min_severity: minSeverity }), [minSeverity], {
+  const q = { ...query, limit: PAGE, min_severity: minSeverity };
+  const events = useLoad(() => client.securityEvents(q), [minSeverity, JSON.stringify(query)], {
     intervalMs: follow ? 2000 : undefined,
   });
   const locks = useLoad(() => client.securityLocks().then((r) => r.locks), [], { enabled: tab === "locks", intervalMs: follow ? 2000 : undefined });
-  useEffect(() => setOlder(null), [minSeverity]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new query starts the list over.
+  useEffect(() => setOlder(null), [minSeverity, JSON.stringify(query)]);
   const allEvents = [...(events.data?.events ?? []), ...(older?.events ?? [])];
   const nextCursor = older ? older.cursor : (events.data?.next_cursor ?? null);
   const eventList = byFilter(allEvents, nav.filter, (e) => `${e.kind} ${e.severity} ${e.user_id ?? ""} ${e.address ?? ""} ${detailText(e.details)}`);
   const lockList = byFilter(locks.data ?? [], nav.filter, (l) => `${l.identifier} ${l.kind} ${l.last_address ?? ""}`);
   const count = tab === "events" ? eventList.length : lockList.length;
-  const { selected, setSelected } = useList(count, height - 3, { active: confirm === null });
-  useCapture(confirm !== null);
+  const { selected, setSelected } = useList(count, height - 3, { active: confirm === null && filterForm === null });
+  useCapture(confirm !== null || filterForm !== null);
   useEffect(() => setSelected(0), [tab, setSelected]);
   useHints([
     { key: "Tab", label: tab === "events" ? "locks" : "events" },
     { key: "f", label: follow ? "stop following" : "follow" },
     ...(tab === "events"
-      ? [{ key: "s", label: "min severity" }, ...(nextCursor ? [{ key: "m", label: "older" }] : [])]
+      ? [{ key: "s", label: "min severity" }, { key: "F", label: "server filter" }, ...(nextCursor ? [{ key: "m", label: "older" }] : [])]
       : manage
         ? [{ key: "x", label: "clear lock" }]
         : []),
@@ -67,7 +74,7 @@ export function Security({ width, height }: ScreenProps) {
   const loadOlder = async () => {
     if (!nextCursor) return;
     try {
-      const page = await client.securityEvents({ limit: PAGE, min_severity: minSeverity, cursor: nextCursor });
+      const page = await client.securityEvents({ ...q, cursor: nextCursor });
       setOlder((o) => ({ events: [...(o?.events ?? []), ...page.events], cursor: page.next_cursor }));
     } catch (err) {
       nav.say(errorLine(err), "danger");
@@ -80,10 +87,38 @@ export function Security({ width, height }: ScreenProps) {
       else if (input === "r") (tab === "events" ? events : locks).reload();
       else if (input === "s" && tab === "events") setMin((m) => (m + 1) % MIN.length);
       else if (input === "m" && tab === "events") void loadOlder();
+      else if (input === "F" && tab === "events") setFilterForm({ error: null });
       else if (input === "x" && tab === "locks" && manage && lockList[selected]) setConfirm(lockList[selected]!.identifier);
     },
-    { isActive: nav.mode === "normal" && !nav.capturing && confirm === null },
+    { isActive: nav.mode === "normal" && !nav.capturing && confirm === null && filterForm === null },
   );
+  if (filterForm) {
+    return (
+      <Form
+        title="Events on the server matching (empty: any)"
+        fields={[
+          { name: "kind", label: "kind", initial: query.kind ?? "", hint: "lockout, failure_burst, … (comma-separated)" },
+          { name: "user", label: "user", initial: query.user ?? "", hint: "a user id (UUID)" },
+          { name: "since", label: "since", initial: query.since ?? "", hint: "ISO 8601 time" },
+          { name: "until", label: "until", initial: query.until ?? "", hint: "ISO 8601 time" },
+        ]}
+        error={filterForm.error}
+        onCancel={() => setFilterForm(null)}
+        onSubmit={(v) => {
+          const next: ServerFilter = {};
+          for (const k of ["kind", "user", "since", "until"] as const) if (v[k]?.trim()) next[k] = v[k]!.trim();
+          // Asked once first, so a bad value keeps the form open with the server's own message.
+          client.securityEvents({ ...next, limit: 1 }).then(
+            () => {
+              setQuery(next);
+              setFilterForm(null);
+            },
+            (err) => setFilterForm({ error: errorLine(err) }),
+          );
+        }}
+      />
+    );
+  }
   if (confirm !== null) {
     const lock = lockList.find((l) => l.identifier === confirm);
     return (
@@ -115,7 +150,15 @@ export function Security({ width, height }: ScreenProps) {
       <Box flexDirection="column">
         <Text>
           events · {eventList.length}
-          {nextCursor ? "+" : ""} · min severity {minSeverity ?? "all"} · {following}
+          {nextCursor ? "+" : ""} · min severity {minSeverity ?? "all"}
+          {Object.keys(query).length
+            ? ` · ${oneLine(
+                Object.entries(query)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(" "),
+              )}`
+            : ""}{" "}
+          · {following}
         </Text>
         <Table
           width={width}

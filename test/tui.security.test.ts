@@ -107,6 +107,29 @@ describe("security screen", () => {
     expect(rows[0]).toContain("lockout");
   });
 
+  test("m loads older events by the server's cursor", async () => {
+    const user = crypto.randomUUID();
+    // 130 events of one (made-up) user: more than one page of 100.
+    await h.t.sql`
+      insert into plinth.security_events (kind, severity, user_id, address, details)
+      select 'new_device', 'low', ${user}::uuid, '198.51.100.' || g, jsonb_build_object('seq', g)
+      from generate_series(1, 130) g`;
+    const c = await h.open({ screen: "security", cols: 200, rows: 30 });
+    open.push(c);
+    await c.waitFor(/events · \d+/);
+    await c.press("F");
+    await c.waitFor("Events on the server matching");
+    await c.press(KEY.enter, user, KEY.enter, KEY.enter, KEY.enter);
+    await c.waitFor(/events · 100\+ /);
+    expect(c.frame()).toContain("m older");
+    expect(c.frame()).toContain("seq=130");
+    await c.press("m");
+    await c.waitFor(/events · 130 /);
+    expect(c.frame()).not.toContain("m older");
+    await c.press("G");
+    await c.waitFor("seq=1\n");
+  });
+
   test("follow mode shows a new event without a key press", async () => {
     const c = await h.open({ screen: "security", cols: 200, rows: 40 });
     open.push(c);

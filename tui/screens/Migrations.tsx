@@ -30,8 +30,9 @@ interface Plan {
   verdict: string;
   needs_approval?: boolean;
   approved: { by: string; at: string } | null;
-  statements?: unknown[];
-  findings?: { kind: string; severity: string; message: string }[];
+  /** How many statements the file has. */
+  statements?: number;
+  findings?: { kind: string; severity: string; message: string; statement?: string }[];
   error?: string | null;
 }
 
@@ -126,16 +127,20 @@ export function Migrations({ width, height }: ScreenProps) {
               verdict <Text bold>{plan.verdict}</Text>
               {plan.needs_approval ? (plan.approved ? ` · approved by ${plan.approved.by}` : " · needs approval") : ""}
             </Text>
-            {(plan.findings ?? []).slice(0, 6).map((f, i) => (
-              <Text key={i} wrap="truncate" color={f.severity === "high" || f.severity === "danger" ? tone("danger") : tone("warn")}>
-                {oneLine(`${f.severity} ${f.kind}: ${f.message}`)}
-              </Text>
+            {(plan.findings ?? []).slice(0, Math.max(1, Math.floor((height - 6) / 2))).map((f, i) => (
+              <Box key={i} flexDirection="column">
+                <Text wrap="truncate" color={f.severity === "high" || f.severity === "danger" ? tone("danger") : tone("warn")}>
+                  {oneLine(`${f.severity} ${f.kind}: ${f.message}`)}
+                </Text>
+                {f.statement ? (
+                  <Text wrap="truncate" color={tone("muted")}>
+                    {"  "}
+                    {oneLine(f.statement)}
+                  </Text>
+                ) : null}
+              </Box>
             ))}
-            {(plan.statements ?? []).slice(0, Math.max(1, height - 10)).map((s, i) => (
-              <Text key={`s${i}`} wrap="truncate" color={tone("muted")}>
-                {oneLine(typeof s === "string" ? s : JSON.stringify(s))}
-              </Text>
-            ))}
+            {!plan.findings?.length ? <Text color={tone("muted")}>{plan.statements ?? 0} statement(s), no findings</Text> : null}
           </>
         ) : (
           <Text color={tone("muted")}>{current.applied ? "Applied: no plan." : plans.error ? errorLine(plans.error) : "No plan from the server."}</Text>

@@ -223,6 +223,8 @@ describe("dist/plinth without node_modules", () => {
       expect(dry.status).toBe(200);
       expect(JSON.stringify(dry.body.up)).toContain("ENABLE ROW LEVEL SECURITY");
       await call("/admin/v1/sql", { method: "POST", body: { query: "revoke all on public.notes from anon" } });
+      // The schema cache learns of the new table asynchronously (its event trigger's notification).
+      for (let i = 0; i < 100 && (await call("/rest/v1/notes")).status === 404; i++) await Bun.sleep(50);
       const denied = await call("/rest/v1/notes", { key: keys.anon });
       expect([401, 403]).toContain(denied.status);
       expect(denied.body.code).toBe("42501");

@@ -84,3 +84,21 @@ describe("plinth CLI", () => {
     expect(r.err).toContain("Usage");
   });
 });
+
+describe("sub-commands (admin, audit)", () => {
+  test("help prints the usage; a missing or unknown sub-command is a usage error (exit 2) that shows it", () => {
+    for (const name of ["admin", "audit"]) {
+      const help = run([name, "help"]);
+      expect(help.code).toBe(0);
+      expect(help.out).toContain(`plinth ${name}`);
+      const missing = run([name]);
+      expect(missing.code).toBe(2);
+      expect(missing.err).toContain("plinth: missing command");
+      const unknown = run([name, "frobnicate"]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.err).toContain(`unknown command '${name} frobnicate'`);
+      // An inherited property name is not a sub-command.
+      expect(run([name, "toString"]).code).toBe(2);
+    }
+  });
+});

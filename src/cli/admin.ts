@@ -23,7 +23,7 @@ import { ADMIN_LEVELS, type AdminLevel } from "../admin/authorize.ts";
 import { openLocalAdmin, type LocalAdmin } from "../admin/local.ts";
 import type { Config } from "../config/schema.ts";
 import { isPlinthError } from "../errors.ts";
-import { CommandError, EXIT, parseFlags, runCommand, usageError, type CommandEnv } from "./command.ts";
+import { CommandError, EXIT, parseFlags, runSubcommand, usageError, type CommandEnv } from "./command.ts";
 
 const USAGE = `usage: plinth admin <command>
 
@@ -36,28 +36,8 @@ const USAGE = `usage: plinth admin <command>
 
 USER is an email, a username or a user id. Levels: ${ADMIN_LEVELS.join(", ")}.`;
 
-export async function run(args: string[], env: CommandEnv): Promise<number> {
-  return runCommand(env, async () => {
-    const [sub, ...rest] = args;
-    switch (sub) {
-      case "create-system-admin":
-        return createSystemAdmin(rest, env);
-      case "promote":
-        return promote(rest, env);
-      case "demote":
-        return demote(rest, env);
-      case "list":
-        return list(rest, env);
-      case "help":
-      case "--help":
-        env.stdout(`${USAGE}\n`);
-        return EXIT.ok;
-      case undefined:
-        throw usageError(`missing command\n${USAGE}`);
-      default:
-        throw usageError(`unknown command 'admin ${sub}'\n${USAGE}`);
-    }
-  });
+export function run(args: string[], env: CommandEnv): Promise<number> {
+  return runSubcommand("admin", USAGE, { "create-system-admin": createSystemAdmin, promote, demote, list }, args, env);
 }
 
 /** Runs `body` with local access, recording one audit entry for it whatever the outcome. */

@@ -16,7 +16,7 @@ import { pruneAudit } from "../admin/audit/retention.ts";
 import { verifyAuditChain } from "../admin/audit/verify.ts";
 import { openLocalAdmin, type LocalAdmin } from "../admin/local.ts";
 import { isPlinthError } from "../errors.ts";
-import { CommandError, EXIT, parseFlags, runCommand, usageError, type CommandEnv } from "./command.ts";
+import { CommandError, EXIT, parseFlags, runSubcommand, usageError, type CommandEnv } from "./command.ts";
 
 const USAGE = `usage: plinth audit <command>
 
@@ -28,28 +28,8 @@ const USAGE = `usage: plinth audit <command>
 
 T is an ISO 8601 date or date-time (a bare date is midnight UTC); --until is exclusive.`;
 
-export async function run(args: string[], env: CommandEnv): Promise<number> {
-  return runCommand(env, async () => {
-    const [sub, ...rest] = args;
-    switch (sub) {
-      case "verify":
-        return verify(rest, env);
-      case "export":
-        return exportLog(rest, env);
-      case "prune":
-        return prune(rest, env);
-      case "report":
-        return report(rest, env);
-      case "help":
-      case "--help":
-        env.stdout(`${USAGE}\n`);
-        return EXIT.ok;
-      case undefined:
-        throw usageError(`missing command\n${USAGE}`);
-      default:
-        throw usageError(`unknown command 'audit ${sub}'\n${USAGE}`);
-    }
-  });
+export function run(args: string[], env: CommandEnv): Promise<number> {
+  return runSubcommand("audit", USAGE, { verify, export: exportLog, prune, report }, args, env);
 }
 
 /** Bad filter values are usage errors (exit 2) with the API's message. */

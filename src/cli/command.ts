@@ -60,6 +60,30 @@ export async function runCommand(env: CommandEnv, body: () => Promise<number>): 
 }
 
 /**
+ * `plinth <name> <sub> …`: runs `sub` from `commands` with the remaining arguments; `help` prints
+ * the usage, and a missing or unknown sub-command is a usage error (exit 2) that shows it.
+ */
+export function runSubcommand(
+  name: string,
+  usage: string,
+  commands: Record<string, (args: string[], env: CommandEnv) => Promise<number> | number>,
+  args: string[],
+  env: CommandEnv,
+): Promise<number> {
+  return runCommand(env, async () => {
+    const [sub, ...rest] = args;
+    if (sub === "help" || sub === "--help") {
+      env.stdout(`${usage}\n`);
+      return EXIT.ok;
+    }
+    if (sub === undefined) throw usageError(`missing command\n${usage}`);
+    const command = Object.hasOwn(commands, sub) ? commands[sub] : undefined;
+    if (!command) throw usageError(`unknown command '${name} ${sub}'\n${usage}`);
+    return command(rest, env);
+  });
+}
+
+/**
  * Flags of the form --name VALUE, --name=VALUE and bare --flag, plus positional arguments. Unknown
  * flags are a usage error, so a typo never silently does something else.
  */

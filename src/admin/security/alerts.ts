@@ -19,6 +19,7 @@ import type { Config } from "../../config/schema.ts";
 import type { Sql } from "../../db/pool.ts";
 import type { Mail, Mailer } from "../../delivery/index.ts";
 import type { Logger } from "../../log.ts";
+import type { EventRecord } from "./event-list.ts";
 
 export const LEASE_SECONDS = 60;
 export const DELIVERY_TIMEOUT_MS = 10_000;
@@ -64,16 +65,8 @@ export interface ClaimedAlert {
   event: AlertEvent;
 }
 
-export interface AlertEvent {
-  id: string;
-  at: string;
-  kind: string;
-  severity: string;
-  user_id: string | null;
-  address: string | null;
-  user_agent: string | null;
-  details: Record<string, unknown>;
-}
+/** What an alert carries: the event as GET /admin/v1/security/events lists it. */
+export type AlertEvent = EventRecord;
 
 /** Takes up to `limit` due rows for this node (see the header). */
 export async function claimAlerts(sql: Sql, limit = BATCH): Promise<ClaimedAlert[]> {

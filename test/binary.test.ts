@@ -4,24 +4,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { compiledBinary } from "./support/binary.ts";
 import { freshDatabase } from "./support/db.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "plinth-bin-"));
 chmodSync(dir, 0o755);
-const bin = join(dir, "plinth");
+let bin = "";
 const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PLINTH_")));
 
-beforeAll(() => {
-  const build = Bun.spawnSync([process.execPath, "run", "build"], {
-    cwd: ROOT,
-    env: { ...process.env, PLINTH_BUILD_OUT: bin },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
-  chmodSync(bin, 0o755);
-}, 120_000);
+beforeAll(async () => {
+  bin = await compiledBinary();
+}, 180_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

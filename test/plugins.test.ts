@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { testConfig } from "./support/app.ts";
 import { client, uniqueEmail } from "./support/auth.ts";
+import { compiledBinary } from "./support/binary.ts";
 import { freshDatabase } from "./support/db.ts";
 import { startTestServer } from "./support/server.ts";
 import { createLogger } from "../src/log.ts";
@@ -145,14 +146,7 @@ describe("compiled binary", () => {
   test("loads the example plugin from its data dir and sees a sign-up", async () => {
     const dir = join(scratch, "bin");
     mkdirSync(join(dir, "data", "plugins"), { recursive: true });
-    const bin = join(dir, "plinth");
-    const build = Bun.spawnSync([process.execPath, "run", "build"], {
-      cwd: ROOT,
-      env: { ...process.env, PLINTH_BUILD_OUT: bin },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
+    const bin = await compiledBinary();
     copyFileSync(EXAMPLE, join(dir, "data", "plugins", "signup-webhook.ts"));
     const { url } = await freshDatabase();
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PLINTH_")));

@@ -1,26 +1,19 @@
 // Image transformations from the compiled binary, in a directory with no node_modules: the build
 // embeds sharp's native addon and libvips (scripts/build.ts), `serve` unpacks them once into
-// <dataDir>/lib and renders. Builds its own copy (PLINTH_BUILD_OUT), as test/binary.test.ts does.
+// <dataDir>/lib and renders. The binary is the run's shared build (test/support/binary.ts).
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import sharp from "sharp";
+import { compiledBinary } from "./support/binary.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "plinth-transform-bin-"));
-const bin = join(dir, "plinth");
 const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PLINTH_")));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("the binary renders JPEG→WebP, AVIF and JPEG with sharp unpacked into the data dir", async () => {
-  const build = Bun.spawnSync([process.execPath, "run", "build"], {
-    cwd: ROOT,
-    env: { ...process.env, PLINTH_BUILD_OUT: bin },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(build.exitCode, build.stderr.toString()).toBe(0);
+  const bin = await compiledBinary();
   expect(existsSync(join(dir, "node_modules"))).toBe(false);
   const secret = "transform-binary-secret-transform-binary";
   const keys = JSON.parse(

@@ -7,13 +7,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { compiledBinary } from "./support/binary.ts";
 import { freshDatabase } from "./support/db.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "plinth-tui-e2e-"));
 chmodSync(dir, 0o755);
-const bin = join(dir, "plinth");
+let bin = "";
 const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PLINTH_") && k !== "CI" && k !== "NO_COLOR"));
 const secret = "tui-e2e-secret-tui-e2e-secret-tui-e2e";
 const email = "e2e-root@example.com";
@@ -65,13 +65,7 @@ function startConsole(args: string[], env: Record<string, string>, size = { x: 8
 
 beforeAll(async () => {
   if (!TMUX) return;
-  const build = Bun.spawnSync([process.execPath, "run", "build"], {
-    cwd: ROOT,
-    env: { ...process.env, PLINTH_BUILD_OUT: bin, PLINTH_BUILD_NO_PG: "1" },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
+  bin = await compiledBinary();
   // Dropped by our own afterAll (an afterAll registered inside beforeAll would run at once).
   const db = await freshDatabase({ autoDrop: false });
   dropDb = db.drop;

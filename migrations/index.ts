@@ -17,6 +17,7 @@ import m0014 from "./0014_lockout_and_alerts.sql" with { type: "text" };
 import m0015 from "./0015_audit_chain.sql" with { type: "text" };
 import m0016 from "./0016_table_security.sql" with { type: "text" };
 import m0017 from "./0017_keys.sql" with { type: "text" };
+import m0018 from "./0018_realtime_replay.sql" with { type: "text" };
 import m0019 from "./0019_migration_approvals.sql" with { type: "text" };
 import m0020 from "./0020_oauth_states.sql" with { type: "text" };
 import m0021 from "./0021_admin_session_notify.sql" with { type: "text" };
@@ -45,6 +46,7 @@ export const systemMigrations: SystemMigration[] = [
   { version: 15, name: "audit_chain", sql: m0015 },
   { version: 16, name: "table_security", sql: m0016 },
   { version: 17, name: "keys", sql: m0017 },
+  { version: 18, name: "realtime_replay", sql: m0018 },
   { version: 19, name: "migration_approvals", sql: m0019 },
   { version: 20, name: "oauth_states", sql: m0020 },
   { version: 21, name: "admin_session_notify", sql: m0021 },

@@ -20,7 +20,7 @@ class Rollback<T> {
   constructor(readonly value: T) {}
 }
 
-async function rolledBack<T>(db: Database, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function rolledBack<T>(db: Database, fn: (tx: Tx) => Promise<T>): Promise<T> {
   try {
     await db.sql.begin(async (tx) => {
       throw new Rollback(await fn(tx));
@@ -32,7 +32,7 @@ async function rolledBack<T>(db: Database, fn: (tx: Tx) => Promise<T>): Promise<
   throw new Error("unreachable");
 }
 
-async function actAs(tx: Tx, principal: Principal, topic: string): Promise<void> {
+export async function actAs(tx: Tx, principal: Principal, topic: string): Promise<void> {
   const claims = principal.claims;
   await tx`select
     set_config('role', ${principal.role}, true),

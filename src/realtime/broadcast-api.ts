@@ -5,6 +5,8 @@
 //   application/octet-stream body → 202 (httpSend()).
 // Private messages need the caller to pass the INSERT policies on realtime.messages for the topic;
 // the batch endpoint skips the ones that do not (still 202, as Supabase), the single one answers 403.
+// The single endpoint also takes ?persist=true / ?persist[ttl]=<s> (httpSend's `persist`): the
+// message is stored for replay (replay.ts); the batch endpoint does not persist (realtime-js says so).
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { requestContext } from "../lib/request-context.ts";
@@ -12,6 +14,7 @@ import { PlinthError } from "../errors.ts";
 import type { Principal } from "../db/pool.ts";
 import type { RealtimeHub } from "./hub.ts";
 import { jsonBody, type UserBroadcast } from "./protocol.ts";
+import { persistFromQuery } from "./replay.ts";
 
 const batchSchema = z.object({
   messages: z
@@ -66,6 +69,9 @@ export function realtimeRoutes(hub: RealtimeHub) {
         const principal = principalOf(request);
         const url = new URL(request.url);
         const isPrivate = url.searchParams.get("private") === "true";
+        const persist = persistFromQuery(url.searchParams);
+        if (persist && !persist.ok) throw new PlinthError(400, "invalid_request", persist.message);
+        if (persist && !isPrivate) throw new PlinthError(400, "invalid_request", "Broadcasts can only be stored on private channels");
         const topic = decodeURIComponent(params.topic);
         const event = decodeURIComponent(params.event);
         const type = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
@@ -80,7 +86,14 @@ export function realtimeRoutes(hub: RealtimeHub) {
         if (isPrivate && !(await hub.canSendPrivate(principal, topic))) {
           throw new PlinthError(403, "unauthorized", `You do not have permissions to write to this Channel topic: ${topic}`);
         }
-        hub.broadcastToTopic(topic, isPrivate, b, true);
+        if (persist) {
+          const id = crypto.randomUUID();
+          b = { ...b, meta: JSON.stringify({ id }) };
+          hub.broadcastToTopic(topic, isPrivate, b, true);
+          hub.replayStore.store(id, topic, b, persist.ttl);
+        } else {
+          hub.broadcastToTopic(topic, isPrivate, b, true);
+        }
         return accepted();
       },
       { parse: "none" },

@@ -7,7 +7,8 @@ import { parseBinding, validateBinding, bindingId, type ChangeSubscriber, type D
 import type { Connection } from "./connection.ts";
 import { broadcastTopic, presenceTopic, topicKey } from "./hub.ts";
 import { newPresenceRef, type PresenceEntry } from "./presence.ts";
-import { encodeFrame, jsonBody, type Frame, type UserBroadcast } from "./protocol.ts";
+import { encodeFrame, encodeUserBroadcast, jsonBody, type Frame, type UserBroadcast } from "./protocol.ts";
+import { parsePersist, parseReplay, replayMessages, takePersist, type ReplayedMessage } from "./replay.ts";
 import { checkChannelToken, type ChannelAuth } from "./tokens.ts";
 
 /** How long a join with postgres_changes waits for the replication stream to be ready. */
@@ -34,6 +35,8 @@ interface JoinConfig {
   presenceEnabled: boolean;
   /** Raw postgres_changes entries, in the client's order. */
   changes: unknown[];
+  /** config.broadcast.replay as sent (undefined when the key is absent). */
+  replay: unknown;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -47,7 +50,7 @@ function joinConfig(payload: Record<string, unknown>, subTopic: string): JoinCon
     const params: Record<string, unknown> = { schema };
     if (table) params.table = table;
     if (rest.length) params.filter = rest.join(":");
-    return { legacy: true, isPrivate: false, selfBroadcast: false, ack: false, presenceKey: "", presenceEnabled: false, changes: [params] };
+    return { legacy: true, isPrivate: false, selfBroadcast: false, ack: false, presenceKey: "", presenceEnabled: false, changes: [params], replay: undefined };
   }
   const broadcast = isObject(config.broadcast) ? config.broadcast : {};
   const presence = isObject(config.presence) ? config.presence : {};
@@ -59,6 +62,7 @@ function joinConfig(payload: Record<string, unknown>, subTopic: string): JoinCon
     presenceKey: typeof presence.key === "string" ? presence.key : "",
     presenceEnabled: flag(presence.enabled),
     changes: Array.isArray(config.postgres_changes) ? config.postgres_changes.filter((p) => p !== null && p !== undefined) : [],
+    replay: "replay" in broadcast ? broadcast.replay : undefined,
   };
 }
 
@@ -209,7 +213,13 @@ export class Channel implements ChangeSubscriber {
       case "broadcast":
         if (typeof f.payload.event !== "string") return;
         return this.onBroadcast(
-          { event: f.payload.event, encoding: "json", body: jsonBody(f.payload.payload === undefined ? {} : f.payload.payload), meta: null },
+          {
+            event: f.payload.event,
+            encoding: "json",
+            body: jsonBody(f.payload.payload === undefined ? {} : f.payload.payload),
+            // A text-frame push carries `persist` beside the payload (binary pushes: in the metadata).
+            meta: f.payload.persist === undefined ? null : JSON.stringify({ persist: f.payload.persist }),
+          },
           f.ref,
         );
       case "presence":
@@ -243,14 +253,45 @@ export class Channel implements ChangeSubscriber {
   }
 
   onBroadcast(b: UserBroadcast, ref: string | null): void {
+    // `persist` asks for the message to be stored for replay (replay.ts); it is not forwarded.
+    const taken = takePersist(b.meta);
+    const persist = parsePersist(taken.persist);
+    if (taken.meta !== b.meta) b = { ...b, meta: taken.meta };
+    if (persist && !persist.ok) return this.replyError(ref, persist.message);
+    if (persist && !this.isPrivate) return this.replyError(ref, "Broadcasts can only be stored on private channels");
     const send = () => {
       if (this.closed) return;
-      this.hub.broadcastFrom(this, b);
+      if (persist) {
+        // The stored message's id travels live in meta, as for messages from realtime.send().
+        const id = crypto.randomUUID();
+        b = { ...b, meta: JSON.stringify({ ...(b.meta ? JSON.parse(b.meta) : {}), id }) };
+        this.hub.broadcastFrom(this, b);
+        this.hub.replayStore.store(id, this.subTopic, b, persist.ttl);
+      } else {
+        this.hub.broadcastFrom(this, b);
+      }
       if (this.ack) this.push("phx_reply", JSON.stringify({ status: "ok", response: {} }), ref, this.joinRef);
     };
     if (!this.isPrivate) return send();
     // Unauthorised private broadcasts are dropped without a reply, as on Supabase.
     void this.mayWrite("broadcast").then((ok) => ok && send());
+  }
+
+  /** realtime-js resolves send() with `response.error` when it asked to persist. */
+  private replyError(ref: string | null, error: string): void {
+    if (ref !== null) this.push("phx_reply", JSON.stringify({ status: "error", response: { error } }), ref, this.joinRef);
+  }
+
+  /** A replayed message, as Supabase pushes it: meta {replayed: true, id}; binary ones to vsn 2 only. */
+  pushReplayed(m: ReplayedMessage): void {
+    const meta = JSON.stringify({ replayed: true, id: m.id });
+    if (m.binary) {
+      if (this.conn.vsn !== "2.0.0") return;
+      const frame = encodeUserBroadcast(this.topic, { event: m.event, encoding: "binary", body: m.binary, meta });
+      if (frame) this.conn.send(frame);
+      return;
+    }
+    this.push("broadcast", `{"type":"broadcast","event":${JSON.stringify(m.event)},"payload":${m.payload ?? "null"},"meta":${meta}}`);
   }
 
   private async onPresence(f: Frame): Promise<void> {
@@ -347,6 +388,29 @@ export async function joinChannel(conn: Connection, f: Frame): Promise<void> {
       }
     }
 
+    // Replay (replay.ts), checked in Supabase's order: private channels only, broadcast read needed,
+    // valid params; the messages are pushed after the join reply.
+    let replayed: ReplayedMessage[] = [];
+    if (config.replay !== undefined) {
+      const refuse = (reason: string) => {
+        ch.close(false);
+        conn.reply(f, "error", { reason });
+      };
+      if (!ch.isPrivate) return refuse("UnableToReplayMessages: Replay is not allowed for public channels");
+      if (!ch.read?.broadcast) return refuse(`Unauthorized: You do not have permissions to read from this Channel topic: ${subTopic}`);
+      const req = parseReplay(config.replay);
+      if (req.kind === "invalid") return refuse("UnableToReplayMessages: Replay params are not valid");
+      if (req.kind === "ok") {
+        try {
+          replayed = await replayMessages(hub.db, ch.principal, subTopic, req.since, req.limit);
+        } catch (err) {
+          conn.log.error("realtime: replay failed", { error: err, topic: subTopic });
+          return refuse("UnableToReplayMessages: Realtime was unable to replay messages");
+        }
+        if (abandoned()) return;
+      }
+    }
+
     // Every entry gets an id in the reply, in order (realtime-js checks them index by index); the
     // subscriptions themselves are all-or-nothing, as on Supabase.
     const replyChanges: Array<Record<string, unknown>> = [];
@@ -377,6 +441,7 @@ export async function joinChannel(conn: Connection, f: Frame): Promise<void> {
 
     ch.activate();
     conn.reply(f, "ok", { postgres_changes: replyChanges });
+    for (const m of replayed) ch.pushReplayed(m);
     if (config.changes.length) {
       if (problem === null) ch.system("postgres_changes", "ok", "Subscribed to PostgreSQL");
       else ch.system("postgres_changes", "error", problem);

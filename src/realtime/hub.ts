@@ -25,6 +25,7 @@ import { SubscriptionIndex } from "./changes/subscriptions.ts";
 import type { Connection } from "./connection.ts";
 import { diffJson, PresenceStore, type PresenceEntry } from "./presence.ts";
 import { encodeFrame, encodeUserBroadcast, jsonBody, userBroadcastJson, type UserBroadcast, type Vsn } from "./protocol.ts";
+import { ReplayStore } from "./replay.ts";
 
 export interface SocketData {
   conn: Connection | null;
@@ -68,6 +69,8 @@ export class RealtimeHub {
   readonly relations: RelationCache;
   readonly dispatcher: ChangeDispatcher;
   readonly cluster: ClusterBus;
+  /** Writes persisted private broadcasts for replay (replay.ts). */
+  readonly replayStore: ReplayStore;
   private replication: ReplicationStream | null = null;
   private readonly members = new Map<string, Set<Channel>>();
   private pruner: ReturnType<typeof setInterval> | null = null;
@@ -79,6 +82,7 @@ export class RealtimeHub {
     this.log = opts.log;
     this.jwtSecret = opts.jwtSecret;
     const ring = keyRingFor(opts.db, opts);
+    this.replayStore = new ReplayStore(opts.db, opts.log);
     this.verifyToken = (token, leeway) => ring.verify(token, leeway);
     this.relations = new RelationCache(opts.db.sql);
     this.dispatcher = new ChangeDispatcher({
@@ -98,10 +102,12 @@ export class RealtimeHub {
 
   async start(): Promise<void> {
     await this.cluster.start();
-    // realtime.messages keeps what realtime.send() wrote for three days (Supabase drops its daily
-    // partitions after about as long); every node prunes, the deletes are idempotent.
+    // realtime.messages keeps what realtime.send() wrote, and persisted broadcasts, for three days
+    // (Supabase drops its daily partitions after about as long), a persisted broadcast with a ttl
+    // until it expires; every node prunes, the deletes are idempotent.
     this.pruner = setInterval(() => {
-      void this.db.sql`delete from realtime.messages where inserted_at < now() - interval '3 days'`.catch(() => {});
+      void this.db.sql`delete from realtime.messages
+        where inserted_at < now() - interval '3 days' or plinth_expires_at < localtimestamp`.catch(() => {});
     }, 3_600_000);
     this.pruner.unref?.();
   }
@@ -141,6 +147,7 @@ export class RealtimeHub {
     if (this.pruner) clearInterval(this.pruner);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     for (const conn of [...this.connections]) conn.close(1001, "server shutting down");
+    await this.replayStore.flush();
     await this.cluster.stop().catch(() => {});
     await this.replication?.stop();
     await this.dispatcher.idle();

@@ -242,9 +242,24 @@ describe("mfa_verification_attempt hook", () => {
     expect(wrong.error?.code).toBe("mfa_verification_rejected");
     expect(wrong.error?.message).toBe("Too many wrong codes");
     await mfaHook.database.db.sql`update public.mfa_policy set mode = 'reject'`;
+    // A second pending factor: a refused first verification must not clean it up either.
+    const other = await sb.auth.mfa.enroll({ factorType: "totp", friendlyName: "spare" });
+    expect(other.error).toBeNull();
     const paused = await verifyWith(totp(f!.totp.secret));
     expect(paused.error?.code).toBe("mfa_verification_rejected");
+    expect(paused.error?.message).toBe("MFA is paused for this account");
     expect((await mfaHook.database.db.sql`select count(*)::int as n from auth.sessions where aal = 'aal2'`)[0]!.n).toBe(0);
+    // The refusal on the factor's FIRST verification leaves it unverified (and the spare in place),
+    // the session at aal1, and the code unspent.
+    const factors = await mfaHook.database.db.sql<{ id: string; status: string; last_used_step: string | null }[]>`
+      select id, status::text, last_used_step from auth.mfa_factors where id in (${f!.id}, ${other.data!.id})`;
+    expect(factors.find((r) => r.id === f!.id)).toMatchObject({ status: "unverified", last_used_step: null });
+    expect(factors.find((r) => r.id === other.data!.id)?.status).toBe("unverified");
+    const aal = await sb.auth.mfa.getAuthenticatorAssuranceLevel();
+    expect(aal.data?.currentLevel).toBe("aal1");
+    const listed = await sb.auth.mfa.listFactors();
+    expect(listed.data?.totp.length).toBe(0); // supabase-js lists verified factors only
+    await sb.auth.mfa.unenroll({ factorId: other.data!.id });
     await mfaHook.database.db.sql`update public.mfa_policy set mode = 'continue'`;
     await Bun.sleep(50);
     const ok = await verifyWith(totp(f!.totp.secret, 1));

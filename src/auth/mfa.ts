@@ -33,6 +33,7 @@ import { decryptSecret, encryptSecret, matchTotp, newTotpSecret, otpauthUri, uri
 import { FACTOR_JSON, findUser, isUuid, type FactorJson } from "./users.ts";
 import { raiseSecurityEvent } from "../admin/security/events.ts";
 import { checkGate, clearLocks, lockKey, lockoutDeps, recordFailure, type Gate, type LockoutDeps } from "./lockout.ts";
+import type { MfaAttemptDecider } from "./hooks/mfa-attempt.ts";
 
 /**
  * Second factors are counted per user ("user:<id>", lockout.ts): a wrong TOTP or recovery code
@@ -181,6 +182,7 @@ export async function verify(
   caller: MfaCaller,
   factorId: string,
   input: { challengeId?: string; code?: string },
+  decideAttempt?: MfaAttemptDecider,
 ): Promise<SessionJson> {
   takeIp(ctx, "verify", client.ip);
   await currentUser(ctx, caller);
@@ -224,6 +226,9 @@ export async function verify(
       await tx`update auth.mfa_challenges set attempts = attempts + 1 where id = ${challengeId}`;
       return { fail: AuthErrors.mfaVerificationRejected("This code has already been used: wait for the next one") };
     }
+    // The mfa_verification_attempt hook decides before anything is written: its refusal throws
+    // and rolls this transaction back (factor stays unverified, session aal1).
+    if (decideAttempt) await decideAttempt(true);
     await tx`update auth.mfa_factors set last_used_step = ${step}, status = 'verified', updated_at = now() where id = ${f.id}`;
     await tx`update auth.mfa_challenges set verified_at = now() where id = ${challengeId}`;
     // GoTrue's DeleteUnverifiedFactors, on every successful verification: no enrollment someone
@@ -234,6 +239,7 @@ export async function verify(
   if ("fail" in outcome) {
     if ((outcome.fail as { code?: string }).code === "mfa_verification_failed") {
       await recordFailure(locks.lockout, locks.key, client, { userId: caller.userId, flow: "mfa" });
+      if (decideAttempt) await decideAttempt(false);
     }
     throw outcome.fail;
   }
@@ -299,7 +305,7 @@ const RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789";
 /** The HMAC purpose recovery codes are stored under (the admin sign-in checks them too). */
 export const RECOVERY_PURPOSE = "mfa_recovery_code";
 
-function newRecoveryCode(): string {
+export function newRecoveryCode(): string {
   let s = "";
   for (let i = 0; i < 8; i++) s += RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)];
   return `${s.slice(0, 4)}-${s.slice(4)}`;

@@ -5,7 +5,7 @@ import { audited } from "../audit.ts";
 import type { AuthContext } from "../context.ts";
 import { reply } from "../errors.ts";
 import { optString, parseBody } from "../input.ts";
-import { withMfaAttemptHook } from "../hooks/mfa-attempt.ts";
+import { mfaAttemptDecider } from "../hooks/mfa-attempt.ts";
 import { challenge, enroll, generateRecoveryCodes, mfaCallerOf, unenroll, verify, verifyRecoveryCode } from "../mfa.ts";
 import { clientOf, guarded, principalOf } from "./guard.ts";
 
@@ -68,8 +68,13 @@ export const mfaRoutes = (ctx: AuthContext) =>
         const caller = mfaCallerOf(principalOf(c.request));
         return reply(
           await audited(ctx, c.request, "end_user.mfa.verify", {}, () =>
-            withMfaAttemptHook(ctx, { userId: caller.userId, factorId: c.params.id! }, () =>
-              verify(ctx, clientOf(ctx, c.request), caller, c.params.id!, { challengeId: body.challenge_id, code: body.code }),
+            verify(
+              ctx,
+              clientOf(ctx, c.request),
+              caller,
+              c.params.id!,
+              { challengeId: body.challenge_id, code: body.code },
+              mfaAttemptDecider(ctx, { userId: caller.userId, factorId: c.params.id! }),
             ),
           ),
         );

@@ -74,11 +74,14 @@ export async function createServices(ctx: ServiceContext): Promise<Service[]> {
   const plugins = await createPluginService(ctx);
   const auth = await createAuthService(ctx);
   attachPlugins(auth.context, plugins.host);
+  const rest = await createRestService(ctx);
+  const storage = await createStorageService(ctx);
+  attachPlugins(storage.context, plugins.host);
   return [
     plugins,
     auth,
-    await createRestService(ctx),
-    await createStorageService(ctx),
+    rest,
+    storage,
     await createRealtimeService(ctx),
     await createAdminService(ctx),
   ];

@@ -1,5 +1,7 @@
-// Which plugin host an auth context reports to: kept beside the context (set once by the app when
-// it assembles the services) so the auth flows reach plugins without importing the app.
+// Which plugin host a service's context (auth's, storage's, realtime's hub) reports to: kept beside
+// the context (set once by the app when it assembles the services) so the flows reach plugins
+// without importing the app. Nothing is attached when no plugin is loaded, so pluginsOf() is
+// undefined and an emit point costs one WeakMap lookup.
 import type { PluginHost } from "./host.ts";
 
 const hosts = new WeakMap<object, PluginHost>();

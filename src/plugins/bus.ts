@@ -16,6 +16,10 @@ export class PluginEventBus {
     return () => set!.delete(fn);
   }
 
+  has(event: PluginEvent): boolean {
+    return (this.listeners.get(event)?.size ?? 0) > 0;
+  }
+
   emit(event: PluginEvent, payload: Record<string, unknown>): void {
     for (const fn of this.listeners.get(event) ?? []) {
       queueMicrotask(async () => {

@@ -214,6 +214,11 @@ export class PluginHost {
     }
   }
 
+  /** Whether any started plugin hooks `event` or listens to it on the bus: callers check this first, so nothing is built for nobody. */
+  listens(event: PluginEvent): boolean {
+    return this.events.has(event) || this.plugins.some((l) => l.plugin.hooks?.[event] && l.state === "started");
+  }
+
   /** After-the-fact events: hooks run in the background (never delaying the answer) and listeners are told. */
   notify(event: PluginEvent, payload: Record<string, unknown>): void {
     this.events.emit(event, payload);

@@ -24,7 +24,7 @@ export interface StorageServiceOptions {
   sweepIntervalMs?: number;
 }
 
-export async function createStorageService(ctx: ServiceContext, opts: StorageServiceOptions = {}): Promise<Service> {
+export async function createStorageService(ctx: ServiceContext, opts: StorageServiceOptions = {}): Promise<Service & { context: StorageContext }> {
   const storage: StorageContext = {
     db: ctx.db,
     backend: opts.backend ?? (await createBackend(ctx.config)),
@@ -39,7 +39,7 @@ export async function createStorageService(ctx: ServiceContext, opts: StorageSer
     .use(objectRoutes(storage))
     .use(tusRoutes(storage, createTus(storage)));
   if (storage.imageTransformation) routes = routes.use(renderRoutes(storage, createImageRenderer(ctx)));
-  return { name: "storage", routes, stop: () => sweeper.stop() };
+  return { name: "storage", routes, context: storage, stop: () => sweeper.stop() };
 }
 
 function createImageRenderer(ctx: ServiceContext): ImageRenderer {

@@ -15,6 +15,7 @@ import { asCaller, ownerUuid, releaseVersions, type StorageContext } from "./con
 import * as q from "./db.ts";
 import { errors } from "./errors.ts";
 import { mimeAllowed, mustBeValidBucketName, mustBeValidKey } from "./names.ts";
+import { afterUpload } from "./plugin-events.ts";
 
 export interface ObjectWrite {
   /** Whose rights decide (RLS). An upload through a signed URL runs as whoever signed it. */
@@ -129,6 +130,7 @@ export async function recordVersion(ctx: StorageContext, principal: Principal, v
     throw err;
   }
   await releaseVersions(ctx, [replaced]);
+  afterUpload(ctx, principal, row, id, replaced !== null);
   return id;
 }
 

@@ -1,0 +1,108 @@
+// Plugin hooks on storage events and data changes, against a real server with plugins loaded from a
+// plugins directory: storage.after_upload sees POST, upsert and copy uploads; storage.before_delete
+// vetoes a delete (the object stays, the client gets storage's wire shape) for single and bulk
+// deletes; a before_delete hook that throws is contained ("continue": the delete goes on) and one
+// that times out under "reject" refuses with 503 plugin_hook_failed; data.change sees INSERT, UPDATE
+// and DELETE from the realtime change stream with no realtime subscriber connected.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@supabase/supabase-js";
+import { startTestServer } from "./support/server.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "plinth-plugin-events-"));
+chmodSync(scratch, 0o755);
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const dir = join(scratch, "plugins");
+mkdirSync(dir);
+writeFileSync(
+  join(dir, "watcher.ts"),
+  `const seen = (globalThis.__seen ??= { uploads: [], deletes: [], changes: [], bus: [] });
+  export default { name: "watcher", version: "1.2.3",
+    init(ctx) { ctx.events.on("storage.after_upload", (p) => { seen.bus.push(p.name); }); },
+    hooks: {
+      "storage.after_upload": (p) => { seen.uploads.push(p); },
+      "storage.before_delete": (p) => {
+        seen.deletes.push(p);
+        if (p.names.some((n) => n.startsWith("keep/"))) return { reject: "Objects under keep/ are retained" };
+        if (p.names.some((n) => n.startsWith("boom/"))) throw new Error("kaboom");
+      },
+      "data.change": (p) => { seen.changes.push(p); },
+    } };`,
+);
+writeFileSync(
+  join(dir, "strict.ts"),
+  `export default { name: "strict", version: "0.1.0",
+    hooks: { "storage.before_delete": { policy: "reject", timeout: 100, handler: async (p) => { if (p.names.some((n) => n.startsWith("slow/"))) await Bun.sleep(1000); } } } };`,
+);
+const seen = () => (globalThis as any).__seen as { uploads: any[]; deletes: any[]; changes: any[]; bus: string[] };
+
+const srv = await startTestServer({ auth: { autoconfirm: true }, plugins: { dir } });
+const sb = createClient(srv.url, srv.keys.service_role, { auth: { persistSession: false, autoRefreshToken: false } });
+await sb.storage.createBucket("files", { public: false });
+const until = async (check: () => boolean, what: string) => {
+  for (let i = 0; i < 400; i++) {
+    if (check()) return;
+    await Bun.sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+const exists = async (name: string) => (await sb.storage.from("files").download(name)).error === null;
+
+describe("storage.after_upload", () => {
+  test("sees a POST upload, an upsert that replaces, and a copy; bus listeners hear it too", async () => {
+    expect((await sb.storage.from("files").upload("a/one.txt", new Blob(["hello"], { type: "text/plain" }))).error).toBeNull();
+    await until(() => seen().uploads.some((u) => u.name === "a/one.txt"), "upload");
+    const up = seen().uploads.find((u) => u.name === "a/one.txt");
+    expect(up).toMatchObject({ bucket: "files", size: 5, replaced: false, caller: { role: "service_role", sub: null } });
+    expect(up.mimetype).toStartWith("text/plain");
+    expect(up.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await sb.storage.from("files").upload("a/one.txt", new Blob(["hello again"]), { upsert: true })).error).toBeNull();
+    await until(() => seen().uploads.filter((u) => u.name === "a/one.txt").length === 2, "upsert");
+    expect(seen().uploads.filter((u) => u.name === "a/one.txt")[1]).toMatchObject({ size: 11, replaced: true });
+    expect((await sb.storage.from("files").copy("a/one.txt", "a/two.txt")).error).toBeNull();
+    await until(() => seen().uploads.some((u) => u.name === "a/two.txt"), "copy");
+    await until(() => seen().bus.includes("a/two.txt"), "bus listener");
+  });
+});
+
+describe("storage.before_delete", () => {
+  test("a refusal vetoes single and bulk deletes: the objects stay and the client gets storage's error shape", async () => {
+    await sb.storage.from("files").upload("keep/x.txt", new Blob(["x"]));
+    await sb.storage.from("files").upload("free/y.txt", new Blob(["y"]));
+    const single = await fetch(`${srv.url}/storage/v1/object/files/keep/x.txt`, {
+      method: "DELETE",
+      headers: { apikey: srv.keys.service_role, authorization: `Bearer ${srv.keys.service_role}` },
+    });
+    expect(single.status).toBe(400);
+    expect(await single.json()).toEqual({ statusCode: "403", code: "plugin_refused", error: "Unauthorized", message: "Objects under keep/ are retained" });
+    // A bulk delete with one retained name is refused whole: nothing goes, not even free/y.txt.
+    const bulk = await sb.storage.from("files").remove(["free/y.txt", "keep/x.txt"]);
+    expect(bulk.error?.message).toBe("Objects under keep/ are retained");
+    expect(await exists("keep/x.txt")).toBe(true);
+    expect(await exists("free/y.txt")).toBe(true);
+    const last = seen().deletes.at(-1);
+    expect(last).toMatchObject({ bucket: "files", names: ["free/y.txt", "keep/x.txt"], caller: { role: "service_role" } });
+    // Allowed: deleted.
+    expect((await sb.storage.from("files").remove(["free/y.txt"])).error).toBeNull();
+    expect(await exists("free/y.txt")).toBe(false);
+  });
+
+  test("a throwing hook is contained (policy continue: the delete goes on); a timed-out 'reject' hook answers 503", async () => {
+    await sb.storage.from("files").upload("boom/z.txt", new Blob(["z"]));
+    expect((await sb.storage.from("files").remove(["boom/z.txt"])).error).toBeNull();
+    expect(await exists("boom/z.txt")).toBe(false);
+    await sb.storage.from("files").upload("slow/s.txt", new Blob(["s"]));
+    const started = Date.now();
+    const res = await fetch(`${srv.url}/storage/v1/object/files`, {
+      method: "DELETE",
+      headers: { apikey: srv.keys.service_role, authorization: `Bearer ${srv.keys.service_role}`, "content-type": "application/json" },
+      body: JSON.stringify({ prefixes: ["slow/s.txt"] }),
+    });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ statusCode: "503", code: "plugin_hook_failed" });
+    expect(Date.now() - started).toBeLessThan(900);
+    expect(await exists("slow/s.txt")).toBe(true);
+  });
+});

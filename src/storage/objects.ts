@@ -10,6 +10,7 @@ import { mustBeValidBucketName, mustBeValidKey } from "./names.ts";
 import { signDownload, signUpload, verifyDownload, verifyDownloadGrant } from "./signing.ts";
 import { isEmptyTransform, parseTransform, toTokenString } from "./image/options.ts";
 import { checkWriteAccess, recordVersion } from "./uploads.ts";
+import { beforeDelete } from "./plugin-events.ts";
 
 // ---- reading -------------------------------------------------------------------------------------
 
@@ -280,6 +281,7 @@ export async function removeObjects(ctx: StorageContext, principal: Principal | 
     else if (p && typeof p === "object" && typeof p.path === "string" && typeof p.versionId === "string") versions.push(p);
     else throw errors.invalidParameter("prefixes");
   }
+  await beforeDelete(ctx, caller, bucket, names, versions);
   const { deleted, gone } = await asCaller(ctx, caller, async (tx) => {
     const deleted = names.length ? await q.deleteObjects(tx, bucket, names) : [];
     const gone: string[] = [];

@@ -29,13 +29,15 @@ export const AdminErrors = {
   /** The same answer for an unknown account, a wrong password and an account that is no admin. */
   invalidCredentials: () => new AdminError(400, "invalid_credentials", "Invalid login credentials"),
   sessionInvalid: () => new AdminError(401, "admin_session_invalid", "This admin session has ended or is not valid: sign in again"),
-  mfaEnrollmentRequired: () =>
+  /** details: the enrolment token the right password earned (POST /admin/v1/auth/mfa/enroll). */
+  mfaEnrollmentRequired: (details?: { enrollment_token: string; expires_at: string }) =>
     new AdminError(
       403,
       "mfa_enrollment_required",
-      "Admins must have a verified TOTP factor to sign in here: sign in to this project as the same user " +
-        "(POST /auth/v1/token?grant_type=password), enroll a factor with POST /auth/v1/factors and verify it " +
-        "(POST /auth/v1/factors/{id}/challenge, then /verify), then sign in to the admin API again",
+      "Admins must have a verified TOTP factor to sign in here: enrol one with details.enrollment_token " +
+        "(POST /admin/v1/auth/mfa/enroll, then /admin/v1/auth/mfa/enroll/verify; the console does it), or as the " +
+        "same user through /auth/v1 (POST /auth/v1/factors, then its challenge and verify), then sign in again",
+      details,
     ),
   invalidChallenge: () => new AdminError(400, "invalid_challenge", "The sign-in challenge is unknown, used or expired: sign in again"),
   mfaVerificationFailed: () => new AdminError(400, "mfa_verification_failed", "Invalid TOTP or recovery code"),

@@ -6,6 +6,7 @@
 // its own unprivileged role (console-login.ts).
 import { Elysia } from "elysia";
 import { accountRoutes } from "./accounts/routes.ts";
+import { accountMfaRoutes } from "./accounts/mfa-routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { createArchiveStore } from "./audit/archive-store.ts";
 import { startAuditRetention } from "./audit/retention-job.ts";
@@ -36,7 +37,13 @@ import { startSecurityWorker } from "./security/worker.ts";
 import { tableSecurityRoutes } from "./security/tables/routes.ts";
 
 /** The sign-in endpoints: open without a key (nobody signing in holds one). */
-const SIGN_IN_PATHS = new Set(["/admin/v1/auth/login", "/admin/v1/auth/mfa", "/admin/v1/auth/emergency"]);
+const SIGN_IN_PATHS = new Set([
+  "/admin/v1/auth/login",
+  "/admin/v1/auth/mfa",
+  "/admin/v1/auth/emergency",
+  "/admin/v1/auth/mfa/enroll",
+  "/admin/v1/auth/mfa/enroll/verify",
+]);
 
 /**
  * What the gateway lets into /admin/v1 for the admin plane (app.ts hands it over): an admin session
@@ -78,6 +85,7 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(signInRoutes(deps, admin))
     .use(sessionRoutes(deps, admin))
     .use(accountRoutes(deps, admin))
+    .use(accountMfaRoutes(deps, admin))
     .use(endUserRoutes(deps, ctx))
     .use(catalogRoutes(deps))
     .use(tableRoutes(deps))

@@ -99,7 +99,8 @@ export async function passwordLogin(ctx: AdminContext, client: ClientInfo, input
     throw AdminErrors.invalidCredentials();
   }
   if (gate.counted) await clearLocks(ctx.sql, [key]);
-  if (await hasVerifiedTotp(ctx.sql, row.id)) {
+  const hasTotp = await hasVerifiedTotp(ctx.sql, row.id);
+  if (hasTotp || ctx.requireMfa) {
     const token = newSecret(CHALLENGE_TOKEN_PREFIX);
     // The account's spent challenges go as a new one is made (used ones are deleted when used).
     await ctx.sql`delete from plinth.admin_challenges where admin_id = ${row.id} and expires_at <= now()`;
@@ -107,9 +108,12 @@ export async function passwordLogin(ctx: AdminContext, client: ClientInfo, input
       insert into plinth.admin_challenges (token_hash, admin_id, expires_at, ip)
       values (${secretDigest(token)}, ${row.id}, now() + make_interval(secs => ${CHALLENGE_SECONDS}), ${client.ip})
       returning expires_at`;
-    return { challenge: { challenge_token: token, expires_at: c!.expires_at.toISOString() }, adminId: row.id, email: row.email };
+    const expires = c!.expires_at.toISOString();
+    // MFA required and none enrolled: the same kind of challenge, spent on enrolment instead
+    // (accounts/enrol-signin.ts), so the admin enrols right after the password (the console's path).
+    if (!hasTotp) throw AdminErrors.mfaEnrollmentRequired({ enrollment_token: token, expires_at: expires });
+    return { challenge: { challenge_token: token, expires_at: expires }, adminId: row.id, email: row.email };
   }
-  if (ctx.requireMfa) throw AdminErrors.mfaEnrollmentRequired();
   const session = await ctx.sql.begin((tx) => openSession(tx, ctx.sessions, { adminId: row.id }, "password", client));
   return { signedIn: { session, admin: { id: row.id, email: row.email, level: row.level, tables: row.tables ?? [] } } };
 }

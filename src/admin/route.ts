@@ -2,11 +2,14 @@
 // database on every call, or the gateway's principal for keys), the access check, the error guard
 // (admin errors carry structured details the app-wide renderer cannot express), and exactly one
 // audit record per call, written whatever the outcome once the work is done (after commit: rule 6).
+// The one exception is a polled read-only route (pollWindowMs: the console's stats and logs): its
+// successful calls are recorded once per identity and window (audit/poll-window.ts).
 import { json } from "../errors.ts";
 import type { Sql } from "../db/pool.ts";
 import { requestContext } from "../lib/request-context.ts";
 import type { Logger } from "../log.ts";
 import { maskLiterals } from "./audit/mask.ts";
+import { PollWindows } from "./audit/poll-window.ts";
 import { actorColumns, recordAudit, type AuditOutcome } from "./audit/log.ts";
 import { actorOf, authorizeAdmin, authorizeSignedIn, type AdminActor, type Capability } from "./authorize.ts";
 import { AdminErrors, renderAdminError } from "./errors.ts";
@@ -60,6 +63,12 @@ export interface AdminRouteSpec {
    * I, sign out, its own sessions); "public" for the sign-in endpoints themselves.
    */
   capability: Capability | "signed_in" | "public";
+  /**
+   * Read-only telemetry a client polls (stats, logs): successful calls by one identity are recorded
+   * once per this many ms, the record counting the calls the previous window folded in. Never for a
+   * route that changes anything; refusals and errors are recorded every time.
+   */
+  pollWindowMs?: number;
 }
 
 /** A handler's answer: a Response as-is, anything else as a 200 JSON body. */
@@ -72,6 +81,7 @@ export const noContent = (): Response => new Response(null, { status: 204 });
 const DEAD_SESSION: AdminActor = { role: "admin", kind: "admin_session", sub: null, capabilities: new Set(), admin: null, tables: new Set() };
 
 export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call: AdminCall) => Promise<AdminReply>) {
+  const polls = spec.pollWindowMs ? new PollWindows(spec.pollWindowMs) : null;
   return async (c: RouteContext): Promise<Response> => {
     const started = performance.now();
     const ctx = requestContext(c.request);
@@ -107,6 +117,12 @@ export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call:
         errorCode = (err as { code?: string }).code ?? null;
       }
     }
+    let details: Record<string, unknown> | null = null;
+    if (polls && c.request.method === "GET" && res.status < 400) {
+      const decision = polls.note(pollIdentity(audit.actor ?? actor, ctx?.ip ?? null));
+      if (!decision.record) return res;
+      details = { poll_window_s: polls.windowMs / 1000, folded_calls: decision.foldedBefore };
+    }
     try {
       const masked = audit.statements.length ? await maskLiterals(audit.statements.join(";\n")) : null;
       await recordAudit(deps.sql, {
@@ -123,6 +139,7 @@ export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call:
         clientIp: ctx?.ip ?? null,
         security: audit.security ?? false,
         reason: audit.reason ?? null,
+        details,
       });
     } catch (err) {
       // The call itself is done (and possibly committed); a failing audit write must be loud.
@@ -130,6 +147,12 @@ export function adminRoute(deps: AdminHttpDeps, spec: AdminRouteSpec, fn: (call:
     }
     return res;
   };
+}
+
+/** Whose polling a window counts: the admin or emergency session; a key by its kind, subject and address. */
+function pollIdentity(actor: AdminActor, ip: string | null): string {
+  const session = actor.admin?.sessionId ?? actor.emergency?.sessionId;
+  return session ? `session:${session}` : `${actor.kind}:${actor.role}:${actor.sub ?? ""}:${ip ?? ""}`;
 }
 
 function outcomeOf(status: number, code: string | null): AuditOutcome {

@@ -2,7 +2,8 @@
 // then uses through REST (supabase-js); the same hook over HTTPS-style HTTP (loopback) with a
 // Standard Webhooks signature the endpoint verifies; and the ugly cases: a hook that times out
 // (function and HTTP), a hook that raises, a hook that drops a required claim or tries to stretch
-// exp, a hook that refuses with its own error. Each fails the sign-in with a clear error code.
+// exp, a hook that refuses with its own error. Each fails the sign-in with a clear error code. The
+// send_email / send_sms hooks (function and HTTP) get Supabase's payloads, whose tokens verify.
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import postgres from "postgres";
@@ -15,6 +16,7 @@ const SECRET_KEY = Buffer.from("hook-secret-key-0123456789").toString("base64");
 let httpMode: "ok" | "slow" | "refuse" = "ok";
 const received: { verified: boolean; body: any }[] = [];
 const mails: any[] = [];
+const texts: any[] = [];
 const hookServer = Bun.serve({
   port: 0,
   hostname: "127.0.0.1",
@@ -32,6 +34,10 @@ const hookServer = Bun.serve({
       mails.push(payload);
       return Response.json({});
     }
+    if (new URL(req.url).pathname === "/sms") {
+      texts.push(payload);
+      return Response.json({});
+    }
     if (httpMode === "slow") await Bun.sleep(1500);
     if (httpMode === "refuse") return Response.json({ error: { http_code: 403, message: "Accounts on probation cannot sign in" } }, { status: 403 });
     return Response.json({ claims: { ...payload.claims, via: "http", method: payload.authentication_method } });
@@ -45,19 +51,37 @@ const pgHook = await startTestServer({
 const httpHook = await startTestServer({
   auth: {
     autoconfirm: true,
-    hook: { custom_access_token: { enabled: true, uri: `http://127.0.0.1:${hookServer.port}/hook`, secrets: `v1,whsec_${SECRET_KEY}`, timeout: 500 } },
+    hook: {
+      custom_access_token: { enabled: true, uri: `http://127.0.0.1:${hookServer.port}/hook`, secrets: `v1,whsec_${SECRET_KEY}`, timeout: 500 },
+      send_sms: { enabled: true, uri: `http://127.0.0.1:${hookServer.port}/sms`, secrets: `v1,whsec_${SECRET_KEY}` },
+    },
   },
 });
 const mailHook = await startTestServer({
   auth: {
     autoconfirm: false,
     siteUrl: "http://app.test",
-    hook: { send_email: { enabled: true, uri: `http://127.0.0.1:${hookServer.port}/mail`, secrets: `v1,whsec_${SECRET_KEY}` } },
+    hook: {
+      send_email: { enabled: true, uri: `http://127.0.0.1:${hookServer.port}/mail`, secrets: `v1,whsec_${SECRET_KEY}` },
+      send_sms: { enabled: true, uri: "pg-functions://postgres/public/send_sms" },
+    },
   },
 });
 const attemptHook = await startTestServer({
-  auth: { autoconfirm: true, hook: { password_verification_attempt: { enabled: true, uri: "pg-functions://postgres/public/password_attempt" } } },
+  auth: {
+    autoconfirm: true,
+    hook: {
+      password_verification_attempt: { enabled: true, uri: "pg-functions://postgres/public/password_attempt" },
+      send_email: { enabled: true, uri: "pg-functions://postgres/public/send_email" },
+    },
+  },
 });
+// Supabase-style delivery hooks as Postgres functions: they keep what they were handed.
+await mailHook.database.db.sql.unsafe(`
+  create table public.sent_sms (payload jsonb not null);
+  create function public.send_sms(event jsonb) returns jsonb language plpgsql as $$
+  begin insert into public.sent_sms values (event); return '{}'::jsonb; end $$;
+`);
 await attemptHook.database.db.sql.unsafe(`
   create function public.password_attempt(event jsonb) returns jsonb language plpgsql as $$
   begin
@@ -69,6 +93,9 @@ await attemptHook.database.db.sql.unsafe(`
     end if;
     return jsonb_build_object('decision', 'continue');
   end $$;
+  create table public.sent_mail (payload jsonb not null);
+  create function public.send_email(event jsonb) returns jsonb language plpgsql as $$
+  begin insert into public.sent_mail values (event); return '{}'::jsonb; end $$;
 `);
 const mfaHook = await startTestServer({
   auth: { autoconfirm: true, hook: { mfa_verification_attempt: { enabled: true, uri: "pg-functions://postgres/public/mfa_attempt" } } },
@@ -194,12 +221,134 @@ describe("send_email hook", () => {
       mail = mails.find((m) => m.user?.email === email);
       if (!mail) await Bun.sleep(25);
     }
-    expect(mail.email_data.subject).toBeString();
     expect(received[received.length - 1]!.verified).toBe(true);
-    const link = /(https?:\/\/\S+\/auth\/v1\/verify\?[^\s"<]+)/.exec(mail.email_data.text)![1]!;
-    const res = await fetch(link.replace(/&amp;/g, "&"), { redirect: "manual" });
+    // Supabase's SendEmailInput: the account as GoTrue's user JSON and the token fields, no rendered text.
+    expect(mail.user).toMatchObject({ email, aud: "authenticated", role: "authenticated" });
+    expect(mail.user.id).toBe(up.data.user!.id);
+    expect(Object.keys(mail.email_data).sort()).toEqual(
+      ["email_action_type", "redirect_to", "site_url", "token", "token_hash", "token_hash_new", "token_new"].sort(),
+    );
+    expect(mail.email_data).toMatchObject({ email_action_type: "signup", site_url: mailHook.url, token_new: "", token_hash_new: "" });
+    expect(mail.email_data.token).toMatch(/^\d{6}$/);
+    expect(mail.email_data.token_hash).toBeString();
+    expect(mail.email_data.token_hash).not.toBe(mail.email_data.token);
+    // The link a Supabase hook builds (as in Supabase's send-email hook guide) confirms the account.
+    const d = mail.email_data;
+    const link = `${d.site_url}/auth/v1/verify?token=${d.token_hash}&type=${d.email_action_type}&redirect_to=${encodeURIComponent(d.redirect_to)}`;
+    const res = await fetch(link, { redirect: "manual" });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toContain("access_token=");
+  });
+
+  test("the code (token) from a magic-link call verifies with verifyOtp; an email change is one call with GoTrue's pairing", async () => {
+    const email = uniqueEmail("otphook");
+    const sb = client(mailHook.url, mailHook.keys.anon);
+    const seen = mails.length;
+    expect((await sb.auth.signInWithOtp({ email, options: { shouldCreateUser: true } })).error).toBeNull();
+    const waitMail = async (pred: (m: any) => boolean) => {
+      for (let i = 0; i < 200; i++) {
+        const m = mails.slice(seen).find(pred);
+        if (m) return m;
+        await Bun.sleep(25);
+      }
+      throw new Error("no hook call");
+    };
+    const first = await waitMail((m) => m.user?.email === email);
+    const v = await sb.auth.verifyOtp({ email, token: first.email_data.token, type: first.email_data.email_action_type === "signup" ? "signup" : "email" });
+    expect(v.error).toBeNull();
+    expect(v.data.session).not.toBeNull();
+
+    const newEmail = uniqueEmail("moved");
+    const before = mails.length;
+    expect((await sb.auth.updateUser({ email: newEmail })).error).toBeNull();
+    await Bun.sleep(100);
+    const calls = mails.slice(before).filter((m) => m.email_data?.email_action_type === "email_change");
+    expect(calls.length).toBe(1);
+    const change = calls[0];
+    expect(change.user).toMatchObject({ email, new_email: newEmail });
+    // Secure email change: token / token_hash_new for the current address, token_new / token_hash for the new one.
+    expect(change.email_data.token).toMatch(/^\d{6}$/);
+    expect(change.email_data.token_new).toMatch(/^\d{6}$/);
+    expect(change.email_data.token_hash_new).toBeString();
+    expect(change.email_data.token_hash_new).not.toBe("");
+    const cur = await sb.auth.verifyOtp({ email, token: change.email_data.token, type: "email_change" });
+    expect(cur.error).toBeNull();
+    const nu = await sb.auth.verifyOtp({ email: newEmail, token: change.email_data.token_new, type: "email_change" });
+    expect(nu.error).toBeNull();
+    expect(nu.data.user?.email).toBe(newEmail);
+  });
+
+  test("as a Postgres function: the recovery mail's payload is Supabase's and its token_hash link works", async () => {
+    const email = uniqueEmail("pgmail");
+    const sb = client(attemptHook.url, attemptHook.keys.anon);
+    expect((await sb.auth.signUp({ email, password: "correct horse 1" })).error).toBeNull();
+    expect((await sb.auth.resetPasswordForEmail(email, { redirectTo: "http://localhost:3000/reset" })).error).toBeNull();
+    // Recovery is answered before the mail goes out (a timing-safe answer): wait for the hook's row.
+    let row: { payload: any } | undefined;
+    for (let i = 0; i < 200 && !row; i++) {
+      [row] = await attemptHook.database.db.sql<{ payload: any }[]>`
+        select payload from public.sent_mail where payload->'user'->>'email' = ${email}`;
+      if (!row) await Bun.sleep(25);
+    }
+    expect(row!.payload.email_data).toMatchObject({ email_action_type: "recovery", site_url: attemptHook.url, redirect_to: "http://localhost:3000/reset" });
+    expect(row!.payload.user.identities[0].provider).toBe("email");
+    const d = row!.payload.email_data;
+    const res = await fetch(`${d.site_url}/auth/v1/verify?token=${d.token_hash}&type=${d.email_action_type}&redirect_to=${encodeURIComponent(d.redirect_to)}`, {
+      redirect: "manual",
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toStartWith("http://localhost:3000/reset#access_token=");
+  });
+
+  test("a failing send_email hook fails the request clearly and leaves no half-made user", async () => {
+    await attemptHook.database.db.sql.unsafe(`create or replace function public.send_email(event jsonb) returns jsonb language plpgsql as $$
+      begin raise exception 'mail relay down'; end $$`);
+    try {
+      const email = uniqueEmail("pgmailfail");
+      const sb = client(attemptHook.url, attemptHook.keys.anon);
+      const r = await sb.auth.signInWithOtp({ email, options: { shouldCreateUser: true } });
+      expect(r.error?.code).toBe("hook_failed");
+      expect(r.error?.status).toBe(422);
+      expect((await attemptHook.database.db.sql`select count(*)::int as n from auth.users where email = ${email}`)[0]!.n).toBe(0);
+    } finally {
+      await attemptHook.database.db.sql.unsafe(`create or replace function public.send_email(event jsonb) returns jsonb language plpgsql as $$
+        begin insert into public.sent_mail values (event); return '{}'::jsonb; end $$`);
+    }
+  });
+});
+
+describe("send_sms hook", () => {
+  test("as a Postgres function: { user, sms: { otp } }, and the otp verifies", async () => {
+    const phone = `+2332${String(Date.now()).slice(-8)}`;
+    const sb = client(mailHook.url, mailHook.keys.anon);
+    expect((await sb.auth.signInWithOtp({ phone })).error).toBeNull();
+    const [row] = await mailHook.database.db.sql<{ payload: any }[]>`
+      select payload from public.sent_sms where payload->'sms'->>'phone' = ${phone}`;
+    expect(row!.payload.sms.otp).toMatch(/^\d{6}$/);
+    expect(row!.payload.user.phone).toBe(phone.slice(1));
+    expect(row!.payload.user.id).toBeString();
+    const v = await sb.auth.verifyOtp({ phone, token: row!.payload.sms.otp, type: "sms" });
+    expect(v.error).toBeNull();
+    expect(v.data.user?.id).toBe(row!.payload.user.id);
+  });
+
+  test("over HTTP, signed: the sign-in code reaches the hook and signs the new user in", async () => {
+    const phone = `+2332${String(Date.now() + 7).slice(-8)}`;
+    const sb = client(httpHook.url, httpHook.keys.anon);
+    const seen = texts.length;
+    expect((await sb.auth.signInWithOtp({ phone })).error).toBeNull();
+    let text: any;
+    for (let i = 0; i < 200 && !text; i++) {
+      text = texts.slice(seen).find((t) => t.sms?.phone === phone);
+      if (!text) await Bun.sleep(25);
+    }
+    expect(text).toBeDefined();
+    expect(received.find((r) => r.body === text)?.verified).toBe(true);
+    expect(Object.keys(text.sms).sort()).toEqual(["otp", "phone"]);
+    const v = await sb.auth.verifyOtp({ phone, token: text.sms.otp, type: "sms" });
+    expect(v.error).toBeNull();
+    expect(v.data.session).not.toBeNull();
+    expect(text.user.id).toBe(v.data.user!.id);
   });
 });
 

@@ -8,6 +8,7 @@ import type { Sql } from "../db/pool.ts";
 import type { AuthContext, Client } from "./context.ts";
 import { takeSend } from "./context.ts";
 import { AuthErrors } from "./errors.ts";
+import { isHookMailer } from "./hooks/delivery.ts";
 import { sendEmail } from "./messages.ts";
 import { issueToken, type ConsumedToken, type IssuedToken } from "./otp.ts";
 import { ensureIdentity } from "./users.ts";
@@ -81,6 +82,8 @@ export async function sendEmailChange(
 ): Promise<void> {
   const undo = () => discardEmailChange(ctx.db.sql, userId, cancelOnFailure);
   const common = { kind: "emailChange", type: "email_change", redirectTo, email: t.currentEmail ?? t.newEmail, newEmail: t.newEmail } as const;
+  // A send_email hook gets both tokens in one call, as GoTrue sends them (hooks/delivery.ts).
+  if (isHookMailer(ctx.mailer)) return sendEmail(ctx, client, { ...common, to: t.newEmail, token: t.forNew, currentToken: t.forCurrent ?? undefined }, undo);
   await sendEmail(ctx, client, { ...common, to: t.newEmail, token: t.forNew }, undo);
   if (t.forCurrent) await sendEmail(ctx, client, { ...common, to: t.currentEmail!, token: t.forCurrent }, undo);
 }

@@ -6,6 +6,7 @@ import type { AuthContext, Client } from "./context.ts";
 import { AuthErrors } from "./errors.ts";
 import { toE164 } from "./input.ts";
 import type { IssuedToken, VerifyType } from "./otp.ts";
+import { isHookMailer, isHookSmsSender } from "./hooks/delivery.ts";
 
 export function actionLink(client: Client, token: string, type: VerifyType, redirectTo: string): string {
   const q = new URLSearchParams({ token, type, redirect_to: redirectTo });
@@ -30,6 +31,8 @@ export interface EmailRequest {
   type: VerifyType;
   redirectTo: string;
   newEmail?: string;
+  /** Secure email change through the send_email hook: the current address's token, sent in the same call. */
+  currentToken?: IssuedToken;
 }
 
 async function runOrUndo<T>(ctx: AuthContext, send: () => Promise<T>, undo: () => Promise<unknown>): Promise<T> {
@@ -51,6 +54,22 @@ export async function sendEmail(ctx: AuthContext, client: Client, req: EmailRequ
   if (!mailer) {
     await undo();
     throw AuthErrors.emailProviderDisabled();
+  }
+  if (isHookMailer(mailer)) {
+    // The hook renders the message itself from Supabase's fields (hooks/delivery.ts has the pairing).
+    const [token, tokenHash] = req.currentToken ? [req.currentToken.code, req.token.linkToken] : [req.token.code, req.token.linkToken];
+    const message = {
+      actionType: req.type,
+      accountEmail: req.email ?? req.to,
+      token,
+      tokenHash,
+      tokenNew: req.currentToken ? req.token.code : undefined,
+      tokenHashNew: req.currentToken?.linkToken,
+      redirectTo: req.redirectTo,
+      siteUrl: client.apiBase,
+    };
+    await runOrUndo(ctx, () => mailer.sendHookEmail(message), undo);
+    return;
   }
   const rendered = renderEmail(
     req.kind,
@@ -103,6 +122,11 @@ export async function sendReauthenticationEmail(ctx: AuthContext, to: string, co
     await undo();
     throw AuthErrors.emailProviderDisabled();
   }
+  if (isHookMailer(mailer)) {
+    const message = { actionType: "reauthentication", accountEmail: to, token: code, tokenHash: "", redirectTo: "", siteUrl: "" };
+    await runOrUndo(ctx, () => mailer.sendHookEmail(message), undo);
+    return;
+  }
   const rendered = renderReauthenticationEmail(code);
   await runOrUndo(ctx, () => mailer.send({ to, ...rendered }), undo);
 }
@@ -118,6 +142,10 @@ export async function sendSms(ctx: AuthContext, phone: string, code: string, und
   if (!sms) {
     await undo();
     throw AuthErrors.phoneProviderDisabled();
+  }
+  if (isHookSmsSender(sms)) {
+    await runOrUndo(ctx, () => sms.sendHookSms(e164, code), undo);
+    return undefined;
   }
   const res = await runOrUndo(ctx, () => sms.send({ to: e164, body: renderSms(code, ctx.config) }), undo);
   return res.messageId;

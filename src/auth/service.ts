@@ -40,8 +40,8 @@ export async function createAuthService(svc: ServiceContext, providers: AuthProv
     db: svc.db,
     log: svc.log,
     secret: svc.jwtSecret,
-    mailer: providers.mailer !== undefined ? providers.mailer : (hookMailer(hookRunner) ?? createMailer(svc.config)),
-    sms: providers.sms !== undefined ? providers.sms : (hookSmsSender(hookRunner) ?? createSmsSender(svc.config)),
+    mailer: providers.mailer !== undefined ? providers.mailer : (hookMailer(hookRunner, svc.db.sql) ?? createMailer(svc.config)),
+    sms: providers.sms !== undefined ? providers.sms : (hookSmsSender(hookRunner, svc.db.sql) ?? createSmsSender(svc.config)),
   });
   ctx.accessTokenHook = accessTokenHook(hookRunner);
   await prepareDummyHash();

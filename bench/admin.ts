@@ -83,7 +83,7 @@ export async function runAdmin(ctx: BenchContext): Promise<Outcome> {
       server,
     );
     const session = ((await login.json()) as { session_token: string }).session_token;
-    const key = apiKeys(SECRET).service_role;
+    const key = (await apiKeys(SECRET)).service_role;
     const url = "http://localhost/admin/v1/auth/session";
 
     const one = async (token: string) => {

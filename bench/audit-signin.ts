@@ -38,7 +38,7 @@ try {
   });
   const auth = await createAuthService({ config, db, log: silentLogger, jwtSecret: SECRET, dbUrl: embedded.url });
   const app = createApp({ config, db, log: silentLogger, jwtSecret: SECRET, services: [auth], databaseLabel: "bench" });
-  const anon = apiKeys(SECRET).anon;
+  const anon = (await apiKeys(SECRET)).anon;
   const email = "bench@example.com";
   const password = "Bench-signin-pass-1";
   const post = (path: string, body: unknown) =>

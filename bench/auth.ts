@@ -25,7 +25,7 @@ import { BUN, fmt, freePort, median, ROOT } from "./lib.ts";
 import { GOALS, goalRow, pct, table, type BenchContext, type Outcome } from "./outcome.ts";
 
 const SECRET = "bench-auth-secret-bench-auth-secret-0123456";
-const keys = apiKeys(SECRET);
+const keys = await apiKeys(SECRET);
 
 async function serveMode(kind: string, dbUrl: string, port: number): Promise<void> {
   if (kind === "plinth") {
@@ -48,7 +48,7 @@ async function serveMode(kind: string, dbUrl: string, port: number): Promise<voi
       port,
       async fetch(req) {
         const m = /^Bearer (\S+)$/.exec(req.headers.get("authorization") ?? "");
-        const v = m ? verifyJwt(m[1]!, SECRET) : null;
+        const v = m ? await verifyJwt(m[1]!, SECRET) : null;
         if (!v?.ok) return new Response("{}", { status: 401 });
         const rows = (await sql.unsafe(query, [v.claims.sub as string, v.claims.session_id as string])) as (UserRow & { session_live: boolean })[];
         if (!rows[0]?.session_live) return new Response("{}", { status: 403 });

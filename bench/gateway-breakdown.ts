@@ -21,7 +21,7 @@ export interface BreakdownRow {
 
 const HEADERS = { "content-type": "application/json; charset=utf-8" };
 const handle = () => new Response(BODY, { headers: HEADERS });
-const key = apiKeys(BENCH_SECRET).anon;
+const key = (await apiKeys(BENCH_SECRET)).anon;
 const fakeServer: Pick<import("bun").Server<unknown>, "requestIP"> = {
   requestIP: () => ({ address: "127.0.0.1", family: "IPv4", port: 50000 }),
 };

@@ -234,8 +234,9 @@ export async function runGateway(partial: Partial<GatewayOptions> = {}, progress
   const options = { ...DEFAULT_GATEWAY_OPTIONS, ...partial, tool, pin } as Required<GatewayOptions>;
   const modes: Mode[] = options.refRoot ? ["bare", "gateway-ref", "gateway"] : ["bare", "gateway"];
 
-  const headers = { apikey: jwt.apiKeys(BENCH_SECRET).anon };
-  const foreignKey = jwt.apiKeys("some-other-secret-some-other-secret-0123").anon;
+  // `await` works whether the tree's apiKeys is synchronous (older trees in --compare) or async (jose).
+  const headers = { apikey: (await jwt.apiKeys(BENCH_SECRET)).anon };
+  const foreignKey = (await jwt.apiKeys("some-other-secret-some-other-secret-0123")).anon;
   const dir = mkdtempSync(join(tmpdir(), "plinth-bench-gw-"));
   const reps: GatewayRep[] = [];
   const discarded: GatewayRep[] = [];

@@ -6,7 +6,8 @@
 // Cases, each timed over many calls in this process (no HTTP, no database on the path):
 //   ES256 cached:    the same session token again (one map lookup; the verdict cached by generation)
 //   ES256 uncached:  a different token every call (jose ECDSA P-256 verify through WebCrypto)
-//   HS256 cached / uncached: the legacy secret, for comparison
+//   HS256 cached / uncached: the legacy secret, for comparison (uncached: through the ring, and
+//                    verifyJwt alone as signed-URL tokens use it; both jose with the HMAC key imported once)
 //   scoped key:      an sb_scoped_… key (sha256 of the key, a map lookup, the usage counter) + its scopes
 //   publishable key: an sb_publishable_… key
 import { mkdtempSync, rmSync } from "node:fs";
@@ -19,7 +20,7 @@ import { connect } from "../src/db/pool.ts";
 import { resolvePrincipal } from "../src/http/principal.ts";
 import { createApiKey } from "../src/keys/api-keys.ts";
 import { keyRingFor } from "../src/keys/ring.ts";
-import { signJwt } from "../src/lib/jwt.ts";
+import { signJwt, verifyJwt } from "../src/lib/jwt.ts";
 import { scopeDenial } from "../src/lib/scopes.ts";
 import { silentLogger } from "../src/log.ts";
 import { fmt, machineInfo } from "./lib.ts";
@@ -70,7 +71,7 @@ export async function runKeys(ctx: BenchContext): Promise<Outcome> {
     const claims = (i: number) => ({ role: "authenticated", sub: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, iat: now, exp: now + 3600 });
     ctx.progress("keys: signing tokens");
     const es = await Promise.all(Array.from({ length: cold }, (_, i) => ring.sign(claims(i))));
-    const hs = Array.from({ length: cold }, (_, i) => signJwt(claims(i), SECRET));
+    const hs = await Promise.all(Array.from({ length: cold }, (_, i) => signJwt(claims(i), SECRET)));
     const url = new URL("http://localhost/rest/v1/notes?select=id,body");
     const request = (apikey: string, bearer?: string) =>
       new Request(url, { headers: { apikey, authorization: `Bearer ${bearer ?? apikey}`, "accept-profile": "public" } });
@@ -98,6 +99,8 @@ export async function runKeys(ctx: BenchContext): Promise<Outcome> {
     // The whole gateway step with the cache voided before every call (as after a key change).
     cases.push({ name: "ES256 uncached through resolvePrincipal (+ publishable apikey)", ms: await timeIt(cold, () => (ring.generation++, resolve(esReq))) });
     cases.push({ name: "HS256 legacy token, uncached (HMAC, jose)", ms: await timeIt(cold, (i) => ring.verify(hs[i % cold]!)) });
+    // The same check without the ring (signed-URL tokens, nodes without a key ring): src/lib/jwt.ts alone.
+    cases.push({ name: "HS256 verifyJwt, uncached (HMAC, jose; signed URLs)", ms: await timeIt(cold, (i) => verifyJwt(hs[i % cold]!, SECRET)) });
     await ring.stop();
 
     const worstCached = Math.max(...cases.slice(0, 4).map((c) => c.ms));

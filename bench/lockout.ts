@@ -25,7 +25,7 @@ import { createRefTree, type RefTree } from "./ref-tree.ts";
 import { GOALS, goalRow, pct, table, type BenchContext, type Outcome } from "./outcome.ts";
 
 const SECRET = "bench-lockout-secret-bench-lockout-secret-01";
-const keys = apiKeys(SECRET);
+const keys = await apiKeys(SECRET);
 const PASSWORD = "bench password 1";
 const CLIENTS = 8;
 /** The last commit before issue 14 (no lockout, no audit of end users' sign-ins). */

@@ -29,7 +29,7 @@ import { BUN, fmt, freePort, median, pidsMentioning, processTree, rssMb, sleep }
 import { GOALS, goalRow, pct, table, type BenchContext, type Outcome } from "./outcome.ts";
 
 const SECRET = "bench-secret-that-is-at-least-32-characters-long";
-const ANON = apiKeys(SECRET).anon;
+const ANON = (await apiKeys(SECRET)).anon;
 const enc = new TextEncoder();
 const PAYLOAD = { x: 123.5, y: 456.25, user: "bench-user", note: "a typical small cursor update" };
 

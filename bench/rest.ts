@@ -219,7 +219,7 @@ export async function measureRest(o: RestOptions): Promise<RestFigures | string>
     // The older tree's server applies its own system migrations at start (checksummed): it gets its own database.
     const refDbUrl = o.refRoot ? await createFixture(admin, embedded.url, "bench_rest_ref", await refSystemMigrations(o.refRoot), dbs) : undefined;
     const postmaster = Number(readFileSync(join(DATA_DIR, "pg", "postmaster.pid"), "utf8").split("\n")[0]);
-    return await measureServers(o, { pin, dbUrl, refDbUrl, postmaster, anon: apiKeys(SECRET).anon, dbs });
+    return await measureServers(o, { pin, dbUrl, refDbUrl, postmaster, anon: (await apiKeys(SECRET)).anon, dbs });
   } finally {
     for (const db of dbs) await db.end({ timeout: 1 });
     await admin.unsafe("drop database if exists bench_rest with (force)");

@@ -138,9 +138,9 @@ async function measure(ctx: BenchContext): Promise<StorageFigures> {
   const child = spawn(BUN, [join(ROOT, "bench/storage.ts"), "--server", String(port), dir], { stdio: ["ignore", "inherit", "inherit"] });
   const pid = child.pid!;
   const now = Math.floor(Date.now() / 1000);
-  const service = signJwt({ role: "service_role", iat: now, exp: now + 3600 }, SECRET);
+  const service = await signJwt({ role: "service_role", iat: now, exp: now + 3600 }, SECRET);
   const userId = "44444444-4444-4444-8444-444444444444";
-  const user = signJwt({ role: "authenticated", sub: userId, iat: now, exp: now + 3600 }, SECRET);
+  const user = await signJwt({ role: "authenticated", sub: userId, iat: now, exp: now + 3600 }, SECRET);
   const H = { Authorization: `Bearer ${service}` };
   const ddFile = join(dir, "dd.bin");
   try {

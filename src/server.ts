@@ -64,7 +64,7 @@ export async function serve({ config, jwtSecret, log, banner = (t) => process.st
     throw err;
   }
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
-  banner(startBanner(config, url, database, jwtSecret));
+  banner(await startBanner(config, url, database, jwtSecret));
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
@@ -83,8 +83,8 @@ export async function serve({ config, jwtSecret, log, banner = (t) => process.st
   return { url, port: server.port ?? config.port, database, gateway: app.gateway, stop };
 }
 
-function startBanner(config: Config, url: string, database: OpenedDatabase, secret: string): string {
-  const keys = apiKeys(secret);
+async function startBanner(config: Config, url: string, database: OpenedDatabase, secret: string): Promise<string> {
+  const keys = await apiKeys(secret);
   const lines = [
     "",
     `  Plinth is serving at ${url}`,

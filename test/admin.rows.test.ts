@@ -423,7 +423,7 @@ describe("who may reach which table", () => {
   test("no key: 401; the anon key: 401; a user's token: 403", async () => {
     expect((await fetch(`${ts.url}/admin/v1${rows("notes")}`)).status).toBe(401);
     expect(await adminClient(ts, ts.keys.anon)("GET", rows("notes"))).toMatchObject({ status: 401, body: { code: "unauthorized" } });
-    const user = adminClient(ts, tokenFor({ sub: "0b0c1f7e-64f5-4b0e-9a3a-6f0d3f7c2b11", role: "authenticated" }));
+    const user = adminClient(ts, await tokenFor({ sub: "0b0c1f7e-64f5-4b0e-9a3a-6f0d3f7c2b11", role: "authenticated" }));
     expect(await user("GET", rows("notes"))).toMatchObject({ status: 403, body: { code: "forbidden" } });
     expect(await user("DELETE", rows("notes", "/1"))).toMatchObject({ status: 403, body: { code: "forbidden" } });
     expect((await call("GET", rows("notes", "/1"))).status).toBe(200);

@@ -190,7 +190,7 @@ async function accountIn(state: State): Promise<Account> {
   // Signed in after the set-up (verifying ends the user's other aal1 sessions).
   const aal1 = await signIn(email);
   account.tokens.aal1 = aal1;
-  account.tokens.aal2 = tokenFor({ ...claimsOf(aal1), aal: "aal2" }, srv.secret);
+  account.tokens.aal2 = await tokenFor({ ...claimsOf(aal1), aal: "aal2" }, srv.secret);
   return account;
 }
 
@@ -271,7 +271,7 @@ describe("JWT tampering", () => {
     let valid = real;
     for (let i = 0; !/[-_]/.test(valid.split(".")[2]!) || !/[-_]/.test(valid.split(".")[1]!); i++) {
       if (i > 1000) throw new Error("no token with - or _ found");
-      valid = tokenFor({ ...claims, note: "~~~", n: i }, srv.secret);
+      valid = await tokenFor({ ...claims, note: "~~~", n: i }, srv.secret);
     }
     const [h, p, s] = valid.split(".") as [string, string, string];
     expect(std(p)).not.toBe(p);
@@ -294,8 +294,8 @@ describe("JWT tampering", () => {
         "alg none, original signature": `${b64({ alg: "none", typ: "JWT" })}.${p}.${s}`,
         "alg switch to HS512 (signed with the secret)": `${hs512}.${p}.${hs512Sig}`,
         "alg switch to RS256": `${b64({ alg: "RS256", typ: "JWT" })}.${p}.${s}`,
-        "wrong secret": signJwt(claims, "another-secret-that-is-long-enough-for-hs256"),
-        expired: tokenFor(unstamped, srv.secret, -3600),
+        "wrong secret": await signJwt(claims, "another-secret-that-is-long-enough-for-hs256"),
+        expired: await tokenFor(unstamped, srv.secret, -3600),
         "modified payload (role service_role)": `${h}.${escalated}.${s}`,
         "modified payload (other sub)": `${h}.${b64({ ...claims, sub: crypto.randomUUID() })}.${s}`,
       },

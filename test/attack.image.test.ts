@@ -67,7 +67,7 @@ test("a thumbnail's token never yields the original; forged transforms are refus
   const r = await fetch(`${base}/render/image/sign/img/photo.jpg?token=${noAlg}`);
   expect(((await r.json()) as { code: string }).code).toBe("InvalidSignature");
   // A token signed for another object cannot be pointed at this one.
-  const other = signJwt({ url: "img/bomb.png", transformations: "width:10", iat: now, exp: now + 60 }, srv.secret);
+  const other = await signJwt({ url: "img/bomb.png", transformations: "width:10", iat: now, exp: now + 60 }, srv.secret);
   const o = await fetch(`${base}/render/image/sign/img/photo.jpg?token=${other}`);
   expect(((await o.json()) as { code: string }).code).toBe("InvalidSignature");
 });

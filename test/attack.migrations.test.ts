@@ -143,7 +143,7 @@ describe("approvals cannot be forged or reused", () => {
 
   test("a forged end-user JWT with role service_role but the wrong secret gets nothing", async () => {
     const { signJwt } = await import("../src/lib/jwt.ts");
-    const forged = signJwt({ role: "service_role", exp: Math.floor(Date.now() / 1000) + 60 }, "not-the-secret-not-the-secret-not-the-secret");
+    const forged = await signJwt({ role: "service_role", exp: Math.floor(Date.now() / 1000) + 60 }, "not-the-secret-not-the-secret-not-the-secret");
     const r = await t.call("POST", "/migrations/apply", {}, { token: forged, apikey: t.keys.anon });
     expect(r.status).toBe(401);
   });

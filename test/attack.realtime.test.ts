@@ -34,8 +34,8 @@ type V1 = { topic: string; event: string; payload: any; ref: string | null; join
 type Who = "anon" | "A" | "B";
 const tokens: Record<Who, string | undefined> = {
   anon: undefined,
-  A: tokenFor({ sub: USER_A, role: "authenticated", aud: "authenticated" }),
-  B: tokenFor({ sub: USER_B, role: "authenticated", aud: "authenticated" }),
+  A: await tokenFor({ sub: USER_A, role: "authenticated", aud: "authenticated" }),
+  B: await tokenFor({ sub: USER_B, role: "authenticated", aud: "authenticated" }),
 };
 
 let seq = 0;

@@ -37,8 +37,8 @@ await owner.unsafe(`
 
 const callers = {
   anon: { apikey: keys.anon },
-  A: { apikey: keys.anon, authorization: `Bearer ${tokenFor({ sub: A, role: "authenticated" })}` },
-  B: { apikey: keys.anon, authorization: `Bearer ${tokenFor({ sub: B, role: "authenticated" })}` },
+  A: { apikey: keys.anon, authorization: `Bearer ${await tokenFor({ sub: A, role: "authenticated" })}` },
+  B: { apikey: keys.anon, authorization: `Bearer ${await tokenFor({ sub: B, role: "authenticated" })}` },
 } as const;
 type Who = keyof typeof callers;
 
@@ -144,12 +144,12 @@ describe("reaching around RLS", () => {
     }
   });
   test("claims are request-scoped: a role claim of service_role in a token B signs itself is refused", async () => {
-    const forged = tokenFor({ sub: B, role: "service_role" }, "not-the-server-secret-but-long-enough-to-pass");
+    const forged = await tokenFor({ sub: B, role: "service_role" }, "not-the-server-secret-but-long-enough-to-pass");
     const res = await rest("anon", "/notes", { headers: { authorization: `Bearer ${forged}` } });
     expect(res.status).toBe(401);
   });
   test("a role the server does not know is refused, not run as the login role", async () => {
-    const res = await rest("anon", "/notes", { headers: { authorization: `Bearer ${tokenFor({ sub: B, role: "postgres" })}` } });
+    const res = await rest("anon", "/notes", { headers: { authorization: `Bearer ${await tokenFor({ sub: B, role: "postgres" })}` } });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(leaksA(await res.text())).toBe(false);
   });

@@ -43,8 +43,8 @@ await srv.admin.storage.from("hidden").upload("x.txt", "x");
 
 const callers = {
   anon: { apikey: srv.keys.anon, authorization: `Bearer ${srv.keys.anon}` },
-  A: { apikey: srv.keys.anon, authorization: `Bearer ${tokenFor({ sub: A, role: "authenticated" })}` },
-  B: { apikey: srv.keys.anon, authorization: `Bearer ${tokenFor({ sub: B, role: "authenticated" })}` },
+  A: { apikey: srv.keys.anon, authorization: `Bearer ${await tokenFor({ sub: A, role: "authenticated" })}` },
+  B: { apikey: srv.keys.anon, authorization: `Bearer ${await tokenFor({ sub: B, role: "authenticated" })}` },
 } as const;
 type Who = keyof typeof callers;
 const folderOf = (who: Who) => (who === "A" ? A : who === "B" ? B : "anon");
@@ -198,7 +198,7 @@ describe("item 1: signed upload URLs into A's folder", () => {
 
   test("an upload token as issued before signers were recorded (owner, no signer) is refused", async () => {
     const iat = Math.floor(Date.now() / 1000);
-    const old = signJwt({ url: `private/${SECRET}`, owner: A, upsert: true, scope: "upload", iat, exp: iat + 600 }, srv.secret);
+    const old = await signJwt({ url: `private/${SECRET}`, owner: A, upsert: true, scope: "upload", iat, exp: iat + 600 }, srv.secret);
     const res = await fetch(`${base}/object/upload/sign/private/${SECRET}?token=${old}`, {
       method: "PUT",
       headers: { ...callers.anon, "content-type": "text/plain" },

@@ -184,7 +184,7 @@ describe("grants the change could not undo", () => {
 
 describe("callers and bodies", () => {
   test("no key, the anon key and a user's JWT cannot read, change or simulate", async () => {
-    const user: CallOptions = { token: tokenFor({ sub: A, role: "authenticated" }), apikey: t.keys.anon };
+    const user: CallOptions = { token: await tokenFor({ sub: A, role: "authenticated" }), apikey: t.keys.anon };
     for (const opts of [{}, { apikey: t.keys.anon }, user] as CallOptions[]) {
       expect([401, 403]).toContain((await put("public", "secrets", { template: "public_read_owner_write", owner_column: "owner_id" }, "", opts)).status);
       expect([401, 403]).toContain((await sim({ as: { role: "service_role" }, query: "select * from public.secrets" }, opts)).status);

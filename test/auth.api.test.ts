@@ -71,15 +71,15 @@ describe("tokens", () => {
   test("GET /user with the anon key, a forged token, an expired token, a token without session", async () => {
     const s = await session();
     expect((await call(srv.url, "GET", "/user", { key: anon })).status).toBe(403);
-    const forged = signJwt(
+    const forged = await signJwt(
       { sub: s.user.id, role: "authenticated", session_id: crypto.randomUUID(), exp: Math.floor(Date.now() / 1000) + 60 },
       "another-secret-that-is-long-enough-xxxxx",
     );
     expect((await call(srv.url, "GET", "/user", { key: anon, bearer: forged })).status).toBe(401);
-    const expired = tokenFor({ sub: s.user.id, role: "authenticated", session_id: crypto.randomUUID() }, srv.secret, -3600);
+    const expired = await tokenFor({ sub: s.user.id, role: "authenticated", session_id: crypto.randomUUID() }, srv.secret, -3600);
     const e = await call(srv.url, "GET", "/user", { key: anon, bearer: expired });
     expect(e.status).toBe(401);
-    const stale = tokenFor({ sub: s.user.id, role: "authenticated", session_id: crypto.randomUUID() }, srv.secret);
+    const stale = await tokenFor({ sub: s.user.id, role: "authenticated", session_id: crypto.randomUUID() }, srv.secret);
     const st = await call(srv.url, "GET", "/user", { key: anon, bearer: stale });
     expect(st.status).toBe(403);
     expect(st.body.code).toBe("session_not_found");

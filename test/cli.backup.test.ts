@@ -74,7 +74,7 @@ function content(size: number, seed: number): Uint8Array<ArrayBuffer> {
 
 const sha = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
 
-let keys: ReturnType<typeof apiKeys>;
+let keys: Awaited<ReturnType<typeof apiKeys>>;
 const auth = () => ({ apikey: keys.service_role, authorization: `Bearer ${keys.service_role}` });
 const preRows = new Map<number, string>();
 const preFiles = new Map<string, string>(); // name → sha256
@@ -100,7 +100,7 @@ async function download(base: string, name: string): Promise<{ status: number; s
 
 test("backup while serving and writing, wipe, restore, restart: rows, files and keys are back", async () => {
   const first = await startServer();
-  keys = apiKeys((await readFile(join(dataDir, "jwt_secret"), "utf8")).trim());
+  keys = await apiKeys((await readFile(join(dataDir, "jwt_secret"), "utf8")).trim());
 
   // Rows (a few MiB of them) and stored files before the backup.
   const su = await superuser();

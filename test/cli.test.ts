@@ -26,14 +26,14 @@ describe("plinth CLI", () => {
     expect(r.out).toMatch(/^plinth \d+\.\d+\.\d+/);
   });
 
-  test("keys --json prints both keys signed with the configured secret", () => {
+  test("keys --json prints both keys signed with the configured secret", async () => {
     const secret = "cli-test-secret-cli-test-secret-cli-test";
     const r = run(["keys", "--json"], { PLINTH_JWT_SECRET: secret });
     expect(r.code).toBe(0);
     const keys = JSON.parse(r.out) as { anon: string; service_role: string };
-    const anon = verifyJwt(keys.anon, secret);
+    const anon = await verifyJwt(keys.anon, secret);
     expect(anon.ok && anon.claims.role).toBe("anon");
-    const service = verifyJwt(keys.service_role, secret);
+    const service = await verifyJwt(keys.service_role, secret);
     expect(service.ok && service.claims.role).toBe("service_role");
   });
 

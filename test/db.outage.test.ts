@@ -13,7 +13,7 @@ import { testConfig } from "./support/app.ts";
 import { TEST_DATA_DIR } from "./support/db.ts";
 
 const SECRET = "outage-test-secret-outage-test-secret-0123";
-const keys = apiKeys(SECRET);
+const keys = await apiKeys(SECRET);
 const AUTH = { apikey: keys.service_role, authorization: `Bearer ${keys.service_role}` };
 
 await mkdir(TEST_DATA_DIR, { recursive: true });

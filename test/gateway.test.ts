@@ -4,7 +4,7 @@ import { freshDatabase } from "./support/db.ts";
 import { apiKeys, signJwt } from "../src/lib/jwt.ts";
 
 const { db } = await freshDatabase();
-const keys = apiKeys(TEST_SECRET);
+const keys = await apiKeys(TEST_SECRET);
 const app = buildApp(db);
 afterAll(() => app.gateway.close());
 
@@ -87,15 +87,15 @@ describe("API keys", () => {
     }
   });
   test("a user JWT as Bearer with the anon apikey passes", async () => {
-    const user = tokenFor({ sub: "00000000-0000-0000-0000-000000000001", role: "authenticated" });
+    const user = await tokenFor({ sub: "00000000-0000-0000-0000-000000000001", role: "authenticated" });
     const res = await app.request(restPath, { headers: { apikey: keys.anon, authorization: `Bearer ${user}` } });
     expect(res.status).toBe(404);
   });
   test("forged, expired, wrong-role, alg=none and malformed tokens are 401", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const forged = signJwt({ role: "service_role", exp: now + 60 }, "another-secret-another-secret-another");
-    const expired = signJwt({ role: "anon", exp: now - 3600 }, TEST_SECRET);
-    const superuser = signJwt({ role: "postgres", exp: now + 60 }, TEST_SECRET);
+    const forged = await signJwt({ role: "service_role", exp: now + 60 }, "another-secret-another-secret-another");
+    const expired = await signJwt({ role: "anon", exp: now - 3600 }, TEST_SECRET);
+    const superuser = await signJwt({ role: "postgres", exp: now + 60 }, TEST_SECRET);
     const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${Buffer.from('{"role":"service_role"}').toString("base64url")}.`;
     const cases: Array<[string, string]> = [
       [forged, "invalid_jwt"],
@@ -117,7 +117,7 @@ describe("API keys", () => {
     // Its own gateway without rate limits: the clock is moved below, and buckets follow the clock.
     const app = buildApp(db, { rateLimit: { enabled: false } });
     const now = Math.floor(Date.now() / 1000);
-    const user = tokenFor({ sub: "00000000-0000-0000-0000-00000000000c", role: "authenticated", exp: now + 60 });
+    const user = await tokenFor({ sub: "00000000-0000-0000-0000-00000000000c", role: "authenticated", exp: now + 60 });
     const ok = await app.request(restPath, { headers: { apikey: keys.anon, authorization: `Bearer ${user}` } });
     expect(ok.status).toBe(404); // admitted (and now in the verified-token cache)
     const tampered = user.slice(0, -2) + (user.endsWith("AA") ? "BB" : "AA");
@@ -194,8 +194,8 @@ describe("rate limits", () => {
   });
   test("per user: one user's burst does not limit another user", async () => {
     const limited = buildApp(db, { rateLimit: { perIp: { capacity: 1000, perSecond: 100 }, perUser: { capacity: 2, perSecond: 0.1 } } });
-    const alice = tokenFor({ sub: "a", role: "authenticated" });
-    const bob = tokenFor({ sub: "b", role: "authenticated" });
+    const alice = await tokenFor({ sub: "a", role: "authenticated" });
+    const bob = await tokenFor({ sub: "b", role: "authenticated" });
     const hit = (t: string) => limited.request("/rest/v1/t", { headers: { apikey: keys.anon, authorization: `Bearer ${t}` } });
     expect((await hit(alice)).status).toBe(404);
     expect((await hit(alice)).status).toBe(404);

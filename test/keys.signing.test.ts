@@ -81,7 +81,7 @@ describe("a new ES256 project", () => {
 
   test("legacy HS256 tokens and the legacy anon key keep working while the legacy secret is not revoked", async () => {
     expect((await t.call("GET", "/auth/v1/settings", undefined, { apikey: t.keys.anon })).status).toBe(200);
-    const legacy = tokenFor({ role: "authenticated", sub: crypto.randomUUID() });
+    const legacy = await tokenFor({ role: "authenticated", sub: crypto.randomUUID() });
     expect(decodeProtectedHeader(legacy).alg).toBe("HS256");
     // GET /user looks the user up: an unknown sub gets past the gateway (not 401 invalid_jwt).
     const r = await t.call("GET", "/auth/v1/user", undefined, { apikey: t.keys.anon, token: legacy });
@@ -243,7 +243,7 @@ describe("retiring the legacy HS256 secret", () => {
     expect(created.status).toBe(201);
     const secret = created.body.key as string;
     const es = await signUp();
-    const legacy = tokenFor({ role: "authenticated", sub: crypto.randomUUID() });
+    const legacy = await tokenFor({ role: "authenticated", sub: crypto.randomUUID() });
     const r = await asAdmin("POST", "/keys/signing/legacy-hs256/revoke");
     expect(r.status).toBe(200);
     const refused = await t.call("GET", "/auth/v1/user", undefined, { apikey: secret, token: legacy });

@@ -34,7 +34,7 @@ describe("who may call", () => {
   });
 
   test("a signed-in user's token: 403, also for the SQL console", async () => {
-    const user = tokenFor({ sub: "7d3c1f7e-64f5-4b0e-9a3a-6f0d3f7c2b11", role: "authenticated" });
+    const user = await tokenFor({ sub: "7d3c1f7e-64f5-4b0e-9a3a-6f0d3f7c2b11", role: "authenticated" });
     const asUser = adminClient(ts, user);
     expect(await asUser("GET", "/tables")).toMatchObject({ status: 403, body: { code: "forbidden" } });
     expect((await asUser("POST", "/sql", { query: "select 1" })).status).toBe(403);

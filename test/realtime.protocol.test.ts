@@ -125,7 +125,7 @@ describe("joining", () => {
 
   test("a refresh with a bad token closes the channel with a system message", async () => {
     const s = await open("1.0.0");
-    const token = tokenFor({ sub: "u1", role: "authenticated" });
+    const token = await tokenFor({ sub: "u1", role: "authenticated" });
     const ref = joinV1(s, "realtime:tok", { config: {}, access_token: token });
     expect((await s.expect<V1>((m) => m.ref === ref)).payload.status).toBe("ok");
     s.send({ topic: "realtime:tok", event: "access_token", payload: { access_token: "garbage" }, ref: "99", join_ref: ref });

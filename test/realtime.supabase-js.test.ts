@@ -83,8 +83,8 @@ for (const vsn of VERSIONS) {
 
     test("RLS decides which user gets a change; unreadable columns are not sent", async () => {
       const [ca, cb, cn] = [client(f.node.url, f.keys.anon, vsn), client(f.node.url, f.keys.anon, vsn), client(f.node.url, f.keys.anon, vsn)];
-      await ca.realtime.setAuth(userToken(USER_A));
-      await cb.realtime.setAuth(userToken(USER_B));
+      await ca.realtime.setAuth(await userToken(USER_A));
+      await cb.realtime.setAuth(await userToken(USER_B));
       const got = { a: [] as Array<Record<string, any>>, b: [] as Array<Record<string, any>>, anon: [] as unknown[] };
       const listen = (c: typeof ca, sink: unknown[]) =>
         c.channel(uniq("rls")).on("postgres_changes", { event: "*", schema: "public", table: "notes" }, (p) => sink.push(p));
@@ -182,8 +182,8 @@ for (const vsn of VERSIONS) {
 
     test("private channels are authorised by policies on realtime.messages", async () => {
       const [ca, cb] = [client(f.node.url, f.keys.anon, vsn), client(f.node.url, f.keys.anon, vsn)];
-      await ca.realtime.setAuth(userToken(USER_A));
-      await cb.realtime.setAuth(userToken(USER_B));
+      await ca.realtime.setAuth(await userToken(USER_A));
+      await cb.realtime.setAuth(await userToken(USER_B));
       const topic = uniq("vip");
       const got: Array<Record<string, any>> = [];
       const chA = ca.channel(topic, { config: { private: true, broadcast: { self: true, ack: true } } }).on("broadcast", { event: "*" }, (p) => got.push(p));
@@ -204,7 +204,7 @@ for (const vsn of VERSIONS) {
 
     test("token refresh keeps a channel open; expiry closes it with a system message", async () => {
       const c = client(f.node.url, f.keys.anon, vsn);
-      await c.realtime.setAuth(userToken(USER_A, 2));
+      await c.realtime.setAuth(await userToken(USER_A, 2));
       const systems: Array<Record<string, any>> = [];
       const statuses: string[] = [];
       const ch = c.channel(uniq("expiring")).on("system", {}, (p) => systems.push(p));
@@ -216,12 +216,12 @@ for (const vsn of VERSIONS) {
       await c.removeAllChannels();
 
       const c2 = client(f.node.url, f.keys.anon, vsn);
-      await c2.realtime.setAuth(userToken(USER_A, 2));
+      await c2.realtime.setAuth(await userToken(USER_A, 2));
       const room = uniq("refreshed");
       const got: unknown[] = [];
       const ch2 = c2.channel(room, { config: { broadcast: { self: true } } }).on("broadcast", { event: "*" }, (p) => got.push(p));
       expect((await subscribed(ch2)).status).toBe("SUBSCRIBED");
-      await c2.realtime.setAuth(userToken(USER_A, 3600));
+      await c2.realtime.setAuth(await userToken(USER_A, 3600));
       await Bun.sleep(2600);
       await ch2.send({ type: "broadcast", event: "still", payload: {} });
       await waitFor(() => got.length === 1, 3000, "broadcast after the first token's expiry");
@@ -230,8 +230,8 @@ for (const vsn of VERSIONS) {
 
     test("bad tokens never join", async () => {
       for (const token of [
-        tokenFor({ sub: USER_A, role: "authenticated" }, "another-secret-that-is-long-enough-32chars"),
-        userToken(USER_A, -60),
+        await tokenFor({ sub: USER_A, role: "authenticated" }, "another-secret-that-is-long-enough-32chars"),
+        await userToken(USER_A, -60),
         "not-a-jwt",
       ]) {
         const c = client(f.node.url, f.keys.anon, vsn);

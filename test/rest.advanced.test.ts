@@ -18,8 +18,8 @@ await waitFor(
 );
 
 const svc = srv.keys.service_role;
-const alice = tokenFor({ sub: "11111111-1111-1111-1111-111111111111", role: "authenticated" });
-const bob = tokenFor({ sub: "22222222-2222-2222-2222-222222222222", role: "authenticated" });
+const alice = await tokenFor({ sub: "11111111-1111-1111-1111-111111111111", role: "authenticated" });
+const bob = await tokenFor({ sub: "22222222-2222-2222-2222-222222222222", role: "authenticated" });
 const json = { "content-type": "application/json" };
 const repr = { ...json, prefer: "return=representation" };
 

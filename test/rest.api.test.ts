@@ -140,7 +140,7 @@ describe("reads over HTTP", () => {
     expect((await body(r)).code).toBe("PGRST122");
     r = await restFetch(srv, "/books?select=title::nosuchtype");
     expect(r.status).toBe(400);
-    r = await restFetch(srv, "/books", { token: tokenFor({ sub: "x", role: "postgres" }) });
+    r = await restFetch(srv, "/books", { token: await tokenFor({ sub: "x", role: "postgres" }) });
     expect(r.status).toBe(401);
     r = await restFetch(srv, "/events?id=eq.notanint");
     expect(r.status).toBe(400);

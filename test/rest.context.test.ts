@@ -15,8 +15,8 @@ import postgres from "postgres";
 const srv = await startRestServer({ db: { poolMax: 2 }, rest: { requestSettings: "auto" } });
 const ALICE = "00000000-0000-4000-8000-00000000000a";
 const BOB = "00000000-0000-4000-8000-00000000000b";
-const alice = tokenFor({ role: "authenticated", sub: ALICE });
-const bob = tokenFor({ role: "authenticated", sub: BOB });
+const alice = await tokenFor({ role: "authenticated", sub: ALICE });
+const bob = await tokenFor({ role: "authenticated", sub: BOB });
 const json = { "content-type": "application/json" };
 
 await srv.admin.unsafe(`

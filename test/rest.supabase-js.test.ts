@@ -11,8 +11,8 @@ const anon = createClient(srv.url, srv.keys.anon, opts);
 const service = createClient(srv.url, srv.keys.service_role, opts);
 const ALICE = "11111111-1111-1111-1111-111111111111";
 const BOB = "22222222-2222-2222-2222-222222222222";
-const asUser = (sub: string) =>
-  createClient(srv.url, srv.keys.anon, { ...opts, global: { headers: { Authorization: `Bearer ${tokenFor({ sub, role: "authenticated" })}` } } });
+const asUser = async (sub: string) =>
+  createClient(srv.url, srv.keys.anon, { ...opts, global: { headers: { Authorization: `Bearer ${await tokenFor({ sub, role: "authenticated" })}` } } });
 
 describe("reads", () => {
   test("select columns with filters and order", async () => {
@@ -296,8 +296,8 @@ describe("security", () => {
   test("RLS for anon and two users", async () => {
     const pub = await anon.from("notes").select("body").order("id");
     expect(pub.data).toEqual([{ body: "alice public" }]);
-    const alice = asUser(ALICE);
-    const bob = asUser(BOB);
+    const alice = await asUser(ALICE);
+    const bob = await asUser(BOB);
     expect((await alice.from("notes").select("body").order("id")).data).toEqual([{ body: "alice private" }, { body: "alice public" }]);
     expect((await bob.from("notes").select("body").order("id")).data).toEqual([{ body: "alice public" }, { body: "bob private" }]);
     const w = await bob.from("notes").insert({ body: "bob new" }).select("body, owner").single();

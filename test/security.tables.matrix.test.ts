@@ -92,9 +92,9 @@ const userToken = (sub: string) => tokenFor({ sub, role: "authenticated", aud: "
 const bearer: Record<Caller, string> = {
   anon: f.keys.anon,
   service_role: f.keys.service_role,
-  owner: userToken(OWNER),
-  other: userToken(OTHER),
-  member: userToken(MEMBER),
+  owner: await userToken(OWNER),
+  other: await userToken(OTHER),
+  member: await userToken(MEMBER),
 };
 
 async function rest(caller: Caller, method: string, path: string, body?: unknown, prefer = "return=representation") {

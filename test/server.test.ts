@@ -9,7 +9,7 @@ import { createLogger } from "../src/log.ts";
 import { serve } from "../src/server.ts";
 
 const { url: dbUrl } = await freshDatabase();
-const keys = apiKeys(TEST_SECRET);
+const keys = await apiKeys(TEST_SECRET);
 
 async function start(overrides = {}) {
   const config = testConfig({ port: 0, db: { url: dbUrl }, http: { shutdownGrace: 5 }, ...overrides });

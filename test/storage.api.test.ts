@@ -293,7 +293,7 @@ describe("TUS resumable uploads", () => {
       headers: { "Tus-Resumable": "1.0.0", "Upload-Length": "1", "Upload-Metadata": meta({ bucketName: "raw", objectName: "a" }) },
     });
     expect(await anon.json()).toMatchObject({ statusCode: "403", message: "Invalid Compact JWS" });
-    const user = tokenFor({ sub: "33333333-3333-4333-8333-333333333333", role: "authenticated" });
+    const user = await tokenFor({ sub: "33333333-3333-4333-8333-333333333333", role: "authenticated" });
     const denied = await fetch(tus, {
       method: "POST",
       headers: {

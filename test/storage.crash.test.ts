@@ -12,7 +12,7 @@ import { freshDatabase, TEST_DATA_DIR } from "./support/db.ts";
 import { cleanEnv, liveServers, startServe, type ServeProcess } from "./support/serve-process.ts";
 
 const SECRET = "crash-test-secret-crash-test-secret-0123";
-const KEYS = apiKeys(SECRET);
+const KEYS = await apiKeys(SECRET);
 const AUTH = { apikey: KEYS.service_role, authorization: `Bearer ${KEYS.service_role}` };
 const BUCKET = "crash";
 const NAME = "big.bin";

@@ -169,8 +169,8 @@ describe("policies", () => {
   });
 
   test("two users: each writes and reads only their own folder; owner is recorded", async () => {
-    const alice = srv.userClient(ALICE).storage.from("private");
-    const bob = srv.userClient(BOB).storage.from("private");
+    const alice = (await srv.userClient(ALICE)).storage.from("private");
+    const bob = (await srv.userClient(BOB)).storage.from("private");
     expect((await alice.upload(`${ALICE}/a.txt`, "alice")).error).toBeNull();
     expect((await bob.upload(`${BOB}/b.txt`, "bob")).error).toBeNull();
     expect((await bob.upload(`${ALICE}/evil.txt`, "evil")).error?.message).toBe("new row violates row-level security policy");

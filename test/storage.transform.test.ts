@@ -191,11 +191,11 @@ describe("access", () => {
     const pub = await fetch(`${base}/render/image/public/private/${alice}/me.jpg?width=50`);
     expect(((await pub.json()) as { code: string }).code).toBe("NoSuchBucket");
     const url = `${base}/render/image/authenticated/private/${alice}/me.jpg?width=50`;
-    const own = await fetch(url, { headers: { Authorization: `Bearer ${tokenFor({ sub: alice, role: "authenticated" })}` } });
+    const own = await fetch(url, { headers: { Authorization: `Bearer ${await tokenFor({ sub: alice, role: "authenticated" })}` } });
     expect(own.status).toBe(200);
     expect((await decoded(own)).width).toBe(50);
     // Bob's policies do not show him Alice's folder: not found, even though the variant is cached.
-    const other = await fetch(url, { headers: { Authorization: `Bearer ${tokenFor({ sub: bob, role: "authenticated" })}` } });
+    const other = await fetch(url, { headers: { Authorization: `Bearer ${await tokenFor({ sub: bob, role: "authenticated" })}` } });
     expect(other.status).toBe(400);
     expect(((await other.json()) as { code: string }).code).toBe("NoSuchKey");
     const anon = await fetch(url, { headers: { Authorization: `Bearer ${srv.keys.anon}` } });
@@ -250,7 +250,7 @@ describe("signed transform URLs", () => {
     // A token with other transformations, signed with the wrong secret; and a payload edited by hand.
     const token = url.searchParams.get("token")!;
     const now = Math.floor(Date.now() / 1000);
-    const forged = signJwt({ url: "pics/in/a.jpg", transformations: "width:2000", iat: now, exp: now + 600 }, "not-the-secret-not-the-secret-not-the-secret");
+    const forged = await signJwt({ url: "pics/in/a.jpg", transformations: "width:2000", iat: now, exp: now + 600 }, "not-the-secret-not-the-secret-not-the-secret");
     const f = await fetch(`${base}/render/image/sign/pics/in/a.jpg?token=${forged}`);
     expect(((await f.json()) as { code: string }).code).toBe("InvalidSignature");
     const [h, p, s] = token.split(".");
@@ -261,7 +261,7 @@ describe("signed transform URLs", () => {
     expect(((await b.json()) as { code: string }).code).toBe("InvalidSignature");
 
     // Expired.
-    const old = signJwt({ url: "pics/in/a.jpg", transformations: "width:10", iat: now - 100, exp: now - 10 }, srv.secret);
+    const old = await signJwt({ url: "pics/in/a.jpg", transformations: "width:10", iat: now - 100, exp: now - 10 }, srv.secret);
     const e = await fetch(`${base}/render/image/sign/pics/in/a.jpg?token=${old}`);
     expect(((await e.json()) as { code: string }).code).toBe("ExpiredToken");
   });

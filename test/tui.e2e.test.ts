@@ -169,6 +169,8 @@ describe.skipIf(!TMUX)("plinth tui in tmux (compiled binary, real server)", () =
     await waitFor("SELECT · 1 row(s)");
     expect(screen()).toMatch(/\n\s*7\s/);
     keys("C-l");
+    // Ctrl+L and the next text in one read would be one chunk: wait for the cleared editor.
+    await waitFor(/│1 {10,}│/);
     type("delete from public.scratch");
     keys("C-r");
     await waitFor("impact: 7 row(s)");

@@ -68,7 +68,7 @@ export async function accessToken(deps: SessionDeps, user: UserRow, sessionId: s
     is_anonymous: user.is_anonymous,
   };
   const signed = deps.accessTokenHook ? await deps.accessTokenHook(user.id, claims, amr[amr.length - 1]?.method ?? "password") : claims;
-  const token = deps.signer ? await deps.signer.sign(signed) : signJwt(signed, deps.secret);
+  const token = deps.signer ? await deps.signer.sign(signed) : await signJwt(signed, deps.secret);
   return { token, exp };
 }
 

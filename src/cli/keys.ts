@@ -64,7 +64,7 @@ export async function run(args: string[], env: CommandEnv): Promise<number> {
   });
 }
 
-function printLegacy(args: string[], env: CommandEnv): number {
+async function printLegacy(args: string[], env: CommandEnv): Promise<number> {
   const { flags, positional } = parseFlags(args, { booleans: ["json"] });
   if (positional.length > 0) throw usageError(`unknown command 'keys ${positional[0]}'\n${USAGE}`);
   const { config } = env.load();
@@ -74,7 +74,7 @@ function printLegacy(args: string[], env: CommandEnv): number {
     else env.stdout("The legacy anon/service_role keys are disabled: see plinth keys api list\n");
     return EXIT.ok;
   }
-  const keys = legacyApiKeyPair(secret);
+  const keys = await legacyApiKeyPair(secret);
   if (flags.json === true) env.stdout(`${JSON.stringify(keys)}\n`);
   else env.stdout(`anon:         ${keys.anon}\nservice_role: ${keys.service_role}\n`);
   return EXIT.ok;

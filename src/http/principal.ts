@@ -36,7 +36,7 @@ export function legacyCredentials(secret: string): Credentials {
     generation: 0,
     isLoaded: true,
     ready: async () => {},
-    verify: async (token) => verifyJwt(token, secret),
+    verify: (token) => verifyJwt(token, secret),
     apiKey: () => ({ ok: false, reason: "unknown_api_key" }),
   };
 }

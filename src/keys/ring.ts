@@ -19,7 +19,7 @@
 import { importJWK } from "jose";
 import type { Config } from "../config/schema.ts";
 import type { Database, Principal, Sql } from "../db/pool.ts";
-import { apiKeys as legacyApiKeyPair, peekHeader, signWithKey, verifyWithKey, type JwtClaims, type JwtResult, type VerifyKey } from "../lib/jwt.ts";
+import { apiKeys as legacyApiKeyPair, hmacKey, peekHeader, signWithKey, verifyWithKey, type JwtClaims, type JwtResult, type VerifyKey } from "../lib/jwt.ts";
 import type { Logger } from "../log.ts";
 import { openPrivateKey, masterKey } from "./at-rest.ts";
 import { apiKeyHash, type ApiKeyKind, type ApiKeyRow } from "./api-keys.ts";
@@ -82,8 +82,10 @@ export class KeyRing {
   private signing = new Map<string, SigningEntry>();
   private current: SigningEntry | null = null;
   private legacyStatus: SigningStatus = "current";
-  private readonly legacyKey: Uint8Array;
-  private readonly legacyPair: Set<string>;
+  /** The legacy secret as a WebCrypto HMAC key, imported once (loadOnce) and shared with src/lib/jwt.ts. */
+  private legacyKey: VerifyKey | null = null;
+  /** The legacy anon/service_role keys, compared by exact string (canonical tokens only reach it). */
+  private legacyPair = new Set<string>();
   private legacyApiKeys = true;
   private byHash = new Map<string, ApiKeyEntry>();
   private version: bigint | null = null;
@@ -103,9 +105,6 @@ export class KeyRing {
     private readonly o: KeyRingOptions,
   ) {
     this.master = masterKey(o.config.auth.keysMasterSecret, o.jwtSecret);
-    this.legacyKey = new TextEncoder().encode(o.jwtSecret);
-    const pair = legacyApiKeyPair(o.jwtSecret);
-    this.legacyPair = new Set([pair.anon, pair.service_role]);
   }
 
   /** An app that serves with this ring holds a reference; the last release() stops it. */
@@ -194,6 +193,11 @@ export class KeyRing {
       signingRows = [];
       apiRows = [];
     }
+    if (!this.legacyKey) {
+      const pair = await legacyApiKeyPair(this.o.jwtSecret);
+      this.legacyPair = new Set([pair.anon, pair.service_role]);
+      this.legacyKey = await hmacKey(this.o.jwtSecret);
+    }
     const signing = new Map<string, SigningEntry>();
     let current: SigningEntry | null = null;
     let legacyStatus: SigningStatus = "current";
@@ -265,7 +269,7 @@ export class KeyRing {
       // public key used as an HMAC secret) is refused here, before any HMAC is computed.
       if (h.kid !== undefined && h.kid !== LEGACY_KID) return { ok: false, reason: "unknown_kid" };
       if (this.legacyStatus === "revoked") return { ok: false, reason: "key_revoked" };
-      const v = await verifyWithKey(token, this.legacyKey, "HS256", leewaySeconds);
+      const v = await verifyWithKey(token, this.legacyKey ?? (await hmacKey(this.o.jwtSecret)), "HS256", leewaySeconds);
       if (v.ok && !this.legacyApiKeys && this.legacyPair.has(token)) return { ok: false, reason: "legacy_key_disabled" };
       return v;
     }
@@ -298,7 +302,7 @@ export class KeyRing {
     const c = this.current;
     if (c?.signKey) return signWithKey(claims, c.signKey, c.alg, c.kid);
     if (this.legacyStatus === "revoked") throw new Error("no signing key: the legacy secret is revoked and no asymmetric key is current");
-    return signWithKey(claims, this.legacyKey, "HS256");
+    return signWithKey(claims, this.legacyKey ?? (await hmacKey(this.o.jwtSecret)), "HS256");
   }
 
   /** The JWKS document (asymmetric keys in use or on standby), serialised once per reload. */

@@ -1,34 +1,31 @@
-// HS256 JSON Web Tokens, as GoTrue issues and PostgREST verifies them. Implemented on node:crypto:
-// one HMAC per call, constant-time signature comparison, strict header check (no `alg: none`).
+// JSON Web Tokens, as GoTrue issues and PostgREST verifies them: HS256 (the legacy project secret:
+// the anon/service_role API keys, signed-URL tokens, sessions while no asymmetric key is current) and
+// ES256/RS256 (the signing keys of src/keys/). All signing and verifying goes through `jose`: the
+// JOSE standard belongs to a well-kept library, and no HMAC or signature code lives here.
 //
-// Trap: Node's base64url decoder is lenient. It accepts `=` padding, the standard alphabet's `+`
-// and `/`, skips characters it does not know and ignores the unused low bits of the last character,
-// so many different strings decode to the same bytes. A verifier built on it accepts tokens that
-// are not the ones we signed (a padded or re-alphabeted copy of a real token, a signature with its
-// last character changed), which breaks anything that treats the token string as an identity (the
-// gateway's cache, revocation lists, logs). Every segment must therefore be canonical unpadded
-// base64url: it must decode and re-encode to exactly itself.
+// What stays ours, in front of jose:
+//   - Canonical encoding. jose's base64url decoder is lenient: it accepts a token whose signature has
+//     `=` padding appended, or whose last character differs only in the unused low bits (measured on
+//     jose 6.2: both verify). Many strings then verify as the same token, which breaks anything that
+//     treats the token string as an identity (the gateway's verified-token cache, the legacy-key
+//     check in src/keys/ring.ts, revocation lists, logs). peekHeader() therefore refuses any segment
+//     that is not canonical unpadded base64url (it must decode and re-encode to exactly itself), and
+//     every verification here runs it first.
+//   - The header rules, so failures keep their reasons: an algorithm other than the one expected is
+//     `unsupported_alg` before any key is used (no `alg: none`, no HS256 made with a public key), and
+//     `crit` (RFC 7515 §4.1.11: extensions we would have to understand; we understand none) is refused.
+//   - HMAC keys are imported once per secret (hmacKey), not on every call: jose given raw bytes
+//     imports a WebCrypto key each time, which costs more than the HMAC itself.
 //
-// Asymmetric tokens (ES256, RS256) and the gateway's HS256 verification go through `jose`
-// (verifyWithKey, signWithKey below): the JOSE standard belongs to a well-kept library. The
-// synchronous HS256 pair (signJwt, verifyJwt) remains for the storage service's signed-URL tokens,
-// whose callers are synchronous and which only Plinth itself ever reads.
-import { createHmac, timingSafeEqual } from "node:crypto";
+// Why not @elysiajs/jwt: it is a thin Elysia plugin over jose that signs and verifies with one key
+// per plugin instance, inside Elysia's request context. Plinth's tokens are verified in the
+// gateway's plain fetch path (src/http/gateway.ts, before any Elysia route runs), against a key ring
+// whose keys change at run time (kid lookup, revocation, the verified-token cache keyed by
+// generation), and signed by the ring's current key; sessions and signed URLs are issued from
+// services, not from a route's context. The plugin fits none of these, so jose is used directly.
 import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey as JoseKey, type KeyObject } from "jose";
 
 export type JwtClaims = Record<string, unknown> & { role?: string; sub?: string; exp?: number; iat?: number };
-
-const HEADER = base64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-
-function base64url(input: string | Buffer): string {
-  return Buffer.from(input).toString("base64url");
-}
-
-export function signJwt(claims: JwtClaims, secret: string): string {
-  const body = `${HEADER}.${base64url(JSON.stringify(claims))}`;
-  const sig = createHmac("sha256", secret).update(body).digest("base64url");
-  return `${body}.${sig}`;
-}
 
 export type JwtFailure =
   | "malformed"
@@ -52,48 +49,50 @@ function decodeSegment(segment: string): Buffer | null {
 
 export type JwtResult = { ok: true; claims: JwtClaims } | { ok: false; reason: JwtFailure };
 
-/** Verifies signature and time claims (with `leewaySeconds` of clock skew). Never throws. */
-export function verifyJwt(token: string, secret: string, nowSeconds = Date.now() / 1000, leewaySeconds = 30): JwtResult {
-  const parts = token.split(".");
-  if (parts.length !== 3) return { ok: false, reason: "malformed" };
-  const [h, p, s] = parts as [string, string, string];
-  const headerBytes = decodeSegment(h);
-  const claimBytes = decodeSegment(p);
-  const given = decodeSegment(s);
-  if (!headerBytes || !claimBytes || !given) return { ok: false, reason: "malformed" };
-  let header: { alg?: unknown; crit?: unknown };
-  let claims: JwtClaims;
-  try {
-    header = JSON.parse(headerBytes.toString("utf8"));
-    claims = JSON.parse(claimBytes.toString("utf8"));
-  } catch {
-    return { ok: false, reason: "malformed" };
+/**
+ * The WebCrypto HMAC key of a secret, imported once (see the header). Bounded: a process holds one
+ * or two project secrets; anything past the bound (tests with many secrets) is simply re-imported.
+ */
+const hmacKeys = new Map<string, Promise<JoseKey>>();
+const HMAC_KEYS_MAX = 32;
+
+export function hmacKey(secret: string): Promise<JoseKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    if (hmacKeys.size >= HMAC_KEYS_MAX) hmacKeys.delete(hmacKeys.keys().next().value!);
+    hmacKeys.set(secret, key);
   }
-  if (!header || typeof header !== "object" || Array.isArray(header) || !claims || typeof claims !== "object" || Array.isArray(claims)) {
-    return { ok: false, reason: "malformed" };
-  }
-  // `crit` names extensions the verifier must understand (RFC 7515 §4.1.11); we understand none.
-  if (header.alg !== "HS256" || header.crit !== undefined) return { ok: false, reason: "unsupported_alg" };
-  const expected = createHmac("sha256", secret).update(`${h}.${p}`).digest();
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: "bad_signature" };
-  if (claims.exp !== undefined && (typeof claims.exp !== "number" || claims.exp + leewaySeconds < nowSeconds)) {
-    return { ok: false, reason: "expired" };
-  }
-  if (claims.nbf !== undefined && (typeof claims.nbf !== "number" || claims.nbf - leewaySeconds > nowSeconds)) {
-    return { ok: false, reason: "not_yet_valid" };
-  }
-  return { ok: true, claims };
+  return key;
 }
 
-/** The project's two API keys: long-lived HS256 JWTs, as Supabase issues them. */
-export function apiKeys(secret: string, issuer = "plinth"): { anon: string; service_role: string } {
+/** An HS256 token for these claims: header `{"alg":"HS256","typ":"JWT"}`, claims in their given order. */
+export async function signJwt(claims: JwtClaims, secret: string): Promise<string> {
+  return signWithKey(claims, await hmacKey(secret), "HS256");
+}
+
+/** Verifies an HS256 token's signature and time claims (with `leewaySeconds` of clock skew). Never throws. */
+export async function verifyJwt(token: string, secret: string, nowSeconds?: number, leewaySeconds = 30): Promise<JwtResult> {
+  const h = peekHeader(token);
+  if (!h.ok) return h;
+  if (h.alg !== "HS256") return { ok: false, reason: "unsupported_alg" };
+  return verifyWithKey(token, await hmacKey(secret), "HS256", leewaySeconds, nowSeconds);
+}
+
+/**
+ * The project's two legacy API keys: long-lived HS256 JWTs, as Supabase issues them. Byte for byte
+ * what earlier versions printed for the same secret (test/jwt.test.ts pins one): deployed clients
+ * hold these strings, and src/keys/ring.ts recognises them by exact match.
+ */
+export async function apiKeys(secret: string, issuer = "plinth"): Promise<{ anon: string; service_role: string }> {
   // Fixed iat/exp make the keys stable across restarts for a given secret (10 years, like Supabase's).
   const iat = 1_700_000_000;
   const exp = iat + 10 * 365 * 24 * 3600;
-  return {
-    anon: signJwt({ iss: issuer, role: "anon", iat, exp }, secret),
-    service_role: signJwt({ iss: issuer, role: "service_role", iat, exp }, secret),
-  };
+  const [anon, service_role] = await Promise.all([
+    signJwt({ iss: issuer, role: "anon", iat, exp }, secret),
+    signJwt({ iss: issuer, role: "service_role", iat, exp }, secret),
+  ]);
+  return { anon, service_role };
 }
 
 /**
@@ -119,10 +118,18 @@ export function peekHeader(token: string): { ok: true; alg: string; kid: string 
 
 export type VerifyKey = JoseKey | KeyObject | Uint8Array;
 
-/** Verifies signature and time claims with one known key and algorithm (jose). Never throws. */
-export async function verifyWithKey(token: string, key: VerifyKey, alg: string, leewaySeconds = 30): Promise<JwtResult> {
+/**
+ * Verifies signature and time claims with one known key and algorithm (jose). Never throws. The
+ * caller has run peekHeader() on the token (canonical segments, no `crit`): jose alone would accept
+ * non-canonical copies of it (see the header).
+ */
+export async function verifyWithKey(token: string, key: VerifyKey, alg: string, leewaySeconds = 30, nowSeconds?: number): Promise<JwtResult> {
   try {
-    const { payload } = await jwtVerify(token, key, { algorithms: [alg], clockTolerance: leewaySeconds });
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: [alg],
+      clockTolerance: leewaySeconds,
+      ...(nowSeconds === undefined ? {} : { currentDate: new Date(nowSeconds * 1000) }),
+    });
     if (!payload || typeof payload !== "object" || Array.isArray(payload)) return { ok: false, reason: "malformed" };
     return { ok: true, claims: payload as JwtClaims };
   } catch (err) {

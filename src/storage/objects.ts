@@ -41,8 +41,8 @@ export async function findForRead(ctx: StorageContext, access: Access, bucket: s
   } else {
     // The token decides the version: a ?versionId= it does not name is refused, not served.
     versionId = access.render
-      ? verifyDownloadGrant(ctx.secret, access.token, bucket, name, versionId ?? null).version
-      : verifyDownload(ctx.secret, access.token, bucket, name, versionId ?? null);
+      ? (await verifyDownloadGrant(ctx.secret, access.token, bucket, name, versionId ?? null)).version
+      : await verifyDownload(ctx.secret, access.token, bucket, name, versionId ?? null);
     principal = SERVICE_ROLE;
   }
   return asCaller(ctx, principal, async (tx) => {
@@ -447,7 +447,7 @@ export async function createSignedUrl(
   const transform = ctx.imageTransformation === false ? {} : parseTransform(body.transform as Record<string, unknown> | null | undefined);
   await findForRead(ctx, { kind: "caller", principal }, bucket, name, versionId);
   const transformations = isEmptyTransform(transform) ? undefined : toTokenString(transform);
-  const token = signDownload(ctx.secret, { bucket, name, versionId, transformations }, expiresIn);
+  const token = await signDownload(ctx.secret, { bucket, name, versionId, transformations }, expiresIn);
   return { signedURL: `/${transformations ? "render/image" : "object"}/sign/${encodePath(bucket, name)}?token=${token}` };
 }
 
@@ -462,10 +462,12 @@ export async function createSignedUrls(ctx: StorageContext, principal: Principal
     const rows = await tx<{ name: string }[]>`select name from storage.objects where bucket_id = ${bucket} and name = any(${paths}::text[])`;
     return new Set(rows.map((r) => r.name));
   });
-  return paths.map((path) =>
-    visible.has(path)
-      ? { path, signedURL: `/object/sign/${encodePath(bucket, path)}?token=${signDownload(ctx.secret, { bucket, name: path }, expiresIn)}`, error: null }
-      : { path, signedURL: null, error: "Either the object does not exist or you do not have access to it" },
+  return Promise.all(
+    paths.map(async (path) =>
+      visible.has(path)
+        ? { path, signedURL: `/object/sign/${encodePath(bucket, path)}?token=${await signDownload(ctx.secret, { bucket, name: path }, expiresIn)}`, error: null }
+        : { path, signedURL: null, error: "Either the object does not exist or you do not have access to it" },
+    ),
   );
 }
 
@@ -487,7 +489,7 @@ export async function createSignedUploadUrl(ctx: StorageContext, principal: Prin
     cacheControl: "max-age=3600",
     userMetadata: null,
   });
-  const token = signUpload(ctx.secret, { bucket, name, upsert, signer: { role: caller.role, claims: caller.claims } });
+  const token = await signUpload(ctx.secret, { bucket, name, upsert, signer: { role: caller.role, claims: caller.claims } });
   return { url: `/object/upload/sign/${encodePath(bucket, name)}?token=${token}`, token };
 }
 

@@ -1,5 +1,5 @@
 // Signed URL tokens: HS256 JWTs signed with the project secret, bound to "bucket/name" and an expiry,
-// as Supabase issues them ({url, iat, exp}).
+// as Supabase issues them ({url, iat, exp}), signed and verified with jose (src/lib/jwt.ts).
 //
 // Download tokens may also carry the one version they grant; a download token without a version
 // grants the current object only, and a `?versionId=` the token does not name is refused (the query
@@ -40,7 +40,7 @@ export interface UploadGrant {
   signer: Principal;
 }
 
-export function signDownload(secret: string, grant: DownloadGrant, expiresIn: number): string {
+export function signDownload(secret: string, grant: DownloadGrant, expiresIn: number): Promise<string> {
   const iat = Math.floor(Date.now() / 1000);
   return signJwt(
     {
@@ -54,7 +54,7 @@ export function signDownload(secret: string, grant: DownloadGrant, expiresIn: nu
   );
 }
 
-export function signUpload(secret: string, grant: UploadGrant, expiresIn = 2 * 3600): string {
+export function signUpload(secret: string, grant: UploadGrant, expiresIn = 2 * 3600): Promise<string> {
   const iat = Math.floor(Date.now() / 1000);
   const owner = typeof grant.signer.claims.sub === "string" ? grant.signer.claims.sub : undefined;
   return signJwt(
@@ -72,10 +72,10 @@ export function signUpload(secret: string, grant: UploadGrant, expiresIn = 2 * 3
   );
 }
 
-function verify(secret: string, token: string | null) {
+async function verify(secret: string, token: string | null) {
   if (!token) throw errors.invalidSignature("Missing token");
   // No clock leeway: a signed URL's expiry is exact.
-  const v = verifyJwt(token, secret, Date.now() / 1000, 0);
+  const v = await verifyJwt(token, secret, Date.now() / 1000, 0);
   if (!v.ok) throw v.reason === "expired" ? errors.expiredToken() : errors.invalidSignature(`Invalid signature: ${v.reason}`);
   return v.claims;
 }
@@ -84,21 +84,21 @@ function verify(secret: string, token: string | null) {
  * The version a download token grants (null: the current object). `askedVersion` is the request's
  * `?versionId=`: it may only repeat what the token says.
  */
-export function verifyDownload(secret: string, token: string | null, bucket: string, name: string, askedVersion: string | null): string | null {
-  const grant = verifyDownloadGrant(secret, token, bucket, name, askedVersion);
+export async function verifyDownload(secret: string, token: string | null, bucket: string, name: string, askedVersion: string | null): Promise<string | null> {
+  const grant = await verifyDownloadGrant(secret, token, bucket, name, askedVersion);
   if (grant.transformations !== null) throw errors.invalidSignature("Invalid signature: token grants a transformed image only");
   return grant.version;
 }
 
 /** What a download token grants: the version (null: current) and the transformations (null: none). */
-export function verifyDownloadGrant(
+export async function verifyDownloadGrant(
   secret: string,
   token: string | null,
   bucket: string,
   name: string,
   askedVersion: string | null,
-): { version: string | null; transformations: string | null; exp: number } {
-  const claims = verify(secret, token);
+): Promise<{ version: string | null; transformations: string | null; exp: number }> {
+  const claims = await verify(secret, token);
   if (claims.scope !== undefined || claims.role !== undefined || claims.url !== `${bucket}/${name}`) {
     throw errors.invalidSignature("Invalid signature: token does not match this object");
   }
@@ -108,8 +108,8 @@ export function verifyDownloadGrant(
   return { version: granted, transformations, exp: Number(claims.exp) };
 }
 
-export function verifyUpload(secret: string, token: string | null, bucket: string, name: string): UploadGrant {
-  const claims = verify(secret, token);
+export async function verifyUpload(secret: string, token: string | null, bucket: string, name: string): Promise<UploadGrant> {
+  const claims = await verify(secret, token);
   if (claims.scope !== "upload" || claims.url !== `${bucket}/${name}` || claims.role !== undefined) throw errors.invalidUploadSignature();
   const signer = claims.signer as { role?: unknown; claims?: unknown } | undefined;
   if (!signer || typeof signer !== "object" || !isApiRole(signer.role) || !signer.claims || typeof signer.claims !== "object" || Array.isArray(signer.claims)) {

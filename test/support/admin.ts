@@ -38,7 +38,7 @@ export async function adminApp(overrides: ConfigInput = {}, shared?: TestDatabas
   const services = [await createAuthService(ctx), await createAdminService(ctx)];
   const app = createApp({ config, db: database.db, log, jwtSecret: TEST_SECRET, services, databaseLabel: "test" });
   afterAll(() => app.stop());
-  const keys = apiKeys(TEST_SECRET);
+  const keys = await apiKeys(TEST_SECRET);
   const sql = database.db.sql;
 
   async function call<T = any>(method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<Reply<T>> {

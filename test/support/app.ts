@@ -19,7 +19,7 @@ export function testConfig(overrides: ConfigInput = {}): Config {
   return configSchema.parse({ dataDir: TEST_RUN_DATA_DIR, ...overrides });
 }
 
-export function tokenFor(claims: Record<string, unknown>, secret = TEST_SECRET, ttl = 3600): string {
+export function tokenFor(claims: Record<string, unknown>, secret = TEST_SECRET, ttl = 3600): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return signJwt({ iat: now, exp: now + ttl, ...claims }, secret);
 }

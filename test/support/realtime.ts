@@ -63,7 +63,7 @@ export async function startRealtime(setupSql = "", config: ConfigInput = {}): Pr
   const database = await freshDatabase();
   if (setupSql) await database.db.sql.unsafe(setupSql);
   node = await startNode(database.url, { config });
-  return { database, node, keys: apiKeys(TEST_SECRET) };
+  return { database, node, keys: await apiKeys(TEST_SECRET) };
 }
 
 const clients: SupabaseClient[] = [];

@@ -66,7 +66,7 @@ export async function restApp(
     services: [rest],
   });
   const gateway = app.gateway;
-  const keys = apiKeys(TEST_SECRET);
+  const keys = await apiKeys(TEST_SECRET);
   const request = (path: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
     if (!headers.has("apikey")) headers.set("apikey", keys.anon);

@@ -36,5 +36,5 @@ export async function startTestServer(overrides: ConfigInput = {}): Promise<Test
     await server.stop();
     await database.drop();
   });
-  return { url: server.url, keys: apiKeys(TEST_SECRET), server, database, secret: TEST_SECRET };
+  return { url: server.url, keys: await apiKeys(TEST_SECRET), server, database, secret: TEST_SECRET };
 }

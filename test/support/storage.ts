@@ -14,7 +14,7 @@ export interface StorageTestServer extends TestServer {
   storageDir: string;
   admin: SupabaseClient;
   anon: SupabaseClient;
-  userClient(sub: string): SupabaseClient;
+  userClient(sub: string): Promise<SupabaseClient>;
 }
 
 const clientOptions = { auth: { persistSession: false, autoRefreshToken: false } } as const;
@@ -33,10 +33,10 @@ export async function startStorageServer(overrides: ConfigInput = {}): Promise<S
     storageDir,
     admin: createClient(srv.url, srv.keys.service_role, clientOptions),
     anon: createClient(srv.url, srv.keys.anon, clientOptions),
-    userClient: (sub) =>
+    userClient: async (sub) =>
       createClient(srv.url, srv.keys.anon, {
         ...clientOptions,
-        global: { headers: { Authorization: `Bearer ${tokenFor({ sub, role: "authenticated" })}` } },
+        global: { headers: { Authorization: `Bearer ${await tokenFor({ sub, role: "authenticated" })}` } },
       }),
   };
 }

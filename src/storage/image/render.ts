@@ -89,7 +89,7 @@ export async function renderImage(ctx: StorageContext, r: ImageRenderer, req: Re
   let options: TransformOptions;
   let expires: string | undefined;
   if (req.access.kind === "signed") {
-    const grant = verifyDownloadGrant(ctx.secret, req.access.token, req.bucket, req.name, null);
+    const grant = await verifyDownloadGrant(ctx.secret, req.access.token, req.bucket, req.name, null);
     options = grant.transformations ? fromTokenString(grant.transformations) : {};
     expires = new Date(grant.exp * 1000).toUTCString();
   } else {

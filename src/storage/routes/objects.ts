@@ -112,7 +112,7 @@ export function objectRoutes(ctx: StorageContext) {
         "/upload/sign/:bucket/*",
         h(async (call) => {
           const { bucket, name } = bucketAndName(call.url, "/object/upload/sign/");
-          const grant = verifyUpload(ctx.secret, call.url.searchParams.get("token"), bucket, name);
+          const grant = await verifyUpload(ctx.secret, call.url.searchParams.get("token"), bucket, name);
           // The upload runs as the signer, whoever sends it: their policies decide again now (the
           // URL may be hours old) and they are the owner. The caller's own key plays no part.
           const signer = grant.signer;

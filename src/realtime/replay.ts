@@ -168,7 +168,7 @@ export class ReplayStore {
                  case when r.bin is null then r.payload end,
                  decode(r.bin, 'base64'), true, t.at, t.at,
                  case when r.ttl is not null then t.at + make_interval(secs => r.ttl) end
-            from jsonb_to_recordset(${`[${rows.join(",")}]`}::jsonb)
+            from jsonb_to_recordset((${`[${rows.join(",")}]`}::text)::jsonb)
                  as r(id uuid, topic text, event text, payload jsonb, bin text, at float8, ttl int),
                  lateral (select to_timestamp(r.at / 1000)::timestamp as at) t`;
       });

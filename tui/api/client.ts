@@ -18,9 +18,14 @@ import type {
   SecurityEventQuery,
   SecurityLock,
   SigningKey,
+  SimulateRequest,
+  SimulationResult,
   SqlReply,
   Stats,
   TableDetail,
+  TableSecurityChange,
+  TableSecurityDocument,
+  TableSecurityView,
   TableSummary,
   UserDetail,
   UserList,
@@ -209,6 +214,16 @@ export class AdminClient {
   securityEvents = (q: SecurityEventQuery = {}) => this.request<SecurityEventPage>("GET", "/security/events", { query: { ...q } });
   securityLocks = () => this.request<{ locks: SecurityLock[] }>("GET", "/security/locks");
   clearLock = (identifier: string) => this.request<null>("DELETE", `/security/locks/${enc(identifier)}`);
+
+  // Table security settings and the policy simulator (src/admin/security/tables/routes.ts).
+  tableSecurity = (schema: string, name: string) => this.request<TableSecurityView>("GET", `/tables/${enc(schema)}/${enc(name)}/security`);
+  putTableSecurity = (schema: string, name: string, doc: TableSecurityDocument, dryRun: boolean) =>
+    this.request<TableSecurityChange>("PUT", `/tables/${enc(schema)}/${enc(name)}/security`, {
+      query: { dry_run: dryRun ? "true" : undefined },
+      body: doc,
+      timeoutMs: 120_000,
+    });
+  simulate = (body: SimulateRequest) => this.request<SimulationResult>("POST", "/security/simulate", { body, timeoutMs: 30_000 });
 
   // Keys (src/keys/routes.ts): signing keys and API keys.
   signingKeys = () => this.request<SigningKey[]>("GET", "/keys/signing");

@@ -255,3 +255,69 @@ export interface ApiKey {
   last_used_at: string | null;
   request_count: number;
 }
+
+// Table security settings and the policy simulator (src/admin/security/tables/): the document as
+// PUT takes it, GET's view of what is in force, PUT's answer (dry run or applied), simulate's answer.
+export const SECURITY_TEMPLATES = ["owner_only", "public_read_owner_write", "authenticated_read", "team", "admin_only", "custom"] as const;
+export const SECURITY_OPERATIONS = ["select", "insert", "update", "delete"] as const;
+export type SecurityOperation = (typeof SECURITY_OPERATIONS)[number];
+export interface TableSecurityDocument {
+  template: string;
+  owner_column?: string;
+  team?: { column: string; membership: { table: string; team_column: string; user_column: string } };
+  operations?: Partial<Record<SecurityOperation, string[]>>;
+  columns?: Record<string, { read?: string[]; write?: string[] }>;
+  replace_policies?: string[];
+}
+export interface SecurityFinding {
+  severity: "error" | "warning";
+  code: string;
+  message: string;
+  column?: string;
+  policy?: string;
+  grant?: string;
+}
+export interface TableSecurityView {
+  schema: string;
+  table: string;
+  document: TableSecurityDocument | null;
+  migration: string | null;
+  updated_at: string | null;
+  rls_enabled: boolean;
+  rls_forced: boolean;
+  policies: (Policy & { managed: boolean })[];
+  grants: { grantee: string; privileges: string[]; column: string | null }[];
+  described: string[];
+  warnings: SecurityFinding[];
+}
+export interface TableSecurityChange {
+  schema: string;
+  table: string;
+  dry_run: boolean;
+  document: TableSecurityDocument;
+  up: string[];
+  down: string[];
+  warnings: SecurityFinding[];
+  migration: { version: string; name: string; up_file: string; down_file: string } | null;
+}
+export type SimulateAs = { user_id: string; email?: string } | { role: "anon" | "authenticated" | "service_role" };
+export interface SimulateRequest {
+  as: SimulateAs;
+  table?: string;
+  operation?: SecurityOperation;
+  /** insert: the row to try (the owner column defaults to the caller's id). */
+  row?: Record<string, unknown>;
+  limit?: number;
+  query?: string;
+}
+export interface SimulationResult {
+  as: { role: string; user_id: string | null };
+  allowed: boolean;
+  row_count: number;
+  rows?: Record<string, unknown>[];
+  columns?: string[];
+  hidden_columns?: string[];
+  error?: { code: string; message: string };
+  truncated?: boolean;
+  rolled_back: true;
+}

@@ -3,6 +3,7 @@
 // older events by the server's cursor) and brute-force locks
 // (x clears the selected one after a confirmation), from /admin/v1/security/events and
 // /admin/v1/security/locks (src/admin/security/event-routes.ts). Tab switches between the two.
+// t opens a table's security settings (asks for its name), w the policy simulator.
 // Reading needs security:read; clearing a lock security:manage, so its key is offered only then.
 import { Box, Text, useInput } from "ink";
 import { useEffect, useState } from "react";
@@ -70,6 +71,8 @@ export function Security({ width, height }: ScreenProps) {
       : manage
         ? [{ key: "x", label: "clear lock" }]
         : []),
+    { key: "t", label: "table settings" },
+    ...(manage ? [{ key: "w", label: "simulate" }] : []),
   ]);
   const loadOlder = async () => {
     if (!nextCursor) return;
@@ -89,6 +92,8 @@ export function Security({ width, height }: ScreenProps) {
       else if (input === "m" && tab === "events") void loadOlder();
       else if (input === "F" && tab === "events") setFilterForm({ error: null });
       else if (input === "x" && tab === "locks" && manage && lockList[selected]) setConfirm(lockList[selected]!.identifier);
+      else if (input === "t") nav.push("tablesecurity");
+      else if (input === "w" && manage) nav.push("simulate");
     },
     { isActive: nav.mode === "normal" && !nav.capturing && confirm === null && filterForm === null },
   );

@@ -1,6 +1,6 @@
 // tables: the tables of a schema with their row estimates, size and RLS state. Enter opens the
-// data grid, e the table's structure (editor); s switches schema; R turns RLS on or off (off asks
-// first: it opens the table to every API role the grants allow).
+// data grid, e the table's structure (editor), S its security settings; s switches schema; R turns
+// RLS on or off (off asks first: it opens the table to every API role the grants allow).
 import { Box, Text, useInput } from "ink";
 import { useState } from "react";
 import { errorLine } from "../api/client.ts";
@@ -32,6 +32,7 @@ export function Tables({ width, height, params }: ScreenProps) {
   useHints([
     { key: "Enter", label: "rows" },
     { key: "e", label: "structure" },
+    { key: "S", label: "security" },
     { key: "s", label: `schema (${schema})` },
     ...(can("meta:write") ? [{ key: "R", label: "RLS on/off" }] : []),
     { key: "r", label: "refresh" },
@@ -49,6 +50,7 @@ export function Tables({ width, height, params }: ScreenProps) {
     (input) => {
       if (input === "r") tables.reload();
       else if (input === "e" && current) nav.push("table", { schema, table: current.name });
+      else if (input === "S" && current) nav.push("tablesecurity", { schema, table: current.name });
       else if (input === "s") {
         const names = (schemas.data ?? []).map((s) => s.name).filter((n) => !["pg_catalog", "information_schema"].includes(n));
         if (names.length) setSchema(names[(names.indexOf(schema) + 1) % names.length]!);

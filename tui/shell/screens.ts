@@ -12,9 +12,11 @@ import { Overview } from "../screens/Overview.tsx";
 import { Policies } from "../screens/Policies.tsx";
 import { Security } from "../screens/Security.tsx";
 import { Sessions } from "../screens/Sessions.tsx";
+import { Simulator } from "../screens/Simulator.tsx";
 import { Sql } from "../screens/Sql.tsx";
 import { TableEditor } from "../screens/TableEditor.tsx";
 import { TableRows } from "../screens/TableRows.tsx";
+import { TableSecurity } from "../screens/TableSecurity.tsx";
 import { Tables } from "../screens/Tables.tsx";
 import { UserDetail } from "../screens/UserDetail.tsx";
 import { Users } from "../screens/Users.tsx";
@@ -51,6 +53,8 @@ export const SCREENS: ScreenDef[] = [
   { name: "rows", title: "Rows", needs: "rows:read", component: TableRows, top: false },
   { name: "table", title: "Table", needs: "meta:read", component: TableEditor, top: false },
   { name: "user", title: "User", needs: "users:read", component: UserDetail, top: false },
+  { name: "tablesecurity", title: "Table security", needs: "meta:read", component: TableSecurity, top: false },
+  { name: "simulate", title: "Policy simulator", needs: "security:manage", component: Simulator, top: false },
 ];
 
 export const screenNamed = (name: string): ScreenDef | undefined => SCREENS.find((s) => s.name === name);

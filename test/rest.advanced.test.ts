@@ -103,6 +103,24 @@ describe("EXPLAIN (rest.planEnabled)", () => {
     expect(r.status).toBe(200);
     expect((await body(await restFetch(srv, "/queue?id=eq.1&select=id"))).length).toBe(1);
   });
+
+  test("options as PostgREST answers them: its order in the Content-Type, settings show its search_path, a cached plan explains the request's own values", async () => {
+    let r = await restFetch(srv, "/books?select=id", { headers: { accept: "application/vnd.pgrst.plan+json; options=settings|verbose|analyze|bogus|verbose" } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toBe('application/vnd.pgrst.plan+json; for="application/json"; options=analyze|verbose|settings; charset=utf-8');
+    const [plan] = await body(r);
+    expect(plan.Plan["Actual Rows"]).toBeDefined();
+    expect(plan.Plan.Output).toBeDefined();
+    expect(plan.Settings.search_path).toBe('"public", "public", "extensions"');
+    r = await restFetch(srv, "/books?select=id", { headers: { accept: "application/vnd.pgrst.plan+text" } });
+    expect(r.headers.get("content-type")).toBe('application/vnd.pgrst.plan+text; for="application/json"; charset=utf-8');
+    // The same shape twice (the second from the plan cache): each plan filters by its own value.
+    for (const id of [101, 202]) {
+      r = await restFetch(srv, `/books?select=id&id=eq.${id}`);
+      r = await restFetch(srv, `/books?select=id&id=eq.${id}`, { headers: { accept: "application/vnd.pgrst.plan+text; options=verbose" } });
+      expect(await r.text()).toContain(`= ${id}`);
+    }
+  });
 });
 
 describe("PATCH and DELETE", () => {

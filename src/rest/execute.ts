@@ -17,6 +17,7 @@
 // and passed through as text, so bigint/numeric precision is never lost in JavaScript.
 import type { Database, Principal, RequestInfo, Tx } from "../db/pool.ts";
 import { PlinthError } from "../errors.ts";
+import { quoteIdentifier } from "../lib/sql-text.ts";
 import { fromPostgresError, invalidRange, maxAffectedViolation, singularity } from "./errors.ts";
 import { outputLabels } from "./sql/read.ts";
 import type { CallPlan, ReadPlan, WritePlan } from "./plan/types.ts";
@@ -175,7 +176,7 @@ async function inTransaction(tx: Tx, planned: PlannedRequest, opts: ExecuteOptio
     return tx.unsafe(s.text, s.params as string[], { prepare: true });
   };
   // EXPLAIN is always rolled back: with ANALYZE a write really executes.
-  if (plan.media.kind === "plan") throw new Rollback(await executeExplain(tx, run, plan, plan.media));
+  if (plan.media.kind === "plan") throw new Rollback(await executeExplain(tx, run, planned, plan.media));
   let result: RestResult;
   if (plan.kind === "read") result = await executeRead(tx, run, plan);
   else if (plan.kind === "write") result = await executeWrite(tx, run, plan, opts.basePath ?? "");
@@ -217,21 +218,35 @@ function csvHeader(labels: string[]): string {
   return labels.map((l) => (/[",\n\r]/.test(l) ? `"${l.replaceAll('"', '""')}"` : l)).join(",");
 }
 
+/**
+ * PostgREST runs every request with `search_path` set to the request's schema followed by its
+ * db-extra-search-path, which Supabase configures as `public, extensions`. Plinth qualifies every
+ * name, so ordinary requests need no search_path; an EXPLAIN with `settings` shows it, so the EXPLAIN
+ * transaction sets the same value PostgREST's would (one statement, only on this path).
+ */
+const EXTRA_SEARCH_PATH = ["public", "extensions"];
+
 /** Accept: application/vnd.pgrst.plan+json|text — the EXPLAIN of the statement the request would run. */
-async function executeExplain(tx: Tx, run: Run, plan: PlannedRequest["plan"], media: Extract<MediaType, { kind: "plan" }>): Promise<RestResult> {
+async function executeExplain(tx: Tx, run: Run, planned: PlannedRequest, media: Extract<MediaType, { kind: "plan" }>): Promise<RestResult> {
+  const { plan } = planned;
   let stmt: Statement;
-  if (plan.kind === "read") stmt = readStatement(plan);
+  // A plan-cache hit's plan holds stand-ins for the values: its bound statement is the request's.
+  if (plan.kind === "read") stmt = planned.bound ? { ...planned.bound.guarded, text: planned.bound.plainText } : readStatement(plan);
   else if (plan.kind === "call") stmt = callStatement(plan);
   else {
     const { plain, shaped } = writeStatements(plan);
     stmt = shaped ?? plain[0]!;
   }
-  // Options come from a fixed set (parse/headers.ts), never from request text.
+  const searchPath = [planned.schema, ...EXTRA_SEARCH_PATH].map((s) => quoteIdentifier(s)).join(", ");
+  await run(tx, { text: "select set_config('search_path', $1, true)", params: [searchPath], idents: [] });
+  // Options come from a fixed set in PostgREST's order (parse/headers.ts), never from request text.
   const opts = [`FORMAT ${media.format === "json" ? "JSON" : "TEXT"}`, ...media.options.map((o) => o.toUpperCase())].join(", ");
   const rows = await run(tx, { ...stmt, text: `EXPLAIN (${opts}) ${stmt.text}` });
   const lines = rows.map((r) => r["QUERY PLAN"]);
   const body = media.format === "json" ? (typeof lines[0] === "string" ? lines[0] : JSON.stringify(lines[0])) : lines.join("\n");
-  const ct = `application/vnd.pgrst.plan+${media.format}; for="${media.for.replace(/["\\]/g, "")}"; charset=utf-8`;
+  // As PostgREST writes it: for="<media type>", then options=a|b when there are any.
+  const optionsParam = media.options.length ? `; options=${media.options.join("|")}` : "";
+  const ct = `application/vnd.pgrst.plan+${media.format}; for="${media.for.replace(/["\\]/g, "")}"${optionsParam}; charset=utf-8`;
   return { status: 200, headers: { "content-type": ct }, body };
 }
 

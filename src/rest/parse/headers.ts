@@ -80,7 +80,7 @@ export type MediaType =
   | { kind: "plan"; format: "json" | "text"; options: PlanOption[]; for: string };
 
 export type PlanOption = "analyze" | "verbose" | "settings" | "buffers" | "wal";
-const PLAN_OPTIONS = new Set<PlanOption>(["analyze", "verbose", "settings", "buffers", "wal"]);
+const PLAN_OPTION_ORDER: readonly PlanOption[] = ["analyze", "verbose", "settings", "buffers", "wal"];
 
 export interface Negotiated {
   media: MediaType;
@@ -125,11 +125,14 @@ export function negotiate(accept: string | null, opts: { root?: boolean } = {}):
             ?.slice(name.length + 1)
             .replace(/^"|"$/g, "")
             .trim();
-        const options = (param("options") ?? "")
-          .replace(/;$/, "")
-          .split("|")
-          .map((o) => o.trim().toLowerCase())
-          .filter((o): o is PlanOption => PLAN_OPTIONS.has(o as PlanOption));
+        const asked = new Set(
+          (param("options") ?? "")
+            .replace(/;$/, "")
+            .split("|")
+            .map((o) => o.trim().toLowerCase()),
+        );
+        // PostgREST's order whatever the request's (it is echoed in the Content-Type), each once.
+        const options = PLAN_OPTION_ORDER.filter((o) => asked.has(o));
         const format = e.type.endsWith("+json") ? "json" : "text";
         return { media: { kind: "plan", format, options, for: param("for") ?? "application/json" }, stripNulls: false };
       }

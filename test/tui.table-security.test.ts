@@ -298,14 +298,25 @@ describe("terminal", () => {
     expect(await policiesOf("wide")).toEqual([]);
   });
 
-  test("a policy name carrying terminal escapes stays inert in the view", async () => {
+  test("a policy name and a row value carrying terminal escapes stay inert (view, simulator grid)", async () => {
     await t.sql.unsafe(
       `create table public.esc (id int primary key); create policy "evil\u001b[2J\u001b]0;pwned\u0007" on public.esc for select to anon using (true)`,
     );
     const c = await h.open({ screen: "tables", cols: 160, rows: 30 });
     open.push(c);
     await openFromTables(c, "esc");
-    const f = await c.waitFor("evil\\x1b[2J");
+    let f = await c.waitFor("evil\\x1b[2J");
+    expect(f).not.toContain("\u001b[2J");
+    expect(f).not.toContain("\u001b]0;");
+    // A row value carrying escapes, shown by the simulator's grid.
+    await t.sql.unsafe(
+      `create table public.esc_rows (id int primary key, body text); insert into public.esc_rows values (1, 'x\u001b[2J\u001b]0;pwned\u0007y')`,
+    );
+    await c.press("w");
+    await c.waitFor("What would this caller see?");
+    await c.press(KEY.ctrl("u"), "public.esc_rows", KEY.down, KEY.right, KEY.ctrl("s"));
+    f = await c.waitFor("allowed · 1 row(s)");
+    expect(f).toContain("x\\x1b[2J");
     expect(f).not.toContain("\u001b[2J");
     expect(f).not.toContain("\u001b]0;");
   });

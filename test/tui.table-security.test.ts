@@ -314,7 +314,9 @@ describe("terminal", () => {
     );
     await c.press("w");
     await c.waitFor("What would this caller see?");
-    await c.press(KEY.ctrl("u"), "public.esc_rows", KEY.down, KEY.right, KEY.ctrl("s"));
+    await c.press(KEY.ctrl("u"), "public.esc_r", KEY.tab);
+    await c.waitFor(/table\s+public\.esc_rows/);
+    await c.press(KEY.down, KEY.right, KEY.ctrl("s"));
     f = await c.waitFor("allowed · 1 row(s)");
     expect(f).toContain("x\\x1b[2J");
     expect(f).not.toContain("\u001b[2J");

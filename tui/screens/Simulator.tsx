@@ -74,7 +74,7 @@ interface Field {
 }
 
 const fieldsOf = (q: Question): Field[] => [
-  ...(q.what === "query" ? [] : [{ key: "table" as const, label: "table", hint: "schema.table" }]),
+  ...(q.what === "query" ? [] : [{ key: "table" as const, label: "table", hint: "schema.table (Tab completes)" }]),
   { key: "who", label: "as", choices: WHO },
   ...(q.who === "user" ? [{ key: "user" as const, label: "user", hint: "e-mail or user id" }] : []),
   { key: "what", label: "operation", choices: WHAT },
@@ -136,6 +136,21 @@ export function Simulator({ width, height, params }: ScreenProps) {
     }
   };
 
+  // Tab in the table field: the first table of the typed schema (public when none) whose name starts with what was typed.
+  const completeTable = async () => {
+    const typed = q.table.trim();
+    const dot = typed.indexOf(".");
+    const schema = dot < 0 ? "public" : typed.slice(0, dot);
+    const prefix = dot < 0 ? typed : typed.slice(dot + 1);
+    try {
+      const names = (await client.tables(schema)).map((t) => t.name).sort();
+      const matches = names.filter((n) => n.startsWith(prefix));
+      const next = matches.find((n) => n > prefix) ?? matches[0];
+      if (next) setQ((cur) => ({ ...cur, table: `${schema}.${next}` }));
+    } catch (err) {
+      setError(errorLine(err));
+    }
+  };
   const move = (by: number) => setAt(Math.max(0, Math.min(fields.length - 1, cur + by)));
   const choose = (step: 1 | -1) => {
     const list = field.choices!;
@@ -193,7 +208,7 @@ export function Simulator({ width, height, params }: ScreenProps) {
                     onSubmit={() => (i === fields.length - 1 ? void run() : move(1))}
                     onUp={() => move(-1)}
                     onDown={() => move(1)}
-                    onTab={() => move(1)}
+                    onTab={() => (f.key === "table" ? void completeTable() : move(1))}
                     onCancel={() => (result ? setAsking(false) : nav.back())}
                   />
                 )}

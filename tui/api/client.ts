@@ -12,6 +12,8 @@ import type {
   HealthReply,
   LoginReply,
   LogsReply,
+  MfaEnrolment,
+  MfaStatus,
   Policy,
   RowPage,
   SecurityEventPage,
@@ -156,6 +158,17 @@ export class AdminClient {
   mfa = (challenge_token: string, code: string) => this.request<LoginReply>("POST", "/auth/mfa", { body: { challenge_token, code } });
   whoami = () => this.request<Whoami>("GET", "/auth/session");
   logout = () => this.request<null>("POST", "/auth/logout");
+  // One's own TOTP factor (src/admin/accounts/mfa-routes.ts); the enrolment at sign-in takes the token.
+  mfaStatus = () => this.request<MfaStatus>("GET", "/account/mfa");
+  mfaEnroll = () => this.request<MfaEnrolment>("POST", "/account/mfa/enroll", { body: {} });
+  mfaVerify = (factor_id: string, code: string) =>
+    this.request<{ factor_id: string; recovery_codes: string[] }>("POST", "/account/mfa/verify", { body: { factor_id, code } });
+  mfaUnenroll = (code: string) => this.request<null>("DELETE", "/account/mfa", { body: { code } });
+  enrolAtSignIn = (enrollment_token: string) => this.request<MfaEnrolment>("POST", "/auth/mfa/enroll", { body: { enrollment_token } });
+  verifyAtSignIn = (enrollment_token: string, factor_id: string, code: string) =>
+    this.request<Extract<LoginReply, { session_token: string }> & { recovery_codes: string[] }>("POST", "/auth/mfa/enroll/verify", {
+      body: { enrollment_token, factor_id, code },
+    });
 
   // Overview and logs.
   stats = () => this.request<Stats>("GET", "/stats");

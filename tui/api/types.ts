@@ -256,6 +256,22 @@ export interface ApiKey {
   request_count: number;
 }
 
+/** GET /account/mfa: the signed-in admin's own TOTP factor. */
+export interface MfaStatus {
+  enrolled: boolean;
+  factor_id: string | null;
+  recovery_codes_left: number;
+  /** Whether this server requires admins to have MFA. */
+  required: boolean;
+}
+
+/** POST /account/mfa/enroll (or /auth/mfa/enroll): the secret, shown once. */
+export interface MfaEnrolment {
+  factor_id: string;
+  secret: string;
+  otpauth_uri: string;
+}
+
 // Table security settings and the policy simulator (src/admin/security/tables/): the document as
 // PUT takes it, GET's view of what is in force, PUT's answer (dry run or applied), simulate's answer.
 export const SECURITY_TEMPLATES = ["owner_only", "public_read_owner_write", "authenticated_read", "team", "admin_only", "custom"] as const;

@@ -8,15 +8,18 @@ import QRCode from "qrcode";
 export const QUIET = 2;
 
 /** The module matrix (`[row][col]`, true = dark), without quiet zone. */
-export function qrModules(text: string): boolean[][] {
-  const q = QRCode.create([{ data: new TextEncoder().encode(text), mode: "byte" }] as unknown as QRCode.QRCodeSegment[], { errorCorrectionLevel: "M" });
+export function qrModules(text: string, ec: "L" | "M" = "M"): boolean[][] {
+  const q = QRCode.create([{ data: new TextEncoder().encode(text), mode: "byte" }] as unknown as QRCode.QRCodeSegment[], { errorCorrectionLevel: ec });
   const n = q.modules.size;
   return Array.from({ length: n }, (_, r) => Array.from({ length: n }, (_, c) => q.modules.data[r * n + c] === 1));
 }
 
-/** Lines of half blocks: ▀ top light, ▄ bottom light, █ both, space both dark. */
-export function qrText(text: string): string[] {
-  const m = qrModules(text);
+/**
+ * Lines of half blocks: ▀ top light, ▄ bottom light, █ both, space both dark. `ec` "L" (7 % error
+ * correction: a screen is a clean medium) keeps an otpauth URI within 21 lines, so it fits 80×24.
+ */
+export function qrText(text: string, ec: "L" | "M" = "M"): string[] {
+  const m = qrModules(text, ec);
   const n = m.length + 2 * QUIET;
   const light = (r: number, c: number) => {
     const rr = r - QUIET;

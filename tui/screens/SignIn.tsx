@@ -22,11 +22,17 @@ export function SignIn({
   servers,
   onSignedIn,
   makeClient,
+  onEnrolmentRequired,
+  notice = null,
 }: {
   url: string;
   servers: string[];
+  /** A line to show above the form (why the sign-in starts again). */
+  notice?: string | null;
   onSignedIn(s: SignedIn): void;
   makeClient?: (url: string) => AdminClient;
+  /** The server requires MFA and the account has none: enrol with this token (shell/App.tsx). */
+  onEnrolmentRequired?(client: AdminClient, enrollmentToken: string): void;
 }) {
   const [server, setServer] = useState(url);
   const [identifier, setIdentifier] = useState("");
@@ -67,7 +73,11 @@ export function SignIn({
       else if (step === "code" && challenge) await finish(c, await c.mfa(challenge, value.trim()));
     } catch (err) {
       setBusy(false);
-      if (err instanceof ApiError && err.code === "mfa_enrollment_required") setEnrol(true);
+      if (err instanceof ApiError && err.code === "mfa_enrollment_required") {
+        const token = (err.details as { enrollment_token?: unknown } | undefined)?.enrollment_token;
+        if (typeof token === "string" && onEnrolmentRequired) return onEnrolmentRequired(c, token);
+        setEnrol(true);
+      }
       setError(errorLine(err));
       if (err instanceof ApiError && (err.code === "invalid_challenge" || err.code === "invalid_credentials")) {
         setPassword("");
@@ -100,6 +110,11 @@ export function SignIn({
         Plinth console · sign in
       </Text>
       <Text> </Text>
+      {notice && !error ? (
+        <Text color={tone("warn")} wrap="wrap">
+          {notice}
+        </Text>
+      ) : null}
       {field(
         "Server",
         "url",

@@ -3,6 +3,7 @@
 // structure, a user) open from their list and are not in the `:` list. No screen imports another:
 // they open each other by name through the nav context.
 import type { ComponentType } from "react";
+import { Account } from "../screens/Account.tsx";
 import { Admins } from "../screens/Admins.tsx";
 import { Audit } from "../screens/Audit.tsx";
 import { Keys } from "../screens/Keys.tsx";
@@ -50,6 +51,7 @@ export const SCREENS: ScreenDef[] = [
   { name: "policies", title: "Policies", needs: "meta:read", component: Policies, top: true },
   { name: "migrations", title: "Migrations", needs: "meta:read", component: Migrations, top: true },
   { name: "logs", title: "Logs", needs: "logs:read", component: Logs, top: true },
+  { name: "account", title: "Account", needs: "signed_in", component: Account, top: true },
   { name: "rows", title: "Rows", needs: "rows:read", component: TableRows, top: false },
   { name: "table", title: "Table", needs: "meta:read", component: TableEditor, top: false },
   { name: "user", title: "User", needs: "users:read", component: UserDetail, top: false },

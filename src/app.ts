@@ -77,12 +77,15 @@ export async function createServices(ctx: ServiceContext): Promise<Service[]> {
   const rest = await createRestService(ctx);
   const storage = await createStorageService(ctx);
   attachPlugins(storage.context, plugins.host);
+  const realtime = await createRealtimeService(ctx);
+  // Plugins' data.change comes from realtime's change stream, and only when a plugin listens.
+  if (plugins.dataChanges) realtime.hub.setDataChangeSink(plugins.dataChanges);
   return [
     plugins,
     auth,
     rest,
     storage,
-    await createRealtimeService(ctx),
+    realtime,
     await createAdminService(ctx),
   ];
 }

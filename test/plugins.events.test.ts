@@ -34,7 +34,14 @@ writeFileSync(
 writeFileSync(
   join(dir, "strict.ts"),
   `export default { name: "strict", version: "0.1.0",
-    hooks: { "storage.before_delete": { policy: "reject", timeout: 100, handler: async (p) => { if (p.names.some((n) => n.startsWith("slow/"))) await Bun.sleep(1000); } } } };`,
+    hooks: {
+      "storage.before_delete": { policy: "reject", timeout: 100, handler: async (p) => { if (p.names.some((n) => n.startsWith("slow/"))) await Bun.sleep(1000); } },
+      // Slow and throwing data.change hooks: the change stream must not wait for them.
+      "data.change": { policy: "reject", timeout: 100, handler: async (p) => {
+        if (p.table === "slow_rows") await Bun.sleep(1000);
+        if (p.table === "boom_rows") throw new Error("data hook kaboom");
+      } },
+    } };`,
 );
 const seen = () => (globalThis as any).__seen as { uploads: any[]; deletes: any[]; changes: any[]; bus: string[] };
 
@@ -104,5 +111,96 @@ describe("storage.before_delete", () => {
     expect(await res.json()).toMatchObject({ statusCode: "503", code: "plugin_hook_failed" });
     expect(Date.now() - started).toBeLessThan(900);
     expect(await exists("slow/s.txt")).toBe(true);
+  });
+});
+
+describe("data.change", () => {
+  const db = () => srv.database.db.sql;
+
+  test("the stream runs for a listening plugin with no realtime subscriber connected", async () => {
+    const slots = await db()`select count(*)::int as n from pg_replication_slots where active and database = current_database()`;
+    expect(slots[0]!.n).toBeGreaterThanOrEqual(1);
+  });
+
+  test("INSERT, UPDATE and DELETE after commit, with typed records and the old row; a rolled-back write is never seen", async () => {
+    await db().unsafe(`
+      create table public.notes (id int primary key, body text, tags text[], meta jsonb, done boolean, at timestamptz);
+      alter table public.notes replica identity full;
+      alter publication supabase_realtime add table public.notes;
+    `);
+    await db()`insert into public.notes values (1, 'first', '{a,b}', '{"k": 1}', false, '2026-01-02T03:04:05Z')`;
+    await db()`update public.notes set body = 'edited', done = true where id = 1`;
+    await db()`delete from public.notes where id = 1`;
+    await db()
+      .begin(async (tx) => {
+        await tx`insert into public.notes values (99, 'never')`;
+        throw new Error("roll back");
+      })
+      .catch(() => {});
+    await db()`insert into public.notes values (2, 'after the rollback')`;
+    const notes = () => seen().changes.filter((c) => c.table === "notes");
+    await until(() => notes().some((c) => c.record?.id === 2), "changes on notes");
+    const [ins, upd, del, after] = notes();
+    expect(ins).toMatchObject({
+      schema: "public",
+      table: "notes",
+      type: "INSERT",
+      record: { id: 1, body: "first", tags: ["a", "b"], meta: { k: 1 }, done: false },
+      old_record: null,
+    });
+    expect(Date.parse(ins.record.at)).toBe(Date.parse("2026-01-02T03:04:05Z"));
+    expect(Date.parse(ins.commit_timestamp)).toBeGreaterThan(Date.now() - 60_000);
+    expect(upd).toMatchObject({ type: "UPDATE", record: { id: 1, body: "edited", done: true }, old_record: { id: 1, body: "first", done: false } });
+    expect(del).toMatchObject({ type: "DELETE", record: null, old_record: { id: 1, body: "edited" } });
+    expect(after).toMatchObject({ type: "INSERT", record: { id: 2, body: "after the rollback" } });
+    expect(notes().some((c) => c.record?.id === 99)).toBe(false);
+  });
+
+  test("without REPLICA IDENTITY FULL the old row is its key", async () => {
+    await db().unsafe(`
+      create table public.plain_rows (id int primary key, v text);
+      alter publication supabase_realtime add table public.plain_rows;
+      insert into public.plain_rows values (7, 'x');
+      update public.plain_rows set v = 'y' where id = 7;
+    `);
+    await until(() => seen().changes.some((c) => c.table === "plain_rows" && c.type === "UPDATE"), "plain update");
+    expect(seen().changes.find((c) => c.table === "plain_rows" && c.type === "UPDATE")).toMatchObject({ record: { id: 7, v: "y" }, old_record: { id: 7 } });
+  });
+
+  test("slow and throwing hooks are contained and never hold up the realtime stream", async () => {
+    await db().unsafe(`
+      create table public.slow_rows (id int primary key);
+      create table public.boom_rows (id int primary key);
+      alter publication supabase_realtime add table public.slow_rows, public.boom_rows;
+      grant select on public.slow_rows to service_role;
+    `);
+    const rt = createClient(srv.url, srv.keys.service_role, { auth: { persistSession: false, autoRefreshToken: false } });
+    const got: number[] = [];
+    const ch = rt.channel("slow-watch").on("postgres_changes", { event: "INSERT", schema: "public", table: "slow_rows" }, (p) => {
+      got.push((p.new as { id: number }).id);
+    });
+    await new Promise<void>((resolve, reject) =>
+      ch.subscribe((st) => (st === "SUBSCRIBED" ? resolve() : st === "CHANNEL_ERROR" ? reject(new Error(st)) : undefined)),
+    );
+    try {
+      await db()`insert into public.boom_rows values (1)`;
+      const started = Date.now();
+      // 15 changes whose plugin hook takes its whole 100 ms timeout each: 1.5 s for the plugins.
+      for (let i = 1; i <= 15; i++) await db()`insert into public.slow_rows values (${i})`;
+      await until(() => got.length === 15, "realtime deliveries");
+      // The subscriber had them all long before the plugins got through them.
+      expect(Date.now() - started).toBeLessThan(1200);
+      expect(seen().changes.filter((c) => c.table === "slow_rows").length).toBeLessThan(15);
+      // The plugins get every one in commit order, after the thrown and timed-out hooks.
+      await until(() => seen().changes.filter((c) => c.table === "slow_rows").length === 15, "plugin deliveries");
+      expect(
+        seen()
+          .changes.filter((c) => c.table === "slow_rows")
+          .map((c) => c.record.id),
+      ).toEqual([...Array(15)].map((_, i) => i + 1));
+      expect(seen().changes.some((c) => c.table === "boom_rows")).toBe(true);
+    } finally {
+      await rt.removeAllChannels();
+    }
   });
 });

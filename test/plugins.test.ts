@@ -116,6 +116,17 @@ describe("hooks", () => {
   });
 });
 
+describe("data.change costs nothing for nobody", () => {
+  test("plugins that do not hook data.change start no replication stream (no slot, no walsender)", async () => {
+    const sql = gated.database.db.sql;
+    await sql.unsafe(`create table public.quiet (id int primary key); alter publication supabase_realtime add table public.quiet;
+      insert into public.quiet values (1);`);
+    await Bun.sleep(100);
+    const [r] = await sql`select count(*)::int as n from pg_replication_slots where database = current_database()`;
+    expect(r!.n).toBe(0);
+  });
+});
+
 describe("lifecycle", () => {
   test("init and start in dependency order, stop in reverse; failures counted", async () => {
     const dir = pluginDir("order", {

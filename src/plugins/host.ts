@@ -185,7 +185,7 @@ export class PluginHost {
    * Runs every plugin's hook for `event`, in dependency order, each under its timeout. A refusal
    * (PluginRefusal, or {reject}) throws 403 plugin_refused; a failure follows the hook's policy.
    */
-  async runHooks(event: PluginEvent, payload: Record<string, unknown>): Promise<void> {
+  async runHooks(event: PluginEvent, payload: Record<string, unknown>, afterTheFact = false): Promise<void> {
     for (const l of this.plugins) {
       const spec = l.plugin.hooks?.[event];
       if (!spec || l.state !== "started") continue;
@@ -203,11 +203,14 @@ export class PluginHost {
         ]);
         if (result && typeof result === "object" && typeof result.reject === "string") throw PluginErrors.refused(l.plugin.name, result.reject);
       } catch (err) {
+        // After the fact there is nothing to refuse: one plugin's refusal or failure must not keep
+        // the event from the plugins after it.
+        if (afterTheFact && (err instanceof PlinthError || err instanceof PluginRefusal)) continue;
         if (err instanceof PlinthError) throw err;
         if (err instanceof PluginRefusal) throw PluginErrors.refused(l.plugin.name, err.message);
         l.hookFailures++;
         this.log.warn("plugin: hook failed", { plugin: l.plugin.name, event, policy, error: (err as Error)?.message ?? String(err) });
-        if (policy === "reject") throw PluginErrors.hookFailed(l.plugin.name);
+        if (policy === "reject" && !afterTheFact) throw PluginErrors.hookFailed(l.plugin.name);
       } finally {
         clearTimeout(timer);
       }
@@ -223,7 +226,21 @@ export class PluginHost {
   notify(event: PluginEvent, payload: Record<string, unknown>): void {
     this.events.emit(event, payload);
     if (this.plugins.some((l) => l.plugin.hooks?.[event])) {
-      void this.runHooks(event, payload).catch(() => {});
+      void this.runHooks(event, payload, true).catch(() => {});
+    }
+  }
+
+  /**
+   * An after-the-fact event delivered in order (data.change's feed): listeners are told, then the
+   * hooks run and are awaited; nothing is rethrown (a refusal means nothing after the fact).
+   */
+  async deliver(event: PluginEvent, payload: Record<string, unknown>): Promise<void> {
+    this.events.emit(event, payload);
+    if (!this.plugins.some((l) => l.plugin.hooks?.[event])) return;
+    try {
+      await this.runHooks(event, payload, true);
+    } catch {
+      // Contained above; nothing reaches here, but the feed must never see a rejection.
     }
   }
 

@@ -2,15 +2,19 @@
 // before the server listens), its routes under /plugins/v1/<name>/…, and stop at shutdown.
 import { Elysia } from "elysia";
 import type { Service, ServiceContext } from "../service.ts";
+import { DataChangeFeed } from "./data-changes.ts";
 import { PluginHost, loadPlugins } from "./host.ts";
 
 export interface PluginService extends Service {
   host: PluginHost;
+  /** data.change's feed for realtime's change stream; null without plugins. */
+  dataChanges: DataChangeFeed | null;
 }
 
 export async function createPluginService(svc: ServiceContext): Promise<PluginService> {
   const host = new PluginHost(await loadPlugins(svc.config), svc.config, svc.db, svc.log);
   await host.start();
+  const dataChanges = host.plugins.length ? new DataChangeFeed(host, svc.log) : null;
   const byName = new Map(host.plugins.map((l) => [l.plugin.name, l.plugin]));
   const dispatch = async (request: Request, name: string): Promise<Response> => {
     const p = byName.get(name);
@@ -32,6 +36,7 @@ export async function createPluginService(svc: ServiceContext): Promise<PluginSe
     name: "plugins",
     routes,
     host,
+    dataChanges,
     stats: () => ({ plugins: host.stats() }),
     stop: () => host.stop(),
   };

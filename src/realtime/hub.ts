@@ -18,6 +18,7 @@ import { keyRingFor } from "../keys/ring.ts";
 import { canWrite } from "./authz.ts";
 import type { Channel } from "./channel.ts";
 import { ClusterBus, type DatabaseMessage, type PeerMessage } from "./cluster.ts";
+import type { DataChangeSink } from "./changes/data-change.ts";
 import { ChangeDispatcher } from "./changes/dispatcher.ts";
 import { RelationCache } from "./changes/relations.ts";
 import { startReplication, type ReplicationStream } from "./changes/replication.ts";
@@ -131,11 +132,20 @@ export class RealtimeHub {
     });
   }
 
+  /**
+   * Server-side listeners of the change stream (plugins' data.change): while one listens, the stream
+   * runs with no subscriber too. A listener that appears later starts it at the next subscriber.
+   */
+  setDataChangeSink(sink: DataChangeSink | null): void {
+    this.dispatcher.dataChanges = sink;
+    if (sink?.listening()) this.ensureReplication();
+  }
+
   private scheduleReplicationStop(): void {
     if (!this.replication || this.idleTimer) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
-      if (this.index.size > 0) return;
+      if (this.index.size > 0 || this.dispatcher.dataChanges?.listening()) return;
       const r = this.replication;
       this.replication = null;
       void r?.stop();

@@ -40,6 +40,7 @@
 import type { Logger } from "../../log.ts";
 import type { ApiRole, Sql } from "../../db/pool.ts";
 import { filterMatches } from "./filters.ts";
+import { dataChangePayload, type DataChangeSink } from "./data-change.ts";
 import { buildData, recordValues, type Change } from "./payload.ts";
 import { pgTimeToMs, type PgOutputMessage, type TupleValues } from "./pgoutput.ts";
 import type { RelationCache, RelationInfo } from "./relations.ts";
@@ -73,6 +74,8 @@ export class ChangeDispatcher {
   private backlogged = false;
   /** Changes delivered (subscriber × change), for tests and metrics. */
   delivered = 0;
+  /** Server-side listeners (plugins' data.change), set by the hub; asked once per batch (data-change.ts). */
+  dataChanges: DataChangeSink | null = null;
 
   constructor(private readonly opts: DispatcherOptions) {}
 
@@ -104,6 +107,7 @@ export class ChangeDispatcher {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, BATCH);
       let pending: Change[] = [];
+      const sink = this.dataChanges?.listening() ? this.dataChanges : null;
       for (const msg of batch) {
         try {
           switch (msg.tag) {
@@ -119,10 +123,10 @@ export class ChangeDispatcher {
             case "insert":
             case "update":
             case "delete": {
-              if (this.opts.index.size === 0) break;
+              if (this.opts.index.size === 0 && !sink) break;
               const rel = this.opts.relations.get(msg.relation);
               if (!rel) break;
-              pending.push({
+              const change: Change = {
                 rel,
                 type: msg.tag === "insert" ? "INSERT" : msg.tag === "update" ? "UPDATE" : "DELETE",
                 commitTimestamp: this.commitTimestamp,
@@ -130,7 +134,9 @@ export class ChangeDispatcher {
                 new: msg.tag === "delete" ? null : msg.new,
                 old: msg.tag === "insert" ? null : msg.old,
                 oldIsKey: msg.tag === "insert" ? false : msg.oldIsKey,
-              });
+              };
+              if (sink) sink.emit(dataChangePayload(change)!);
+              if (this.opts.index.size > 0) pending.push(change);
               break;
             }
             case "truncate":

@@ -143,6 +143,7 @@ const MATRIX: Record<string, Case[]> = {
   "POST /admin/v1/migrations/revert": [{ path: "/migrations/revert", body: { steps: 0 }, allowed: WIDE, ok: 400 }],
   "GET /admin/v1/types/typescript": [{ path: "/types/typescript?schema=no_such_schema", allowed: META_READ, ok: 400 }],
   "GET /admin/v1/stats": [{ path: "/stats", allowed: WIDE, ok: 200 }],
+  "GET /admin/v1/plugins": [{ path: "/plugins", allowed: WIDE, ok: 200 }],
   "GET /admin/v1/logs": [{ path: "/logs?limit=1", allowed: WIDE, ok: 200 }],
 };
 

@@ -22,6 +22,7 @@ import { relationshipRoutes } from "./meta/routes/relationships.ts";
 import { rowRoutes } from "./meta/routes/rows.ts";
 import { sqlRoutes } from "./meta/routes/sql.ts";
 import { observeRoutes } from "./observe/routes.ts";
+import { pluginRoutes } from "./plugins-routes.ts";
 import { tableRoutes } from "./meta/routes/tables.ts";
 import type { AdminHttpDeps } from "./route.ts";
 import { sessionRoutes } from "./sessions/routes.ts";
@@ -99,7 +100,8 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(keyRoutes(deps, { ring: keyRingFor(ctx.db, ctx), config: ctx.config, log: ctx.log }))
     .use(migrationRoutes(deps, ctx.config))
     .use(typegenRoutes(deps, ctx.config))
-    .use(observeRoutes(deps, { db: ctx.db, app: () => mounted, slotPrefix: ctx.config.realtime.slotName }, ctx.log));
+    .use(observeRoutes(deps, { db: ctx.db, app: () => mounted, slotPrefix: ctx.config.realtime.slotName }, ctx.log))
+    .use(pluginRoutes(deps, () => mounted));
   return {
     name: "admin",
     routes,

@@ -204,3 +204,24 @@ describe("data.change", () => {
     }
   });
 });
+
+describe("GET /admin/v1/plugins", () => {
+  test("lists the loaded plugins with their hooks, policies and failure counts", async () => {
+    const headers = { apikey: srv.keys.service_role, authorization: `Bearer ${srv.keys.service_role}` };
+    const res = await fetch(`${srv.url}/admin/v1/plugins`, { headers });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    const strict = body.plugins.find((p: any) => p.name === "strict");
+    expect(strict).toMatchObject({ version: "0.1.0", state: "started", routes: null });
+    expect(strict.hooks).toContainEqual({ event: "data.change", policy: "reject", timeout_ms: 100 });
+    // The timed-out before_delete and the slow/throwing data.change hooks above were counted.
+    expect(strict.hook_failures).toBeGreaterThanOrEqual(2);
+    const watcher = body.plugins.find((p: any) => p.name === "watcher");
+    expect(watcher).toMatchObject({ version: "1.2.3", state: "started" });
+    expect(watcher.hooks.map((h: any) => h.event).sort()).toEqual(["data.change", "storage.after_upload", "storage.before_delete"]);
+    expect(body.data_change.delivered).toBeGreaterThan(0);
+    expect(body.data_change.dropped).toBe(0);
+    // Without a credential: refused in the admin API's shape.
+    expect((await fetch(`${srv.url}/admin/v1/plugins`)).status).toBe(401);
+  });
+});

@@ -172,6 +172,7 @@ export class AdminClient {
 
   // Overview and logs.
   stats = () => this.request<Stats>("GET", "/stats");
+  plugins = () => this.request<import("./types.ts").PluginsReply>("GET", "/plugins");
   logs = (q: { level?: string; area?: string | null; after?: number; limit?: number }) => this.request<LogsReply>("GET", "/logs", { query: q });
 
   // Schema and rows.

@@ -337,3 +337,19 @@ export interface SimulationResult {
   truncated?: boolean;
   rolled_back: true;
 }
+
+/** GET /admin/v1/plugins (src/admin/plugins-routes.ts). */
+export interface PluginInfo {
+  name: string;
+  version: string;
+  state: string;
+  depends_on: string[];
+  hooks: { event: string; policy: string; timeout_ms: number | null }[];
+  hook_calls: number;
+  hook_failures: number;
+  routes: string | null;
+}
+export interface PluginsReply {
+  plugins: PluginInfo[];
+  data_change: { delivered: number; dropped: number; backlog: number } | null;
+}

@@ -10,6 +10,7 @@ import { Keys } from "../screens/Keys.tsx";
 import { Logs } from "../screens/Logs.tsx";
 import { Migrations } from "../screens/Migrations.tsx";
 import { Overview } from "../screens/Overview.tsx";
+import { Plugins } from "../screens/Plugins.tsx";
 import { Policies } from "../screens/Policies.tsx";
 import { Security } from "../screens/Security.tsx";
 import { Sessions } from "../screens/Sessions.tsx";
@@ -51,6 +52,7 @@ export const SCREENS: ScreenDef[] = [
   { name: "policies", title: "Policies", needs: "meta:read", component: Policies, top: true },
   { name: "migrations", title: "Migrations", needs: "meta:read", component: Migrations, top: true },
   { name: "logs", title: "Logs", needs: "logs:read", component: Logs, top: true },
+  { name: "plugins", title: "Plugins", needs: "stats:read", component: Plugins, top: true },
   { name: "account", title: "Account", needs: "signed_in", component: Account, top: true },
   { name: "rows", title: "Rows", needs: "rows:read", component: TableRows, top: false },
   { name: "table", title: "Table", needs: "meta:read", component: TableEditor, top: false },

@@ -241,11 +241,21 @@ export class AdminClient {
 
   // Keys (src/keys/routes.ts): signing keys and API keys.
   signingKeys = () => this.request<SigningKey[]>("GET", "/keys/signing");
-  rotateSigningKey = () => this.request<{ current: string; previous: string | null; alg: string }>("POST", "/keys/signing/rotate", { body: {} });
+  createSigningKey = (alg: string) => this.request<SigningKey>("POST", "/keys/signing", { body: { alg } });
+  /** `kid`: a standby key to make current; without it the newest standby key (or a new one). */
+  rotateSigningKey = (kid?: string) =>
+    this.request<{ current: string; previous: string | null; alg: string }>("POST", "/keys/signing/rotate", { body: kid ? { kid } : {} });
   revokeSigningKey = (kid: string) => this.request<{ kid: string; status: string }>("POST", `/keys/signing/${enc(kid)}/revoke`, { body: {} });
   apiKeys = () => this.request<ApiKey[]>("GET", "/keys/api");
   createApiKey = (body: { name: string; kind: string; scopes?: string[]; expires?: string }) =>
     this.request<ApiKey & { key: string }>("POST", "/keys/api", { body });
+  /** A new secret for the key `name`; the old one keeps working for `overlap` ("24h", "0"). */
+  rotateApiKey = (name: string, overlap: string) =>
+    this.request<ApiKey & { key: string; replaces: string; old_key_expires_at: string }>("POST", `/keys/api/${enc(name)}/rotate`, {
+      body: { overlap },
+    });
+  legacyKeys = () => this.request<{ legacy_api_keys: boolean }>("GET", "/keys/legacy");
+  setLegacyKeys = (enabled: boolean) => this.request<{ legacy_api_keys: boolean }>("POST", "/keys/legacy", { body: { enabled } });
   revokeApiKey = (nameOrId: string) =>
     this.request<{ revoked: { id: string; name: string; kind: string }[] }>("POST", `/keys/api/${enc(nameOrId)}/revoke`, { body: {} });
 

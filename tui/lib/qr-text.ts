@@ -1,8 +1,7 @@
 // A QR code as terminal text, for MFA enrolment in the console: the `qrcode` package encodes (the
 // same library the auth API uses), this only draws — two module rows per text line with half
 // blocks, light modules as ink and dark ones as blank, so it scans on the usual dark terminal
-// background; a quiet zone of two modules all round. (The enrolment flow itself needs an admin
-// API endpoint that does not exist yet.)
+// background; a quiet zone of two modules all round. Used by the TOTP enrolment (screens/Account.tsx).
 import QRCode from "qrcode";
 
 export const QUIET = 2;

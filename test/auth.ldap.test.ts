@@ -1,10 +1,11 @@
 // Password sign-in against a real OpenLDAP directory (slapd started by this file on free ports):
-// service bind, search by filter, user bind; LDAPS with a verified certificate (StartTLS: see the
-// note in src/auth/ldap/directory.ts — Bun cannot upgrade the socket yet); just-in-
+// service bind, search by filter, user bind; StartTLS on ldap:// and LDAPS, each with a verified
+// certificate (an untrusted one refuses the directory, never falls back to plain text); just-in-
 // time provisioning with an `ldap` identity; groups → app_metadata and admin levels; the order of
 // providers and the fallback to local passwords; and the ugly cases: wrong password, empty password
 // (an unauthenticated bind LDAP would accept), filter injection, the directory down.
 import { afterAll, describe, expect, test } from "bun:test";
+import { createDirectory, DirectoryUnavailable } from "../src/auth/ldap/directory.ts";
 import { client, uniqueEmail } from "./support/auth.ts";
 import { startTestServer } from "./support/server.ts";
 import { slapdAvailable, startSlapd } from "./support/slapd.ts";
@@ -57,7 +58,8 @@ const ldapBase = slapd && {
   groupSearchBase: `ou=groups,${B}`,
   adminGroups: { "plinth-admins": "admin" as const },
 };
-const withLocal = available ? await startTestServer({ auth: { autoconfirm: true, ldap: { ...ldapBase! } } }) : null;
+// StartTLS: every sign-in through this server upgrades its ldap:// connections with a verified certificate.
+const withLocal = available ? await startTestServer({ auth: { autoconfirm: true, ldap: { ...ldapBase!, startTls: true, caFile: slapd!.caFile } } }) : null;
 const ldapOnly = available
   ? await startTestServer({ auth: { autoconfirm: true, ldap: { ...ldapBase!, url: slapd!.ldapsUrl, caFile: slapd!.caFile, order: ["ldap"] } } })
   : null;
@@ -161,5 +163,23 @@ describe.skipIf(!available)("LDAP password sign-in", () => {
     const email = uniqueEmail("fallback");
     await fb.auth.signUp({ email, password: "correct horse 1" });
     expect((await fb.auth.signInWithPassword({ email, password: "correct horse 1" })).error).toBeNull();
+  });
+});
+
+describe.skipIf(!available)("StartTLS", () => {
+  const config = (over: Record<string, unknown>) =>
+    ({ ...ldapBase!, enabled: true, timeout: 3000, emailAttribute: "mail", nameAttribute: "cn", groupAttribute: "memberOf", ...over }) as never;
+
+  test("sign-in over ldap:// upgraded with StartTLS and a trusted certificate succeeds", async () => {
+    const dir = createDirectory(config({ startTls: true, caFile: slapd!.caFile }));
+    const u = await dir.authenticate("ann", "ann-pass");
+    expect(u?.login).toBe("ann");
+  });
+
+  test("a certificate that is not trusted refuses the directory: no plain-text fallback", async () => {
+    const dir = createDirectory(config({ startTls: true, caFile: undefined }));
+    const err = await dir.authenticate("ann", "ann-pass").catch((e) => e);
+    expect(err).toBeInstanceOf(DirectoryUnavailable);
+    expect(String(err.message)).toMatch(/self.signed|certificate/i);
   });
 });

@@ -7,12 +7,18 @@
 //   it is refused here before any bind.
 // - The login goes into the filter escaped per RFC 4515, so "*)(uid=*" cannot widen the search.
 // - Exactly one entry must match; two is a misconfigured filter and signs nobody in.
-// - StartTLS: ldapts upgrades the open socket with tls.connect({socket}); under Bun 1.4 that upgrade
-//   is reset (ECONNRESET) although slapd's StartTLS works with ldapsearch -ZZ, so use ldaps:// on Bun
-//   until that is fixed (the failure is reported as the directory being unavailable, never a bypass).
+// - StartTLS: ldapts (Client constructor) treats ANY non-empty `tlsOptions` as "secure" and then
+//   opens TLS straight away, even for an ldap:// URL: a ClientHello sent to slapd's plain listener,
+//   which resets it (ECONNRESET, "socket disconnected before secure TLS connection was
+//   established"). That, not Bun's socket upgrade, is why StartTLS once failed here (a CA file set
+//   made tlsOptions non-empty). So an ldap:// client gets no tlsOptions; startTLS() gets them,
+//   plus `host` (the name tls.connect checks the certificate against when given a socket) and,
+//   for a DNS name, `servername` for SNI. Verification stays on: an untrusted or mismatched
+//   certificate fails the upgrade, which is DirectoryUnavailable, never a plain-text fallback.
 // - Connection failures (directory down, TLS refused) are DirectoryUnavailable, distinct from wrong
 //   credentials, so the caller can fall back to local passwords or answer 503.
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { Client, InvalidCredentialsError, type Entry } from "ldapts";
 import type { Config } from "../../config/schema.ts";
 
@@ -54,8 +60,13 @@ export function ldapEnabled(c: LdapConfig): boolean {
 export function createDirectory(c: LdapConfig): Directory {
   const tlsOptions = c.caFile ? { ca: [readFileSync(c.caFile)] } : {};
   const connect = async (): Promise<Client> => {
-    const client = new Client({ url: c.url!, timeout: c.timeout, connectTimeout: c.timeout, tlsOptions });
-    if (c.startTls && c.url!.toLowerCase().startsWith("ldap://")) await client.startTLS(tlsOptions);
+    const ldaps = c.url!.toLowerCase().startsWith("ldaps://");
+    // tlsOptions only for ldaps:// (see the header: with them ldapts would speak TLS to the plain port).
+    const client = new Client({ url: c.url!, timeout: c.timeout, connectTimeout: c.timeout, ...(ldaps ? { tlsOptions } : {}) });
+    if (c.startTls && c.url!.toLowerCase().startsWith("ldap://")) {
+      const host = new URL(c.url!).hostname.replace(/^\[|\]$/g, "");
+      await client.startTLS({ ...tlsOptions, host, ...(isIP(host) ? {} : { servername: host }) });
+    }
     return client;
   };
   const unavailable = (err: unknown) =>

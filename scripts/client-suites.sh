@@ -5,12 +5,20 @@
 #   scripts/client-suites.sh <supabase-js checkout or git dir> [storage|postgrest|all] [commit]
 #
 # Nothing of theirs is copied into this repository: the tests are exported (git archive) into a
-# temporary directory, which gets a node_modules link to this checkout's (bun test runs them; jest
-# is not installed). Their tests hard-code http://127.0.0.1:54321 and keys signed with the Supabase
-# CLI's demo secret, so the server listens on 54321 with that secret and its own data dir.
-# postgrest-js's fixture schema (test/supabase/migrations + seed.sql) is applied with `plinth migrate`
-# after two edits that are the whole difference: no PostGIS in the embedded PostgreSQL (the
-# geometry column becomes text), and the `extensions` schema the Supabase CLI creates.
+# temporary directory. By default they run the way upstream runs them: jest + ts-jest with each
+# package's own jest config, all files of a suite in one `jest --runInBand` (their testSequencer
+# orders them; later files see the rows earlier ones wrote, as in their CI), strict snapshots (`--ci`,
+# not the `-u` of their test:run script). The jest toolchain (the versions of the monorepo's pnpm
+# catalog) is installed once with npm into $PLINTH_SUITE_TOOLS (~/.cache/plinth-client-suites).
+# PLINTH_SUITE_RUNNER=bun runs each file with this checkout's `bun test` instead (no npm needed;
+# retry.test.ts's jest fake timers and Bun's Blob types then fail for reasons of the runner).
+# Their tests hard-code http://127.0.0.1:54321 and keys signed with the Supabase CLI's demo secret,
+# so the server listens on 54321 with that secret and its own data dir.
+# The fixtures (postgrest-js's test/supabase/migrations + seed.sql, storage-js's test/supabase/seed.sql)
+# are applied with `plinth migrate` after edits that are the whole difference from the Supabase CLI's
+# database: no PostGIS in the embedded PostgreSQL (the geometry column becomes text), and the
+# `extensions` schema with pgcrypto in it that the CLI's image has (the seed's crypt()/gen_salt()
+# are qualified with it, as the image's search_path would find them).
 set -euo pipefail
 SRC=${1:?usage: scripts/client-suites.sh <supabase-js checkout or git dir> [storage|postgrest|all] [commit]}
 WHICH=${2:-all}
@@ -18,7 +26,11 @@ REV=${3:-HEAD}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUN="$ROOT/node_modules/.bin/bun"
 if [ -d "$SRC/.git" ]; then GITDIR="$SRC/.git"; else GITDIR="$SRC"; fi
-WORK=$(mktemp -d /tmp/plinth-suites.XXXXXX)
+RUNNER=${PLINTH_SUITE_RUNNER:-jest}
+TOOLS=${PLINTH_SUITE_TOOLS:-$HOME/.cache/plinth-client-suites}
+# Not under /tmp: TypeScript (ts-jest) looks for @types in every parent's node_modules, and a stray
+# /tmp/node_modules would put other type packages (bun-types) into their type check.
+WORK=$(mktemp -d "${PLINTH_SUITE_TMP:-/var/tmp}/plinth-suites.XXXXXX")
 PORT=54321
 SECRET=super-secret-jwt-token-with-at-least-32-characters-long
 SERVER_PID=""
@@ -29,8 +41,20 @@ cleanup() {
 trap cleanup EXIT
 
 echo "supabase-js $(git --git-dir="$GITDIR" rev-parse --short "$REV") → $WORK"
-git --git-dir="$GITDIR" archive "$REV" packages/core/storage-js packages/core/postgrest-js | tar -x -C "$WORK"
-ln -s "$ROOT/node_modules" "$WORK/node_modules"
+git --git-dir="$GITDIR" archive "$REV" tsconfig.base.json tsconfig.json packages/core/storage-js packages/core/postgrest-js | tar -x -C "$WORK"
+if [ "$RUNNER" = jest ]; then
+  if [ ! -x "$TOOLS/node_modules/.bin/jest" ]; then
+    echo "installing the jest toolchain into $TOOLS"
+    mkdir -p "$TOOLS"
+    [ -f "$TOOLS/package.json" ] || echo '{"name":"plinth-client-suites-tools","private":true}' >"$TOOLS/package.json"
+    (cd "$TOOLS" && npm install --no-audit --no-fund --save-exact jest@30.4.2 ts-jest@29.4.9 ts-node@10.9.2 \
+      @jest/types@30.5.1 @types/jest@30.0.0 @types/node@20.19.9 typescript@5.8.3 prettier@3.6.2 \
+      zod@3.25.76 type-fest@4.41.0 tslib@2.8.1 iceberg-js@0.8.1 >/dev/null)
+  fi
+  ln -s "$TOOLS/node_modules" "$WORK/node_modules"
+else
+  ln -s "$ROOT/node_modules" "$WORK/node_modules"
+fi
 
 # --- fixtures as a Plinth migration ------------------------------------------------------------
 MIG="$WORK/migrations"
@@ -38,8 +62,10 @@ mkdir -p "$MIG"
 PG="$WORK/packages/core/postgrest-js/test/supabase"
 {
   echo "create schema if not exists extensions;"
+  echo "create extension if not exists pgcrypto with schema extensions;"
   sed -e '/create extension if not exists postgis/d' -e 's/extensions\.geometry(POINT, 4326)/text/' "$PG"/migrations/*.sql
   cat "$PG/seed.sql"
+  sed -e 's/\bcrypt(/extensions.crypt(/' -e 's/\bgen_salt(/extensions.gen_salt(/' "$WORK/packages/core/storage-js/test/supabase/seed.sql"
 } >"$MIG/20000101000000_postgrest_js_fixture.up.sql"
 echo "select 1;" >"$MIG/20000101000000_postgrest_js_fixture.down.sql"
 
@@ -72,10 +98,57 @@ globalThis.fetch = Object.assign(
 ) as typeof fetch;
 TS
 
+cat >"$WORK/add-apikey.cjs" <<'JS'
+// The same for jest (a setupFiles entry: jest's node environment has its own fetch global).
+const original = globalThis.fetch;
+globalThis.fetch = (input, init) => {
+  const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+  if (!/^http:\/\/(127\.0\.0\.1|localhost):54321\//.test(url)) return original(input, init);
+  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+  if (!headers.has("apikey")) headers.set("apikey", process.env.PLINTH_SUITE_ANON);
+  return original(input, { ...init, headers });
+};
+JS
+
 # --- run -----------------------------------------------------------------------------------------
 TOTAL_PASS=0
 TOTAL_FAIL=0
-run_suite() {
+echo "runner: $RUNNER"
+# jest: one run over the suite's files with the package's own config (plus the apikey setup file for
+# postgrest-js); per-file counts and failing tests come from jest's --json report.
+run_suite_jest() {
+  local name=$1 dir=$2 config=$3 setup=$4
+  shift 4
+  local entry=""
+  if [ -n "$setup" ]; then entry="'$setup'"; fi
+  cat >"$dir/jest.plinth.config.ts" <<TS
+const base = require('./$config')
+module.exports = { ...base, setupFiles: [...(base.setupFiles ?? []), $entry] }
+TS
+  (cd "$dir" && timeout 1800 "$WORK/node_modules/.bin/jest" --config jest.plinth.config.ts --ci --runInBand \
+    --json --outputFile="$WORK/$name.json" "$@" >"$WORK/$name.log" 2>&1) || true
+  if [ ! -s "$WORK/$name.json" ]; then echo "$name: jest produced no report:"; tail -30 "$WORK/$name.log"; return; fi
+  local counts
+  counts=$(node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const rel = (p) => p.slice(p.indexOf("/test/") + 1);
+    for (const f of r.testResults.sort((a, b) => a.name.localeCompare(b.name))) {
+      const a = f.assertionResults;
+      const p = a.filter((t) => t.status === "passed").length, x = a.filter((t) => t.status === "failed").length;
+      console.log("  " + rel(f.name).padEnd(55) + String(p).padStart(5) + " pass " + String(x).padStart(4) + " fail");
+      for (const t of a.filter((t) => t.status === "failed")) console.log("      (fail) " + t.fullName);
+      if (!a.length && f.message) console.log("      (suite failed) " + f.message.split("\n").find((l) => l.trim()).trim());
+    }
+    console.log("#", r.numPassedTests, r.numFailedTests + (r.numRuntimeErrorTestSuites ? 0 : 0));
+  ' "$WORK/$name.json")
+  echo "$counts" | grep -v '^#'
+  local p f2
+  read -r p f2 <<<"$(echo "$counts" | grep '^#' | cut -c3-)"
+  echo "$name: $p of $((p + f2)) pass (jest)"
+  TOTAL_PASS=$((TOTAL_PASS + p))
+  TOTAL_FAIL=$((TOTAL_FAIL + f2))
+}
+run_suite_bun() {
   local name=$1 dir=$2 preload=$3
   shift 3
   local pass=0 fail=0
@@ -88,24 +161,28 @@ run_suite() {
     p=${p:-0}
     f2=${f2:-0}
     printf '  %-55s %4s pass %4s fail\n' "$f" "$p" "$f2"
-    echo "$out" | grep -E '^\(fail\)' | sed 's/^/      /' || true
+    echo "$out" | grep -E '^\(fail\)' | sort -u | sed 's/^/      /' || true
     pass=$((pass + p))
     fail=$((fail + f2))
   done
-  echo "$name: $pass of $((pass + fail)) pass"
+  echo "$name: $pass of $((pass + fail)) pass (bun test)"
   TOTAL_PASS=$((TOTAL_PASS + pass))
   TOTAL_FAIL=$((TOTAL_FAIL + fail))
 }
 
+# The storage-js files that talk to a storage server (the others test the client against mocks).
+STORAGE_FILES="test/storageFileApi.test.ts test/storageBucketApi.test.ts test/storageApi.test.ts test/storageFileApiNode.test.ts"
 if [ "$WHICH" = all ] || [ "$WHICH" = storage ]; then
   D="$WORK/packages/core/storage-js"
-  # The files that talk to a storage server (the others test the client against mocks).
-  run_suite storage-js "$D" "" test/storageFileApi.test.ts test/storageBucketApi.test.ts test/storageApi.test.ts test/storageFileApiNode.test.ts
+  # shellcheck disable=SC2086
+  if [ "$RUNNER" = jest ]; then run_suite_jest storage-js "$D" jest.config.js "" $STORAGE_FILES
+  else run_suite_bun storage-js "$D" "" $STORAGE_FILES; fi
 fi
 if [ "$WHICH" = all ] || [ "$WHICH" = postgrest ]; then
   D="$WORK/packages/core/postgrest-js"
   files=$(cd "$D" && ls test/*.test.ts | sort)
   # shellcheck disable=SC2086
-  run_suite postgrest-js "$D" "--preload $WORK/add-apikey.ts" $files
+  if [ "$RUNNER" = jest ]; then run_suite_jest postgrest-js "$D" jest.config.ts "$WORK/add-apikey.cjs" $files
+  else run_suite_bun postgrest-js "$D" "--preload $WORK/add-apikey.ts" $files; fi
 fi
-echo "total: $TOTAL_PASS of $((TOTAL_PASS + TOTAL_FAIL)) pass ($(date -u +%Y-%m-%d))"
+echo "total: $TOTAL_PASS of $((TOTAL_PASS + TOTAL_FAIL)) pass ($(date -u +%Y-%m-%d), runner $RUNNER)"

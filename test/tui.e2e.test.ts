@@ -130,11 +130,35 @@ describe.skipIf(!TMUX)("plinth tui in tmux (compiled binary, real server)", () =
     keys("Enter");
     await waitFor(/req\/s/);
     // Every top screen by name.
-    for (const name of ["tables", "users", "admins", "sessions", "security", "audit", "policies", "migrations", "logs", "overview"]) {
+    for (const name of ["tables", "users", "admins", "sessions", "security", "keys", "audit", "policies", "migrations", "logs", "plugins", "account", "overview"]) {
       type(`:${name}`);
       keys("Enter");
       await waitFor(new RegExp(`^ ${name}`, "im"));
     }
+    // The screens behind them: the signing and API keys, the plugins table, the account's MFA state.
+    type(":keys");
+    keys("Enter");
+    await waitFor(/signing keys · \d+/);
+    type(":plugins");
+    keys("Enter");
+    await waitFor(/\d+ plugin\(s\)/);
+    type(":account");
+    keys("Enter");
+    await waitFor("TOTP: not enrolled");
+    // The SQL editor takes ':' as text: Esc leaves the editor before the next command.
+    type(":sql");
+    keys("Enter");
+    await waitFor("F5/Ctrl+R run");
+    keys("Escape");
+    await waitFor("Enter/i edit");
+    // The policy simulator from the security screen: what would anon see of public.items?
+    type(":security");
+    keys("Enter");
+    await waitFor(/^ security/im);
+    keys("w");
+    await waitFor("What would this caller see?");
+    keys("Escape");
+    await waitFor(/^ security/im);
     // Edit a row: tables → items → the name of row 1.
     type(":tables");
     keys("Enter");
@@ -158,6 +182,11 @@ describe.skipIf(!TMUX)("plinth tui in tmux (compiled binary, real server)", () =
     const row = await fetch(`${url}/admin/v1/tables/public/items/rows/1`, { headers: { apikey: serviceKey } }).then((r) => r.json());
     expect(row.name).toBe("edited in tmux");
     // ESC and the next key in one read would be Alt+key: wait for Esc to land.
+    keys("Escape");
+    await waitFor("schema public");
+    // The table's security settings from the list (S): the current state, nothing changed.
+    keys("S");
+    await waitFor("RLS OFF");
     keys("Escape");
     await waitFor("schema public");
     // SQL: run, then a dangerous statement refused, then confirmed.

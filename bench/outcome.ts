@@ -44,6 +44,8 @@ export const GOALS = {
   realtimeBroadcastShare: { what: "Realtime: broadcast deliveries / bare Bun fan-out", goal: "≥ 70 %", limit: 0.7 },
   adminSessionCheckMs: { what: "Admin: CPU the session check adds per admin request (Plinth process)", goal: "< 0.05 ms", limit: 0.05 },
   keysCachedMs: { what: "Keys: identifying a request once cached (ES256 session token, scoped API key + scopes)", goal: "< 0.05 ms", limit: 0.05 },
+  tuiFirstScreenMs: { what: "Console: `plinth tui` start → first screen (compiled binary, local server)", goal: "< 300 ms", limit: 300 },
+  tuiPageMs: { what: "Console: a 100-row page of a 10,000-row table (what scrolling waits for)", goal: "< 100 ms", limit: 100 },
   backupTarShare: { what: "Backup: `plinth backup` of a 1 GiB database / `tar` of its data dir", goal: "≥ 50 %", limit: 0.5 },
   /** Before/after: the current tree may be this much slower than the ref before it counts as slower (run-to-run noise). */
   notSlower: { what: "", goal: "≥ 0.95 × before", limit: 0.95 },

@@ -1,6 +1,6 @@
 // `npm run bench [-- options] [names…]`: runs the benchmarks, prints a summary and rewrites their
 // sections of bench/RESULTS.md (bench/results-file.ts keeps the sections of benchmarks not run).
-//   npm run bench                                 all eight
+//   npm run bench                                 all of them
 //   npm run bench -- rest gateway                 only these; the other sections stay as they were
 //   npm run bench -- --compare HEAD~3 rest gateway
 //       before/after: a temporary worktree of HEAD~3 and the working tree, measured alternately in
@@ -84,6 +84,12 @@ const BENCHMARKS: Benchmark[] = [
     title: "Image transformations",
     goals: [],
     run: async (ctx) => (await import("./image.ts")).runImage(ctx),
+  },
+  {
+    id: "tui",
+    title: "The terminal console",
+    goals: ["tuiFirstScreenMs", "tuiPageMs"],
+    run: async (ctx) => (await import("./tui.ts")).runTui(ctx),
   },
   {
     id: "backup",

@@ -104,7 +104,7 @@ async function build(): Promise<{ ok: boolean; ms: number; output: string }> {
   return { ok: code === 0, ms: performance.now() - t0, output: `${out}\n${err}`.trim() };
 }
 
-async function ensureBinary(opts: StartupOptions, progress: (s: string) => void): Promise<BinaryInfo | string> {
+export async function ensureBinary(opts: StartupOptions, progress: (s: string) => void): Promise<BinaryInfo | string> {
   let note = "present";
   const isThere = exists(BINARY);
   const stale = isThere && statSync(BINARY).mtimeMs < newestSource();

@@ -163,7 +163,7 @@ async function runServe(loaded: LoadedConfig): Promise<void> {
   const { serve } = await import("./server.ts");
   let server: Awaited<ReturnType<typeof serve>>;
   try {
-    server = await serve({ config, jwtSecret, log });
+    server = await serve({ config, jwtSecret, log, configFile: loaded.file });
   } catch (err) {
     fail(`could not start: ${err instanceof Error ? err.message : String(err)}`);
   }

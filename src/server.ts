@@ -27,14 +27,23 @@ export interface ServeOptions {
   banner?: (text: string) => void;
   /** Extra routes mounted behind the gateway (tests); the real services come from createServices. */
   extraRoutes?: AnyElysia[];
+  /** The configuration file that was read (backups taken through the admin API carry it). */
+  configFile?: string | null;
 }
 
-export async function serve({ config, jwtSecret, log, banner = (t) => process.stderr.write(t), extraRoutes = [] }: ServeOptions): Promise<RunningServer> {
+export async function serve({
+  config,
+  jwtSecret,
+  log,
+  banner = (t) => process.stderr.write(t),
+  extraRoutes = [],
+  configFile = null,
+}: ServeOptions): Promise<RunningServer> {
   assertServiceConfig(config);
   const database = await openDatabase(config, log);
   let app: App;
   try {
-    const services = await createServices({ config, db: database.db, log, jwtSecret, dbUrl: database.url });
+    const services = await createServices({ config, db: database.db, log, jwtSecret, dbUrl: database.url, configFile });
     app = createApp({ config, db: database.db, log, jwtSecret, services, extraRoutes, databaseLabel: database.embedded ? "embedded" : "external" });
   } catch (err) {
     await database.close();

@@ -18,6 +18,8 @@ export interface ServiceContext {
   jwtSecret: string;
   /** The database URL the pool uses (for services that need their own connection, e.g. LISTEN). */
   dbUrl: string;
+  /** The configuration file `serve` read (the admin API's backups archive it), null or absent when none. */
+  configFile?: string | null;
 }
 
 /** A running service: its routes, and what to do at shutdown (close listeners, timers). */

@@ -24,6 +24,7 @@ const ROWS_WRITE: Caller[] = ["service_role", "system_admin", "admin", "moderato
 const EVERYONE: Caller[] = [...CALLERS];
 const USERS_MANAGE: Caller[] = ["service_role", "system_admin", "admin", "moderator"]; // users:read, users:manage
 const USERS_ADMIN = WIDE; // users:admin: create, invite, delete
+const BACKUPS: Caller[] = ["service_role", "system_admin"]; // backups:manage (an archive holds every secret)
 
 const NOBODY = "00000000-0000-4000-8000-000000000001";
 
@@ -145,6 +146,13 @@ const MATRIX: Record<string, Case[]> = {
   "GET /admin/v1/stats": [{ path: "/stats", allowed: WIDE, ok: 200 }],
   "GET /admin/v1/plugins": [{ path: "/plugins", allowed: WIDE, ok: 200 }],
   "GET /admin/v1/logs": [{ path: "/logs?limit=1", allowed: WIDE, ok: 200 }],
+  // Harmless: an invalid body starts nothing; no job has run, and no archive has this name.
+  "POST /admin/v1/backups": [{ path: "/backups", body: { gzip: "yes" }, allowed: BACKUPS, ok: 400 }],
+  "GET /admin/v1/backups": [{ path: "/backups", allowed: BACKUPS, ok: 200 }],
+  "GET /admin/v1/backups/current": [{ path: "/backups/current", allowed: BACKUPS, ok: 404 }],
+  "DELETE /admin/v1/backups/current": [{ path: "/backups/current", allowed: BACKUPS, ok: 404 }],
+  "GET /admin/v1/backups/:name": [{ path: "/backups/plinth-backup-20990101-000000.tar", allowed: BACKUPS, ok: 404 }],
+  "DELETE /admin/v1/backups/:name": [{ path: "/backups/plinth-backup-20990101-000000.tar", allowed: BACKUPS, ok: 404 }],
 };
 
 /** The admin service's routes as its route table lists them ("METHOD /path"). */

@@ -39,6 +39,9 @@ export const CAPABILITIES = [
   "stats:read",
   /** The server's recent log lines (GET /admin/v1/logs). */
   "logs:read",
+  /** Backups taken by the server (/admin/v1/backups): start, cancel, list, download, delete. An archive
+   * holds every secret of the deployment (jwt_secret, the superuser password), so system_admin only. */
+  "backups:manage",
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
@@ -55,7 +58,7 @@ const NONE: ReadonlySet<Capability> = new Set();
 /** What each level may do (the table). Tables-scoped capabilities are further limited by authorizeTable. */
 export const LEVEL_CAPABILITIES: Record<AdminLevel, ReadonlySet<Capability>> = {
   system_admin: ALL,
-  admin: new Set(CAPABILITIES.filter((c) => c !== "admins:manage_system")),
+  admin: new Set(CAPABILITIES.filter((c) => c !== "admins:manage_system" && c !== "backups:manage")),
   moderator: new Set<Capability>(["meta:read", "rows:read", "rows:write", "users:read", "users:manage", "audit:read_own"]),
   viewer: new Set<Capability>(["meta:read", "rows:read"]),
 };

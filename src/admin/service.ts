@@ -8,6 +8,8 @@ import { Elysia } from "elysia";
 import { accountRoutes } from "./accounts/routes.ts";
 import { accountMfaRoutes } from "./accounts/mfa-routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
+import { BackupJobs } from "./backups/jobs.ts";
+import { backupRoutes } from "./backups/routes.ts";
 import { createArchiveStore } from "./audit/archive-store.ts";
 import { startAuditRetention } from "./audit/retention-job.ts";
 import { createAdminContext } from "./context.ts";
@@ -82,6 +84,8 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
   sweeper.unref?.();
   // Archive-then-remove past audit.retentionDays (hourly; one node at a time): audit/retention.ts.
   const retention = startAuditRetention({ sql: ctx.db.sql, config: ctx.config, log: ctx.log });
+  // Backups taken by this process into <dataDir>/backups (backups/jobs.ts): one at a time, cancellable.
+  const backups = new BackupJobs({ loaded: { config: ctx.config, file: ctx.configFile ?? null, explicit: new Set() }, log: ctx.log });
   const routes = new Elysia({ prefix: "/admin/v1" })
     .use(signInRoutes(deps, admin))
     .use(sessionRoutes(deps, admin))
@@ -101,13 +105,15 @@ export async function createAdminService(ctx: ServiceContext): Promise<Service> 
     .use(migrationRoutes(deps, ctx.config))
     .use(typegenRoutes(deps, ctx.config))
     .use(observeRoutes(deps, { db: ctx.db, app: () => mounted, slotPrefix: ctx.config.realtime.slotName }, ctx.log))
-    .use(pluginRoutes(deps, () => mounted));
+    .use(pluginRoutes(deps, () => mounted))
+    .use(backupRoutes(deps, backups));
   return {
     name: "admin",
     routes,
     attach: (app) => void (mounted = app),
     stop: async () => {
       clearInterval(sweeper);
+      await backups.stop();
       await retention.stop();
       await security.stop();
       await cache.stop();

@@ -7,6 +7,12 @@
 // taken from the open descriptor; a file that grows meanwhile is cut at that size, one that shrinks
 // is padded with zeros — what pg_basebackup does too: WAL replay rewrites every page changed during
 // the backup. A file that disappears before it is opened is skipped (a dropped relation).
+//
+// Cancelling (the admin API's DELETE /admin/v1/backups/current): the signal is checked before every
+// entry and after every chunk, and a pacing pause wakes on it, so a cancel lands within one chunk
+// even inside a large file; the caller then calls abort(), which removes `<out>.partial`.
+// Pacing (maxRate, like pg_basebackup's --max-rate): a backup taken inside the serving process
+// shares the disk with the requests it serves; the copy then waits whenever it is ahead of the rate.
 import { closeSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { open, rename, rm, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -26,6 +32,10 @@ export interface ArchiveWriterOptions {
   /** fsync the archive (and its directory) before reporting success; pg_basebackup's default too. */
   sync: boolean;
   progress: Progress;
+  /** Stops the copy at the next entry or chunk (throws the signal's reason). */
+  signal?: AbortSignal;
+  /** Bytes of content per second at most (unset: as fast as the disk goes). */
+  maxRate?: number;
 }
 
 export class ArchiveWriter {
@@ -39,6 +49,9 @@ export class ArchiveWriter {
   private readonly written: Promise<void>;
   /** Reused buffers; none with gzip, where chunks never reach the file as they are (see take()). */
   private readonly pool: ChunkPool | null;
+  /** Pacing: when the copy started, and the bytes counted against maxRate since. */
+  private readonly pacedFrom = performance.now();
+  private paced = 0;
 
   /** Creates `<out>.partial` (0600: the archive holds the data dir's secrets, like they are). */
   static async create(opts: ArchiveWriterOptions): Promise<ArchiveWriter> {
@@ -77,6 +90,7 @@ export class ArchiveWriter {
 
   /** Small in-memory content (backup_label, secrets, the manifest). */
   async addBytes(path: string, data: Uint8Array, mode: number, record = true): Promise<void> {
+    this.opts.signal?.throwIfAborted();
     this.claim(path);
     const sha256 = new Bun.CryptoHasher("sha256").update(data).digest("hex");
     await new Promise<void>((resolve, reject) => {
@@ -88,6 +102,7 @@ export class ArchiveWriter {
       this.files.push({ path, size: data.byteLength, mode: mode & 0o7777, sha256 });
       this.bytes += data.byteLength;
       this.opts.progress.advance(data.byteLength);
+      await this.pace(data.byteLength);
     }
   }
 
@@ -96,6 +111,7 @@ export class ArchiveWriter {
     // Synchronous reads: from the page cache they cost microseconds, where each asynchronous call
     // costs a thread-pool round trip (and a cluster has a thousand small files). Writing stays
     // asynchronous, so the file is written while this thread reads and hashes.
+    this.opts.signal?.throwIfAborted();
     let fd: number;
     try {
       fd = openSync(source, "r");
@@ -137,6 +153,7 @@ export class ArchiveWriter {
       if (!entry.write(chunk)) await this.drained(entry);
       this.opts.progress.advance(want);
       if (this.failure) throw this.failure;
+      await this.pace(want);
     }
     entry.end(undefined);
     this.files.push({ path, size, mode, sha256: hash.digest("hex") });
@@ -168,6 +185,17 @@ export class ArchiveWriter {
     });
   }
 
+  /** Waits while the copy is ahead of maxRate; checks the signal either way (a cancel lands here). */
+  private async pace(bytes: number): Promise<void> {
+    const { signal, maxRate } = this.opts;
+    if (maxRate) {
+      this.paced += bytes;
+      const wait = this.pacedFrom + (this.paced / maxRate) * 1000 - performance.now();
+      if (wait > 1) await pause(wait, signal);
+    }
+    signal?.throwIfAborted();
+  }
+
   private claim(path: string): void {
     if (this.names.has(path)) throw new Error(`internal: ${path} added to the archive twice`);
     this.names.add(path);
@@ -197,6 +225,22 @@ export class ArchiveWriter {
     await this.fh.close().catch(() => {});
     await rm(`${this.opts.out}.partial`, { force: true });
   }
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it is aborted. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /**

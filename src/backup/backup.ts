@@ -10,6 +10,12 @@
 // since. Every row the restored database has then has its bytes, except for an object both
 // created during the backup and deleted in the moment after it; extra bytes without a row are
 // harmless (the storage sweeper removes them).
+//
+// Inside `serve` (the admin API's POST /admin/v1/backups, src/admin/backups/): startEmbedded finds
+// the lock of a live owner, this very process, and attaches (owned: false, so the backup never stops
+// the server it found). A cancel (opts.signal) stops the copy at the next entry or chunk; the archive
+// writer then removes its `.partial` file and closing the session ends PostgreSQL's backup and drops
+// its temporary slot, exactly as for any other failure.
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -36,6 +42,10 @@ export interface BackupOptions {
   progress: Progress;
   /** One-line notices for the operator (stderr). */
   notice(line: string): void;
+  /** Cancels the backup: it then throws the signal's reason, leaving no archive behind. */
+  signal?: AbortSignal;
+  /** Bytes per second the copy may read at most (see archive-writer.ts); unset: no limit. */
+  maxRate?: number;
 }
 
 export interface BackupResult {
@@ -50,6 +60,8 @@ export interface BackupResult {
 
 export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
   const started = performance.now();
+  const { signal } = opts;
+  signal?.throwIfAborted();
   const parts = deploymentParts(opts.loaded);
   checkOutPath(opts.out, parts);
   if (!parts.embedded) {
@@ -61,11 +73,12 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
     opts.notice(`stored objects live in the S3 bucket ${parts.s3Bucket ?? "(unset)"}: back them up there; this archive holds their metadata only`);
   }
 
-  const writer = await ArchiveWriter.create({ out: opts.out, gzip: opts.gzip, sync: opts.sync, progress: opts.progress });
+  const writer = await ArchiveWriter.create({ out: opts.out, gzip: opts.gzip, sync: opts.sync, progress: opts.progress, signal, maxRate: opts.maxRate });
   let server: EmbeddedServer | null = null;
   let session: BaseBackupSession | null = null;
   try {
     // Small parts first: a restore reads the configuration before the bulk (see manifest.ts).
+    opts.progress.phase?.("files");
     if (parts.configFile) await writer.addBytes(CONFIG_ENTRY, readFileSync(parts.configFile), 0o600);
     for (const name of DATA_FILES) {
       if (name === "pg.json" && !parts.embedded) continue;
@@ -78,9 +91,12 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
       const log: LogFn = (level, msg) => {
         if (level === "warn" || level === "error") opts.notice(msg);
       };
+      opts.progress.phase?.("database");
       server = await startEmbedded({ ...embeddedOptions(opts.loaded.config, log), supervise: false });
+      signal?.throwIfAborted();
       session = new BaseBackupSession(server.url);
       const start = await session.start(`plinth backup ${new Date().toISOString()}`);
+      signal?.throwIfAborted();
       const entries = await collect(clusterEntries(start.cluster));
       opts.progress.expect(entries.reduce((sum, e) => sum + (e.kind === "file" ? e.size : 0), 0));
       for (const e of entries) {
@@ -88,7 +104,10 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
         if (e.kind === "dir") writer.addDir(path, e.mode);
         else await writer.addFile(path, join(start.cluster, e.rel));
       }
+      opts.progress.phase?.("objects");
       await copyObjects(writer, parts, opts.progress); // first pass, while the backup runs
+      signal?.throwIfAborted();
+      opts.progress.phase?.("wal");
       const stop = await session.stop();
       await writer.addBytes(`${PART.cluster}/backup_label`, Buffer.from(stop.labelFile), 0o600);
       if (stop.tablespaceMap) await writer.addBytes(`${PART.cluster}/tablespace_map`, Buffer.from(stop.tablespaceMap), 0o600);
@@ -105,7 +124,10 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
         stop_wal: stop.stopWal,
       };
     }
+    opts.progress.phase?.("objects");
     await copyObjects(writer, parts, opts.progress); // objects that appeared meanwhile (or the only pass)
+    signal?.throwIfAborted();
+    opts.progress.phase?.("finishing");
 
     const manifest: Manifest = {
       format: FORMAT,
@@ -138,6 +160,16 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupResult> {
     await session?.close(); // aborts an unfinished backup on the server
     await server?.stop(); // only stops a server this backup started
   }
+}
+
+/** plinth-backup-20261204-164200.tar: sorts by time, no characters a shell or a filesystem minds. */
+export function backupFileName(gzip: boolean, at = new Date()): string {
+  const stamp = at
+    .toISOString()
+    .replace(/\.\d+Z$/, "")
+    .replace(/[-:]/g, "")
+    .replace("T", "-");
+  return `plinth-backup-${stamp}.tar${gzip ? ".gz" : ""}`;
 }
 
 function checkOutPath(out: string, parts: DeploymentParts): void {

@@ -36,13 +36,24 @@ export interface BackupStop {
   stopWal: string;
 }
 
+/** The application_name of the session that owns a backup (and its temporary slot, named plinth_backup_…). */
+export const BACKUP_APPLICATION_NAME = "plinth backup";
+
 export class BaseBackupSession {
   private readonly sql: postgres.Sql;
   private readonly slot = `plinth_backup_${process.pid}_${Date.now().toString(36)}`;
 
   constructor(url: string) {
-    // max 1: every statement below runs in the same session, the one that owns the backup.
-    this.sql = postgres(url, { max: 1, idle_timeout: 0, max_lifetime: null, connect_timeout: 10, onnotice: () => {} });
+    // max 1: every statement below runs in the same session, the one that owns the backup. Named,
+    // so an operator (and a test) can see in pg_stat_activity whether a backup session is open.
+    this.sql = postgres(url, {
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      connect_timeout: 10,
+      onnotice: () => {},
+      connection: { application_name: BACKUP_APPLICATION_NAME },
+    });
   }
 
   async start(label: string): Promise<BackupStart> {

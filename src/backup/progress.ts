@@ -8,7 +8,12 @@ export interface Progress {
   advance(bytes: number): void;
   /** Clears the bar, leaving the terminal line empty for what follows. */
   done(): void;
+  /** The part of the work now under way (the admin API's backup job shows it; the bar does not). */
+  phase?(name: BackupPhase): void;
 }
+
+/** What a backup is copying: the configuration and secrets, the cluster, stored objects, the WAL, the manifest. */
+export type BackupPhase = "files" | "database" | "objects" | "wal" | "finishing";
 
 export const silentProgress: Progress = { expect() {}, advance() {}, done() {} };
 

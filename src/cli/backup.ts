@@ -4,7 +4,7 @@
 // archive is fsynced before success is reported unless --no-sync (as with pg_basebackup, for an
 // archive that is copied elsewhere at once).
 import { resolve } from "node:path";
-import { takeBackup } from "../backup/backup.ts";
+import { backupFileName, takeBackup } from "../backup/backup.ts";
 import { failureLine } from "../backup/errors.ts";
 import { formatBytes, silentProgress, terminalProgress } from "../backup/progress.ts";
 import { CommandError, EXIT, parseFlags, runCommand, usageError, type CommandEnv } from "./command.ts";
@@ -21,7 +21,7 @@ export async function run(args: string[], env: CommandEnv): Promise<number> {
     if (positional.length > 0) throw usageError(`unexpected argument '${positional[0]}'\n${USAGE}`);
     const gzip = flags.gzip === true;
     const loaded = env.load();
-    const out = resolve(env.cwd, typeof flags.out === "string" ? flags.out : defaultName(gzip));
+    const out = resolve(env.cwd, typeof flags.out === "string" ? flags.out : backupFileName(gzip));
     const progress = process.stderr.isTTY ? terminalProgress("backup", env.stderr, process.stderr.columns) : silentProgress;
     let result;
     try {
@@ -38,14 +38,4 @@ export async function run(args: string[], env: CommandEnv): Promise<number> {
     }
     return EXIT.ok;
   });
-}
-
-/** plinth-backup-20261204-164200.tar: sorts by time, no characters a shell or a filesystem minds. */
-function defaultName(gzip: boolean): string {
-  const stamp = new Date()
-    .toISOString()
-    .replace(/\.\d+Z$/, "")
-    .replace(/[-:]/g, "")
-    .replace("T", "-");
-  return `plinth-backup-${stamp}.tar${gzip ? ".gz" : ""}`;
 }

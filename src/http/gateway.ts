@@ -226,7 +226,8 @@ async function boundBody(req: Request, limit: number): Promise<Request | WireErr
   } catch {
     return { status: 400, code: "bad_request", message: "The request body could not be read" };
   }
-  return new Request(req.url, { method: req.method, headers: req.headers, body: Buffer.concat(chunks) });
+  // The signal carries over: a handler learns when the client drops the request (admin SQL cancels its statement).
+  return new Request(req.url, { method: req.method, headers: req.headers, body: Buffer.concat(chunks), signal: req.signal });
 }
 
 function tooMany(wait: number): WireError {

@@ -20,6 +20,11 @@
 // - COPY FROM STDIN would wait for data forever (and TO STDOUT streams past the row cap): refused.
 // - VACUUM, CREATE INDEX CONCURRENTLY and friends cannot run in a transaction block: such a
 //   statement runs alone, outside one, when it is the whole batch.
+// - A caller who gives up (the console's Esc, a dropped connection: the request's signal) cancels
+//   the statement on the server (src/db/cancel.ts): the batch fails with 57014 and its transaction
+//   rolls back, so nothing half-written stays. Before the connection goes back to the pool it is
+//   reset even if a late cancel hit the ROLLBACK itself.
+import { cancellable, type Cancellable } from "../../db/cancel.ts";
 import type { Sql } from "../../db/pool.ts";
 import { AdminError, AdminErrors, fromPostgres, postgresErrorOf } from "../errors.ts";
 import { CONSOLE_ROLE_IS_SAFE, unsafeConsoleRole, type ConsoleDb } from "./console-login.ts";
@@ -60,11 +65,21 @@ export interface RunRecord {
 
 type Conn = Awaited<ReturnType<Sql["reserve"]>>;
 
-export async function runSql(consoleDb: ConsoleDb, req: SqlRequest, record: RunRecord): Promise<SqlResponse> {
+/** `signal`: the request's; when it fires, the running statement is cancelled on the server. */
+export async function runSql(consoleDb: ConsoleDb, req: SqlRequest, record: RunRecord, signal?: AbortSignal): Promise<SqlResponse> {
   record.statements.push(req.query);
+  const cancel = cancellable(signal);
+  try {
+    return await runWithLogin(consoleDb, req, record, cancel);
+  } finally {
+    cancel.dispose();
+  }
+}
+
+async function runWithLogin(consoleDb: ConsoleDb, req: SqlRequest, record: RunRecord, cancel: Cancellable): Promise<SqlResponse> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await runChecked(consoleDb, req, record);
+      return await runChecked(consoleDb, req, record, cancel);
     } catch (err) {
       // A login refused (class 28: the role's password was changed by another database since the
       // pool checked it). Nothing of the batch ran: it runs on one connection, which was never
@@ -76,7 +91,7 @@ export async function runSql(consoleDb: ConsoleDb, req: SqlRequest, record: RunR
   }
 }
 
-async function runChecked(consoleDb: ConsoleDb, req: SqlRequest, record: RunRecord): Promise<SqlResponse> {
+async function runChecked(consoleDb: ConsoleDb, req: SqlRequest, record: RunRecord, cancel: Cancellable): Promise<SqlResponse> {
   const started = performance.now();
   const stmts = await parseBatch(req.query);
   if (!stmts.length) throw AdminErrors.validation("query has no statements");
@@ -104,17 +119,34 @@ async function runChecked(consoleDb: ConsoleDb, req: SqlRequest, record: RunReco
     throw AdminErrors.validation("VACUUM, CONCURRENTLY and database-level statements must be sent alone, not in a batch");
   }
 
+  cancel.check();
   const conn = await consoleSql.reserve();
   try {
     const results = alone
-      ? [await runOutsideTransaction(conn, stmts[0]!, params, timeoutMs, maxRows)]
-      : await runInTransaction(conn, stmts, params, !!req.read_only, timeoutMs, maxRows);
+      ? [await runOutsideTransaction(conn, cancel, stmts[0]!, params, timeoutMs, maxRows)]
+      : await runInTransaction(conn, cancel, stmts, params, !!req.read_only, timeoutMs, maxRows);
     await nameTypes(conn, results);
     record.rowCount = results.reduce((n, r) => n + r.row_count, 0);
     return { results: results.map(({ typeOids: _, ...r }) => r), duration_ms: Math.round((performance.now() - started) * 1000) / 1000 };
   } finally {
-    await conn.unsafe("discard all").catch(() => {});
+    await reset(conn);
     conn.release();
+  }
+}
+
+/**
+ * The connection as the pool should get it back: outside any transaction, session state wiped.
+ * DISCARD ALL fails inside a transaction block, which is where a ROLLBACK that a late cancel hit
+ * leaves it (cancel.ts): then roll back and discard again.
+ */
+async function reset(conn: Conn): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await conn.unsafe("discard all");
+      return;
+    } catch {
+      await conn.unsafe("rollback").catch(() => {});
+    }
   }
 }
 
@@ -125,17 +157,21 @@ interface RawResult extends StatementResult {
 
 async function runInTransaction(
   conn: Conn,
+  cancel: Cancellable,
   stmts: ParsedStatement[],
   params: unknown[],
   readOnly: boolean,
   timeoutMs: number,
   maxRows: number,
 ): Promise<RawResult[]> {
-  await conn.unsafe(readOnly ? "begin read only" : "begin");
+  await cancel.run(conn.unsafe(readOnly ? "begin read only" : "begin"));
   try {
-    await setUp(conn, timeoutMs, true);
+    await setUp(conn, cancel, timeoutMs, true);
     const results: RawResult[] = [];
-    for (const [i, s] of stmts.entries()) results.push(await runStatement(conn, s, i, params, maxRows));
+    for (const [i, s] of stmts.entries()) results.push(await runStatement(conn, cancel, s, i, params, maxRows));
+    // A caller gone by now gets no commit either: a cancelled batch is never half-kept or kept.
+    // (The COMMIT itself is not cancelled: once sent, its outcome is the batch's.)
+    cancel.check();
     await conn.unsafe("commit");
     return results;
   } catch (err) {
@@ -144,19 +180,26 @@ async function runInTransaction(
   }
 }
 
-async function runOutsideTransaction(conn: Conn, s: ParsedStatement, params: unknown[], timeoutMs: number, maxRows: number): Promise<RawResult> {
-  await setUp(conn, timeoutMs, false);
-  return runStatement(conn, s, 0, params, maxRows); // DISCARD ALL afterwards resets the timeout
+async function runOutsideTransaction(
+  conn: Conn,
+  cancel: Cancellable,
+  s: ParsedStatement,
+  params: unknown[],
+  timeoutMs: number,
+  maxRows: number,
+): Promise<RawResult> {
+  await setUp(conn, cancel, timeoutMs, false);
+  return runStatement(conn, cancel, s, 0, params, maxRows); // DISCARD ALL afterwards resets the timeout
 }
 
 /** The time limit, and the role check on this very connection, in the request's first query. */
-async function setUp(conn: Conn, timeoutMs: number, local: boolean): Promise<void> {
+async function setUp(conn: Conn, cancel: Cancellable, timeoutMs: number, local: boolean): Promise<void> {
   // Safe: a constant condition of our own; the values are parameters.
-  const [row] = await conn.unsafe(`select set_config('statement_timeout', $1, $2), ${CONSOLE_ROLE_IS_SAFE} as safe`, [String(timeoutMs), local]);
+  const [row] = await cancel.run(conn.unsafe(`select set_config('statement_timeout', $1, $2), ${CONSOLE_ROLE_IS_SAFE} as safe`, [String(timeoutMs), local]));
   if (row?.safe !== true) throw unsafeConsoleRole();
 }
 
-async function runStatement(conn: Conn, s: ParsedStatement, index: number, params: unknown[], maxRows: number): Promise<RawResult> {
+async function runStatement(conn: Conn, cancel: Cancellable, s: ParsedStatement, index: number, params: unknown[], maxRows: number): Promise<RawResult> {
   const bound = bindParams(conn, s, params);
   let prefix = "";
   try {
@@ -165,12 +208,12 @@ async function runStatement(conn: Conn, s: ParsedStatement, index: number, param
       const cursor = `plinth_console_${crypto.randomUUID().replace(/-/g, "")}`;
       prefix = `DECLARE ${cursor} NO SCROLL CURSOR FOR `;
       // Safe: the statement is the caller's own SQL (the console's purpose); the cursor name is ours.
-      await conn.unsafe(prefix + s.text, bound);
-      const rows = await conn.unsafe(`FETCH ${maxRows + 1} FROM ${cursor}`);
-      await conn.unsafe(`CLOSE ${cursor}`);
+      await cancel.run(conn.unsafe(prefix + s.text, bound));
+      const rows = await cancel.run(conn.unsafe(`FETCH ${maxRows + 1} FROM ${cursor}`));
+      await cancel.run(conn.unsafe(`CLOSE ${cursor}`));
       return shape("SELECT", rows, maxRows);
     }
-    const rows = await conn.unsafe(s.text, bound);
+    const rows = await cancel.run(conn.unsafe(s.text, bound));
     return shape(rows.command ?? "", rows, maxRows);
   } catch (err) {
     const pg = postgresErrorOf(err);

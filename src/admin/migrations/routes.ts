@@ -8,6 +8,9 @@
 //   POST /migrations/{version}/approve     {note?}: approve the pending file as it is now
 //   POST /migrations/apply                 {to?}: apply pending migrations (production: approved ones only)
 //   POST /migrations/revert                {steps?}: revert the newest applied migrations
+// Apply and revert stop when the caller drops the request (its signal): the migration running then
+// is cancelled on the server and rolled back (409 migration_cancelled), no later one starts. The
+// console applies one at a time ({to: each pending version}) to show progress and cancel between.
 import { Elysia } from "elysia";
 import { z } from "zod";
 import type { Config } from "../../config/schema.ts";
@@ -64,7 +67,9 @@ export const migrationRoutes = (deps: AdminHttpDeps, config: Config) =>
       adminRoute(deps, { action: "migrations.apply", capability: "meta:write" }, async (c) => {
         c.audit.security = true;
         const input = parseInput(ApplyInput, body(c.body));
-        const result = await migrations.apply(deps.sql, config, input.to);
+        // What the call was about even if it fails or is cancelled; the applied ones replace it.
+        if (input.to) c.audit.target = `migration:${input.to}`;
+        const result = await migrations.apply(deps.sql, config, input.to, c.request.signal);
         c.audit.target = result.applied.length ? `migration:${result.applied.map((s) => s.version).join(",")}` : null;
         c.audit.rowCount = result.applied.length;
         return result;
@@ -76,7 +81,7 @@ export const migrationRoutes = (deps: AdminHttpDeps, config: Config) =>
       adminRoute(deps, { action: "migrations.revert", capability: "meta:write" }, async (c) => {
         c.audit.security = true;
         const input = parseInput(RevertInput, body(c.body));
-        const result = await migrations.revert(deps.sql, config, input.steps);
+        const result = await migrations.revert(deps.sql, config, input.steps, c.request.signal);
         c.audit.target = result.reverted.length ? `migration:${result.reverted.map((s) => s.version).join(",")}` : null;
         c.audit.rowCount = result.reverted.length;
         return result;

@@ -4,7 +4,8 @@
 // apply carries the plans that were refused, so the console can show why.
 import type { Config } from "../../config/schema.ts";
 import type { Sql } from "../../db/pool.ts";
-import { migrateDown, migrationHistory, migrationStatus, MigrationError } from "../../db/migrations/user.ts";
+import { QUERY_CANCELED } from "../../db/cancel.ts";
+import { migrateDown, MigrationCancelledError, migrationHistory, migrationStatus, MigrationError } from "../../db/migrations/user.ts";
 import type { AdminActor } from "../authorize.ts";
 import { AdminError } from "../errors.ts";
 import { applyMigrations } from "./apply.ts";
@@ -21,6 +22,15 @@ async function translate<T>(fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof ApprovalError) {
       throw new AdminError(err.status, err.code, err.message, err.plans.length ? { migrations: err.plans.map((p) => planJson(p)) } : undefined);
+    }
+    if (err instanceof MigrationCancelledError) {
+      throw new AdminError(err.status, err.code, err.message, {
+        version: err.version,
+        name: err.migrationName,
+        direction: err.direction,
+        rolled_back: err.rolledBack,
+        ...(err.rolledBack ? { sqlstate: QUERY_CANCELED } : {}),
+      });
     }
     if (err instanceof MigrationError) throw new AdminError(err.status, err.code, err.message);
     throw err;
@@ -56,8 +66,11 @@ export async function approve(sql: Sql, config: Config, actor: AdminActor, versi
   return { approval: approvalJson(approval), plan: planJson(plan, approval) };
 }
 
-export async function apply(sql: Sql, config: Config, to: string | undefined) {
-  const report = await translate(() => applyMigrations(sql, config.migrationsDir, { to, production: config.env === "production", plan: planOptions(config) }));
+/** `signal`: the request's; when it fires, the migration running then is cancelled and rolled back, and no later one starts. */
+export async function apply(sql: Sql, config: Config, to: string | undefined, signal?: AbortSignal) {
+  const report = await translate(() =>
+    applyMigrations(sql, config.migrationsDir, { to, production: config.env === "production", plan: planOptions(config), signal }),
+  );
   return {
     applied: report.applied.map(stepJson),
     plans: report.plans.map((p) => planJson(p.plan, p.approval)),
@@ -65,7 +78,7 @@ export async function apply(sql: Sql, config: Config, to: string | undefined) {
   };
 }
 
-export async function revert(sql: Sql, config: Config, steps: number) {
-  const report = await translate(() => migrateDown(sql, config.migrationsDir, { steps }));
+export async function revert(sql: Sql, config: Config, steps: number, signal?: AbortSignal) {
+  const report = await translate(() => migrateDown(sql, config.migrationsDir, { steps, signal }));
   return { reverted: report.reverted.map(stepJson) };
 }

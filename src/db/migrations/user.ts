@@ -4,9 +4,15 @@
 // in plinth.user_migrations; everything that happened is appended to plinth.user_migration_log.
 // This module does the work and reports it through return values, callbacks and errors; the CLI
 // (src/cli/migrate.ts) does all the printing.
+//
+// A run can be cancelled (RunOptions.signal: the admin API passes its request's, so the console's
+// Esc or a dropped connection stops it): the file running at that moment is cancelled on the server
+// (src/db/cancel.ts) and rolled back with its bookkeeping, so it stays pending; the files after it
+// are not started; the ones before it stay applied (each file is its own transaction).
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PlinthError } from "../../errors.ts";
+import { cancellable, isQueryCanceled, retryOnce, type Cancellable } from "../cancel.ts";
 import type { Sql } from "../pool.ts";
 import { checksum, SYSTEM_MIGRATION_LOCK } from "./system.ts";
 import { inTransaction } from "../transaction.ts";
@@ -25,7 +31,8 @@ export type MigrationErrorCode =
   | "missing_down_file"
   | "empty_migration"
   | "transaction_control"
-  | "migration_failed";
+  | "migration_failed"
+  | "migration_cancelled";
 
 /** Anything about the migration files or their state that stops a command, before or while it runs. */
 export class MigrationError extends PlinthError {
@@ -128,6 +135,26 @@ export interface RunOptions {
   onStep?: (step: StepReport) => void;
   /** Called for each drift found before anything runs (changed or missing applied files, …). */
   onWarning?: (warning: MigrationWarning) => void;
+  /** Cancels the run: the file running now is cancelled on the server and rolled back; no later file starts. */
+  signal?: AbortSignal;
+}
+
+/** The run was cancelled (RunOptions.signal) while `version` ran (rolled back) or before it started; it and the later ones keep their state. */
+export class MigrationCancelledError extends MigrationError {
+  constructor(
+    readonly direction: Direction,
+    readonly version: string,
+    readonly migrationName: string,
+    /** The file was running and was rolled back (false: it had not started). */
+    readonly rolledBack: boolean,
+  ) {
+    super(
+      "migration_cancelled",
+      `cancelled: ${version}_${migrationName} ${rolledBack ? "was stopped and rolled back" : "was not started"}; ` +
+        `it and the ones after it are ${direction === "up" ? "still pending" : "still applied"}`,
+    );
+    this.name = "MigrationCancelledError";
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -304,22 +331,27 @@ async function loadUpFile(dir: string, s: MigrationState): Promise<LoadedFile> {
  * session-level, so it must be taken, used and released on the same connection; a second run (or a
  * `status` during an `up`) waits until this one is done.
  */
-async function withMigrationLock<T>(sql: Sql, opts: RunOptions, fn: (conn: Sql) => Promise<T>): Promise<T> {
+async function withMigrationLock<T>(sql: Sql, opts: RunOptions, fn: (conn: Sql, cancel: Cancellable) => Promise<T>): Promise<T> {
+  const cancel = cancellable(opts.signal);
   const conn = await sql.reserve();
   try {
     const [row] = await conn<{ locked: boolean }[]>`select pg_try_advisory_lock(${USER_MIGRATION_LOCK}) as locked`;
     if (!row?.locked) {
       opts.onLockWait?.();
-      await conn`select pg_advisory_lock(${USER_MIGRATION_LOCK})`;
+      // Waiting for another run is cancellable too (no lock taken: nothing to release).
+      await cancel.run(conn`select pg_advisory_lock(${USER_MIGRATION_LOCK})`);
     }
     try {
       await ensureTables(conn);
-      return await fn(conn);
+      return await fn(conn, cancel);
     } finally {
       // If the connection broke, the session (and its lock) is gone anyway; keep the first error.
-      await conn`select pg_advisory_unlock(${USER_MIGRATION_LOCK})`.catch(() => {});
+      // Retried once: a cancel that raced the last file may land here, and a lock left held on a
+      // pooled connection would block every later run.
+      await retryOnce(() => conn`select pg_advisory_unlock(${USER_MIGRATION_LOCK})`).catch(() => {});
     }
   } finally {
+    cancel.dispose();
     conn.release();
   }
 }
@@ -392,15 +424,16 @@ function driftWarnings(states: MigrationState[]): MigrationWarning[] {
  * the file: if it differs, the file ended our transaction itself (COMMIT/ROLLBACK), and the
  * all-or-nothing promise no longer holds, which the operator must hear about.
  */
-async function runStep(conn: Sql, direction: Direction, version: string, name: string, file: LoadedFile): Promise<StepReport> {
+async function runStep(conn: Sql, cancel: Cancellable, direction: Direction, version: string, name: string, file: LoadedFile): Promise<StepReport> {
+  if (cancel.aborted) throw new MigrationCancelledError(direction, version, name, false);
   const started = performance.now();
   let inFile = false;
   try {
     await inTransaction(conn, async (tx) => {
-      const [before] = await tx<{ xid: string }[]>`select txid_current()::text as xid`;
+      const [before] = await cancel.run(tx<{ xid: string }[]>`select txid_current()::text as xid`);
       inFile = true;
       // Safe to run unescaped: it is the operator's own migration file, run with their privileges.
-      await tx.unsafe(file.text);
+      await cancel.run(tx.unsafe(file.text));
       inFile = false;
       const [after] = await tx<{ xid: string }[]>`select txid_current()::text as xid`;
       if (before?.xid !== after?.xid) {
@@ -420,8 +453,12 @@ async function runStep(conn: Sql, direction: Direction, version: string, name: s
       }
       await tx`insert into plinth.user_migration_log (version, name, direction, duration_ms)
                values (${version}, ${name}, ${direction}, ${durationMs})`;
+      // Cancelled while the bookkeeping ran: roll back rather than commit what the caller gave up.
+      cancel.check();
     });
   } catch (err) {
+    // Rolled back by inTransaction: the file stays as it was (pending, or applied for a down).
+    if (cancel.aborted && isQueryCanceled(err)) throw new MigrationCancelledError(direction, version, name, true);
     if (inFile) throw failedFrom(err, direction, version, name, file);
     throw err;
   }
@@ -471,7 +508,7 @@ export interface UpOptions extends RunOptions {
 }
 
 export async function migrateUp(sql: Sql, dir: string, opts: UpOptions = {}): Promise<UpReport> {
-  return withMigrationLock(sql, opts, async (conn) => {
+  return withMigrationLock(sql, opts, async (conn, cancel) => {
     const states = await readState(conn, dir);
     if (opts.to !== undefined && !states.some((s) => s.version === opts.to)) {
       throw new MigrationError("unknown_version", `unknown version ${opts.to}: no such migration file or applied migration`, undefined, 400);
@@ -490,7 +527,7 @@ export async function migrateUp(sql: Sql, dir: string, opts: UpOptions = {}): Pr
     await opts.check?.(pending.map((s, i) => ({ version: s.version, name: s.name, path: files[i]!.path, text: files[i]!.text, checksum: files[i]!.checksum })));
     const applied: StepReport[] = [];
     for (const [i, s] of pending.entries()) {
-      const step = await runStep(conn, "up", s.version, s.name, files[i]!);
+      const step = await runStep(conn, cancel, "up", s.version, s.name, files[i]!);
       applied.push(step);
       opts.onStep?.(step);
     }
@@ -508,7 +545,7 @@ export interface DownReport {
  */
 export async function migrateDown(sql: Sql, dir: string, opts: RunOptions & { steps?: number } = {}): Promise<DownReport> {
   const steps = opts.steps ?? 1;
-  return withMigrationLock(sql, opts, async (conn) => {
+  return withMigrationLock(sql, opts, async (conn, cancel) => {
     const states = await readState(conn, dir);
     const targets = states
       .filter((s) => s.applied)
@@ -518,7 +555,7 @@ export async function migrateDown(sql: Sql, dir: string, opts: RunOptions & { st
     for (const s of targets) files.push(await loadDownFile(dir, s));
     const reverted: StepReport[] = [];
     for (const [i, s] of targets.entries()) {
-      const step = await runStep(conn, "down", s.version, s.name, files[i]!);
+      const step = await runStep(conn, cancel, "down", s.version, s.name, files[i]!);
       reverted.push(step);
       opts.onStep?.(step);
     }
@@ -561,10 +598,10 @@ export async function migrationHistory(sql: Sql, opts: RunOptions = {}): Promise
  * `migrate down` reverted, which `migrate up` would bring back).
  */
 export async function migrateOne(sql: Sql, dir: string, version: string, opts: RunOptions = {}): Promise<StepReport> {
-  return withMigrationLock(sql, opts, async (conn) => {
+  return withMigrationLock(sql, opts, async (conn, cancel) => {
     const s = (await readState(conn, dir)).find((m) => m.version === version);
     if (!s || s.applied) throw new MigrationError("unknown_version", `no pending migration ${version}`, undefined, 400);
-    const step = await runStep(conn, "up", s.version, s.name, await loadUpFile(dir, s));
+    const step = await runStep(conn, cancel, "up", s.version, s.name, await loadUpFile(dir, s));
     opts.onStep?.(step);
     return step;
   });

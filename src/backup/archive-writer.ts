@@ -52,6 +52,11 @@ export class ArchiveWriter {
   /** Pacing: when the copy started, and the bytes counted against maxRate since. */
   private readonly pacedFrom = performance.now();
   private paced = 0;
+  /**
+   * Bytes read per step: a megabyte, or when paced about a quarter second's worth (64 KiB at least),
+   * so a slow copy still moves (and reports progress) several times a second.
+   */
+  private readonly step: number;
 
   /** Creates `<out>.partial` (0600: the archive holds the data dir's secrets, like they are). */
   static async create(opts: ArchiveWriterOptions): Promise<ArchiveWriter> {
@@ -64,6 +69,7 @@ export class ArchiveWriter {
   ) {
     let source: AsyncIterable<unknown> = this.pack;
     this.pool = opts.gzip ? null : new ChunkPool(CHUNK, 16);
+    this.step = opts.maxRate ? Math.min(CHUNK, Math.max(64 * 1024, 2 ** Math.floor(Math.log2(opts.maxRate / 4)))) : CHUNK;
     if (opts.gzip) {
       const gzip = createGzip({ level: 1 });
       pipeline(this.pack, gzip).catch((err: Error) => gzip.destroy(err));
@@ -139,7 +145,7 @@ export class ArchiveWriter {
       if (err) this.failure ??= err;
     });
     for (let offset = 0; offset < size; ) {
-      const want = Math.min(CHUNK, size - offset);
+      const want = Math.min(this.step, size - offset);
       const chunk = await this.take(want);
       let got = 0;
       while (got < want) {

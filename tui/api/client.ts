@@ -9,6 +9,8 @@ import type {
   AdminSession,
   ApiKey,
   AuditEntry,
+  BackupJob,
+  BackupList,
   HealthReply,
   LoginReply,
   LogsReply,
@@ -258,6 +260,14 @@ export class AdminClient {
   setLegacyKeys = (enabled: boolean) => this.request<{ legacy_api_keys: boolean }>("POST", "/keys/legacy", { body: { enabled } });
   revokeApiKey = (nameOrId: string) =>
     this.request<{ revoked: { id: string; name: string; kind: string }[] }>("POST", `/keys/api/${enc(nameOrId)}/revoke`, { body: {} });
+
+  // Backups the server takes into its data dir (src/admin/backups/routes.ts): start, progress, cancel, delete.
+  backups = () => this.request<BackupList>("GET", "/backups");
+  startBackup = (body: { gzip?: boolean; max_rate?: number } = {}) => this.request<BackupJob>("POST", "/backups", { body });
+  backupProgress = (signal?: AbortSignal) => this.request<BackupJob>("GET", "/backups/current", { signal });
+  /** Answers once the backup has stopped (the server waits for it). */
+  cancelBackup = () => this.request<BackupJob>("DELETE", "/backups/current", { timeoutMs: 60_000 });
+  deleteBackup = (name: string) => this.request<null>("DELETE", `/backups/${enc(name)}`);
 
   // Security and migrations: endpoints other parts of the server add; screens treat 404 as "not here".
   get = <T>(path: string, query?: Call["query"]) => this.request<T>("GET", path, { query });

@@ -353,3 +353,32 @@ export interface PluginsReply {
   plugins: PluginInfo[];
   data_change: { delivered: number; dropped: number; backlog: number } | null;
 }
+
+/** A backup the server runs (GET /admin/v1/backups/current). */
+export interface BackupJob {
+  id: string;
+  file: string;
+  state: "running" | "done" | "failed" | "cancelled";
+  phase: string;
+  gzip: boolean;
+  max_rate: number | null;
+  started_at: string;
+  finished_at: string | null;
+  bytes_done: number;
+  bytes_total: number;
+  size: number | null;
+  notices: string[];
+  error: { code: string; message: string } | null;
+}
+
+export interface BackupArchive {
+  name: string;
+  size: number;
+  created_at: string;
+}
+
+export interface BackupList {
+  backups: BackupArchive[];
+  /** The running job, if any. */
+  current: BackupJob | null;
+}

@@ -6,6 +6,7 @@ import type { ComponentType } from "react";
 import { Account } from "../screens/Account.tsx";
 import { Admins } from "../screens/Admins.tsx";
 import { Audit } from "../screens/Audit.tsx";
+import { Backups } from "../screens/Backups.tsx";
 import { Keys } from "../screens/Keys.tsx";
 import { Logs } from "../screens/Logs.tsx";
 import { Migrations } from "../screens/Migrations.tsx";
@@ -53,6 +54,7 @@ export const SCREENS: ScreenDef[] = [
   { name: "migrations", title: "Migrations", needs: "meta:read", component: Migrations, top: true },
   { name: "logs", title: "Logs", needs: "logs:read", component: Logs, top: true },
   { name: "plugins", title: "Plugins", needs: "stats:read", component: Plugins, top: true },
+  { name: "backups", title: "Backups", needs: "backups:manage", component: Backups, top: true },
   { name: "account", title: "Account", needs: "signed_in", component: Account, top: true },
   { name: "rows", title: "Rows", needs: "rows:read", component: TableRows, top: false },
   { name: "table", title: "Table", needs: "meta:read", component: TableEditor, top: false },

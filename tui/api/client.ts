@@ -269,6 +269,13 @@ export class AdminClient {
   cancelBackup = () => this.request<BackupJob>("DELETE", "/backups/current", { timeoutMs: 60_000 });
   deleteBackup = (name: string) => this.request<null>("DELETE", `/backups/${enc(name)}`);
 
+  // User migrations, one per call so the console can show progress. No client time limit: dropping
+  // the request cancels the migration running on the server (it rolls back), so only the operator does.
+  applyMigration = (to: string, signal?: AbortSignal) =>
+    this.request<{ applied: MigrationStep[] }>("POST", "/migrations/apply", { body: { to }, signal, timeoutMs: MIGRATION_WAIT_MS });
+  revertMigration = (signal?: AbortSignal) =>
+    this.request<{ reverted: MigrationStep[] }>("POST", "/migrations/revert", { body: { steps: 1 }, signal, timeoutMs: MIGRATION_WAIT_MS });
+
   // Security and migrations: endpoints other parts of the server add; screens treat 404 as "not here".
   get = <T>(path: string, query?: Call["query"]) => this.request<T>("GET", path, { query });
   post = <T>(path: string, body: unknown = {}) => this.request<T>("POST", path, { body, timeoutMs: 300_000 });
@@ -276,6 +283,16 @@ export class AdminClient {
 }
 
 const enc = encodeURIComponent;
+
+/** A day: migrations take as long as they take (the operator cancels one with Esc). */
+const MIGRATION_WAIT_MS = 86_400_000;
+
+export interface MigrationStep {
+  version: string;
+  name: string;
+  direction: "up" | "down";
+  duration_ms: number;
+}
 
 export function normaliseUrl(url: string): string {
   const withScheme = /^[a-z]+:\/\//i.test(url) ? url : `http://${url}`;

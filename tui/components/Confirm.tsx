@@ -4,7 +4,22 @@ import { Box, Text, useInput } from "ink";
 import { oneLine } from "../lib/format.ts";
 import { tone } from "../lib/theme.ts";
 
-export function Confirm({ title, lines = [], onYes, onNo }: { title: string; lines?: string[]; onYes(): void; onNo(): void }) {
+export function Confirm({
+  title,
+  lines = [],
+  onYes,
+  onNo,
+  yes = "run it",
+  no = "cancel",
+}: {
+  title: string;
+  lines?: string[];
+  onYes(): void;
+  onNo(): void;
+  /** What y and n do, in the key line. */
+  yes?: string;
+  no?: string;
+}) {
   useInput((input, key) => {
     if (input === "y" || input === "Y") onYes();
     else if (input === "n" || input === "N" || key.escape) onNo();
@@ -20,7 +35,7 @@ export function Confirm({ title, lines = [], onYes, onNo }: { title: string; lin
         </Text>
       ))}
       <Text>
-        <Text bold>y</Text> run it · <Text bold>n</Text>/<Text bold>Esc</Text> cancel
+        <Text bold>y</Text> {yes} · <Text bold>n</Text>/<Text bold>Esc</Text> {no}
       </Text>
     </Box>
   );

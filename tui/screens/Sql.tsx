@@ -2,7 +2,9 @@
 // tables the text names, `table.` for its columns), F5 or Ctrl+R runs, results as a grid with row
 // counts and timings. History (Ctrl+P / Ctrl+N) is kept across sessions in the config dir. A
 // dangerous statement comes back as 409 dangerous_statement with the server's impact estimate: it
-// runs again with confirm only after y. A running query is cancelled with Esc.
+// runs again with confirm only after y. A running query is cancelled with Esc: the request is
+// dropped, and the server cancels the statement it was running and rolls its transaction back
+// (src/admin/meta/sql-console.ts), so nothing keeps running and nothing of the batch is committed.
 import { Box, Text, useInput, useStdin } from "ink";
 import { useEffect, useRef, useState } from "react";
 import { ApiError, errorLine } from "../api/client.ts";
@@ -36,6 +38,7 @@ export function Sql({ width, height }: ScreenProps) {
   const [running, setRunning] = useState<AbortController | null>(null);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [cancelled, setCancelled] = useState(false);
   const [danger, setDanger] = useState<{ query: string; details: DangerDetail[] } | null>(null);
   const [resultIndex, setResultIndex] = useState(0);
   const [sel, setSel] = useState(0);
@@ -77,6 +80,7 @@ export function Sql({ width, height }: ScreenProps) {
     const ctrl = new AbortController();
     setRunning(ctrl);
     setError(null);
+    setCancelled(false);
     setDanger(null);
     history.current = store.remember(query);
     historyAt.current = null;
@@ -91,6 +95,7 @@ export function Sql({ width, height }: ScreenProps) {
     } catch (err) {
       if (err instanceof ApiError && err.code === "dangerous_statement" && Array.isArray(err.details))
         setDanger({ query, details: err.details as DangerDetail[] });
+      else if (ctrl.signal.aborted) setCancelled(true);
       else setError(err);
     } finally {
       setRunning(null);
@@ -151,10 +156,7 @@ export function Sql({ width, height }: ScreenProps) {
       if (danger) return;
       if (key.ctrl && input === "r") return void run();
       if (key.escape) {
-        if (running) {
-          running.abort();
-          return nav.say("Cancelled (the server stops the statement at its time limit)", "warn");
-        }
+        if (running) return running.abort();
         if (focused) return setFocused(false);
         return;
       }
@@ -244,7 +246,13 @@ export function Sql({ width, height }: ScreenProps) {
           {suggest.join("  ")}
         </Text>
       ) : null}
-      {running ? <Text color={tone("warn")}>Running… (Esc cancels)</Text> : null}
+      {running ? <Text color={tone("warn")}>Running… (Esc cancels it on the server)</Text> : null}
+      {cancelled ? (
+        <Text color={tone("warn")} wrap="wrap">
+          Cancelled on the server: dropping the request stops the statement there (57014 query_canceled) and rolls its transaction back; nothing of the batch is
+          committed.
+        </Text>
+      ) : null}
       {error ? (
         <Text color={tone("danger")} wrap="wrap">
           {errorLine(error)}
@@ -253,7 +261,7 @@ export function Sql({ width, height }: ScreenProps) {
             : ""}
         </Text>
       ) : null}
-      {outcome && !error ? (
+      {outcome && !error && !cancelled ? (
         <Text wrap="truncate">
           {outcome.reply.results.length > 1 ? `result ${resultIndex + 1}/${outcome.reply.results.length} · ` : ""}
           {result
@@ -265,7 +273,7 @@ export function Sql({ width, height }: ScreenProps) {
           </Text>
         </Text>
       ) : null}
-      {result && result.columns.length && !error ? (
+      {result && result.columns.length && !error && !cancelled ? (
         <Table
           width={width}
           height={resultHeight}

@@ -3,12 +3,15 @@
 // the configuration file wiped, a restore, and the restarted server compared with what was written
 // (rows, stored files, and the API keys, which come from the restored jwt_secret). Also: a damaged
 // archive is refused before anything is touched, a non-empty data dir needs --force, wrong usage
-// exits 2, --json's shape, and PLINTH_DB_URL leaves the database to the operator.
+// exits 2, --json's shape, and PLINTH_DB_URL leaves the database to the operator. Last, the running
+// server takes one through the admin API (/admin/v1/backups) and cancels a running one at shutdown.
 import { afterAll, expect, test } from "bun:test";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
+import { readArchive } from "../src/backup/archive-reader.ts";
+import { silentProgress } from "../src/backup/progress.ts";
 import { apiKeys } from "../src/lib/jwt.ts";
 import { TEST_DATA_DIR } from "./support/db.ts";
 import { cleanEnv, MAIN, startServe, type ServeProcess } from "./support/serve-process.ts";
@@ -295,6 +298,35 @@ test("with PLINTH_DB_URL the database is the operator's: stored files and config
   expect(objects.length).toBeGreaterThanOrEqual(preFiles.size);
   expect(existsSync(join(elsewhere, "data", "pg"))).toBe(false);
 }, 30_000);
+
+test("a running `plinth serve` takes one through the admin API (the config file it read included), and cancels one at shutdown", async () => {
+  const server = await startServer();
+  const call = (method: string, path: string, body?: unknown) =>
+    fetch(`${server.base}/admin/v1${path}`, {
+      method,
+      headers: { ...auth(), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const job = async () => (await (await call("GET", "/backups/current")).json()) as { state: string; file: string; phase: string; bytes_total: number };
+  const started = await call("POST", "/backups", {});
+  expect(started.status).toBe(202);
+  const { file } = (await started.json()) as { file: string };
+  let state = await job();
+  for (const end = Date.now() + 60_000; state.state === "running" && Date.now() < end; state = await job()) await Bun.sleep(50);
+  expect(state.state).toBe("done");
+  // The serving process attached to the embedded server it owns: a whole base backup, and the
+  // configuration file `serve` read, as `plinth backup` takes them.
+  const { manifest, memory } = await readArchive(join(dataDir, "backups", file), async () => ({ to: "memory" }), silentProgress);
+  expect(manifest.database).toBe("embedded");
+  expect(manifest.files.some((f) => f.path === "pg/backup_label")).toBe(true);
+  expect(memory.get("config/plinth.yaml")?.toString()).toBe(CONFIG_TEXT);
+
+  // A paced backup still running when the server is told to stop: cancelled, nothing left behind.
+  expect((await call("POST", "/backups", { max_rate: 32 * 1024 })).status).toBe(202);
+  for (let s = await job(); !(s.phase === "database" && s.bytes_total > 1_000_000); s = await job()) await Bun.sleep(20); // mid-copy
+  await stopServer(server);
+  expect((await readdir(join(dataDir, "backups"))).filter((n) => n !== file)).toEqual([]);
+}, 90_000);
 
 /** Every path under `dir` with its size and mtime: equal snapshots mean nothing was touched. */
 async function snapshot(dir: string): Promise<string[]> {

@@ -55,7 +55,9 @@ describe("the SQL editor", () => {
     opened.push(c);
     await c.waitFor("F5/Ctrl+R run");
     await c.press("insert into public.tc_probe values (1); select pg_sleep(30)", KEY.f5);
-    await c.waitFor("Running… (Esc cancels it on the server)");
+    await c.waitFor(/Running… \d+\.\d s \(Esc cancels it on the server\)/);
+    // The time it has been running, live.
+    await c.waitFor(/Running… [1-9]\.\d s/, 3000);
     await until(async () => (await sleeping()) === 1, 5000, "the statement to start");
     await c.press(KEY.esc);
     await c.waitFor("Cancelled on the server: dropping the request stops the statement");

@@ -39,6 +39,7 @@ export function Sql({ width, height }: ScreenProps) {
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [cancelled, setCancelled] = useState(false);
+  const elapsed = useElapsed(running !== null);
   const [danger, setDanger] = useState<{ query: string; details: DangerDetail[] } | null>(null);
   const [resultIndex, setResultIndex] = useState(0);
   const [sel, setSel] = useState(0);
@@ -246,7 +247,7 @@ export function Sql({ width, height }: ScreenProps) {
           {suggest.join("  ")}
         </Text>
       ) : null}
-      {running ? <Text color={tone("warn")}>Running… (Esc cancels it on the server)</Text> : null}
+      {running ? <Text color={tone("warn")}>Running… {(elapsed / 1000).toFixed(1)} s (Esc cancels it on the server)</Text> : null}
       {cancelled ? (
         <Text color={tone("warn")} wrap="wrap">
           Cancelled on the server: dropping the request stops the statement there (57014 query_canceled) and rolls its transaction back; nothing of the batch is
@@ -285,6 +286,20 @@ export function Sql({ width, height }: ScreenProps) {
       ) : null}
     </Box>
   );
+}
+
+/** Milliseconds since `on` became true, ticking a few times a second while it stays true. */
+function useElapsed(on: boolean): number {
+  const [now, setNow] = useState(0);
+  const since = useRef(0);
+  useEffect(() => {
+    if (!on) return;
+    since.current = performance.now();
+    setNow(0);
+    const tick = setInterval(() => setNow(performance.now() - since.current), 250);
+    return () => clearInterval(tick);
+  }, [on]);
+  return on ? now : 0;
 }
 
 function HighlightedLine({ tokens, cursor }: { tokens: { kind: TokenKind; text: string }[]; cursor: number | null }) {

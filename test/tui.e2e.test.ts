@@ -130,7 +130,7 @@ describe.skipIf(!TMUX)("plinth tui in tmux (compiled binary, real server)", () =
     keys("Enter");
     await waitFor(/req\/s/);
     // Every top screen by name.
-    for (const name of ["tables", "users", "admins", "sessions", "security", "keys", "audit", "policies", "migrations", "logs", "plugins", "account", "overview"]) {
+    for (const name of ["tables", "users", "admins", "sessions", "security", "keys", "audit", "policies", "migrations", "logs", "plugins", "backups", "account", "overview"]) {
       type(`:${name}`);
       keys("Enter");
       await waitFor(new RegExp(`^ ${name}`, "im"));

@@ -4,7 +4,8 @@
 //   npm run bench -- rest gateway                 only these; the other sections stay as they were
 //   npm run bench -- --compare HEAD~3 rest gateway
 //       before/after: a temporary worktree of HEAD~3 and the working tree, measured alternately in
-//       the same run; writes the "Before/after" section (default names: rest gateway)
+//       the same run; writes the "Before/after" section (default: every benchmark that can compare:
+//       gateway, interleaved — REST reads in short rotating rounds with a control arm, bench/ab.ts — and rest)
 //   --quick (or BENCH_QUICK=1)   1 s runs, one repetition, smaller sizes: to try the runner, not for figures
 //   --out FILE                   write FILE instead of bench/RESULTS.md
 // A benchmark whose prerequisite is missing, or that crashes, is reported "not run" with the reason
@@ -21,8 +22,8 @@ interface Benchmark {
   id: string;
   title: string;
   goals: GoalName[];
-  /** Loaded on demand: a benchmark whose module fails to load (src/ broken) is "not run", the others run. */
-  run(ctx: BenchContext): Promise<Outcome>;
+  /** Loaded on demand: a benchmark whose module fails to load (src/ broken) is "not run", the others run. Absent: only a comparison. */
+  run?(ctx: BenchContext): Promise<Outcome>;
   /** Before/after against an older source tree, for the benchmarks that support it. */
   compare?(ctx: BenchContext, refRoot: string, refLabel: string): Promise<Outcome>;
 }
@@ -34,6 +35,12 @@ const BENCHMARKS: Benchmark[] = [
     goals: ["gatewayOverheadMs"],
     run: async (ctx) => (await import("./gateway-report.ts")).gatewayOutcome(ctx),
     compare: async (ctx, root, label) => (await import("./gateway-report.ts")).gatewayComparison(ctx, root, label),
+  },
+  {
+    id: "interleaved",
+    title: "REST, interleaved with a control arm",
+    goals: [],
+    compare: async (ctx, root, label) => (await import("./ab.ts")).interleavedComparison(ctx, root, label),
   },
   {
     id: "startup",
@@ -129,6 +136,8 @@ function parseArgs(argv: string[]): Args {
     else if (!BENCHMARKS.some((b) => b.id === arg)) usage(`unknown benchmark ${arg}`);
     else if (!a.names.includes(arg)) a.names.push(arg);
   }
+  const compareOnly = a.names.filter((n) => !BENCHMARKS.find((b) => b.id === n)!.run);
+  if (!a.compare && compareOnly.length) usage(`${compareOnly.join(", ")} runs only with --compare <git-ref>`);
   if (a.compare) {
     try {
       revision(a.compare);
@@ -143,7 +152,7 @@ function parseArgs(argv: string[]): Args {
           .map((b) => b.id)
           .join(" and ")}, not ${cannot.join(", ")}`,
       );
-  } else if (a.names.length === 0) a.names = BENCHMARKS.map((b) => b.id);
+  } else if (a.names.length === 0) a.names = BENCHMARKS.filter((b) => b.run).map((b) => b.id);
   return a;
 }
 
@@ -226,7 +235,7 @@ if (args.compare) {
   for (const [i, id] of args.names.entries()) {
     const b = BENCHMARKS.find((x) => x.id === id)!;
     console.log(`\n[${i + 1}/${args.names.length}] ${b.title}`);
-    const t = await timed(`the ${b.id} benchmark`, b.goals, () => b.run(ctx));
+    const t = await timed(`the ${b.id} benchmark`, b.goals, () => b.run!(ctx));
     report(t);
     ran.push([id, t]);
     // A benchmark that did not run keeps the figures of its last run, if any.

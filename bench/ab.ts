@@ -190,6 +190,7 @@ function report(results: WorkloadResult[], o: AbOptions, label: string): Outcome
     }
   }
   body.push(table(["workload", "server", "req/s / before", "server CPU per request / before", "median req/s vs before"], tableRows));
+  body.push("");
   return { ok: true, summary, body: body.join("\n"), lines, warnings: [] };
 }
 

@@ -12,7 +12,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, ROOT, freePort, machineInfo, median, waitFor200 } from "./lib.ts";
+import { BUN, ROOT, cpuSeconds, freePort, machineInfo, median, waitFor200 } from "./lib.ts";
 import { GOALS, notRun, table, verdict, type BenchContext, type Outcome, type Row } from "./outcome.ts";
 import { createRefTree } from "./ref-tree.ts";
 
@@ -81,12 +81,6 @@ async function startArm(name: string, root: string, scratch: string): Promise<Ar
   throw new Error(`${name}: the fixture never became readable`);
 }
 
-const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15 of stat)
-}
-
 function wrk(arm: Arm, lua: string, seconds: number, connections: number): { requests: number; rps: number } {
   const out = Bun.spawnSync([
     "wrk",
@@ -136,9 +130,9 @@ export async function interleavedComparison(ctx: BenchContext, refRoot: string, 
         for (let k = 0; k < arms.length; k++) {
           const arm = arms[(r + k) % arms.length]!;
           wrk(arm, lua, 0.5, o.connections);
-          const t0 = cpuTicks(arm.proc.pid);
+          const t0 = cpuSeconds([arm.proc.pid]);
           const m = wrk(arm, lua, o.seconds, o.connections);
-          round[arm.name] = { rps: m.rps, us: ((cpuTicks(arm.proc.pid) - t0) / CLK_TCK / Math.max(m.requests, 1)) * 1e6 };
+          round[arm.name] = { rps: m.rps, us: ((cpuSeconds([arm.proc.pid]) - t0) / Math.max(m.requests, 1)) * 1e6 };
         }
         rows.push(round);
         ctx.progress(

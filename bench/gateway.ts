@@ -8,7 +8,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BENCH_PATH, BENCH_SECRET, BODY } from "./gateway-common.ts";
-import { BUN, ROOT, fmt, freePort, median, sleep, tail } from "./lib.ts";
+import { BUN, ROOT, cpuSeconds, fmt, freePort, median, sleep, tail } from "./lib.ts";
 import type { LoadOptions, LoadResult } from "./loadgen.ts";
 
 export interface GatewayOptions {
@@ -167,20 +167,12 @@ function parseWrk(out: string, seconds: number): LoadResult {
   };
 }
 
-/** utime + stime of a process (all its threads), in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
-
 /** Warm-up run (not counted), then the measured run with the server's CPU time around it. */
 async function measure(tool: "wrk" | "bun", pin: boolean, serverPid: number, o: LoadOptions): Promise<ServerRun> {
   if (o.warmupSeconds > 0) await load(tool, pin, { ...o, seconds: o.warmupSeconds, warmupSeconds: 0 });
-  const cpu0 = cpuSeconds(serverPid);
+  const cpu0 = cpuSeconds([serverPid]);
   const r = await load(tool, pin, { ...o, warmupSeconds: 0 });
-  const serverCpuSeconds = cpuSeconds(serverPid) - cpu0;
+  const serverCpuSeconds = cpuSeconds([serverPid]) - cpu0;
   return { ...r, serverCpuSeconds, serverBusy: serverCpuSeconds / r.seconds, cpuUsPerRequest: (serverCpuSeconds / r.requests) * 1e6 };
 }
 

@@ -78,6 +78,24 @@ function kbField(value: string | undefined): number | null {
   return m ? Number(m[1]) / 1024 : null;
 }
 
+/** Clock ticks per second of /proc's utime/stime. */
+const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+
+/** utime + stime of the processes (all their threads), in seconds; a process gone in between counts 0. */
+export function cpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // f[0] is field 3 (state)
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / CLK_TCK;
+}
+
 export function rssMb(pid: number): number | null {
   return kbField(procStatus(pid)?.VmRSS);
 }

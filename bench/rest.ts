@@ -15,7 +15,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { BUN, ROOT, freePort, median, processTree, sleep, waitFor200 } from "./lib.ts";
+import { BUN, ROOT, cpuSeconds, freePort, median, processTree, sleep, waitFor200 } from "./lib.ts";
 
 const SECRET = "bench-secret-bench-secret-bench-secret-0123";
 const DATA_DIR = process.env.PLINTH_BENCH_DIR ?? "/tmp/plinth-bench-rest";
@@ -26,11 +26,6 @@ if (import.meta.main) {
   else if (mode === "serve-bare") await serveBare(dbUrl!, Number(port), false);
   else if (mode === "serve-bare-tx") await serveBare(dbUrl!, Number(port), true);
   else if (mode === "serve-bare-bun") await serveBare(dbUrl!, Number(port), false, true);
-  else {
-    const { runRest } = await import("./rest-report.ts");
-    const r = await runRest({ quick: process.argv.includes("--quick"), progress: (s) => process.stderr.write(s + "\n") });
-    console.log([r.ok ? "" : `not run: ${r.reason}`, ...r.lines, ...r.warnings.map((w) => `warning: ${w}`)].join("\n").trim());
-  }
 }
 
 /** Plinth's server as `plinth serve` assembles it, from the source tree at `root`. */
@@ -146,22 +141,6 @@ function wrk(url: string, headers: Record<string, string>, seconds: number, pin:
   const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? "?";
   return { rps, requests, non2xx, p50 };
 }
-
-/** utime + stime of the processes, in seconds (a process that exited in between counts as 0). */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // f[0] is field 3 (state)
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      /* gone */
-    }
-  }
-  return ticks / CLK_TCK;
-}
-const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
 
 export interface Workload {
   name: string;
@@ -340,4 +319,12 @@ async function refSystemMigrations(root: string): Promise<typeof import("../src/
   const { existsSync } = await import("node:fs");
   const path = ["src/db/migrations/system.ts", "src/db/system-migrations.ts"].map((p) => join(root, p)).find((p) => existsSync(p))!;
   return ((await import(path)) as typeof import("../src/db/migrations/system.ts")).applySystemMigrations;
+}
+
+// Alone (`bun bench/rest.ts [--quick]`): at the end of the module, so that everything above it (the
+// workloads) is initialised before rest-report.ts, which imports this module, runs it.
+if (import.meta.main && !process.argv[2]?.startsWith("serve-")) {
+  const { runRest } = await import("./rest-report.ts");
+  const r = await runRest({ quick: process.argv.includes("--quick"), progress: (s) => process.stderr.write(s + "\n") });
+  console.log([r.ok ? "" : `not run: ${r.reason}`, ...r.lines, ...r.warnings.map((w) => `warning: ${w}`)].join("\n").trim());
 }

@@ -19,6 +19,12 @@
 # database: no PostGIS in the embedded PostgreSQL (the geometry column becomes text), and the
 # `extensions` schema with pgcrypto in it that the CLI's image has (the seed's crypt()/gen_salt()
 # are qualified with it, as the image's search_path would find them).
+#
+# PLINTH_DB_URL=postgres://… runs the server on that (empty) database instead of the embedded one;
+# with PLINTH_SUITE_POSTGIS=1 the fixtures keep their PostGIS parts (the database must offer the
+# extension). Against a PostgreSQL configured like the Supabase CLI's image (PostGIS,
+# effective_cache_size = 128MB, compute_query_id = on) nothing is left to differ from what the
+# suites' snapshots recorded; README "Compatibility" gives the commands.
 set -euo pipefail
 SRC=${1:?usage: scripts/client-suites.sh <supabase-js checkout or git dir> [storage|postgrest|all] [commit]}
 WHICH=${2:-all}
@@ -63,7 +69,8 @@ PG="$WORK/packages/core/postgrest-js/test/supabase"
 {
   echo "create schema if not exists extensions;"
   echo "create extension if not exists pgcrypto with schema extensions;"
-  sed -e '/create extension if not exists postgis/d' -e 's/extensions\.geometry(POINT, 4326)/text/' "$PG"/migrations/*.sql
+  if [ "${PLINTH_SUITE_POSTGIS:-}" = 1 ]; then cat "$PG"/migrations/*.sql
+  else sed -e '/create extension if not exists postgis/d' -e 's/extensions\.geometry(POINT, 4326)/text/' "$PG"/migrations/*.sql; fi
   cat "$PG/seed.sql"
   sed -e 's/\bcrypt(/extensions.crypt(/' -e 's/\bgen_salt(/extensions.gen_salt(/' "$WORK/packages/core/storage-js/test/supabase/seed.sql"
 } >"$MIG/20000101000000_postgrest_js_fixture.up.sql"

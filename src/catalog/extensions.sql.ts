@@ -15,3 +15,18 @@ export const listExtensions = (sql: Queryable) => sql<ExtensionInfo[]>`
   left join pg_extension e on e.extname = a.name
   left join pg_namespace n on n.oid = e.extnamespace
   order by a.name`;
+
+/**
+ * PostGIS's `st_asgeojson(record, …)` (PostGIS 3+): what REST's `Accept: application/geo+json` calls
+ * on each row, as PostgREST does. Its schema, or null when no such function is installed.
+ */
+export async function findGeoJsonFunction(sql: Queryable): Promise<{ schema: string; name: string } | null> {
+  const [row] = await sql<{ schema: string; name: string }[]>`
+    select n.nspname as schema, p.proname as name
+    from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where p.proname = 'st_asgeojson' and p.pronargs >= 1 and p.proargtypes[0] = 'record'::regtype
+      and p.prorettype = 'text'::regtype
+    order by n.nspname
+    limit 1`;
+  return row ?? null;
+}

@@ -24,7 +24,7 @@
 //   views.sql.ts         views' lineage: the table column each view column shows (query-tree.ts reads
 //                        the stored query tree)
 //   roles.sql.ts         roles; column SELECT privileges of given roles
-//   extensions.sql.ts    available and installed extensions
+//   extensions.sql.ts    available and installed extensions; PostGIS's st_asgeojson(record) if installed
 //   request-info.sql.ts  whether any SQL reads PostgREST's request.* settings
 //   sizes.sql.ts         relations' row and size estimates by name as SQL writes it; a column's type
 //                        next to a new one (migration plans)

@@ -15,6 +15,10 @@ export const unacceptableSchema = (schema: string, exposed: string[]) =>
 
 export const mediaTypeError = (types: string[]) => new PlinthError(406, "PGRST107", `None of these media types are available: ${types.join(", ")}`);
 
+/** application/geo+json asked for where it cannot be answered (no PostGIS, nothing spatial selected). */
+export const geoJsonUnavailable = (details: string, hint: string | null = null) =>
+  new PlinthError(406, "PGRST107", "None of these media types are available: application/geo+json", details, hint);
+
 export const notEmbedded = (resource: string) =>
   new PlinthError(
     400,

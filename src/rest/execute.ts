@@ -62,6 +62,7 @@ const CONTENT_TYPES = {
   json: "application/json; charset=utf-8",
   object: "application/vnd.pgrst.object+json; charset=utf-8",
   csv: "text/csv; charset=utf-8",
+  geojson: "application/geo+json; charset=utf-8",
 } as const;
 
 /** How a planned request runs. */
@@ -209,6 +210,8 @@ function rangeStatus(offset: number, pageTotal: number, total: number | null): n
   return 200;
 }
 
+const EMPTY_FEATURES = '{"type" : "FeatureCollection", "features" : []}';
+
 function mediaHeaders(media: { kind: string }): Record<string, string> {
   const ct = CONTENT_TYPES[media.kind as keyof typeof CONTENT_TYPES] ?? CONTENT_TYPES.json;
   return { "content-type": ct };
@@ -316,7 +319,7 @@ function insertedOf(plan: WritePlan, row: Record<string, unknown>): number | nul
 async function executeWrite(tx: Tx, run: Run, plan: WritePlan, basePath: string): Promise<RestResult> {
   if (plan.noop) {
     // PATCH {}: nothing to set. PostgREST answers as for an update that matched no row.
-    const body = plan.representation === "representation" ? (plan.media.kind === "csv" ? "" : "[]") : null;
+    const body = plan.representation === "representation" ? (plan.media.kind === "csv" ? "" : plan.media.kind === "geojson" ? EMPTY_FEATURES : "[]") : null;
     if (plan.media.kind === "object") throw singularity(0);
     return { status: body === null ? 204 : 200, headers: { "content-range": "*/*", ...(body !== null ? mediaHeaders(plan.media) : {}) }, body };
   }

@@ -12,6 +12,7 @@ import {
   listTypes,
   listViewLineage,
   usesRequestInfo,
+  findGeoJsonFunction,
   type ColumnRow,
   type FunctionRow,
 } from "../catalog/index.ts";
@@ -40,7 +41,7 @@ const KIND: Record<string, RelationKind> = {
 const VOLATILITY = { immutable: "i", stable: "s", volatile: "v" } as const;
 
 export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Promise<SchemaCache> {
-  const [rels, cols, constraints, functions, types, enums, views, requestInfo] = await Promise.all([
+  const [rels, cols, constraints, functions, types, enums, views, requestInfo, geoJson] = await Promise.all([
     listRelations(sql, { schemas }, ["r", "v", "m", "f", "p"]),
     listColumns(sql, { schemas }),
     listConstraints(sql, { schemas }, ["primary_key", "unique", "foreign_key"]),
@@ -49,6 +50,7 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Pro
     listEnumLabels(sql),
     listViewLineage(sql, schemas),
     usesRequestInfo(sql),
+    findGeoJsonFunction(sql),
   ]);
 
   const byOid = new Map<number, Table>();
@@ -144,6 +146,7 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: string[]): Pro
     computedFields,
     computedRelationships,
     usesRequestInfo: requestInfo,
+    geoJson,
     loadedAt: Date.now(),
   };
 }

@@ -173,6 +173,8 @@ export interface SchemaCache {
    * transaction); when false the data API may use its one-statement path (db.runAs).
    */
   usesRequestInfo?: boolean;
+  /** PostGIS's st_asgeojson(record), when installed: REST answers Accept: application/geo+json with it. */
+  geoJson?: { schema: string; name: string } | null;
   loadedAt: number;
 }
 

@@ -75,6 +75,11 @@ export type MediaType =
   | { kind: "json" }
   | { kind: "object" }
   | { kind: "csv" }
+  /**
+   * A GeoJSON FeatureCollection of the rows (Accept: application/geo+json), PostgREST's: PostGIS's
+   * st_asgeojson(row) per row. The planner fills in `fn` from the schema cache (absent: refused).
+   */
+  | { kind: "geojson"; fn?: { schema: string; name: string } }
   | { kind: "openapi" }
   /** EXPLAIN of the query (Accept: application/vnd.pgrst.plan+json|text; options=analyze|verbose|…). */
   | { kind: "plan"; format: "json" | "text"; options: PlanOption[]; for: string };
@@ -116,6 +121,8 @@ export function negotiate(accept: string | null, opts: { root?: boolean } = {}):
         return { media: { kind: "object" }, stripNulls };
       case "text/csv":
         return { media: { kind: "csv" }, stripNulls: false };
+      case "application/geo+json":
+        return { media: { kind: "geojson" }, stripNulls: false };
       case "application/vnd.pgrst.plan":
       case "application/vnd.pgrst.plan+json":
       case "application/vnd.pgrst.plan+text": {

@@ -5,6 +5,8 @@ import type { SchemaCache } from "../../schema-cache/types.ts";
 import type { Body, Preferences, QueryAst } from "../parse/ast.ts";
 import { parseRequest, type ApiRequest, type RestRequest } from "../parse/request.ts";
 import { cached, type Ident } from "../sql/ident.ts";
+import type { MediaType } from "../parse/headers.ts";
+import { geoJsonUnavailable } from "../errors.ts";
 import type { ReadStatement } from "../sql/statements.ts";
 import { resolveCall } from "./call.ts";
 import { attachQuery, lookupTable, planSelectTree, type PlanContext } from "./read.ts";
@@ -42,6 +44,7 @@ export function planRequest(cache: SchemaCache, req: RestRequest, opts: PlanOpti
 
 export function planApiRequest(cache: SchemaCache, req: ApiRequest, opts: PlanOptions = {}): PlannedRequest {
   const { method, read, prefs, query: ast, schema } = req;
+  const media = resolveMedia(cache, req.media);
   const ctx: PlanContext = { cache, schema, aggregatesEnabled: opts.aggregatesEnabled ?? true };
   const applied: string[] = [];
   const range = rangeOf(ast, req.range, opts.maxRows);
@@ -67,6 +70,7 @@ export function planApiRequest(cache: SchemaCache, req: ApiRequest, opts: PlanOp
       attachQuery(readNode, ast, { skipRootFilters: call.argKeys });
       if (fileRefBase) markFileRefs(readNode, fileRefBase);
     }
+    if (media.kind === "geojson") requireGeometry(readNode);
     return {
       schema,
       prefs,
@@ -79,7 +83,7 @@ export function planApiRequest(cache: SchemaCache, req: ApiRequest, opts: PlanOp
         read: readNode,
         range,
         count: prefs.count,
-        media: req.media,
+        media,
         stripNulls: req.stripNulls,
         head: method === "HEAD" || (method === "POST" && prefs.return === "minimal"),
         readOnly: read,
@@ -94,11 +98,12 @@ export function planApiRequest(cache: SchemaCache, req: ApiRequest, opts: PlanOp
     const root = planSelectTree(ctx, table, ast.select);
     attachQuery(root, ast);
     if (fileRefBase) markFileRefs(root, fileRefBase);
+    if (media.kind === "geojson") requireGeometry(root);
     return {
       schema,
       prefs,
       applied,
-      plan: { kind: "read", root, range, count: prefs.count, media: req.media, stripNulls: req.stripNulls, head: method === "HEAD" },
+      plan: { kind: "read", root, range, count: prefs.count, media, stripNulls: req.stripNulls, head: method === "HEAD" },
     };
   }
 
@@ -129,6 +134,7 @@ export function planApiRequest(cache: SchemaCache, req: ApiRequest, opts: PlanOp
   }
   const returning = planReturning(ctx, table, ast);
   if (fileRefBase) markFileRefs(returning, fileRefBase);
+  if (media.kind === "geojson" && representation === "representation") requireGeometry(returning);
   return {
     schema,
     prefs,
@@ -142,12 +148,25 @@ export function planApiRequest(cache: SchemaCache, req: ApiRequest, opts: PlanOp
       returning,
       representation,
       count: prefs.count,
-      media: req.media,
+      media,
       stripNulls: req.stripNulls,
       rollback,
       maxAffected,
     },
   };
+}
+
+/** The media type with what the schema cache says it needs: GeoJSON only with PostGIS's st_asgeojson(record). */
+function resolveMedia(cache: SchemaCache, media: MediaType): MediaType {
+  if (media.kind !== "geojson") return media;
+  if (!cache.geoJson) throw geoJsonUnavailable("PostGIS is not installed in this database", "create extension postgis");
+  return { kind: "geojson", fn: cache.geoJson };
+}
+
+/** st_asgeojson(row) needs a geometry or geography column among the row's own (not embedded) ones. */
+function requireGeometry(node: ReadNode | null): void {
+  const spatial = node?.select.some((s) => s.kind === "column" && !s.agg && !s.json.length && !s.cast && (s.column.baseType === "geometry" || s.column.baseType === "geography"));
+  if (!spatial) throw geoJsonUnavailable("The selection has no geometry or geography column to make features of");
 }
 
 /** The parsed body; one that could not be parsed is refused here, once the target is known to exist. */

@@ -24,6 +24,11 @@ function bodyExpr(w: SqlWriter, media: MediaType, strip: boolean, head: boolean,
   if (media.kind === "csv") {
     return `coalesce(string_agg(substring(${t}::text, 2, length(${t}::text) - 2), E'\\n'), '')`;
   }
+  if (media.kind === "geojson" && media.fn) {
+    // PostgREST's: one Feature per row (PostGIS takes the first geometry column, the rest are properties).
+    const fn = w.qualified(cached(media.fn.schema), cached(media.fn.name));
+    return `json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(${fn}(${t})::json), '[]'::json))::text`;
+  }
   const value = shape === "scalar" || shape === "setofScalar" ? `${t}.${w.id(internal("pgrst_scalar"))}` : t;
   const agg = `json_agg(${value})`;
   const one = media.kind === "object" || shape === "scalar" || shape === "single";

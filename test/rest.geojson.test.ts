@@ -49,10 +49,10 @@ describe("without PostGIS", () => {
 describe("with st_asgeojson(record) installed", () => {
   let alice = "";
   beforeAll(async () => {
-  // The stand-in: PostGIS's name and argument list, in a schema of its own (PostGIS is often in
-  // `extensions`), over a composite `geometry` type: it makes a Feature of the row's `loc` point and
-  // puts the other columns in its properties.
-  await srv.admin.unsafe(`
+    // The stand-in: PostGIS's name and argument list, in a schema of its own (PostGIS is often in
+    // `extensions`), over a composite `geometry` type: it makes a Feature of the row's `loc` point and
+    // puts the other columns in its properties.
+    await srv.admin.unsafe(`
     create schema gis;
     create type gis.geometry as (x float8, y float8);
     create function gis.st_asgeojson(r record, geom_column text default '', maxdecimaldigits int default 9, pretty_bool bool default false)
@@ -70,9 +70,9 @@ describe("with st_asgeojson(record) installed", () => {
     create policy shops_read on public.shops for select using (owner is null or owner = auth.uid());
     create policy shops_write on public.shops for insert with check (true);
   `);
-  await srv.admin.unsafe(`notify pgrst, 'reload schema'`);
-  await waitFor(async () => (await restFetch(srv, "/shops", { headers: geo })).status !== 406 && (await restFetch(srv, "/rpc/shop_count")).status === 200);
-  alice = await tokenFor({ sub: "11111111-1111-1111-1111-111111111111", role: "authenticated" });
+    await srv.admin.unsafe(`notify pgrst, 'reload schema'`);
+    await waitFor(async () => (await restFetch(srv, "/shops", { headers: geo })).status !== 406 && (await restFetch(srv, "/rpc/shop_count")).status === 200);
+    alice = await tokenFor({ sub: "11111111-1111-1111-1111-111111111111", role: "authenticated" });
   });
 
   test("a read is a FeatureCollection of the rows, as application/geo+json", async () => {

@@ -13,11 +13,11 @@ export const invalidRange = (details: string) => new PlinthError(416, "PGRST103"
 export const unacceptableSchema = (schema: string, exposed: string[]) =>
   new PlinthError(406, "PGRST106", `Invalid schema: ${schema}`, null, `Only the following schemas are exposed: ${exposed.join(", ")}`);
 
-export const mediaTypeError = (types: string[]) => new PlinthError(406, "PGRST107", `None of these media types are available: ${types.join(", ")}`);
+export const mediaTypeError = (types: string[], details: string | null = null, hint: string | null = null) =>
+  new PlinthError(406, "PGRST107", `None of these media types are available: ${types.join(", ")}`, details, hint);
 
 /** application/geo+json asked for where it cannot be answered (no PostGIS, nothing spatial selected). */
-export const geoJsonUnavailable = (details: string, hint: string | null = null) =>
-  new PlinthError(406, "PGRST107", "None of these media types are available: application/geo+json", details, hint);
+export const geoJsonUnavailable = (details: string, hint: string | null = null) => mediaTypeError(["application/geo+json"], details, hint);
 
 export const notEmbedded = (resource: string) =>
   new PlinthError(

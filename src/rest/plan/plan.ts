@@ -165,7 +165,9 @@ function resolveMedia(cache: SchemaCache, media: MediaType): MediaType {
 
 /** st_asgeojson(row) needs a geometry or geography column among the row's own (not embedded) ones. */
 function requireGeometry(node: ReadNode | null): void {
-  const spatial = node?.select.some((s) => s.kind === "column" && !s.agg && !s.json.length && !s.cast && (s.column.baseType === "geometry" || s.column.baseType === "geography"));
+  const spatial = node?.select.some(
+    (s) => s.kind === "column" && !s.agg && !s.json.length && !s.cast && (s.column.baseType === "geometry" || s.column.baseType === "geography"),
+  );
   if (!spatial) throw geoJsonUnavailable("The selection has no geometry or geography column to make features of");
 }
 
